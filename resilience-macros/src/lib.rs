@@ -1,0 +1,1 @@
+//! The attributes of the `resilience` framework. Use them through the `resilience` crate.

@@ -1,0 +1,300 @@
+//! The errors a policy hands back: rejections ([`Error`]), the stack's own outcome type
+//! ([`Failure`]), and configuration mistakes found at run time ([`ConfigError`]).
+
+use std::fmt;
+use std::time::Duration;
+
+/// A call that a policy refused or cut short, rather than one that failed on its own.
+///
+/// `Error` is small, `Copy` and allocation-free, so rejecting a call costs almost nothing.
+/// It reaches the caller of an annotated function as `E::from(resilience::Error)`, where `E` is
+/// the function's own error type.
+///
+/// ```
+/// use resilience_runtime::{Error, ErrorKind};
+///
+/// fn describe(e: &Error) -> String {
+///     match e.kind() {
+///         ErrorKind::CircuitOpen => format!("{} is open, try in {:?}", e.policy(), e.retry_after()),
+///         _ => e.to_string(),
+///     }
+/// }
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Error {
+    kind: ErrorKind,
+    policy: &'static str,
+    retry_after: Option<Duration>,
+}
+
+/// Why a call was rejected.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// The circuit breaker is open (or forced open, or half-open with every probe slot taken).
+    CircuitOpen,
+    /// The bulkhead had no free slot and no room in its queue, or the wait in the queue ran out.
+    BulkheadFull,
+    /// The rate limiter had no permit within the allowed wait.
+    RateLimited,
+    /// The call did not complete within its timeout and was cancelled.
+    TimedOut,
+}
+
+impl ErrorKind {
+    /// A short, stable, lowercase name for logs and metrics tags: `circuit_open`, `bulkhead_full`,
+    /// `rate_limited`, `timed_out`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::CircuitOpen => "circuit_open",
+            ErrorKind::BulkheadFull => "bulkhead_full",
+            ErrorKind::RateLimited => "rate_limited",
+            ErrorKind::TimedOut => "timed_out",
+        }
+    }
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Error {
+    /// A rejection of `kind` by the policy named `policy`.
+    pub const fn new(kind: ErrorKind, policy: &'static str) -> Self {
+        Error { kind, policy, retry_after: None }
+    }
+
+    /// The same rejection, with a hint of when a new call may succeed.
+    pub const fn with_retry_after(mut self, retry_after: Duration) -> Self {
+        self.retry_after = Some(retry_after);
+        self
+    }
+
+    /// Why the call was rejected.
+    pub const fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+
+    /// The registry name of the policy that rejected the call.
+    pub const fn policy(&self) -> &'static str {
+        self.policy
+    }
+
+    /// How long until a new call may be admitted, where the policy knows: the rest of an open
+    /// breaker's wait, or the time until a rate permit frees. `None` for timeouts and full
+    /// bulkheads.
+    pub const fn retry_after(&self) -> Option<Duration> {
+        self.retry_after
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let what = match self.kind {
+            ErrorKind::CircuitOpen => "circuit breaker is open",
+            ErrorKind::BulkheadFull => "bulkhead is full",
+            ErrorKind::RateLimited => "rate limit exceeded",
+            ErrorKind::TimedOut => "call timed out",
+        };
+        write!(f, "{what} (policy `{}`)", self.policy)?;
+        if let Some(after) = self.retry_after {
+            write!(f, "; retry after {after:?}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// The outcome of a failed call inside a stack of policies: the call's own error, or a
+/// rejection by one of the policies.
+///
+/// Every policy's `call` takes a future of `Result<T, Failure<E>>` and returns one, so policies
+/// compose, and a rejection keeps its kind until the outermost layer. `Failure<E>: From<E>`, so
+/// `?` lifts the call's own error:
+///
+/// ```
+/// use resilience_runtime::{Failure, Timeout};
+/// use std::time::Duration;
+///
+/// # async fn fetch() -> Result<u32, std::io::Error> { Ok(7) }
+/// # async fn run() -> Result<u32, Failure<std::io::Error>> {
+/// let timeout = Timeout::builder("fetch/timeout").duration(Duration::from_millis(800)).build().unwrap();
+/// timeout.call(async { Ok(fetch().await?) }).await
+/// # }
+/// ```
+///
+/// A fallback receives it to decide what to serve.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Failure<E> {
+    /// The call itself returned this error.
+    Error(E),
+    /// A policy rejected the call, or a timeout cut it short.
+    Rejected(Error),
+}
+
+impl<E> From<E> for Failure<E> {
+    fn from(error: E) -> Self {
+        Failure::Error(error)
+    }
+}
+
+impl<E> Failure<E> {
+    /// The call's own error, if that is what this is.
+    pub fn error(&self) -> Option<&E> {
+        match self {
+            Failure::Error(e) => Some(e),
+            Failure::Rejected(_) => None,
+        }
+    }
+
+    /// The rejection, if a policy rejected the call.
+    pub fn rejection(&self) -> Option<&Error> {
+        match self {
+            Failure::Error(_) => None,
+            Failure::Rejected(r) => Some(r),
+        }
+    }
+
+    /// Whether a policy rejected the call.
+    pub fn is_rejected(&self) -> bool {
+        matches!(self, Failure::Rejected(_))
+    }
+
+    /// The failure as the call's own error type, converting a rejection with `E::from`.
+    /// This is what an annotated function returns at its outermost layer.
+    pub fn into_error(self) -> E
+    where
+        E: From<Error>,
+    {
+        match self {
+            Failure::Error(e) => e,
+            Failure::Rejected(r) => E::from(r),
+        }
+    }
+
+    /// Maps the call's own error, keeping a rejection as it is.
+    pub fn map_err<F>(self, f: impl FnOnce(E) -> F) -> Failure<F> {
+        match self {
+            Failure::Error(e) => Failure::Error(f(e)),
+            Failure::Rejected(r) => Failure::Rejected(r),
+        }
+    }
+}
+
+impl<E: fmt::Display> fmt::Display for Failure<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Failure::Error(e) => e.fmt(f),
+            Failure::Rejected(r) => r.fmt(f),
+        }
+    }
+}
+
+impl<E: std::error::Error + 'static> std::error::Error for Failure<E> {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Failure::Error(e) => Some(e),
+            Failure::Rejected(r) => Some(r),
+        }
+    }
+}
+
+/// A configuration value that no policy can run with, found at run time (a builder, the
+/// registry, a configuration file).
+///
+/// The message names the field and says what to write instead:
+///
+/// ```
+/// use resilience_runtime::Retry;
+///
+/// let err = Retry::builder("fetch").attempts(0).build().unwrap_err();
+/// assert_eq!(err.field(), "attempts");
+/// assert!(err.to_string().contains("at least 1"));
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigError {
+    policy: &'static str,
+    field: &'static str,
+    message: &'static str,
+}
+
+impl ConfigError {
+    /// `field` of the policy named `policy` cannot be used; `message` says what to write instead.
+    pub const fn new(policy: &'static str, field: &'static str, message: &'static str) -> Self {
+        ConfigError { policy, field, message }
+    }
+
+    /// The policy whose configuration is wrong.
+    pub fn policy(&self) -> &'static str {
+        self.policy
+    }
+
+    /// The option that is wrong, named as in the attributes (`threshold`, `attempts`, `max`).
+    pub fn field(&self) -> &'static str {
+        self.field
+    }
+
+    /// What is wrong and what to write instead.
+    pub fn message(&self) -> &'static str {
+        self.message
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid `{}` for policy `{}`: {}", self.field, self.policy, self.message)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, PartialEq)]
+    enum ApiError {
+        Status(u16),
+        Rejected(Error),
+    }
+
+    impl From<Error> for ApiError {
+        fn from(e: Error) -> Self {
+            ApiError::Rejected(e)
+        }
+    }
+
+    #[test]
+    fn question_mark_lifts_the_calls_own_error_into_a_failure() {
+        fn call() -> Result<(), Failure<ApiError>> {
+            Err(ApiError::Status(503))?;
+            Ok(())
+        }
+        assert_eq!(call(), Err(Failure::Error(ApiError::Status(503))));
+    }
+
+    #[test]
+    fn into_error_converts_a_rejection_with_from() {
+        let rejected = Error::new(ErrorKind::TimedOut, "fetch/timeout");
+        let failure: Failure<ApiError> = Failure::Rejected(rejected);
+        assert_eq!(failure.into_error(), ApiError::Rejected(rejected));
+        assert_eq!(Failure::Error(ApiError::Status(500)).into_error(), ApiError::Status(500));
+    }
+
+    #[test]
+    fn error_display_names_the_policy_and_the_wait() {
+        let e = Error::new(ErrorKind::CircuitOpen, "payments").with_retry_after(Duration::from_secs(3));
+        assert_eq!(e.to_string(), "circuit breaker is open (policy `payments`); retry after 3s");
+        assert_eq!(e.kind().as_str(), "circuit_open");
+    }
+
+    #[test]
+    fn error_is_small_and_thread_safe() {
+        fn assert_traits<T: Copy + Send + Sync + std::error::Error + 'static>() {}
+        assert_traits::<Error>();
+        assert!(std::mem::size_of::<Error>() <= 48);
+    }
+}

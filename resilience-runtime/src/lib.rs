@@ -1,0 +1,50 @@
+//! The runtime of the `resilience` framework: the policies, their events and errors.
+//!
+//! Every policy is usable from plain Rust: build it (the builders are `const`, so a policy can
+//! live in a `static`), then pass it the future to protect. Every `call` takes a future of
+//! `Result<T, Failure<E>>` and returns one, so policies nest, and a rejection keeps its kind
+//! ([`ErrorKind`]) until the outermost layer turns it into the caller's error type with
+//! [`Failure::into_error`]:
+//!
+//! ```
+//! use std::time::Duration;
+//! use resilience_runtime::{CircuitBreaker, Failure, Timeout};
+//!
+//! static BREAKER: CircuitBreaker = match CircuitBreaker::builder("inventory")
+//!     .threshold(50.0)
+//!     .open(Duration::from_secs(30))
+//!     .build()
+//! {
+//!     Ok(breaker) => breaker,
+//!     Err(_) => panic!("invalid circuit breaker"),
+//! };
+//! static TIMEOUT: Timeout = match Timeout::builder("inventory/timeout")
+//!     .duration(Duration::from_millis(800))
+//!     .build()
+//! {
+//!     Ok(timeout) => timeout,
+//!     Err(_) => panic!("invalid timeout"),
+//! };
+//!
+//! # #[derive(Debug)] struct StockError;
+//! # async fn query_stock(_sku: &str) -> Result<u32, StockError> { Ok(3) }
+//! async fn stock(sku: &str) -> Result<u32, Failure<StockError>> {
+//!     BREAKER.call(TIMEOUT.call(async { Ok(query_stock(sku).await?) })).await
+//! }
+//! # #[tokio::main(flavor = "current_thread")] async fn main() { assert_eq!(stock("a").await.unwrap(), 3); }
+//! ```
+//!
+//! Time comes from `tokio::time`: every policy runs in virtual time under
+//! `#[tokio::test(start_paused = true)]`.
+
+#![deny(missing_docs)]
+
+pub mod circuit_breaker;
+mod clock;
+mod error;
+pub mod event;
+mod guard;
+
+pub use circuit_breaker::State;
+pub use error::{ConfigError, Error, ErrorKind, Failure};
+pub use event::{EventKind, PolicyKind};

@@ -1,0 +1,3 @@
+//! Resilience patterns as attributes on async functions.
+
+pub use resilience_runtime::*;
