@@ -108,6 +108,19 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
+/// So functions returning `std::io::Result` can carry a rejection: a timeout becomes
+/// [`io::ErrorKind::TimedOut`](std::io::ErrorKind::TimedOut), every other rejection
+/// [`io::ErrorKind::Other`](std::io::ErrorKind::Other), with this `Error` as the source.
+impl From<Error> for std::io::Error {
+    fn from(e: Error) -> Self {
+        let kind = match e.kind {
+            ErrorKind::TimedOut => std::io::ErrorKind::TimedOut,
+            _ => std::io::ErrorKind::Other,
+        };
+        std::io::Error::new(kind, e)
+    }
+}
+
 /// The outcome of a failed call inside a stack of policies: the call's own error, or a
 /// rejection by one of the policies.
 ///
@@ -289,6 +302,15 @@ mod tests {
         let e = Error::new(ErrorKind::CircuitOpen, "payments").with_retry_after(Duration::from_secs(3));
         assert_eq!(e.to_string(), "circuit breaker is open (policy `payments`); retry after 3s");
         assert_eq!(e.kind().as_str(), "circuit_open");
+    }
+
+    #[test]
+    fn io_error_keeps_the_rejection_as_its_source() {
+        let rejected = Error::new(ErrorKind::TimedOut, "read/timeout");
+        let io: std::io::Error = rejected.into();
+        assert_eq!(io.kind(), std::io::ErrorKind::TimedOut);
+        let inner = io.get_ref().and_then(|e| e.downcast_ref::<Error>());
+        assert_eq!(inner, Some(&rejected));
     }
 
     #[test]
