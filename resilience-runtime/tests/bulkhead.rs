@@ -21,12 +21,10 @@ fn bulkhead(builder: BulkheadBuilder) -> &'static Bulkhead {
 }
 
 /// A call that takes `d` and returns when it started, as time since `origin`.
-fn work(origin: Instant, d: Duration) -> impl Future<Output = Result<Duration, Failure<()>>> {
-    async move {
-        let started = origin.elapsed();
-        sleep(d).await;
-        Ok(started)
-    }
+async fn work(origin: Instant, d: Duration) -> Result<Duration, Failure<()>> {
+    let started = origin.elapsed();
+    sleep(d).await;
+    Ok(started)
 }
 
 /// Runs every spawned task until it waits.
