@@ -246,3 +246,34 @@ fn rate_limiter_can_be_a_static() {
     };
     assert_eq!(API.burst(), 100);
 }
+
+#[tokio::test(start_paused = true)]
+async fn changed_rate_applies_from_the_next_call() {
+    let l = limiter(RateLimiter::builder("api").rate(10, SECOND).burst(1));
+    let origin = Instant::now();
+    call(l, origin).await.unwrap();
+    assert_eq!(
+        rate_limited(call(l, origin).await).retry_after(),
+        Some(100 * MS)
+    );
+
+    l.set_rate(1, SECOND, 1).unwrap();
+    // The permit granted at 0 keeps the old spacing; the next ones take the new one.
+    assert_eq!(
+        rate_limited(call(l, origin).await).retry_after(),
+        Some(100 * MS)
+    );
+    sleep(100 * MS).await;
+    assert_eq!(call(l, origin).await.unwrap(), 100 * MS);
+    assert_eq!(
+        rate_limited(call(l, origin).await).retry_after(),
+        Some(SECOND)
+    );
+
+    l.set_rate(100, SECOND, 5).unwrap();
+    sleep(SECOND).await;
+    assert_eq!((l.burst(), l.available()), (5, 5));
+    assert_eq!(l.set_rate(0, SECOND, 5).unwrap_err().field(), "rate");
+    assert_eq!(l.set_rate(10, SECOND, 0).unwrap_err().field(), "burst");
+    assert_eq!(l.burst(), 5);
+}

@@ -39,7 +39,7 @@
 //!   read.
 //! - Every slot is taken: the caller waits in the queue if it has room (`queue`), for at most
 //!   `wait`; otherwise, or when the wait runs out, it gets
-//!   [`ErrorKind::BulkheadFull`](crate::ErrorKind::BulkheadFull) without running.
+//!   [`ErrorKind::BulkheadFull`] without running.
 //! - Waiting callers are woken in the order they queued, and a caller that arrives while others
 //!   wait joins the queue instead of overtaking it. The order is best effort at the instant a
 //!   slot frees: a caller queueing at that very moment may take the slot ahead of the one being

@@ -60,50 +60,60 @@ impl RateLimiterBuilder {
     /// period is 0, or when `burst` is 0.
     pub const fn build(self) -> Result<RateLimiter, ConfigError> {
         let name = self.name;
-        let (count, per) = match self.rate {
-            None => {
-                return Err(ConfigError::new(
-                    name,
-                    "rate",
-                    "is required (permits per period): write #[rate_limiter(100/s)]",
-                ));
-            }
-            Some((0, _)) => {
-                return Err(ConfigError::new(
-                    name,
-                    "rate",
-                    "must allow at least 1 call per period, 0/s admits nothing: write 100/s",
-                ));
-            }
-            Some((_, per)) if per.is_zero() => {
-                return Err(ConfigError::new(
-                    name,
-                    "rate",
-                    "needs a period of more than 0: write 100/s or 6000/m",
-                ));
-            }
-            Some(rate) => rate,
+        let Some((count, per)) = self.rate else {
+            return Err(ConfigError::new(
+                name,
+                "rate",
+                "is required (permits per period): write #[rate_limiter(100/s)]",
+            ));
         };
         let burst = match self.burst {
-            None => count,
-            Some(0) => {
-                return Err(ConfigError::new(
-                    name,
-                    "burst",
-                    "must be at least 1: write burst = 10, or leave it out to admit the rate's count at once",
-                ));
-            }
             Some(burst) => burst,
+            None => count,
         };
-        // Rounded up: a permit never comes earlier than the rate allows; at least 1 tick.
-        let interval = ticks(per).div_ceil(count as u64);
+        let (interval, burst) = match validate_rate(name, count, per, burst) {
+            Ok(valid) => valid,
+            Err(e) => return Err(e),
+        };
         Ok(RateLimiter {
             name,
             gcra: Gcra::new(interval, burst),
-            burst,
             wait: AtomicU64::new(ticks(self.wait)),
             clock: Clock::new(),
             counters: Counters::new(),
         })
     }
+}
+
+/// Checks a rate and burst (for the builder and for [`RateLimiter::set_rate`]); returns the
+/// interval between permits in nanoseconds, and the burst.
+pub(super) const fn validate_rate(
+    name: &'static str,
+    count: u32,
+    per: Duration,
+    burst: u32,
+) -> Result<(u64, u32), ConfigError> {
+    if count == 0 {
+        return Err(ConfigError::new(
+            name,
+            "rate",
+            "must allow at least 1 call per period, 0/s admits nothing: write 100/s",
+        ));
+    }
+    if per.is_zero() {
+        return Err(ConfigError::new(
+            name,
+            "rate",
+            "needs a period of more than 0: write 100/s or 6000/m",
+        ));
+    }
+    if burst == 0 {
+        return Err(ConfigError::new(
+            name,
+            "burst",
+            "must be at least 1: write burst = 10, or leave it out to admit the rate's count at once",
+        ));
+    }
+    // Rounded up: a permit never comes earlier than the rate allows; at least 1 tick.
+    Ok((ticks(per).div_ceil(count as u64), burst))
 }

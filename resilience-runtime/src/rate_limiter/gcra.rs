@@ -82,6 +82,23 @@ impl Gcra {
         }
     }
 
+    /// Changes the rate: one permit every `interval` (>= 1) nanoseconds, `burst` (>= 1) at once.
+    /// The TAT stays: permits already granted or reserved keep the old spacing.
+    pub(crate) fn set_rate(&self, interval: u64, burst: u32) {
+        // Relaxed (both): see `acquire`; a racing caller may decide once with a mix of the old
+        // and new values, which errs by at most that one decision.
+        self.interval.store(interval, Relaxed);
+        self.burst_span
+            .store(interval.saturating_mul(u64::from(burst)), Relaxed);
+    }
+
+    /// How many permits an idle limiter admits at once.
+    pub(crate) fn burst(&self) -> u32 {
+        // Relaxed (both): a snapshot of the configuration.
+        let span = self.burst_span.load(Relaxed) / self.interval.load(Relaxed);
+        u32::try_from(span).unwrap_or(u32::MAX)
+    }
+
     /// Asks for a permit at tick `now`, accepting to wait up to `max_wait` nanoseconds.
     #[inline]
     pub(crate) fn acquire(&self, now: u64, max_wait: u64) -> Decision {

@@ -1,6 +1,6 @@
 //! The rate limiter: at most `count` calls per period, with bursts up to `burst`, by the
-//! Generic Cell Rate Algorithm (see [`gcra`](self) in the source for the algorithm and its
-//! citation).
+//! Generic Cell Rate Algorithm (GCRA, ITU-T I.371; `src/rate_limiter/gcra.rs` explains it and
+//! why it is written here rather than taken from governor).
 //!
 //! ```
 //! use std::time::Duration;
@@ -40,7 +40,7 @@
 //! - A permit is free: the call runs at once. This path reads the clock once and takes one
 //!   compare-and-swap; no lock, no allocation.
 //! - No permit is free, and none frees within `wait` (default 0): the call is rejected without
-//!   running, with [`ErrorKind::RateLimited`](crate::ErrorKind::RateLimited) and
+//!   running, with [`ErrorKind::RateLimited`] and
 //!   [`retry_after`](crate::Error::retry_after) = the time until a permit frees.
 //! - A permit frees within `wait`: the caller reserves it (callers behind it queue after it, in
 //!   arrival order) and sleeps until it is due; then the call runs.
@@ -62,7 +62,7 @@ use std::time::Duration;
 pub use self::builder::RateLimiterBuilder;
 use self::gcra::{Decision, Gcra, Reservation};
 use crate::clock::Clock;
-use crate::error::{Error, ErrorKind, Failure};
+use crate::error::{ConfigError, Error, ErrorKind, Failure};
 use crate::event::{EventKind, PolicyKind, emit};
 use crate::guard::OnExit;
 
@@ -74,7 +74,6 @@ use crate::guard::OnExit;
 pub struct RateLimiter {
     name: &'static str,
     gcra: Gcra,
-    burst: u32,
     /// The longest wait for a permit, in nanoseconds.
     wait: AtomicU64,
     clock: Clock,
@@ -159,7 +158,20 @@ impl RateLimiter {
 
     /// How many permits an idle limiter admits at once.
     pub fn burst(&self) -> u32 {
-        self.burst
+        self.gcra.burst()
+    }
+
+    /// Changes the rate and burst at run time, without a lock: from the next call on, permits
+    /// come every `per / count` and an idle limiter admits `burst` at once. Permits already
+    /// granted or reserved keep the old spacing; the new one spaces the permits after them.
+    ///
+    /// # Errors
+    ///
+    /// A [`ConfigError`] when `count`, `per` or `burst` is 0; nothing changes.
+    pub fn set_rate(&self, count: u32, per: Duration, burst: u32) -> Result<(), ConfigError> {
+        let (interval, burst) = builder::validate_rate(self.name, count, per, burst)?;
+        self.gcra.set_rate(interval, burst);
+        Ok(())
     }
 
     /// The longest a caller waits for a permit (zero: rejected at once).
