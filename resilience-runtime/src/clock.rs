@@ -23,7 +23,9 @@ pub(crate) struct Clock {
 
 impl Clock {
     pub(crate) const fn new() -> Self {
-        Clock { origin: ManuallyDrop::new(OnceLock::new()) }
+        Clock {
+            origin: ManuallyDrop::new(OnceLock::new()),
+        }
     }
 
     /// Nanoseconds since this clock's origin. Never 0, so 0 can mean "never" in the cores.
@@ -45,5 +47,9 @@ impl Clock {
 #[inline]
 pub(crate) const fn ticks(d: Duration) -> u64 {
     let n = d.as_nanos();
-    if n > u64::MAX as u128 { u64::MAX } else { n as u64 }
+    if n > u64::MAX as u128 {
+        u64::MAX
+    } else {
+        n as u64
+    }
 }
