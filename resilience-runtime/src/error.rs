@@ -63,7 +63,11 @@ impl fmt::Display for ErrorKind {
 impl Error {
     /// A rejection of `kind` by the policy named `policy`.
     pub const fn new(kind: ErrorKind, policy: &'static str) -> Self {
-        Error { kind, policy, retry_after: None }
+        Error {
+            kind,
+            policy,
+            retry_after: None,
+        }
     }
 
     /// The same rejection, with a hint of when a new call may succeed.
@@ -237,7 +241,11 @@ pub struct ConfigError {
 impl ConfigError {
     /// `field` of the policy named `policy` cannot be used; `message` says what to write instead.
     pub const fn new(policy: &'static str, field: &'static str, message: &'static str) -> Self {
-        ConfigError { policy, field, message }
+        ConfigError {
+            policy,
+            field,
+            message,
+        }
     }
 
     /// The policy whose configuration is wrong.
@@ -258,7 +266,11 @@ impl ConfigError {
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "invalid `{}` for policy `{}`: {}", self.field, self.policy, self.message)
+        write!(
+            f,
+            "invalid `{}` for policy `{}`: {}",
+            self.field, self.policy, self.message
+        )
     }
 }
 
@@ -294,13 +306,20 @@ mod tests {
         let rejected = Error::new(ErrorKind::TimedOut, "fetch/timeout");
         let failure: Failure<ApiError> = Failure::Rejected(rejected);
         assert_eq!(failure.into_error(), ApiError::Rejected(rejected));
-        assert_eq!(Failure::Error(ApiError::Status(500)).into_error(), ApiError::Status(500));
+        assert_eq!(
+            Failure::Error(ApiError::Status(500)).into_error(),
+            ApiError::Status(500)
+        );
     }
 
     #[test]
     fn error_display_names_the_policy_and_the_wait() {
-        let e = Error::new(ErrorKind::CircuitOpen, "payments").with_retry_after(Duration::from_secs(3));
-        assert_eq!(e.to_string(), "circuit breaker is open (policy `payments`); retry after 3s");
+        let e =
+            Error::new(ErrorKind::CircuitOpen, "payments").with_retry_after(Duration::from_secs(3));
+        assert_eq!(
+            e.to_string(),
+            "circuit breaker is open (policy `payments`); retry after 3s"
+        );
         assert_eq!(e.kind().as_str(), "circuit_open");
     }
 

@@ -35,7 +35,11 @@ impl<F: FnOnce(Exit)> Drop for OnExit<F> {
         if let Some(f) = self.f.take() {
             // A guard dropped while unwinding belongs to the call that panicked: policies only
             // drop a pending call's guard on unwinding through that call's own poll.
-            let exit = if std::thread::panicking() { Exit::Panicked } else { Exit::Cancelled };
+            let exit = if std::thread::panicking() {
+                Exit::Panicked
+            } else {
+                Exit::Cancelled
+            };
             f(exit);
         }
     }

@@ -39,12 +39,16 @@
 
 #![deny(missing_docs)]
 
+pub mod bulkhead;
 pub mod circuit_breaker;
 mod clock;
 mod error;
 pub mod event;
 mod guard;
+pub mod rate_limiter;
 
+pub use bulkhead::{Bulkhead, BulkheadBuilder, BulkheadMetrics, MAX_BULKHEAD_SLOTS};
 pub use circuit_breaker::State;
 pub use error::{ConfigError, Error, ErrorKind, Failure};
 pub use event::{EventKind, PolicyKind};
+pub use rate_limiter::{RateLimiter, RateLimiterBuilder, RateLimiterMetrics};

@@ -1,0 +1,348 @@
+//! The bulkhead: at most `max` calls at once, so one slow dependency cannot take every task,
+//! connection or thread with it.
+//!
+//! ```
+//! use std::time::Duration;
+//! use resilience_runtime::{Bulkhead, ErrorKind, Failure};
+//!
+//! // Ten queries at once; twenty more callers may wait up to 500ms for a slot.
+//! static DATABASE: Bulkhead = match Bulkhead::builder("database")
+//!     .max(10)
+//!     .queue(20)
+//!     .wait(Duration::from_millis(500))
+//!     .build()
+//! {
+//!     Ok(bulkhead) => bulkhead,
+//!     Err(_) => panic!("invalid bulkhead"),
+//! };
+//!
+//! # #[derive(Debug)] struct DbError;
+//! # async fn query(_sql: &str) -> Result<u64, DbError> { Ok(42) }
+//! async fn count_orders() -> Result<u64, Failure<DbError>> {
+//!     DATABASE.call(async { Ok(query("select count(*) from orders").await?) }).await
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! match count_orders().await {
+//!     Ok(n) => assert_eq!(n, 42),
+//!     Err(Failure::Rejected(e)) if e.kind() == ErrorKind::BulkheadFull => { /* shed the load */ }
+//!     Err(other) => panic!("{other:?}"),
+//! }
+//! # }
+//! ```
+//!
+//! # What a caller gets
+//!
+//! - A slot is free and nobody waits: the call runs at once. This path takes one
+//!   compare-and-swap and, when the call ends, one atomic add; no lock, no allocation, no clock
+//!   read.
+//! - Every slot is taken: the caller waits in the queue if it has room (`queue`), for at most
+//!   `wait`; otherwise, or when the wait runs out, it gets
+//!   [`ErrorKind::BulkheadFull`] without running.
+//! - Waiting callers are woken in the order they queued, and a caller that arrives while others
+//!   wait joins the queue instead of overtaking it. The order is best effort at the instant a
+//!   slot frees: a caller queueing at that very moment may take the slot ahead of the one being
+//!   woken, which then waits again (a strict hand-off would need a lock on every release).
+//! - The slot is released when the call returns, when it is cancelled (its future dropped,
+//!   for instance by a timeout around it), and when it panics (the panic keeps unwinding).
+//!   A caller cancelled while it waits leaves the queue at once.
+
+mod builder;
+mod core;
+
+use std::future::{Future, poll_fn};
+use std::pin::pin;
+use std::sync::atomic::AtomicU64;
+use std::sync::atomic::Ordering::Relaxed;
+use std::task::Poll;
+use std::time::Duration;
+
+use tokio::sync::Notify;
+
+pub use self::builder::BulkheadBuilder;
+use self::core::BulkheadCore;
+pub use self::core::MAX_BULKHEAD_SLOTS;
+use crate::error::{ConfigError, Error, ErrorKind, Failure};
+use crate::event::{EventKind, PolicyKind, emit};
+use crate::guard::{Exit, OnExit};
+
+/// `wait` meaning "until a slot frees".
+const UNTIL_A_SLOT_FREES: u64 = u64::MAX;
+
+/// Limits how many calls run at once; see the [module docs](self) for an example.
+///
+/// All state is in atomics: a `Bulkhead` is `Send + Sync`, used through `&self`, and can be a
+/// `static`.
+#[derive(Debug)]
+pub struct Bulkhead {
+    name: &'static str,
+    core: BulkheadCore,
+    /// The longest wait in the queue, in nanoseconds; [`UNTIL_A_SLOT_FREES`] for no limit.
+    wait: AtomicU64,
+    /// Wakes a waiting caller when a slot frees (one per freed slot, all when `max` rises).
+    slot_freed: Notify,
+    counters: Counters,
+}
+
+/// The counters not kept by the core (which counts calls in flight, waiting and completed).
+#[derive(Debug)]
+struct Counters {
+    rejections: AtomicU64,
+    cancelled: AtomicU64,
+    panicked: AtomicU64,
+}
+
+impl Counters {
+    const fn new() -> Self {
+        Counters {
+            rejections: AtomicU64::new(0),
+            cancelled: AtomicU64::new(0),
+            panicked: AtomicU64::new(0),
+        }
+    }
+}
+
+/// A snapshot of a bulkhead's counters and occupancy, for the registry and for metrics.
+///
+/// Each field is read on its own without a lock, so while calls run the sum below may be off by
+/// the calls that move at that instant; at rest it is exact:
+/// `calls = completed + rejections + cancelled + panicked + in_use + queued`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct BulkheadMetrics {
+    /// Every call that reached the bulkhead.
+    pub calls: u64,
+    /// Calls that ran and returned (with a value or an error: the bulkhead does not judge).
+    /// Counted modulo 2^44.
+    pub completed: u64,
+    /// Calls rejected with `BulkheadFull` (full with a full queue, or the wait ran out).
+    pub rejections: u64,
+    /// Calls dropped before they returned, while running or while waiting in the queue.
+    pub cancelled: u64,
+    /// Calls that panicked while holding a slot.
+    pub panicked: u64,
+    /// Calls running now.
+    pub in_use: u32,
+    /// Callers waiting for a slot now.
+    pub queued: u32,
+    /// The most calls at once.
+    pub max: u32,
+}
+
+impl Bulkhead {
+    /// Starts configuring a bulkhead named `name` (its registry name); `max` is required.
+    pub const fn builder(name: &'static str) -> BulkheadBuilder {
+        BulkheadBuilder::new(name)
+    }
+
+    /// Runs `fut` in a slot of the bulkhead, waiting for one if the configuration allows.
+    ///
+    /// # Errors
+    ///
+    /// `Err(Failure::Rejected(e))` with `e.kind() == ErrorKind::BulkheadFull`, without running
+    /// `fut`, when every slot is taken and the queue is full or the wait ran out; otherwise
+    /// whatever `fut` returns.
+    pub async fn call<T, E, F>(&self, fut: F) -> Result<T, Failure<E>>
+    where
+        F: Future<Output = Result<T, Failure<E>>>,
+    {
+        if !self.core.try_acquire() {
+            self.wait_for_slot().await.map_err(Failure::Rejected)?;
+        }
+        // Releases the slot if the call is dropped or panics; disarmed when it returns.
+        let slot = OnExit::new(|exit| self.abandon_slot(exit));
+        let outcome = fut.await;
+        slot.complete();
+        self.release(true);
+        outcome
+    }
+
+    /// The registry name.
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
+    /// Calls running now.
+    pub fn in_use(&self) -> u32 {
+        self.core.in_use()
+    }
+
+    /// Callers waiting for a slot now.
+    pub fn queued(&self) -> u32 {
+        self.core.queued()
+    }
+
+    /// The most calls at once.
+    pub fn max(&self) -> u32 {
+        self.core.max()
+    }
+
+    /// The most callers that may wait for a slot.
+    pub fn queue(&self) -> u32 {
+        self.core.queue()
+    }
+
+    /// The longest a caller waits in the queue; `None` for "until a slot frees".
+    pub fn wait(&self) -> Option<Duration> {
+        // Relaxed: a snapshot of the configuration.
+        match self.wait.load(Relaxed) {
+            UNTIL_A_SLOT_FREES => None,
+            nanos => Some(Duration::from_nanos(nanos)),
+        }
+    }
+
+    /// Changes the most calls at once, without a lock. Raising it wakes the waiting callers
+    /// at once; lowering it lets the calls in flight finish and admits no new one until fewer
+    /// than the new `max` run.
+    ///
+    /// # Errors
+    ///
+    /// A [`ConfigError`] when `max` is 0 or above [`MAX_BULKHEAD_SLOTS`]; nothing changes.
+    pub fn set_max(&self, max: u32) -> Result<(), ConfigError> {
+        if max == 0 {
+            return Err(ConfigError::new(
+                self.name,
+                "max",
+                "must be at least 1: write max = 10",
+            ));
+        }
+        if max > MAX_BULKHEAD_SLOTS {
+            return Err(ConfigError::new(
+                self.name,
+                "max",
+                "must be at most 1048575 (MAX_BULKHEAD_SLOTS): write a smaller max",
+            ));
+        }
+        if self.core.set_max(max) < max {
+            // Every waiter retries; those that find no slot register again.
+            self.slot_freed.notify_waiters();
+        }
+        Ok(())
+    }
+
+    /// A snapshot of the counters.
+    pub fn metrics(&self) -> BulkheadMetrics {
+        // Relaxed (all loads): independent counters, read for a snapshot.
+        let completed = self.core.completed();
+        let rejections = self.counters.rejections.load(Relaxed);
+        let cancelled = self.counters.cancelled.load(Relaxed);
+        let panicked = self.counters.panicked.load(Relaxed);
+        let in_use = self.core.in_use();
+        let queued = self.core.queued();
+        BulkheadMetrics {
+            calls: completed
+                + rejections
+                + cancelled
+                + panicked
+                + u64::from(in_use)
+                + u64::from(queued),
+            completed,
+            rejections,
+            cancelled,
+            panicked,
+            in_use,
+            queued,
+            max: self.core.max(),
+        }
+    }
+
+    /// The slow path: no slot for a newcomer. Queues the caller if there is room and waits;
+    /// on `Ok` the caller holds a slot.
+    async fn wait_for_slot(&self) -> Result<(), Error> {
+        if !self.core.try_enqueue() {
+            return Err(self.reject());
+        }
+        emit(self.name, PolicyKind::Bulkhead, EventKind::Queued);
+        // Gives the queue place back if the caller is dropped while it waits.
+        let place = OnExit::new(|exit| {
+            self.core.leave_queue();
+            self.count_exit(exit);
+        });
+        let admitted = self.wait_in_queue().await;
+        place.complete();
+        self.core.leave_queue();
+        if admitted { Ok(()) } else { Err(self.reject()) }
+    }
+
+    /// Waits, counted in the queue, until this caller takes a slot (`true`) or its wait runs out
+    /// (`false`).
+    async fn wait_in_queue(&self) -> bool {
+        // Relaxed: a snapshot of the configuration.
+        let wait = self.wait.load(Relaxed);
+        // The deadline is fixed once, when the caller joins the queue; no timer without a wait.
+        let deadline =
+            (wait != UNTIL_A_SLOT_FREES).then(|| tokio::time::sleep(Duration::from_nanos(wait)));
+        let mut deadline = pin!(deadline);
+        loop {
+            // Register for a wake-up before looking for a slot, so a slot freed between the
+            // look and the sleep still wakes this caller (see the core's module docs).
+            let mut slot_freed = pin!(self.slot_freed.notified());
+            slot_freed.as_mut().enable();
+            if self.core.try_acquire_slot() {
+                // Dropping the registration passes on a wake-up it may have received meanwhile.
+                return true;
+            }
+            let woken = poll_fn(|cx| {
+                // The wake-up first: a slot that frees at the deadline is still taken.
+                if slot_freed.as_mut().poll(cx).is_ready() {
+                    return Poll::Ready(true);
+                }
+                match deadline.as_mut().as_pin_mut() {
+                    Some(sleep) => sleep.poll(cx).map(|()| false),
+                    None => Poll::Pending,
+                }
+            })
+            .await;
+            if !woken {
+                // The wait ran out: one last look, then reject. Dropping the registration
+                // passes a wake-up that raced with the deadline on to the next waiter.
+                return self.core.try_acquire_slot();
+            }
+        }
+    }
+
+    /// Frees a slot and wakes a waiting caller, if any, to take it.
+    #[inline]
+    fn release(&self, completed: bool) {
+        if self.core.release(completed) {
+            self.slot_freed.notify_one();
+        }
+    }
+
+    /// A running call was dropped or panicked: count it, then free its slot.
+    #[cold]
+    fn abandon_slot(&self, exit: Exit) {
+        self.count_exit(exit);
+        self.release(false);
+    }
+
+    #[cold]
+    fn count_exit(&self, exit: Exit) {
+        // Relaxed (both adds): counters, read only for snapshots.
+        match exit {
+            Exit::Cancelled => {
+                self.counters.cancelled.fetch_add(1, Relaxed);
+                emit(self.name, PolicyKind::Bulkhead, EventKind::Cancelled);
+            }
+            Exit::Panicked => {
+                self.counters.panicked.fetch_add(1, Relaxed);
+                emit(self.name, PolicyKind::Bulkhead, EventKind::Panicked);
+            }
+        }
+    }
+
+    #[cold]
+    fn reject(&self) -> Error {
+        // Relaxed: a counter, read only for snapshots.
+        self.counters.rejections.fetch_add(1, Relaxed);
+        emit(
+            self.name,
+            PolicyKind::Bulkhead,
+            EventKind::Rejected {
+                reason: ErrorKind::BulkheadFull,
+            },
+        );
+        Error::new(ErrorKind::BulkheadFull, self.name)
+    }
+}

@@ -1,0 +1,244 @@
+//! The rate limiter: at most `count` calls per period, with bursts up to `burst`, by the
+//! Generic Cell Rate Algorithm (GCRA, ITU-T I.371; `src/rate_limiter/gcra.rs` explains it and
+//! why it is written here rather than taken from governor).
+//!
+//! ```
+//! use std::time::Duration;
+//! use resilience_runtime::{ErrorKind, Failure, RateLimiter};
+//!
+//! // 100 calls a second, 10 at once; a caller waits up to 50ms for a permit.
+//! static GEOCODER: RateLimiter = match RateLimiter::builder("geocoder")
+//!     .rate(100, Duration::from_secs(1))
+//!     .burst(10)
+//!     .wait(Duration::from_millis(50))
+//!     .build()
+//! {
+//!     Ok(limiter) => limiter,
+//!     Err(_) => panic!("invalid rate limiter"),
+//! };
+//!
+//! # #[derive(Debug)] struct GeoError;
+//! # async fn geocode(_address: &str) -> Result<(f64, f64), GeoError> { Ok((48.85, 2.35)) }
+//! async fn locate(address: &str) -> Result<(f64, f64), Failure<GeoError>> {
+//!     GEOCODER.call(async { Ok(geocode(address).await?) }).await
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! match locate("1 rue de Rivoli, Paris").await {
+//!     Ok(position) => assert_eq!(position, (48.85, 2.35)),
+//!     Err(Failure::Rejected(e)) if e.kind() == ErrorKind::RateLimited => {
+//!         // `e.retry_after()` says when a permit frees.
+//!     }
+//!     Err(other) => panic!("{other:?}"),
+//! }
+//! # }
+//! ```
+//!
+//! # What a caller gets
+//!
+//! - A permit is free: the call runs at once. This path reads the clock once and takes one
+//!   compare-and-swap; no lock, no allocation.
+//! - No permit is free, and none frees within `wait` (default 0): the call is rejected without
+//!   running, with [`ErrorKind::RateLimited`] and
+//!   [`retry_after`](crate::Error::retry_after) = the time until a permit frees.
+//! - A permit frees within `wait`: the caller reserves it (callers behind it queue after it, in
+//!   arrival order) and sleeps until it is due; then the call runs.
+//! - A caller cancelled while it sleeps gives its reservation back, so the next caller can take
+//!   it, unless another caller has already reserved behind it: then that permit's time stays
+//!   unused, as the limiter never admits more than the rate. A granted permit is spent, whatever
+//!   the call then does.
+//! - Time is tokio's, so the limiter runs in virtual time under
+//!   `#[tokio::test(start_paused = true)]`; sleeps have tokio's timer resolution of 1ms.
+
+mod builder;
+mod gcra;
+
+use std::future::Future;
+use std::sync::atomic::AtomicU64;
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::Duration;
+
+pub use self::builder::RateLimiterBuilder;
+use self::gcra::{Decision, Gcra, Reservation};
+use crate::clock::Clock;
+use crate::error::{ConfigError, Error, ErrorKind, Failure};
+use crate::event::{EventKind, PolicyKind, emit};
+use crate::guard::OnExit;
+
+/// Limits the rate of calls; see the [module docs](self) for an example.
+///
+/// All state is in atomics: a `RateLimiter` is `Send + Sync`, used through `&self`, and can be
+/// a `static`.
+#[derive(Debug)]
+pub struct RateLimiter {
+    name: &'static str,
+    gcra: Gcra,
+    /// The longest wait for a permit, in nanoseconds.
+    wait: AtomicU64,
+    clock: Clock,
+    counters: Counters,
+}
+
+#[derive(Debug)]
+struct Counters {
+    admitted: AtomicU64,
+    rejections: AtomicU64,
+    cancelled: AtomicU64,
+    waiting: AtomicU64,
+}
+
+impl Counters {
+    const fn new() -> Self {
+        Counters {
+            admitted: AtomicU64::new(0),
+            rejections: AtomicU64::new(0),
+            cancelled: AtomicU64::new(0),
+            waiting: AtomicU64::new(0),
+        }
+    }
+}
+
+/// A snapshot of a rate limiter's counters, for the registry and for metrics.
+///
+/// Each field is read on its own without a lock, so while calls arrive the sum below may be off
+/// by the calls that move at that instant; at rest it is exact:
+/// `calls = admitted + rejections + cancelled + waiting`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RateLimiterMetrics {
+    /// Every call that reached the limiter.
+    pub calls: u64,
+    /// Calls that got a permit (at once or after waiting) and ran.
+    pub admitted: u64,
+    /// Calls rejected with `RateLimited`.
+    pub rejections: u64,
+    /// Calls dropped while they waited for their reserved permit.
+    pub cancelled: u64,
+    /// Callers sleeping until their reserved permit is due, now.
+    pub waiting: u64,
+}
+
+impl RateLimiter {
+    /// Starts configuring a rate limiter named `name` (its registry name); the rate is required.
+    pub const fn builder(name: &'static str) -> RateLimiterBuilder {
+        RateLimiterBuilder::new(name)
+    }
+
+    /// Runs `fut` once a permit is granted, waiting for one if the configuration allows.
+    ///
+    /// # Errors
+    ///
+    /// `Err(Failure::Rejected(e))` with `e.kind() == ErrorKind::RateLimited` and
+    /// `e.retry_after()` set, without running `fut`, when no permit frees within the wait;
+    /// otherwise whatever `fut` returns.
+    pub async fn call<T, E, F>(&self, fut: F) -> Result<T, Failure<E>>
+    where
+        F: Future<Output = Result<T, Failure<E>>>,
+    {
+        match self.gcra.acquire(self.clock.now(), self.wait_ticks()) {
+            Decision::Admitted => self.count_admitted(),
+            Decision::Reserved(reservation) => self.wait_for(reservation).await,
+            Decision::Rejected { retry_after } => {
+                return Err(Failure::Rejected(self.reject(retry_after)));
+            }
+        }
+        fut.await
+    }
+
+    /// The registry name.
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
+    /// How many calls would be admitted at once now (at most `burst`).
+    pub fn available(&self) -> u32 {
+        self.gcra.available(self.clock.now())
+    }
+
+    /// How many permits an idle limiter admits at once.
+    pub fn burst(&self) -> u32 {
+        self.gcra.burst()
+    }
+
+    /// Changes the rate and burst at run time, without a lock: from the next call on, permits
+    /// come every `per / count` and an idle limiter admits `burst` at once. Permits already
+    /// granted or reserved keep the old spacing; the new one spaces the permits after them.
+    ///
+    /// # Errors
+    ///
+    /// A [`ConfigError`] when `count`, `per` or `burst` is 0; nothing changes.
+    pub fn set_rate(&self, count: u32, per: Duration, burst: u32) -> Result<(), ConfigError> {
+        let (interval, burst) = builder::validate_rate(self.name, count, per, burst)?;
+        self.gcra.set_rate(interval, burst);
+        Ok(())
+    }
+
+    /// The longest a caller waits for a permit (zero: rejected at once).
+    pub fn wait(&self) -> Duration {
+        Duration::from_nanos(self.wait_ticks())
+    }
+
+    /// A snapshot of the counters.
+    pub fn metrics(&self) -> RateLimiterMetrics {
+        // Relaxed (all loads): independent counters, read for a snapshot.
+        let admitted = self.counters.admitted.load(Relaxed);
+        let rejections = self.counters.rejections.load(Relaxed);
+        let cancelled = self.counters.cancelled.load(Relaxed);
+        let waiting = self.counters.waiting.load(Relaxed);
+        RateLimiterMetrics {
+            calls: admitted + rejections + cancelled + waiting,
+            admitted,
+            rejections,
+            cancelled,
+            waiting,
+        }
+    }
+
+    #[inline]
+    fn wait_ticks(&self) -> u64 {
+        // Relaxed: configuration, published with nothing.
+        self.wait.load(Relaxed)
+    }
+
+    #[inline]
+    fn count_admitted(&self) {
+        // Relaxed: a counter, read only for snapshots.
+        self.counters.admitted.fetch_add(1, Relaxed);
+    }
+
+    /// Sleeps until a reserved permit is due; gives it back if dropped before.
+    async fn wait_for(&self, reservation: Reservation) {
+        // Relaxed: a counter, read only for snapshots.
+        self.counters.waiting.fetch_add(1, Relaxed);
+        emit(self.name, PolicyKind::RateLimiter, EventKind::Queued);
+        // Gives the reservation back if the caller is dropped while it sleeps.
+        let reserved = OnExit::new(|_exit| {
+            self.gcra.give_back(reservation, self.clock.now());
+            // Relaxed (both): counters, read only for snapshots.
+            self.counters.waiting.fetch_sub(1, Relaxed);
+            self.counters.cancelled.fetch_add(1, Relaxed);
+            emit(self.name, PolicyKind::RateLimiter, EventKind::Cancelled);
+        });
+        tokio::time::sleep_until(self.clock.instant(reservation.due)).await;
+        reserved.complete();
+        // Relaxed: a counter, read only for snapshots.
+        self.counters.waiting.fetch_sub(1, Relaxed);
+        self.count_admitted();
+    }
+
+    #[cold]
+    fn reject(&self, retry_after: u64) -> Error {
+        // Relaxed: a counter, read only for snapshots.
+        self.counters.rejections.fetch_add(1, Relaxed);
+        emit(
+            self.name,
+            PolicyKind::RateLimiter,
+            EventKind::Rejected {
+                reason: ErrorKind::RateLimited,
+            },
+        );
+        Error::new(ErrorKind::RateLimited, self.name)
+            .with_retry_after(Duration::from_nanos(retry_after))
+    }
+}
