@@ -48,6 +48,9 @@ use func::{Func, Param, Pass, Receiver, Shape};
 
 /// `#[kind(args)]` on `item`.
 pub fn attribute(kind: Kind, args: TokenStream, item: TokenStream) -> TokenStream {
+    if args.to_string() == stack::STACKED {
+        return TokenStream::new();
+    }
     let call_site = Span::call_site();
     let mut func: Func = match syn::parse2(item.clone()) {
         Ok(func) => func,
@@ -65,11 +68,13 @@ pub fn attribute(kind: Kind, args: TokenStream, item: TokenStream) -> TokenStrea
     let mut cx = Ctxt::default();
     let (mut sources, kept) = stack::collect(call_site, std::mem::take(&mut func.attrs), &mut cx);
     func.attrs = kept;
+    let marks = stack::mark_used(&sources);
     sources.insert(
         0,
         stack::Source {
             kind,
             args,
+            path: None,
             span: call_site,
         },
     );
@@ -92,6 +97,10 @@ pub fn attribute(kind: Kind, args: TokenStream, item: TokenStream) -> TokenStrea
         .collect();
 
     let shape = check_shape(&func, kind, &mut cx);
+    if let Some(body) = &mut func.body {
+        body.stmts
+            .insert(0, syn::Stmt::Item(syn::Item::Verbatim(marks)));
+    }
     match (cx.finish(), shape) {
         (Ok(()), Some((shape, ret))) => generate(func, &layers, shape, &ret),
         (Err(e), _) => with_error(quote!(#func), e),

@@ -8,10 +8,26 @@ use syn::{Attribute, Meta};
 use crate::model::Kind;
 use crate::validate::Ctxt;
 
+/// The argument of an attribute taken into a stack, re-invoked on a dummy item so the import
+/// that named it counts as used; that invocation expands to nothing.
+pub const STACKED: &str = "__resilience_stacked";
+
+/// Items that invoke each attribute of the run once more, marked [`STACKED`], so imports such
+/// as `use resilience::timeout;` count as used although the stack took the attribute over.
+pub fn mark_used(run: &[Source]) -> TokenStream {
+    let marker = syn::Ident::new(STACKED, Span::call_site());
+    run.iter()
+        .filter_map(|s| s.path.as_ref())
+        .map(|path| quote::quote!(#[#path(#marker)] const _: () = ();))
+        .collect()
+}
+
 /// One attribute of the stack, not yet validated.
 pub struct Source {
     pub kind: Kind,
     pub args: TokenStream,
+    /// The attribute's path as written (`retry`, `resilience::retry`), `None` for the expanding one.
+    pub path: Option<syn::Path>,
     /// The attribute's span, for errors about it as a whole.
     pub span: Span,
 }
@@ -74,14 +90,16 @@ pub fn collect(
         }
         match ours(&attr) {
             Some(kind) if in_run => match &attr.meta {
-                Meta::Path(_) => run.push(Source {
+                Meta::Path(p) => run.push(Source {
                     kind,
                     args: TokenStream::new(),
+                    path: Some(p.clone()),
                     span: attr.span(),
                 }),
                 Meta::List(list) => run.push(Source {
                     kind,
                     args: list.tokens.clone(),
+                    path: Some(list.path.clone()),
                     span: attr.span(),
                 }),
                 Meta::NameValue(nv) => {
