@@ -326,67 +326,124 @@ pub mod __private {
     pub mod shared {
         use super::*;
 
-        macro_rules! kind {
-            ($trait:ident, $fn:ident, $ty:ident, $message:literal, $label:literal, $note:literal) => {
-                #[doc = concat!("A shared `", stringify!($ty), "`.")]
-                #[diagnostic::on_unimplemented(message = $message, label = $label, note = $note)]
-                pub trait $trait {
-                    #[doc = concat!("The `", stringify!($ty), "`.")]
-                    fn $fn(&self) -> &$ty;
-                }
-                impl $trait for $ty {
-                    #[inline]
-                    fn $fn(&self) -> &$ty {
-                        self
-                    }
-                }
-                #[doc = concat!("`policy` as a `", stringify!($ty), "`.")]
-                #[inline]
-                pub fn $fn<P: $trait + ?Sized>(policy: &P) -> &$ty {
-                    policy.$fn()
-                }
-            };
+        /// A shared `CircuitBreaker`.
+        #[diagnostic::on_unimplemented(
+            message = "#[circuit_breaker] needs a shared `CircuitBreaker`, but this is a `{Self}`",
+            label = "not a `CircuitBreaker`",
+            note = "declare one with resilience::policy! {{ static NAME: CircuitBreaker = circuit_breaker(threshold = 50%); }}, or use the attribute of this policy's kind"
+        )]
+        pub trait SharedCircuitBreaker {
+            /// The `CircuitBreaker`.
+            fn circuit_breaker(&self) -> &CircuitBreaker;
         }
 
-        kind!(
-            SharedCircuitBreaker,
-            circuit_breaker,
-            CircuitBreaker,
-            "#[circuit_breaker] needs a shared `CircuitBreaker`, but this is a `{Self}`",
-            "not a `CircuitBreaker`",
-            "declare one with resilience::policy! {{ static NAME: CircuitBreaker = circuit_breaker(threshold = 50%); }}, or use the attribute of this policy's kind"
-        );
-        kind!(
-            SharedRetry,
-            retry,
-            Retry,
-            "#[retry] needs a shared `Retry`, but this is a `{Self}`",
-            "not a `Retry`",
-            "declare one with resilience::policy! {{ static NAME: Retry = retry(attempts = 3); }}, or use the attribute of this policy's kind"
-        );
-        kind!(
-            SharedTimeout,
-            timeout,
-            Timeout,
-            "#[timeout] needs a shared `Timeout`, but this is a `{Self}`",
-            "not a `Timeout`",
-            "declare one with resilience::policy! {{ static NAME: Timeout = timeout(2s); }}, or use the attribute of this policy's kind"
-        );
-        kind!(
-            SharedBulkhead,
-            bulkhead,
-            Bulkhead,
-            "#[bulkhead] needs a shared `Bulkhead`, but this is a `{Self}`",
-            "not a `Bulkhead`",
-            "declare one with resilience::policy! {{ static NAME: Bulkhead = bulkhead(max = 10); }}, or use the attribute of this policy's kind"
-        );
-        kind!(
-            SharedRateLimiter,
-            rate_limiter,
-            RateLimiter,
-            "#[rate_limiter] needs a shared `RateLimiter`, but this is a `{Self}`",
-            "not a `RateLimiter`",
-            "declare one with resilience::policy! {{ static NAME: RateLimiter = rate_limiter(100/s); }}, or use the attribute of this policy's kind"
-        );
+        impl SharedCircuitBreaker for CircuitBreaker {
+            #[inline]
+            fn circuit_breaker(&self) -> &CircuitBreaker {
+                self
+            }
+        }
+
+        /// `policy` as a `CircuitBreaker`, or an error at its path.
+        #[inline]
+        pub fn circuit_breaker<P: SharedCircuitBreaker + ?Sized>(policy: &P) -> &CircuitBreaker {
+            policy.circuit_breaker()
+        }
+
+        /// A shared `Retry`.
+        #[diagnostic::on_unimplemented(
+            message = "#[retry] needs a shared `Retry`, but this is a `{Self}`",
+            label = "not a `Retry`",
+            note = "declare one with resilience::policy! {{ static NAME: Retry = retry(attempts = 3); }}, or use the attribute of this policy's kind"
+        )]
+        pub trait SharedRetry {
+            /// The `Retry`.
+            fn retry(&self) -> &Retry;
+        }
+
+        impl SharedRetry for Retry {
+            #[inline]
+            fn retry(&self) -> &Retry {
+                self
+            }
+        }
+
+        /// `policy` as a `Retry`, or an error at its path.
+        #[inline]
+        pub fn retry<P: SharedRetry + ?Sized>(policy: &P) -> &Retry {
+            policy.retry()
+        }
+
+        /// A shared `Timeout`.
+        #[diagnostic::on_unimplemented(
+            message = "#[timeout] needs a shared `Timeout`, but this is a `{Self}`",
+            label = "not a `Timeout`",
+            note = "declare one with resilience::policy! {{ static NAME: Timeout = timeout(2s); }}, or use the attribute of this policy's kind"
+        )]
+        pub trait SharedTimeout {
+            /// The `Timeout`.
+            fn timeout(&self) -> &Timeout;
+        }
+
+        impl SharedTimeout for Timeout {
+            #[inline]
+            fn timeout(&self) -> &Timeout {
+                self
+            }
+        }
+
+        /// `policy` as a `Timeout`, or an error at its path.
+        #[inline]
+        pub fn timeout<P: SharedTimeout + ?Sized>(policy: &P) -> &Timeout {
+            policy.timeout()
+        }
+
+        /// A shared `Bulkhead`.
+        #[diagnostic::on_unimplemented(
+            message = "#[bulkhead] needs a shared `Bulkhead`, but this is a `{Self}`",
+            label = "not a `Bulkhead`",
+            note = "declare one with resilience::policy! {{ static NAME: Bulkhead = bulkhead(max = 10); }}, or use the attribute of this policy's kind"
+        )]
+        pub trait SharedBulkhead {
+            /// The `Bulkhead`.
+            fn bulkhead(&self) -> &Bulkhead;
+        }
+
+        impl SharedBulkhead for Bulkhead {
+            #[inline]
+            fn bulkhead(&self) -> &Bulkhead {
+                self
+            }
+        }
+
+        /// `policy` as a `Bulkhead`, or an error at its path.
+        #[inline]
+        pub fn bulkhead<P: SharedBulkhead + ?Sized>(policy: &P) -> &Bulkhead {
+            policy.bulkhead()
+        }
+
+        /// A shared `RateLimiter`.
+        #[diagnostic::on_unimplemented(
+            message = "#[rate_limiter] needs a shared `RateLimiter`, but this is a `{Self}`",
+            label = "not a `RateLimiter`",
+            note = "declare one with resilience::policy! {{ static NAME: RateLimiter = rate_limiter(100/s); }}, or use the attribute of this policy's kind"
+        )]
+        pub trait SharedRateLimiter {
+            /// The `RateLimiter`.
+            fn rate_limiter(&self) -> &RateLimiter;
+        }
+
+        impl SharedRateLimiter for RateLimiter {
+            #[inline]
+            fn rate_limiter(&self) -> &RateLimiter {
+                self
+            }
+        }
+
+        /// `policy` as a `RateLimiter`, or an error at its path.
+        #[inline]
+        pub fn rate_limiter<P: SharedRateLimiter + ?Sized>(policy: &P) -> &RateLimiter {
+            policy.rate_limiter()
+        }
     }
 }

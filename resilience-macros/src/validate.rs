@@ -113,6 +113,7 @@ fn example(option: &str) -> &'static str {
         "queue" => "queue = 20",
         "wait" => "wait = 500ms",
         "burst" => "burst = 10",
+        "timeout" => "#[timeout(2s)]",
         _ => "",
     }
 }
@@ -191,11 +192,17 @@ pub fn layer(kind: Kind, args: &Args, span: Span, site: Site, cx: &mut Ctxt) -> 
         match arg {
             Arg::Positional(value) => {
                 if positional_seen {
-                    cx.error(value.span(), format!(
-                        "#[{}] takes one value without a name; give the others by name, as in {}",
-                        kind.attr_name(),
-                        options(kind).first().map(|o| example(o)).unwrap_or("name = value")
-                    ));
+                    let message = match kind {
+                        Kind::Timeout => "#[timeout] takes one duration: #[timeout(2s)]".to_owned(),
+                        Kind::RateLimiter => "#[rate_limiter] takes one rate; give the other options by name: #[rate_limiter(100/s, burst = 10)]".to_owned(),
+                        Kind::Fallback => "#[fallback] takes one function: #[fallback(cached_value)]".to_owned(),
+                        _ => format!(
+                            "#[{}] takes at most one value without a name, a shared policy; give options by name, as in {}",
+                            kind.attr_name(),
+                            options(kind).first().map(|o| example(o)).unwrap_or("name = value")
+                        ),
+                    };
+                    cx.error(value.span(), message);
                     continue;
                 }
                 positional_seen = true;
@@ -301,7 +308,7 @@ fn positional(layer: &mut Layer, value: &Value, site: Site, cx: &mut Ctxt) {
     }
     match (kind, value) {
         (Kind::Timeout, Value::Number(_)) => {
-            if let Some(d) = duration(value, "timeout", cx) {
+            if let Some(d) = positive(duration(value, "timeout", cx), "timeout", cx) {
                 if let Config::Timeout(t) = &mut layer.config {
                     t.duration = Some(d);
                 }

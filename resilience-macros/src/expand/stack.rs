@@ -115,7 +115,12 @@ pub fn collect(
             },
             Some(kind) => {
                 let other = separator.clone().unwrap_or_default();
-                cx.error(attr.span(), format!(
+                let span = attr
+                    .path()
+                    .segments
+                    .last()
+                    .map_or_else(|| attr.span(), |s| s.ident.span());
+                cx.error(span, format!(
                     "#[{}] is separated from the resilience attributes above it by #[{other}]; write them together, one directly below the other, and move #[{other}] above them",
                     kind.attr_name()
                 ));
