@@ -271,7 +271,7 @@ pub mod __private {
     }
 
     /// What a fallback returned: a future of the result, or the result itself. Autoref
-    /// specialisation on `(&FallbackReturn::new(r)).into_fallback_future()` picks
+    /// specialisation on `(&FallbackReturn::new(r)).take_fallback_future()` picks
     /// [`FallbackAsync`] when `R` is a future and [`FallbackSync`] when it is a `Result`.
     pub struct FallbackReturn<R>(Cell<Option<R>>);
 
@@ -295,13 +295,13 @@ pub mod __private {
         /// The fallback's future.
         type Future;
         /// Takes the future out.
-        fn into_fallback_future(&self) -> Self::Future;
+        fn take_fallback_future(&self) -> Self::Future;
     }
 
     impl<F: Future> FallbackAsync for FallbackReturn<F> {
         type Future = F;
         #[inline]
-        fn into_fallback_future(&self) -> F {
+        fn take_fallback_future(&self) -> F {
             self.take()
         }
     }
@@ -311,13 +311,13 @@ pub mod __private {
         /// A ready future of the result.
         type Future;
         /// Takes the result out.
-        fn into_fallback_future(&self) -> Self::Future;
+        fn take_fallback_future(&self) -> Self::Future;
     }
 
     impl<T, E> FallbackSync for &FallbackReturn<Result<T, E>> {
         type Future = Ready<Result<T, E>>;
         #[inline]
-        fn into_fallback_future(&self) -> Self::Future {
+        fn take_fallback_future(&self) -> Self::Future {
             ready(self.take())
         }
     }

@@ -1,5 +1,7 @@
 //! Each attribute alone, on real annotated functions, in virtual time.
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use common::{ApiError, Calls};

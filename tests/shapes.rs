@@ -2,6 +2,8 @@
 //! `impl Trait`, methods with every receiver, trait-impl `async fn`, `#[async_trait]`, argument
 //! patterns; and the returned future is `Send` when the body's is.
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use common::{ApiError, Calls};
@@ -12,6 +14,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 static GENERIC: Calls = Calls::new();
 
+#[allow(clippy::needless_lifetimes)]
 #[retry(attempts = 3, backoff = fixed(1ms))]
 #[timeout(1s)]
 async fn generic<'a, T>(

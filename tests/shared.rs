@@ -1,5 +1,7 @@
 //! Shared policies declared with `policy!`: one state for every function that names them.
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use common::ApiError;

@@ -1,6 +1,8 @@
 //! Stacks of attributes: the top attribute is the outermost layer, and inside the stack each
 //! rejection keeps its kind.
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use common::{ApiError, Calls};

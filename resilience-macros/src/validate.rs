@@ -233,15 +233,15 @@ pub fn layer(kind: Kind, args: &Args, span: Span, site: Site, cx: &mut Ctxt) -> 
                     continue;
                 }
                 seen.insert(key.clone(), name.span());
-                if let Site::Declaration(decl) = site {
-                    if matches!(key.as_str(), "record" | "ignore" | "when" | "fallback") {
-                        cx.error(name.span(), format!(
-                            "'{key}' depends on the function's error type, so it is given where {decl} is used: #[{}({decl}, {})]",
-                            kind.attr_name(),
-                            example(&key)
-                        ));
-                        continue;
-                    }
+                if let Site::Declaration(decl) = site
+                    && matches!(key.as_str(), "record" | "ignore" | "when" | "fallback")
+                {
+                    cx.error(name.span(), format!(
+                        "'{key}' depends on the function's error type, so it is given where {decl} is used: #[{}({decl}, {})]",
+                        kind.attr_name(),
+                        example(&key)
+                    ));
+                    continue;
                 }
                 if !USE_SITE.contains(&key.as_str()) {
                     numeric_beside_shared.push((key.clone(), name.span()));
@@ -308,17 +308,17 @@ fn positional(layer: &mut Layer, value: &Value, site: Site, cx: &mut Ctxt) {
     }
     match (kind, value) {
         (Kind::Timeout, Value::Number(_)) => {
-            if let Some(d) = positive(duration(value, "timeout", cx), "timeout", cx) {
-                if let Config::Timeout(t) = &mut layer.config {
-                    t.duration = Some(d);
-                }
+            if let Some(d) = positive(duration(value, "timeout", cx), "timeout", cx)
+                && let Config::Timeout(t) = &mut layer.config
+            {
+                t.duration = Some(d);
             }
         }
         (Kind::RateLimiter, Value::Number(_)) => {
-            if let Some(r) = rate(value, cx) {
-                if let Config::RateLimiter(rl) = &mut layer.config {
-                    rl.rate = Some(r);
-                }
+            if let Some(r) = rate(value, cx)
+                && let Config::RateLimiter(rl) = &mut layer.config
+            {
+                rl.rate = Some(r);
             }
         }
         (Kind::Fallback, Value::Path(path)) => layer.fallback = Some(path.clone()),
@@ -460,26 +460,23 @@ fn combinations(layer: &Layer, cx: &mut Ctxt) {
                     ..
                 }),
             ) = (&cb.min_calls, &cb.window)
+                && min.value > *w
             {
-                if min.value > *w {
-                    cx.error(min.span, format!(
-                        "min_calls = {} is more than the window of {w} calls, so the breaker could never trip; make it at most {w}",
-                        min.value
-                    ));
-                }
+                cx.error(min.span, format!(
+                    "min_calls = {} is more than the window of {w} calls, so the breaker could never trip; make it at most {w}",
+                    min.value
+                ));
             }
         }
         Config::Retry(r) => {
-            if let Some(j) = &r.jitter {
-                if j.value == Jitter::Decorrelated {
-                    if let Some(S {
-                        value: Backoff::Fixed(_) | Backoff::Linear { .. },
-                        ..
-                    }) = &r.backoff
-                    {
-                        cx.error(j.span, "jitter = decorrelated grows its own delays, so it works only with exponential backoff; use jitter = full or equal here, or backoff = exponential(...)");
-                    }
-                }
+            if let Some(j) = &r.jitter
+                && j.value == Jitter::Decorrelated
+                && let Some(S {
+                    value: Backoff::Fixed(_) | Backoff::Linear { .. },
+                    ..
+                }) = &r.backoff
+            {
+                cx.error(j.span, "jitter = decorrelated grows its own delays, so it works only with exponential backoff; use jitter = full or equal here, or backoff = exponential(...)");
             }
         }
         _ => {}

@@ -223,6 +223,16 @@ fn number(
 }
 
 #[cfg(test)]
+impl Arg {
+    /// The value, named or not.
+    pub fn value(&self) -> &Value {
+        match self {
+            Arg::Named { value, .. } | Arg::Positional(value) => value,
+        }
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
@@ -312,15 +322,5 @@ mod tests {
     #[test]
     fn a_rate_without_a_period_is_an_error() {
         assert!(syn::parse_str::<Args>("100/").is_err());
-    }
-}
-
-#[cfg(test)]
-impl Arg {
-    /// The value, named or not.
-    pub fn value(&self) -> &Value {
-        match self {
-            Arg::Named { value, .. } | Arg::Positional(value) => value,
-        }
     }
 }

@@ -21,7 +21,7 @@
 //!         }
 //!     }.await {
 //!         Ok(v) => Ok(v),
-//!         Err(failure) => (&FallbackReturn::new(f(id_for_fallback, failure))).into_fallback_future().await,
+//!         Err(failure) => (&FallbackReturn::new(f(id_for_fallback, failure))).take_fallback_future().await,
 //!     }
 //! }
 //! ```
@@ -293,6 +293,7 @@ impl Gen<'_> {
         let attempts = local("__resilience_attempts");
         let outcome = local("__resilience_outcome");
         let delay = local("__resilience_delay");
+        let next = local("__resilience_next");
         let e = local("__resilience_error");
         let clones = self
             .params
@@ -318,7 +319,9 @@ impl Gen<'_> {
                         #(#clones)*
                         #inner.await
                     };
-                    match #attempts.next(&#outcome, #when) {
+                    #[allow(clippy::redundant_closure)]
+                    let #next = #attempts.next(&#outcome, #when);
+                    match #next {
                         ::core::option::Option::None => break #outcome,
                         ::core::option::Option::Some(#delay) => #attempts.wait(#delay).await,
                     }
@@ -373,7 +376,7 @@ impl Gen<'_> {
         let name = self.name(layer, Kind::Fallback);
         let call = quote_spanned!(span=> #path(#(#args,)* #failure));
         let lifted =
-            quote_spanned!(span=> (&#private::FallbackReturn::new(#call)).into_fallback_future());
+            quote_spanned!(span=> (&#private::FallbackReturn::new(#call)).take_fallback_future());
         let result = if outermost {
             quote_spanned!(span=> #future.await)
         } else {
