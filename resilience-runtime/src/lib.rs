@@ -45,6 +45,7 @@ mod error;
 pub mod event;
 mod guard;
 
-pub use circuit_breaker::State;
+pub use circuit_breaker::{CircuitBreaker, CircuitBreakerBuilder, CircuitBreakerMetrics};
+pub use circuit_breaker::{Classification, State};
 pub use error::{ConfigError, Error, ErrorKind, Failure};
 pub use event::{EventKind, PolicyKind};
