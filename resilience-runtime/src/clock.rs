@@ -5,6 +5,7 @@
 //! [`Clock`] turns a `tokio::time::Instant` into those ticks, counted from the first time the
 //! policy read the clock.
 
+use std::mem::ManuallyDrop;
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -15,12 +16,14 @@ use tokio::time::Instant;
 pub(crate) struct Clock {
     // Set on the first read, so a policy built in a `static` before any runtime exists counts
     // from the time it is first used, in whatever (possibly paused) clock that runtime has.
-    origin: OnceLock<Instant>,
+    // ManuallyDrop: `OnceLock` has a destructor, which forbids the `match P::builder(..).build()
+    // { Ok(p) => p, Err(_) => panic!() }` of a `static`; an `Instant` needs no drop.
+    origin: ManuallyDrop<OnceLock<Instant>>,
 }
 
 impl Clock {
     pub(crate) const fn new() -> Self {
-        Clock { origin: OnceLock::new() }
+        Clock { origin: ManuallyDrop::new(OnceLock::new()) }
     }
 
     /// Nanoseconds since this clock's origin. Never 0, so 0 can mean "never" in the cores.
