@@ -200,8 +200,8 @@ impl CircuitBreakerBuilder {
             return invalid(
                 name,
                 "failures",
-                "cannot be combined with `threshold`: trip on a failure rate (threshold = 50%) \
-                 or on consecutive failures (failures = 5), not both",
+                "cannot be combined with `threshold`: write either threshold = 50% (a failure \
+                 rate) or failures = 5 (consecutive failures), not both",
             );
         }
         match self.window {

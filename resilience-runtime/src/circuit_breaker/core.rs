@@ -645,6 +645,7 @@ impl Core {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, reason = "tests may unwrap")]
 mod tests {
     use super::super::window::{CountWindow, TimeWindow};
     use super::*;
