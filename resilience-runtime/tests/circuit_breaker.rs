@@ -827,9 +827,12 @@ fn invalid_configurations_name_the_field_and_the_fix() {
 
 // ---- events ----
 
-/// Collects the breaker's events as `event` or `from->to` strings.
-#[derive(Clone, Default)]
-struct Recorder(Arc<std::sync::Mutex<Vec<String>>>);
+/// Collects the events of the breaker named `events` as `event` or `from->to` strings. It is
+/// the process-wide subscriber: a scoped one would race with tests running in parallel over
+/// `tracing`'s global callsite interest and level caches.
+struct Recorder;
+
+static EVENTS: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
 
 impl tracing::Subscriber for Recorder {
     fn enabled(&self, metadata: &tracing::Metadata<'_>) -> bool {
@@ -843,55 +846,61 @@ impl tracing::Subscriber for Recorder {
     fn event(&self, event: &tracing::Event<'_>) {
         #[derive(Default)]
         struct Fields {
+            policy: String,
             event: String,
             from: String,
             to: String,
         }
         impl tracing::field::Visit for Fields {
             fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
-                match field.name() {
-                    "event" => self.event = value.to_owned(),
-                    "from" => self.from = value.to_owned(),
-                    "to" => self.to = value.to_owned(),
-                    _ => {}
-                }
+                let slot = match field.name() {
+                    "policy" => &mut self.policy,
+                    "event" => &mut self.event,
+                    "from" => &mut self.from,
+                    "to" => &mut self.to,
+                    _ => return,
+                };
+                *slot = value.to_owned();
             }
             fn record_debug(&mut self, _: &tracing::field::Field, _: &dyn std::fmt::Debug) {}
         }
         let mut f = Fields::default();
         event.record(&mut f);
+        if f.policy != "events" {
+            return;
+        }
         let line = if f.event == "state_transition" {
             format!("{}->{}", f.from, f.to)
         } else {
             f.event
         };
-        self.0.lock().unwrap().push(line);
+        EVENTS.lock().unwrap().push(line);
     }
     fn enter(&self, _: &tracing::span::Id) {}
     fn exit(&self, _: &tracing::span::Id) {}
 }
 
-impl Recorder {
-    fn take(&self) -> Vec<String> {
-        std::mem::take(&mut *self.0.lock().unwrap())
-    }
+fn recorded() -> Vec<String> {
+    std::mem::take(&mut *EVENTS.lock().unwrap())
 }
 
 #[tokio::test(start_paused = true)]
 async fn every_decision_is_an_event() {
-    let recorder = Recorder::default();
-    let _guard = tracing::subscriber::set_default(recorder.clone());
-    let b = Arc::new(breaker(|b| {
-        b.consecutive_failures(1)
+    tracing::subscriber::set_global_default(Recorder).unwrap();
+    let b = Arc::new(
+        CircuitBreaker::builder("events")
+            .consecutive_failures(1)
             .half_open(2)
             .open(secs(5))
             .slow(secs(1))
             .slow_threshold(60.0)
-    }));
+            .build()
+            .unwrap(),
+    );
 
     fail(&b).await.unwrap_err();
     rejection(succeed(&b).await);
-    assert_eq!(recorder.take(), ["failure", "closed->open", "rejected"]);
+    assert_eq!(recorded(), ["failure", "closed->open", "rejected"]);
 
     tokio::time::advance(secs(5)).await;
     take(&b, secs(2)).await.unwrap();
@@ -903,7 +912,7 @@ async fn every_decision_is_an_event() {
         "success",
         "half_open->closed",
     ];
-    assert_eq!(recorder.take(), round);
+    assert_eq!(recorded(), round);
 
     let _ = tokio::time::timeout(secs(1), b.call(std::future::pending::<Outcome>())).await;
     b.call_classified(async { Err::<u32, _>(Failure::Error(Boom)) }, |_| {
@@ -911,7 +920,7 @@ async fn every_decision_is_an_event() {
     })
     .await
     .unwrap_err();
-    assert_eq!(recorder.take(), ["cancelled", "ignored"]);
+    assert_eq!(recorded(), ["cancelled", "ignored"]);
 
     let task = {
         let b = Arc::clone(&b);
@@ -920,13 +929,11 @@ async fn every_decision_is_an_event() {
     assert!(task.await.unwrap_err().is_panic());
     b.force_open();
     b.close();
-    assert_eq!(
-        recorder.take(),
-        [
-            "panicked",
-            "closed->open",
-            "open->forced_open",
-            "forced_open->closed"
-        ]
-    );
+    let manual = [
+        "panicked",
+        "closed->open",
+        "open->forced_open",
+        "forced_open->closed",
+    ];
+    assert_eq!(recorded(), manual);
 }

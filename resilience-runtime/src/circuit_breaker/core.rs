@@ -140,11 +140,17 @@ pub(crate) enum Role {
     Disabled,
 }
 
-/// An admitted call: the generation of the state word it was admitted in, and its role.
+/// An admitted call: the state word it was admitted in, and its role.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Permit {
-    pub(crate) generation: u32,
+    word: Word,
     pub(crate) role: Role,
+}
+
+impl Permit {
+    fn generation(self) -> u32 {
+        self.word.generation()
+    }
 }
 
 /// A rejected call.
@@ -258,9 +264,23 @@ impl Core {
 
     /// Decides whether a call may run. Reads the clock (`now`) only in the open state.
     #[inline]
-    pub(crate) fn acquire(&self, mut now: impl FnMut() -> u64) -> Result<Permit, Rejected> {
+    pub(crate) fn acquire(&self, now: impl FnMut() -> u64) -> Result<Permit, Rejected> {
         // Acquire: see `state`.
-        let mut word = Word(self.word.0.load(Acquire));
+        let word = Word(self.word.0.load(Acquire));
+        if word.is_closed() {
+            return Ok(Permit {
+                word,
+                role: Role::Closed,
+            });
+        }
+        self.acquire_not_closed(word, now)
+    }
+
+    fn acquire_not_closed(
+        &self,
+        mut word: Word,
+        mut now: impl FnMut() -> u64,
+    ) -> Result<Permit, Rejected> {
         loop {
             let generation = word.generation();
             let role = match word.state() {
@@ -290,7 +310,7 @@ impl Core {
                         Ok(_) => {
                             self.transitioned(State::Open, State::HalfOpen);
                             return Ok(Permit {
-                                generation: next.generation(),
+                                word: next,
                                 role: Role::Probe,
                             });
                         }
@@ -313,7 +333,7 @@ impl Core {
                     {
                         Ok(_) => {
                             return Ok(Permit {
-                                generation,
+                                word: next,
                                 role: Role::Probe,
                             });
                         }
@@ -324,7 +344,7 @@ impl Core {
                     }
                 }
             };
-            return Ok(Permit { generation, role });
+            return Ok(Permit { word, role });
         }
     }
 
@@ -344,7 +364,25 @@ impl Core {
         slow: bool,
         mut now: impl FnMut() -> u64,
     ) {
-        let slow = slow && matches!(outcome, Outcome::Success | Outcome::Failure);
+        let recorded = matches!(outcome, Outcome::Success | Outcome::Failure);
+        if recorded && matches!(permit.role, Role::Closed | Role::MetricsOnly) {
+            if slow {
+                self.counters.slow.fetch_add(1, Relaxed);
+            }
+            self.complete_closed(permit, outcome == Outcome::Failure, slow, &mut now);
+        } else {
+            self.complete_other(permit, outcome, slow && recorded, &mut now);
+        }
+    }
+
+    /// Every completion but a closed call's success or failure.
+    fn complete_other(
+        &self,
+        permit: Permit,
+        outcome: Outcome,
+        slow: bool,
+        now: &mut impl FnMut() -> u64,
+    ) {
         if slow {
             self.counters.slow.fetch_add(1, Relaxed);
         }
@@ -358,16 +396,13 @@ impl Core {
             Outcome::Success | Outcome::Failure => {}
         }
         match permit.role {
-            Role::Closed | Role::MetricsOnly => {
-                if matches!(outcome, Outcome::Success | Outcome::Failure) {
-                    self.complete_closed(permit, outcome == Outcome::Failure, slow, &mut now);
-                }
-            }
             Role::Probe => {
                 self.count_unwindowed(outcome);
-                self.complete_probe(permit.generation, outcome, slow, &mut now);
+                self.complete_probe(permit.generation(), outcome, slow, now);
             }
             Role::Disabled => self.count_unwindowed(outcome),
+            // A closed call ignored or cancelled: counted above, nothing to record.
+            Role::Closed | Role::MetricsOnly => {}
         }
     }
 
@@ -389,9 +424,10 @@ impl Core {
         slow: bool,
         now: &mut impl FnMut() -> u64,
     ) {
-        // Acquire: see `state`; a stale generation means the breaker moved on without this call.
+        // Acquire: see `state`. A closed or metrics-only word holds no tallies, so any change
+        // is a transition: the breaker moved on without this call.
         let word = Word(self.word.0.load(Acquire));
-        if word.generation() != permit.generation {
+        if word != permit.word {
             self.count_unwindowed(if failed {
                 Outcome::Failure
             } else {

@@ -90,6 +90,7 @@
 //! [`half_open`]: CircuitBreakerBuilder::half_open
 
 mod builder;
+mod call;
 mod core;
 mod state;
 mod window;
@@ -99,6 +100,7 @@ use std::fmt;
 use std::time::Duration;
 
 pub use builder::CircuitBreakerBuilder;
+pub use call::Call;
 pub use state::State;
 pub use window::MAX_WINDOW_CALLS;
 
@@ -106,7 +108,7 @@ use self::core::{Core, Outcome, Permit, Rejected};
 use crate::clock::Clock;
 use crate::error::{Error, ErrorKind, Failure};
 use crate::event::{EventKind, PolicyKind, emit};
-use crate::guard::{Exit, OnExit};
+use crate::guard::Exit;
 
 /// What a call site's `record` / `ignore` predicates make of the call's own error.
 ///
@@ -224,11 +226,11 @@ impl CircuitBreaker {
     /// `Failure::Rejected` with [`ErrorKind::CircuitOpen`] when the breaker is open (with
     /// `retry_after`, the rest of the wait), forced open, or half-open with every probe slot
     /// taken; otherwise whatever `fut` returned.
-    pub async fn call<T, E, F>(&self, fut: F) -> Result<T, Failure<E>>
+    pub fn call<T, E, F>(&self, fut: F) -> Call<'_, F, fn(&E) -> Classification>
     where
         F: Future<Output = Result<T, Failure<E>>>,
     {
-        self.call_classified(fut, |_| Classification::Failure).await
+        Call::new(self, fut, |_| Classification::Failure)
     }
 
     /// Like [`call`](Self::call), with `classify` deciding what the call's own errors count as.
@@ -254,36 +256,34 @@ impl CircuitBreaker {
     /// # Errors
     ///
     /// As [`call`](Self::call).
-    pub async fn call_classified<T, E, F, C>(&self, fut: F, classify: C) -> Result<T, Failure<E>>
+    pub fn call_classified<T, E, F, C>(&self, fut: F, classify: C) -> Call<'_, F, C>
     where
         F: Future<Output = Result<T, Failure<E>>>,
         C: Fn(&E) -> Classification,
     {
-        let permit = match self.core.acquire(|| self.clock.now()) {
-            Ok(permit) => permit,
-            Err(rejected) => return Err(Failure::Rejected(self.rejected(rejected))),
-        };
-        let slow_after = self.core.slow();
-        let started = if slow_after != 0 { self.clock.now() } else { 0 };
-        // Frees a probe slot at once if the call is dropped, and counts a panic as a failure.
-        let guard = OnExit::new(move |exit| self.exited(permit, exit));
-        let result = fut.await;
-        guard.complete();
+        Call::new(self, fut, classify)
+    }
 
-        let outcome = match &result {
-            Ok(_) => Outcome::Success,
-            Err(Failure::Error(e)) => match classify(e) {
-                Classification::Success => Outcome::Success,
-                Classification::Failure => Outcome::Failure,
-                Classification::Ignored => Outcome::Ignored,
-            },
-            Err(Failure::Rejected(r)) => match r.kind() {
-                ErrorKind::TimedOut => Outcome::Failure,
-                // Local throttling (bulkhead, rate limiter, an inner breaker) says nothing
-                // about the dependency.
-                _ => Outcome::Ignored,
-            },
-        };
+    /// Admits a call or rejects it; the tick it started at when slow calls are tracked.
+    #[inline]
+    fn admit(&self) -> Result<(Permit, u64), Error> {
+        match self.core.acquire(|| self.clock.now()) {
+            Ok(permit) => {
+                let started = if self.core.slow() != 0 {
+                    self.clock.now()
+                } else {
+                    0
+                };
+                Ok((permit, started))
+            }
+            Err(rejected) => Err(self.rejected(rejected)),
+        }
+    }
+
+    /// Reports and records a call that completed. Not generic, so every `call` shares it.
+    #[inline]
+    fn finish(&self, permit: Permit, outcome: Outcome, started: u64) {
+        let slow_after = self.core.slow();
         let mut ended = 0;
         let mut slow = false;
         if slow_after != 0 && outcome != Outcome::Ignored {
@@ -291,24 +291,27 @@ impl CircuitBreaker {
             let elapsed = ended.saturating_sub(started);
             if elapsed >= slow_after {
                 slow = true;
+                let elapsed = Duration::from_nanos(elapsed);
                 emit(
                     self.name(),
                     PolicyKind::CircuitBreaker,
-                    EventKind::Slow {
-                        elapsed: Duration::from_nanos(elapsed),
-                    },
+                    EventKind::Slow { elapsed },
                 );
             }
         }
         let event = match outcome {
-            Outcome::Success => EventKind::Success,
-            Outcome::Failure => EventKind::Failure,
-            Outcome::Ignored | Outcome::Cancelled => EventKind::Ignored,
+            // `emit` would only find out after building its fields that successes (TRACE) are
+            // off: check the level first, on the path every call takes.
+            Outcome::Success if !tracing::level_enabled!(tracing::Level::TRACE) => None,
+            Outcome::Success => Some(EventKind::Success),
+            Outcome::Failure => Some(EventKind::Failure),
+            Outcome::Ignored | Outcome::Cancelled => Some(EventKind::Ignored),
         };
-        emit(self.name(), PolicyKind::CircuitBreaker, event);
+        if let Some(event) = event {
+            emit(self.name(), PolicyKind::CircuitBreaker, event);
+        }
         self.core
             .complete(permit, outcome, slow, self.now_once(ended));
-        result
     }
 
     /// The clock, read at most once, or not at all when `known` (a tick, never 0) is given.

@@ -73,6 +73,12 @@ impl Word {
         decode_state(self.0 & STATE_MASK)
     }
 
+    /// Whether the breaker is closed: the success path's test, on the raw bits.
+    #[inline]
+    pub(crate) const fn is_closed(self) -> bool {
+        self.0 & STATE_MASK == encode_state(State::Closed)
+    }
+
     #[inline]
     pub(crate) const fn generation(self) -> u32 {
         ((self.0 >> GENERATION_SHIFT) & GENERATION_MASK) as u32
@@ -164,7 +170,9 @@ mod tests {
     #[test]
     fn every_state_round_trips() {
         for state in ALL {
-            assert_eq!(Word::INITIAL.transition(state).state(), state);
+            let w = Word::INITIAL.transition(state);
+            assert_eq!(w.state(), state);
+            assert_eq!(w.is_closed(), state == State::Closed);
         }
     }
 
