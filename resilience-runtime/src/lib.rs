@@ -48,7 +48,8 @@ mod guard;
 pub mod rate_limiter;
 
 pub use bulkhead::{Bulkhead, BulkheadBuilder, BulkheadMetrics, MAX_BULKHEAD_SLOTS};
-pub use circuit_breaker::State;
+pub use circuit_breaker::{CircuitBreaker, CircuitBreakerBuilder, CircuitBreakerMetrics};
+pub use circuit_breaker::{Classification, State};
 pub use error::{ConfigError, Error, ErrorKind, Failure};
 pub use event::{EventKind, PolicyKind};
 pub use rate_limiter::{RateLimiter, RateLimiterBuilder, RateLimiterMetrics};
