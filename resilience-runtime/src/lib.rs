@@ -43,8 +43,14 @@ pub mod circuit_breaker;
 mod clock;
 mod error;
 pub mod event;
+pub mod fallback;
 mod guard;
+pub mod retry;
+pub mod timeout;
 
 pub use circuit_breaker::State;
 pub use error::{ConfigError, Error, ErrorKind, Failure};
 pub use event::{EventKind, PolicyKind};
+pub use fallback::fallback;
+pub use retry::{Attempts, Backoff, Jitter, Retry, RetryBuilder};
+pub use timeout::{Timeout, TimeoutBuilder, TimeoutFuture};
