@@ -65,5 +65,9 @@ where
 /// calls it before running the fallback.
 pub fn used<E>(policy: &'static str, failure: &Failure<E>) {
     let rejection = failure.rejection().map(|r| r.kind());
-    emit(policy, PolicyKind::Fallback, EventKind::FallbackUsed { rejection });
+    emit(
+        policy,
+        PolicyKind::Fallback,
+        EventKind::FallbackUsed { rejection },
+    );
 }

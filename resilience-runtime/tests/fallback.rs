@@ -1,4 +1,5 @@
 //! Behaviour of fallbacks.
+#![allow(clippy::unwrap_used, reason = "tests may unwrap")]
 
 use std::future::ready;
 use std::time::Duration;
@@ -20,10 +21,14 @@ impl From<Error> for ApiError {
 #[tokio::test(start_paused = true)]
 async fn the_fallback_receives_the_calls_error_and_its_result_is_returned() {
     let mut seen = None;
-    let outcome = fallback("test/fallback", async { Err::<u32, _>(Failure::Error(ApiError::Unavailable)) }, |failure| {
-        seen = Some(failure.clone());
-        ready(Ok(99))
-    })
+    let outcome = fallback(
+        "test/fallback",
+        async { Err::<u32, _>(Failure::Error(ApiError::Unavailable)) },
+        |failure| {
+            seen = Some(failure.clone());
+            ready(Ok(99))
+        },
+    )
     .await;
     assert_eq!(outcome, Ok(99));
     assert_eq!(seen, Some(Failure::Error(ApiError::Unavailable)));
@@ -31,7 +36,10 @@ async fn the_fallback_receives_the_calls_error_and_its_result_is_returned() {
 
 #[tokio::test(start_paused = true)]
 async fn the_fallback_receives_a_rejection_from_an_inner_policy() {
-    let timeout = Timeout::builder("test/timeout").duration(Duration::from_millis(50)).build().unwrap();
+    let timeout = Timeout::builder("test/timeout")
+        .duration(Duration::from_millis(50))
+        .build()
+        .unwrap();
     let call = timeout.call(async {
         tokio::time::sleep(Duration::from_secs(60)).await;
         Ok::<u32, Failure<ApiError>>(1)
@@ -49,10 +57,14 @@ async fn the_fallback_receives_a_rejection_from_an_inner_policy() {
 #[tokio::test(start_paused = true)]
 async fn a_successful_call_never_runs_the_fallback() {
     let mut ran = false;
-    let outcome = fallback("test/fallback", async { Ok::<u32, Failure<ApiError>>(1) }, |_| {
-        ran = true;
-        ready(Ok(2))
-    })
+    let outcome = fallback(
+        "test/fallback",
+        async { Ok::<u32, Failure<ApiError>>(1) },
+        |_| {
+            ran = true;
+            ready(Ok(2))
+        },
+    )
     .await;
     assert_eq!(outcome, Ok(1));
     assert!(!ran);
@@ -61,8 +73,12 @@ async fn a_successful_call_never_runs_the_fallback() {
 #[tokio::test(start_paused = true)]
 async fn an_error_from_the_fallback_is_returned_as_the_calls_own_error() {
     let rejected = Error::new(ErrorKind::BulkheadFull, "test/bulkhead");
-    let outcome: Result<u32, Failure<ApiError>> =
-        fallback("test/fallback", async { Err(Failure::Rejected(rejected)) }, |failure| ready(Err(failure.into_error()))).await;
+    let outcome: Result<u32, Failure<ApiError>> = fallback(
+        "test/fallback",
+        async { Err(Failure::Rejected(rejected)) },
+        |failure| ready(Err(failure.into_error())),
+    )
+    .await;
     assert_eq!(outcome, Err(Failure::Error(ApiError::Rejected(rejected))));
 }
 

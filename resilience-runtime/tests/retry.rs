@@ -1,4 +1,5 @@
 //! Behaviour of the retry policy, in virtual time.
+#![allow(clippy::unwrap_used, reason = "tests may unwrap")]
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -17,7 +18,12 @@ fn builder(name: &'static str) -> resilience_runtime::RetryBuilder {
 }
 
 fn retry(attempts: u32, backoff: Backoff) -> Retry {
-    builder("test/retry").attempts(attempts).backoff(backoff).jitter(Jitter::None).build().unwrap()
+    builder("test/retry")
+        .attempts(attempts)
+        .backoff(backoff)
+        .jitter(Jitter::None)
+        .build()
+        .unwrap()
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -45,7 +51,11 @@ async fn run(
             || {
                 starts.push(Instant::now());
                 let n = starts.len() as u32;
-                let outcome = if Some(n) == succeed_on { Ok(n) } else { Err(failure(n)) };
+                let outcome = if Some(n) == succeed_on {
+                    Ok(n)
+                } else {
+                    Err(failure(n))
+                };
                 async move { outcome }
             },
             ApiError::is_transient,
@@ -108,14 +118,27 @@ async fn fixed_backoff_waits_the_same_delay_before_every_retry() {
 
 #[tokio::test(start_paused = true)]
 async fn linear_backoff_grows_by_its_step_up_to_max() {
-    let (_, starts) = run(&retry(6, Backoff::linear(ms(100), ms(350))), None, unavailable).await;
+    let (_, starts) = run(
+        &retry(6, Backoff::linear(ms(100), ms(350))),
+        None,
+        unavailable,
+    )
+    .await;
     assert_eq!(gaps(&starts), [ms(100), ms(200), ms(300), ms(350), ms(350)]);
 }
 
 #[tokio::test(start_paused = true)]
 async fn exponential_backoff_doubles_up_to_max() {
-    let (_, starts) = run(&retry(7, Backoff::exponential(ms(100), ms(1000))), None, unavailable).await;
-    assert_eq!(gaps(&starts), [ms(100), ms(200), ms(400), ms(800), ms(1000), ms(1000)]);
+    let (_, starts) = run(
+        &retry(7, Backoff::exponential(ms(100), ms(1000))),
+        None,
+        unavailable,
+    )
+    .await;
+    assert_eq!(
+        gaps(&starts),
+        [ms(100), ms(200), ms(400), ms(800), ms(1000), ms(1000)]
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -128,7 +151,10 @@ async fn exponential_backoff_grows_by_its_factor() {
 #[tokio::test(start_paused = true)]
 async fn when_returns_a_non_retryable_error_at_once() {
     let start = Instant::now();
-    let (outcome, starts) = run(&retry(5, Backoff::fixed(ms(10))), None, |_| Failure::Error(ApiError::NotFound)).await;
+    let (outcome, starts) = run(&retry(5, Backoff::fixed(ms(10))), None, |_| {
+        Failure::Error(ApiError::NotFound)
+    })
+    .await;
     assert_eq!(outcome, Err(Failure::Error(ApiError::NotFound)));
     assert_eq!(starts.len(), 1);
     assert_eq!(start.elapsed(), Duration::ZERO);
@@ -137,7 +163,13 @@ async fn when_returns_a_non_retryable_error_at_once() {
 #[tokio::test(start_paused = true)]
 async fn when_is_asked_after_every_attempt() {
     // Transient twice, then a permanent error: three attempts, the permanent error returned.
-    let failure = |n| if n < 3 { unavailable(n) } else { Failure::Error(ApiError::NotFound) };
+    let failure = |n| {
+        if n < 3 {
+            unavailable(n)
+        } else {
+            Failure::Error(ApiError::NotFound)
+        }
+    };
     let (outcome, starts) = run(&retry(5, Backoff::fixed(ms(10))), None, failure).await;
     assert_eq!(outcome, Err(Failure::Error(ApiError::NotFound)));
     assert_eq!(starts.len(), 3);
@@ -159,7 +191,10 @@ async fn call_retries_every_error_of_the_call() {
 
 #[tokio::test(start_paused = true)]
 async fn a_timed_out_attempt_is_retried_like_a_failure() {
-    let (outcome, starts) = run(&retry(3, Backoff::fixed(ms(10))), Some(3), |_| rejected(ErrorKind::TimedOut)).await;
+    let (outcome, starts) = run(&retry(3, Backoff::fixed(ms(10))), Some(3), |_| {
+        rejected(ErrorKind::TimedOut)
+    })
+    .await;
     assert_eq!(outcome, Ok(3));
     assert_eq!(gaps(&starts), [ms(10), ms(10)]);
 }
@@ -167,7 +202,10 @@ async fn a_timed_out_attempt_is_retried_like_a_failure() {
 #[tokio::test(start_paused = true)]
 async fn retry_over_a_per_attempt_timeout_runs_every_attempt_to_its_deadline() {
     let retry = retry(3, Backoff::fixed(ms(10)));
-    let timeout = Timeout::builder("test/timeout").duration(ms(50)).build().unwrap();
+    let timeout = Timeout::builder("test/timeout")
+        .duration(ms(50))
+        .build()
+        .unwrap();
     let start = Instant::now();
     let mut calls = 0;
     let outcome: Result<(), Failure<ApiError>> = retry
@@ -179,30 +217,58 @@ async fn retry_over_a_per_attempt_timeout_runs_every_attempt_to_its_deadline() {
             })
         })
         .await;
-    assert_eq!(outcome, Err(Failure::Rejected(Error::new(ErrorKind::TimedOut, "test/timeout"))));
+    assert_eq!(
+        outcome,
+        Err(Failure::Rejected(Error::new(
+            ErrorKind::TimedOut,
+            "test/timeout"
+        )))
+    );
     assert_eq!(calls, 3);
     assert_eq!(start.elapsed(), ms(50 + 10 + 50 + 10 + 50));
 }
 
 #[tokio::test(start_paused = true)]
 async fn a_rate_limited_attempt_waits_at_least_retry_after() {
-    let limited = |after| move |_| Failure::Rejected(Error::new(ErrorKind::RateLimited, "limiter").with_retry_after(after));
+    let limited = |after| {
+        move |_| {
+            Failure::Rejected(Error::new(ErrorKind::RateLimited, "limiter").with_retry_after(after))
+        }
+    };
 
     let (outcome, starts) = run(&retry(3, Backoff::fixed(ms(10))), Some(3), limited(ms(300))).await;
     assert_eq!(outcome, Ok(3));
-    assert_eq!(gaps(&starts), [ms(300), ms(300)], "retry_after longer than the backoff wins");
+    assert_eq!(
+        gaps(&starts),
+        [ms(300), ms(300)],
+        "retry_after longer than the backoff wins"
+    );
 
     let (_, starts) = run(&retry(3, Backoff::fixed(ms(10))), Some(3), limited(ms(4))).await;
-    assert_eq!(gaps(&starts), [ms(10), ms(10)], "the backoff longer than retry_after wins");
+    assert_eq!(
+        gaps(&starts),
+        [ms(10), ms(10)],
+        "the backoff longer than retry_after wins"
+    );
 
-    let (_, starts) = run(&retry(2, Backoff::fixed(ms(10))), Some(2), |_| rejected(ErrorKind::RateLimited)).await;
-    assert_eq!(gaps(&starts), [ms(10)], "without retry_after, the backoff alone");
+    let (_, starts) = run(&retry(2, Backoff::fixed(ms(10))), Some(2), |_| {
+        rejected(ErrorKind::RateLimited)
+    })
+    .await;
+    assert_eq!(
+        gaps(&starts),
+        [ms(10)],
+        "without retry_after, the backoff alone"
+    );
 }
 
 #[tokio::test(start_paused = true)]
 async fn an_open_circuit_is_returned_at_once_without_retry() {
     let start = Instant::now();
-    let (outcome, starts) = run(&retry(5, Backoff::fixed(ms(10))), None, |_| rejected(ErrorKind::CircuitOpen)).await;
+    let (outcome, starts) = run(&retry(5, Backoff::fixed(ms(10))), None, |_| {
+        rejected(ErrorKind::CircuitOpen)
+    })
+    .await;
     assert_eq!(outcome, Err(rejected(ErrorKind::CircuitOpen)));
     assert_eq!(starts.len(), 1);
     assert_eq!(start.elapsed(), Duration::ZERO);
@@ -210,14 +276,23 @@ async fn an_open_circuit_is_returned_at_once_without_retry() {
 
 #[tokio::test(start_paused = true)]
 async fn a_full_bulkhead_is_returned_at_once_without_retry() {
-    let (outcome, starts) = run(&retry(5, Backoff::fixed(ms(10))), None, |_| rejected(ErrorKind::BulkheadFull)).await;
+    let (outcome, starts) = run(&retry(5, Backoff::fixed(ms(10))), None, |_| {
+        rejected(ErrorKind::BulkheadFull)
+    })
+    .await;
     assert_eq!(outcome, Err(rejected(ErrorKind::BulkheadFull)));
     assert_eq!(starts.len(), 1);
 }
 
 #[tokio::test(start_paused = true)]
 async fn an_open_circuit_after_failures_ends_the_retry_with_the_rejection() {
-    let failure = |n| if n < 2 { unavailable(n) } else { rejected(ErrorKind::CircuitOpen) };
+    let failure = |n| {
+        if n < 2 {
+            unavailable(n)
+        } else {
+            rejected(ErrorKind::CircuitOpen)
+        }
+    };
     let (outcome, starts) = run(&retry(5, Backoff::fixed(ms(10))), None, failure).await;
     assert_eq!(outcome, Err(rejected(ErrorKind::CircuitOpen)));
     assert_eq!(starts.len(), 2);
@@ -229,7 +304,13 @@ async fn exhausted_retry_returns_the_last_outcome_unchanged() {
     assert_eq!(outcome, Err(Failure::Error(ApiError::Unavailable(4))));
 
     let timed_out = Error::new(ErrorKind::TimedOut, "inner");
-    let failure = move |n| if n < 3 { unavailable(n) } else { Failure::Rejected(timed_out) };
+    let failure = move |n| {
+        if n < 3 {
+            unavailable(n)
+        } else {
+            Failure::Rejected(timed_out)
+        }
+    };
     let (outcome, _) = run(&retry(3, Backoff::fixed(ms(10))), None, failure).await;
     assert_eq!(outcome, Err(Failure::Rejected(timed_out)));
 }
@@ -238,15 +319,25 @@ async fn exhausted_retry_returns_the_last_outcome_unchanged() {
 fn delays(retry: &Retry, retries: u32) -> Vec<Duration> {
     let mut attempts = retry.start();
     let failed: Result<(), Failure<ApiError>> = Err(unavailable(0));
-    (0..retries).map(|_| attempts.next(&failed, |_| true).unwrap()).collect()
+    (0..retries)
+        .map(|_| attempts.next(&failed, |_| true).unwrap())
+        .collect()
 }
 
 const DRAWS: usize = 2000;
 
 #[tokio::test(start_paused = true)]
 async fn full_jitter_stays_between_zero_and_the_backoff() {
-    let retry = builder("t").attempts(4).backoff(Backoff::exponential(ms(100), ms(300))).build().unwrap();
-    assert_eq!(retry.jitter(), Jitter::Full, "full jitter is the default on exponential backoff");
+    let retry = builder("t")
+        .attempts(4)
+        .backoff(Backoff::exponential(ms(100), ms(300)))
+        .build()
+        .unwrap();
+    assert_eq!(
+        retry.jitter(),
+        Jitter::Full,
+        "full jitter is the default on exponential backoff"
+    );
     let bounds = [ms(100), ms(200), ms(300)];
     let mut all = Vec::new();
     for _ in 0..DRAWS {
@@ -255,13 +346,24 @@ async fn full_jitter_stays_between_zero_and_the_backoff() {
             all.push((delay, bound));
         }
     }
-    assert!(all.iter().any(|(d, b)| *d < *b / 10), "full jitter reaches down near zero");
-    assert!(all.iter().any(|(d, b)| *d > *b * 9 / 10), "full jitter reaches up near the backoff");
+    assert!(
+        all.iter().any(|(d, b)| *d < *b / 10),
+        "full jitter reaches down near zero"
+    );
+    assert!(
+        all.iter().any(|(d, b)| *d > *b * 9 / 10),
+        "full jitter reaches up near the backoff"
+    );
 }
 
 #[tokio::test(start_paused = true)]
 async fn equal_jitter_stays_between_half_the_backoff_and_the_backoff() {
-    let retry = builder("t").attempts(3).backoff(Backoff::linear(ms(100), ms(1000))).jitter(Jitter::Equal).build().unwrap();
+    let retry = builder("t")
+        .attempts(3)
+        .backoff(Backoff::linear(ms(100), ms(1000)))
+        .jitter(Jitter::Equal)
+        .build()
+        .unwrap();
     let mut lowest = ms(1000);
     for _ in 0..DRAWS {
         let d = delays(&retry, 2);
@@ -269,7 +371,10 @@ async fn equal_jitter_stays_between_half_the_backoff_and_the_backoff() {
         assert!(ms(100) <= d[1] && d[1] <= ms(200), "{:?}", d[1]);
         lowest = lowest.min(d[0]);
     }
-    assert!(lowest < ms(55), "equal jitter reaches down near half the backoff");
+    assert!(
+        lowest < ms(55),
+        "equal jitter reaches down near half the backoff"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -284,7 +389,10 @@ async fn decorrelated_jitter_stays_between_initial_and_three_times_the_previous_
     for _ in 0..DRAWS {
         let mut previous = ms(100);
         for delay in delays(&retry, 7) {
-            assert!(ms(100) <= delay && delay <= (previous * 3).min(ms(2000)), "{delay:?} after {previous:?}");
+            assert!(
+                ms(100) <= delay && delay <= (previous * 3).min(ms(2000)),
+                "{delay:?} after {previous:?}"
+            );
             capped |= delay == ms(2000);
             previous = delay;
         }
@@ -294,14 +402,23 @@ async fn decorrelated_jitter_stays_between_initial_and_three_times_the_previous_
 
 #[tokio::test(start_paused = true)]
 async fn jitter_changes_the_delay_actually_waited() {
-    let retry = builder("t").attempts(2).backoff(Backoff::fixed(ms(1000))).jitter(Jitter::Full).build().unwrap();
+    let retry = builder("t")
+        .attempts(2)
+        .backoff(Backoff::fixed(ms(1000)))
+        .jitter(Jitter::Full)
+        .build()
+        .unwrap();
     let mut attempts = retry.start();
     let failed: Result<(), Failure<ApiError>> = Err(unavailable(1));
     let delay = attempts.next(&failed, |_| true).unwrap();
     let start = Instant::now();
     attempts.wait(delay).await;
     // tokio's timer counts whole milliseconds: a wait ends at the first one at or after the delay.
-    assert!(delay <= start.elapsed() && start.elapsed() < delay + ms(1), "{delay:?} waited {:?}", start.elapsed());
+    assert!(
+        delay <= start.elapsed() && start.elapsed() < delay + ms(1),
+        "{delay:?} waited {:?}",
+        start.elapsed()
+    );
     assert_eq!(attempts.attempt(), 2);
 }
 
@@ -323,7 +440,10 @@ fn outside_a_runtime_a_failed_call_is_returned_instead_of_waiting() {
             calls += 1;
             async { Err::<(), _>(unavailable(1)) }
         }));
-        assert_eq!(call.poll(&mut cx), std::task::Poll::Ready(Err(unavailable(1))));
+        assert_eq!(
+            call.poll(&mut cx),
+            std::task::Poll::Ready(Err(unavailable(1)))
+        );
     }
     assert_eq!(calls, 1);
 }
@@ -333,14 +453,44 @@ fn invalid_configurations_are_errors_naming_the_option() {
     let field = |b: resilience_runtime::RetryBuilder| b.build().unwrap_err().field();
     let base = Retry::builder("t");
     assert_eq!(field(base.attempts(0)), "attempts");
-    assert_eq!(field(base.backoff(Backoff::fixed(Duration::ZERO))), "backoff");
-    assert_eq!(field(base.backoff(Backoff::linear(Duration::ZERO, ms(10)))), "backoff");
-    assert_eq!(field(base.backoff(Backoff::linear(ms(20), ms(10)))), "backoff");
-    assert_eq!(field(base.backoff(Backoff::exponential(Duration::ZERO, ms(10)))), "backoff");
-    assert_eq!(field(base.backoff(Backoff::exponential(ms(20), ms(10)))), "backoff");
-    assert_eq!(field(base.backoff(Backoff::exponential(ms(1), ms(10)).factor(0.9))), "backoff");
-    assert_eq!(field(base.backoff(Backoff::fixed(ms(10))).jitter(Jitter::Decorrelated)), "jitter");
-    assert_eq!(field(base.backoff(Backoff::linear(ms(10), ms(20))).jitter(Jitter::Decorrelated)), "jitter");
+    assert_eq!(
+        field(base.backoff(Backoff::fixed(Duration::ZERO))),
+        "backoff"
+    );
+    assert_eq!(
+        field(base.backoff(Backoff::linear(Duration::ZERO, ms(10)))),
+        "backoff"
+    );
+    assert_eq!(
+        field(base.backoff(Backoff::linear(ms(20), ms(10)))),
+        "backoff"
+    );
+    assert_eq!(
+        field(base.backoff(Backoff::exponential(Duration::ZERO, ms(10)))),
+        "backoff"
+    );
+    assert_eq!(
+        field(base.backoff(Backoff::exponential(ms(20), ms(10)))),
+        "backoff"
+    );
+    assert_eq!(
+        field(base.backoff(Backoff::exponential(ms(1), ms(10)).factor(0.9))),
+        "backoff"
+    );
+    assert_eq!(
+        field(
+            base.backoff(Backoff::fixed(ms(10)))
+                .jitter(Jitter::Decorrelated)
+        ),
+        "jitter"
+    );
+    assert_eq!(
+        field(
+            base.backoff(Backoff::linear(ms(10), ms(20)))
+                .jitter(Jitter::Decorrelated)
+        ),
+        "jitter"
+    );
 
     let err = base.attempts(0).build().unwrap_err();
     assert_eq!(err.policy(), "t");
@@ -349,13 +499,21 @@ fn invalid_configurations_are_errors_naming_the_option() {
 
 #[test]
 fn a_policy_can_be_a_static() {
-    static RETRY: Retry = match Retry::builder("static").attempts(5).backoff(Backoff::fixed(Duration::from_millis(1))).build() {
+    static RETRY: Retry = match Retry::builder("static")
+        .attempts(5)
+        .backoff(Backoff::fixed(Duration::from_millis(1)))
+        .build()
+    {
         Ok(r) => r,
         Err(_) => panic!("invalid"),
     };
     assert_eq!(RETRY.attempts(), 5);
     assert_eq!(RETRY.backoff(), Backoff::fixed(ms(1)));
-    assert_eq!(RETRY.jitter(), Jitter::None, "no jitter by default on fixed backoff");
+    assert_eq!(
+        RETRY.jitter(),
+        Jitter::None,
+        "no jitter by default on fixed backoff"
+    );
     assert_eq!(RETRY.name(), "static");
 }
 
@@ -415,8 +573,13 @@ impl tracing::Subscriber for Recorder {
 
 #[tokio::test(start_paused = true)]
 async fn every_attempt_retry_and_the_giving_up_is_an_event() {
-    let retry = builder("test/events").attempts(3).backoff(Backoff::fixed(ms(10))).build().unwrap();
-    run(&retry, None, unavailable).await;
+    let retry = builder("test/events")
+        .attempts(3)
+        .backoff(Backoff::fixed(ms(10)))
+        .build()
+        .unwrap();
+    let (outcome, _) = run(&retry, None, unavailable).await;
+    assert_eq!(outcome, Err(unavailable(3)));
     let events = recorder().0.lock().unwrap().clone();
     assert_eq!(
         events,

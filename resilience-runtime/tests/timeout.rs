@@ -1,4 +1,5 @@
 //! Behaviour of the timeout policy, in virtual time.
+#![allow(clippy::unwrap_used, reason = "tests may unwrap")]
 
 use std::future::Future;
 use std::pin::{Pin, pin};
@@ -15,7 +16,10 @@ fn ms(n: u64) -> Duration {
 }
 
 fn timeout(d: Duration) -> Timeout {
-    Timeout::builder("test/timeout").duration(d).build().unwrap()
+    Timeout::builder("test/timeout")
+        .duration(d)
+        .build()
+        .unwrap()
 }
 
 fn timed_out() -> Failure<&'static str> {
@@ -32,7 +36,10 @@ impl Drop for DropFlag {
 }
 
 /// A call that waits `d`, holding a [`DropFlag`], then succeeds.
-fn slow_call(d: Duration, dropped: &Arc<AtomicBool>) -> impl Future<Output = Result<u32, Failure<&'static str>>> + use<> {
+fn slow_call(
+    d: Duration,
+    dropped: &Arc<AtomicBool>,
+) -> impl Future<Output = Result<u32, Failure<&'static str>>> + use<> {
     let flag = DropFlag(Arc::clone(dropped));
     async move {
         let _flag = flag;
@@ -60,24 +67,35 @@ impl Future for PendingOnce {
 async fn a_call_within_its_deadline_returns_its_own_outcome() {
     let dropped = Arc::new(AtomicBool::new(false));
     let start = Instant::now();
-    assert_eq!(timeout(ms(800)).call(slow_call(ms(300), &dropped)).await, Ok(7));
+    assert_eq!(
+        timeout(ms(800)).call(slow_call(ms(300), &dropped)).await,
+        Ok(7)
+    );
     assert_eq!(start.elapsed(), ms(300));
 
     let failing = async { Err::<u32, _>(Failure::Error("boom")) };
-    assert_eq!(timeout(ms(800)).call(failing).await, Err(Failure::Error("boom")));
+    assert_eq!(
+        timeout(ms(800)).call(failing).await,
+        Err(Failure::Error("boom"))
+    );
 }
 
 #[tokio::test(start_paused = true)]
 async fn a_rejection_from_inside_passes_through_unchanged() {
     let open: Failure<&str> = Failure::Rejected(Error::new(ErrorKind::CircuitOpen, "breaker"));
-    assert_eq!(timeout(ms(800)).call(async { Err::<u32, _>(open) }).await, Err(open));
+    assert_eq!(
+        timeout(ms(800)).call(async { Err::<u32, _>(open) }).await,
+        Err(open)
+    );
 }
 
 #[tokio::test(start_paused = true)]
 async fn the_timeout_fires_at_exactly_the_deadline() {
     let dropped = Arc::new(AtomicBool::new(false));
     let start = Instant::now();
-    let outcome = timeout(ms(800)).call(slow_call(Duration::from_secs(60), &dropped)).await;
+    let outcome = timeout(ms(800))
+        .call(slow_call(Duration::from_secs(60), &dropped))
+        .await;
     assert_eq!(outcome, Err(timed_out()));
     assert_eq!(start.elapsed(), ms(800));
 }
@@ -89,20 +107,33 @@ async fn the_timeout_drops_the_call_at_the_deadline() {
     let mut call = pin!(policy.call(slow_call(Duration::from_secs(60), &dropped)));
 
     tokio::time::advance(ms(99)).await;
-    assert!(!dropped.load(Ordering::SeqCst), "the call runs until the deadline");
+    assert!(
+        !dropped.load(Ordering::SeqCst),
+        "the call runs until the deadline"
+    );
 
     // Awaiting through `&mut` keeps the timeout future alive: the call must be dropped by the
     // timeout itself, not by the caller dropping the timeout future.
     assert_eq!(call.as_mut().await, Err(timed_out()));
-    assert!(dropped.load(Ordering::SeqCst), "the call was dropped at the deadline");
-    assert_eq!(call.await, Err(timed_out()), "polled again, it answers the same");
+    assert!(
+        dropped.load(Ordering::SeqCst),
+        "the call was dropped at the deadline"
+    );
+    assert_eq!(
+        call.await,
+        Err(timed_out()),
+        "polled again, it answers the same"
+    );
 }
 
 #[tokio::test(start_paused = true)]
 async fn a_call_completing_at_its_deadline_keeps_its_outcome() {
     let dropped = Arc::new(AtomicBool::new(false));
     let start = Instant::now();
-    assert_eq!(timeout(ms(500)).call(slow_call(ms(500), &dropped)).await, Ok(7));
+    assert_eq!(
+        timeout(ms(500)).call(slow_call(ms(500), &dropped)).await,
+        Ok(7)
+    );
     assert_eq!(start.elapsed(), ms(500));
 }
 
@@ -145,14 +176,20 @@ async fn a_call_that_needs_several_polls_is_timed_from_the_first() {
 fn a_timeout_without_a_duration_or_of_zero_is_a_config_error() {
     let missing = Timeout::builder("t").build().unwrap_err();
     assert_eq!((missing.policy(), missing.field()), ("t", "duration"));
-    let zero = Timeout::builder("t").duration(Duration::ZERO).build().unwrap_err();
+    let zero = Timeout::builder("t")
+        .duration(Duration::ZERO)
+        .build()
+        .unwrap_err();
     assert_eq!(zero.field(), "duration");
     assert!(zero.to_string().contains("above zero"), "{zero}");
 }
 
 #[test]
 fn a_timeout_can_be_a_static() {
-    static TIMEOUT: Timeout = match Timeout::builder("static").duration(Duration::from_millis(800)).build() {
+    static TIMEOUT: Timeout = match Timeout::builder("static")
+        .duration(Duration::from_millis(800))
+        .build()
+    {
         Ok(t) => t,
         Err(_) => panic!("invalid"),
     };

@@ -60,7 +60,8 @@ pub enum Backoff {
 
 impl Backoff {
     /// The default backoff: `exponential(100ms, max = 10s)`, with factor 2.
-    pub const DEFAULT: Backoff = Backoff::exponential(Duration::from_millis(100), Duration::from_secs(10));
+    pub const DEFAULT: Backoff =
+        Backoff::exponential(Duration::from_millis(100), Duration::from_secs(10));
 
     /// The same delay `delay` before every retry.
     pub const fn fixed(delay: Duration) -> Self {
@@ -75,7 +76,11 @@ impl Backoff {
     /// A delay of `initial × 2ⁿ⁻¹` before retry `n`, at most `max`. Change the factor with
     /// [`Backoff::factor`].
     pub const fn exponential(initial: Duration, max: Duration) -> Self {
-        Backoff::Exponential { initial, factor: 2.0, max }
+        Backoff::Exponential {
+            initial,
+            factor: 2.0,
+            max,
+        }
     }
 
     /// The same exponential backoff growing by `factor` (at least 1.0) instead of 2.0.
@@ -83,7 +88,11 @@ impl Backoff {
     /// Fixed and linear backoffs have no factor: on them this returns the backoff unchanged.
     pub const fn factor(self, factor: f64) -> Self {
         match self {
-            Backoff::Exponential { initial, max, .. } => Backoff::Exponential { initial, factor, max },
+            Backoff::Exponential { initial, max, .. } => Backoff::Exponential {
+                initial,
+                factor,
+                max,
+            },
             other => other,
         }
     }
@@ -98,7 +107,11 @@ impl Backoff {
     }
 
     /// Checks the values, naming the policy `policy` in the error.
-    pub(crate) const fn validate(&self, policy: &'static str, jitter: Jitter) -> Result<(), ConfigError> {
+    pub(crate) const fn validate(
+        &self,
+        policy: &'static str,
+        jitter: Jitter,
+    ) -> Result<(), ConfigError> {
         let problem = match *self {
             Backoff::Fixed { delay } => {
                 if delay.is_zero() {
@@ -109,21 +122,35 @@ impl Backoff {
             }
             Backoff::Linear { step, max } => {
                 if step.is_zero() {
-                    Some("linear(step, max) needs a step above zero: write backoff = linear(100ms, max = 2s)")
+                    Some(
+                        "linear(step, max) needs a step above zero: write backoff = linear(100ms, max = 2s)",
+                    )
                 } else if max.as_nanos() < step.as_nanos() {
-                    Some("the max of linear(step, max) must be at least the step: write backoff = linear(100ms, max = 2s)")
+                    Some(
+                        "the max of linear(step, max) must be at least the step: write backoff = linear(100ms, max = 2s)",
+                    )
                 } else {
                     None
                 }
             }
-            Backoff::Exponential { initial, factor, max } => {
+            Backoff::Exponential {
+                initial,
+                factor,
+                max,
+            } => {
                 if initial.is_zero() {
-                    Some("exponential(initial, max) needs an initial delay above zero: write backoff = exponential(100ms, max = 10s)")
+                    Some(
+                        "exponential(initial, max) needs an initial delay above zero: write backoff = exponential(100ms, max = 10s)",
+                    )
                 } else if max.as_nanos() < initial.as_nanos() {
-                    Some("the max of exponential(initial, max) must be at least the initial delay: write backoff = exponential(100ms, max = 10s)")
+                    Some(
+                        "the max of exponential(initial, max) must be at least the initial delay: write backoff = exponential(100ms, max = 10s)",
+                    )
                 } else if !(factor >= 1.0 && factor.is_finite()) {
                     // `!(>=)` also rejects NaN.
-                    Some("the factor of exponential backoff must be a finite number of at least 1: write factor = 2")
+                    Some(
+                        "the factor of exponential backoff must be a finite number of at least 1: write factor = 2",
+                    )
                 } else {
                     None
                 }
@@ -238,14 +265,32 @@ impl Schedule {
         match backoff {
             Backoff::Fixed { delay } => {
                 let d = ticks(delay);
-                Schedule { kind: Kind::Fixed, base: d, max: d, factor: 1.0, jitter }
+                Schedule {
+                    kind: Kind::Fixed,
+                    base: d,
+                    max: d,
+                    factor: 1.0,
+                    jitter,
+                }
             }
-            Backoff::Linear { step, max } => {
-                Schedule { kind: Kind::Linear, base: ticks(step), max: ticks(max), factor: 1.0, jitter }
-            }
-            Backoff::Exponential { initial, factor, max } => {
-                Schedule { kind: Kind::Exponential, base: ticks(initial), max: ticks(max), factor, jitter }
-            }
+            Backoff::Linear { step, max } => Schedule {
+                kind: Kind::Linear,
+                base: ticks(step),
+                max: ticks(max),
+                factor: 1.0,
+                jitter,
+            },
+            Backoff::Exponential {
+                initial,
+                factor,
+                max,
+            } => Schedule {
+                kind: Kind::Exponential,
+                base: ticks(initial),
+                max: ticks(max),
+                factor,
+                jitter,
+            },
         }
     }
 
@@ -269,7 +314,10 @@ impl Schedule {
                 // In f64: exact for the delays anyone uses (below 2^53 ns, 104 days) with an
                 // integral factor; `powi` overflowing to infinity, or a NaN from a torn
                 // reconfiguration, ends at `max`.
-                let grown = self.base as f64 * self.factor.powi(n.saturating_sub(1).min(i32::MAX as u32) as i32);
+                let grown = self.base as f64
+                    * self
+                        .factor
+                        .powi(n.saturating_sub(1).min(i32::MAX as u32) as i32);
                 if grown.is_finite() && grown < self.max as f64 {
                     // Non-negative and below `max`, so the cast is exact up to f64 rounding.
                     (grown as u64).max(self.base.min(self.max))
@@ -307,6 +355,7 @@ impl Schedule {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, reason = "tests may unwrap")]
 mod tests {
     use super::*;
 
@@ -317,7 +366,9 @@ mod tests {
     }
 
     fn delays(schedule: Schedule, retries: u32) -> Vec<u64> {
-        (1..=retries).map(|n| schedule.backoff_delay(n) / MS).collect()
+        (1..=retries)
+            .map(|n| schedule.backoff_delay(n) / MS)
+            .collect()
     }
 
     #[test]
@@ -336,9 +387,15 @@ mod tests {
     fn exponential_multiplies_by_the_factor_up_to_max() {
         let s = Schedule::new(Backoff::exponential(ms(100), ms(1000)), Jitter::None);
         assert_eq!(delays(s, 6), [100, 200, 400, 800, 1000, 1000]);
-        let s = Schedule::new(Backoff::exponential(ms(10), ms(1000)).factor(3.0), Jitter::None);
+        let s = Schedule::new(
+            Backoff::exponential(ms(10), ms(1000)).factor(3.0),
+            Jitter::None,
+        );
         assert_eq!(delays(s, 5), [10, 30, 90, 270, 810]);
-        let s = Schedule::new(Backoff::exponential(ms(100), ms(1000)).factor(1.5), Jitter::None);
+        let s = Schedule::new(
+            Backoff::exponential(ms(100), ms(1000)).factor(1.5),
+            Jitter::None,
+        );
         assert_eq!(s.backoff_delay(2), 150 * MS);
     }
 
@@ -346,7 +403,10 @@ mod tests {
     fn huge_retry_numbers_saturate_at_max() {
         let exp = Schedule::new(Backoff::exponential(ms(100), ms(10_000)), Jitter::None);
         assert_eq!(exp.backoff_delay(u32::MAX), 10_000 * MS);
-        let lin = Schedule::new(Backoff::linear(Duration::from_secs(1 << 40), Duration::MAX), Jitter::None);
+        let lin = Schedule::new(
+            Backoff::linear(Duration::from_secs(1 << 40), Duration::MAX),
+            Jitter::None,
+        );
         assert_eq!(lin.backoff_delay(u32::MAX), u64::MAX);
     }
 
@@ -366,9 +426,16 @@ mod tests {
 
     #[test]
     fn decorrelated_jitter_grows_from_the_previous_delay_and_is_capped() {
-        let s = Schedule::new(Backoff::exponential(ms(100), ms(1000)), Jitter::Decorrelated);
+        let s = Schedule::new(
+            Backoff::exponential(ms(100), ms(1000)),
+            Jitter::Decorrelated,
+        );
         assert_eq!(s.delay(1, 0, || 0), 100 * MS);
-        assert_eq!(s.delay(1, 0, || u64::MAX), 300 * MS, "the first delay grows from the initial one");
+        assert_eq!(
+            s.delay(1, 0, || u64::MAX),
+            300 * MS,
+            "the first delay grows from the initial one"
+        );
         assert_eq!(s.delay(2, 100 * MS, || 0), 100 * MS);
         assert_eq!(s.delay(2, 100 * MS, || u64::MAX), 300 * MS);
         assert_eq!(s.delay(3, 300 * MS, || u64::MAX), 900 * MS);
@@ -378,7 +445,10 @@ mod tests {
     #[test]
     fn no_jitter_draws_no_random_number() {
         let s = Schedule::new(Backoff::exponential(ms(100), ms(1000)), Jitter::None);
-        assert_eq!(s.delay(3, 0, || unreachable!("no draw without jitter")), 400 * MS);
+        assert_eq!(
+            s.delay(3, 0, || unreachable!("no draw without jitter")),
+            400 * MS
+        );
     }
 
     #[test]
@@ -394,25 +464,76 @@ mod tests {
 
     #[test]
     fn torn_values_still_give_a_bounded_delay() {
-        let torn = Schedule { kind: Kind::Exponential, base: 500, max: 100, factor: f64::NAN, jitter: Jitter::Full };
+        let torn = Schedule {
+            kind: Kind::Exponential,
+            base: 500,
+            max: 100,
+            factor: f64::NAN,
+            jitter: Jitter::Full,
+        };
         assert!(torn.delay(3, 0, || u64::MAX) <= 500);
-        let torn = Schedule { jitter: Jitter::Decorrelated, ..torn };
+        let torn = Schedule {
+            jitter: Jitter::Decorrelated,
+            ..torn
+        };
         assert!(torn.delay(3, 10_000, || u64::MAX) <= 500);
     }
 
     #[test]
     fn validation_names_the_wrong_option() {
         let check = |b: Backoff, j: Jitter| b.validate("p", j).map_err(|e| e.field());
-        assert_eq!(check(Backoff::fixed(Duration::ZERO), Jitter::None), Err("backoff"));
-        assert_eq!(check(Backoff::linear(Duration::ZERO, ms(1)), Jitter::None), Err("backoff"));
-        assert_eq!(check(Backoff::linear(ms(2), ms(1)), Jitter::None), Err("backoff"));
-        assert_eq!(check(Backoff::exponential(Duration::ZERO, ms(1)), Jitter::Full), Err("backoff"));
-        assert_eq!(check(Backoff::exponential(ms(2), ms(1)), Jitter::Full), Err("backoff"));
-        assert_eq!(check(Backoff::exponential(ms(1), ms(2)).factor(0.5), Jitter::Full), Err("backoff"));
-        assert_eq!(check(Backoff::exponential(ms(1), ms(2)).factor(f64::NAN), Jitter::Full), Err("backoff"));
-        assert_eq!(check(Backoff::exponential(ms(1), ms(2)).factor(f64::INFINITY), Jitter::Full), Err("backoff"));
-        assert_eq!(check(Backoff::fixed(ms(1)), Jitter::Decorrelated), Err("jitter"));
-        assert_eq!(check(Backoff::linear(ms(1), ms(1)), Jitter::Decorrelated), Err("jitter"));
-        assert_eq!(check(Backoff::exponential(ms(1), ms(1)).factor(1.0), Jitter::Decorrelated), Ok(()));
+        assert_eq!(
+            check(Backoff::fixed(Duration::ZERO), Jitter::None),
+            Err("backoff")
+        );
+        assert_eq!(
+            check(Backoff::linear(Duration::ZERO, ms(1)), Jitter::None),
+            Err("backoff")
+        );
+        assert_eq!(
+            check(Backoff::linear(ms(2), ms(1)), Jitter::None),
+            Err("backoff")
+        );
+        assert_eq!(
+            check(Backoff::exponential(Duration::ZERO, ms(1)), Jitter::Full),
+            Err("backoff")
+        );
+        assert_eq!(
+            check(Backoff::exponential(ms(2), ms(1)), Jitter::Full),
+            Err("backoff")
+        );
+        assert_eq!(
+            check(Backoff::exponential(ms(1), ms(2)).factor(0.5), Jitter::Full),
+            Err("backoff")
+        );
+        assert_eq!(
+            check(
+                Backoff::exponential(ms(1), ms(2)).factor(f64::NAN),
+                Jitter::Full
+            ),
+            Err("backoff")
+        );
+        assert_eq!(
+            check(
+                Backoff::exponential(ms(1), ms(2)).factor(f64::INFINITY),
+                Jitter::Full
+            ),
+            Err("backoff")
+        );
+        assert_eq!(
+            check(Backoff::fixed(ms(1)), Jitter::Decorrelated),
+            Err("jitter")
+        );
+        assert_eq!(
+            check(Backoff::linear(ms(1), ms(1)), Jitter::Decorrelated),
+            Err("jitter")
+        );
+        assert_eq!(
+            check(
+                Backoff::exponential(ms(1), ms(1)).factor(1.0),
+                Jitter::Decorrelated
+            ),
+            Ok(())
+        );
     }
 }

@@ -163,7 +163,12 @@ impl Retry {
     /// Starts building a retry policy named `name` (its registry name), with the defaults:
     /// 3 attempts, `exponential(100ms, max = 10s)` backoff, full jitter.
     pub const fn builder(name: &'static str) -> RetryBuilder {
-        RetryBuilder { name, attempts: 3, backoff: Backoff::DEFAULT, jitter: None }
+        RetryBuilder {
+            name,
+            attempts: 3,
+            backoff: Backoff::DEFAULT,
+            jitter: None,
+        }
     }
 
     /// The policy's registry name.
@@ -220,8 +225,16 @@ impl Retry {
     /// ```
     #[inline]
     pub fn start(&self) -> Attempts<'_> {
-        emit(self.name, PolicyKind::Retry, EventKind::Attempt { attempt: 1 });
-        Attempts { retry: self, attempt: 1, previous_delay: 0 }
+        emit(
+            self.name,
+            PolicyKind::Retry,
+            EventKind::Attempt { attempt: 1 },
+        );
+        Attempts {
+            retry: self,
+            attempt: 1,
+            previous_delay: 0,
+        }
     }
 
     /// Runs `f` until it succeeds, retrying every error of its own and the rejections that are
@@ -304,11 +317,17 @@ impl Attempts<'_> {
             Err(failure) => failure,
         };
         let verdict = match failure {
-            Failure::Error(e) if when(e) => Verdict::Retry { at_least: Duration::ZERO },
+            Failure::Error(e) if when(e) => Verdict::Retry {
+                at_least: Duration::ZERO,
+            },
             Failure::Error(_) => Verdict::Stop,
             Failure::Rejected(r) => match r.kind() {
-                ErrorKind::TimedOut => Verdict::Retry { at_least: Duration::ZERO },
-                ErrorKind::RateLimited => Verdict::Retry { at_least: r.retry_after().unwrap_or_default() },
+                ErrorKind::TimedOut => Verdict::Retry {
+                    at_least: Duration::ZERO,
+                },
+                ErrorKind::RateLimited => Verdict::Retry {
+                    at_least: r.retry_after().unwrap_or_default(),
+                },
                 ErrorKind::CircuitOpen | ErrorKind::BulkheadFull => Verdict::Stop,
             },
         };
@@ -338,7 +357,14 @@ impl Attempts<'_> {
             );
             return self.give_up();
         }
-        emit(retry.name, PolicyKind::Retry, EventKind::Retry { attempt: self.attempt, delay });
+        emit(
+            retry.name,
+            PolicyKind::Retry,
+            EventKind::Retry {
+                attempt: self.attempt,
+                delay,
+            },
+        );
         // Decorrelated jitter grows from the backoff's own draw, not from a longer wait that a
         // rate limiter asked for.
         self.previous_delay = jittered;
@@ -347,7 +373,13 @@ impl Attempts<'_> {
     }
 
     fn give_up(&self) -> Option<Duration> {
-        emit(self.retry.name, PolicyKind::Retry, EventKind::GaveUp { attempts: self.attempt });
+        emit(
+            self.retry.name,
+            PolicyKind::Retry,
+            EventKind::GaveUp {
+                attempts: self.attempt,
+            },
+        );
         None
     }
 
@@ -357,24 +389,38 @@ impl Attempts<'_> {
         if !delay.is_zero() {
             tokio::time::sleep(delay).await;
         }
-        emit(self.retry.name, PolicyKind::Retry, EventKind::Attempt { attempt: self.attempt });
+        emit(
+            self.retry.name,
+            PolicyKind::Retry,
+            EventKind::Attempt {
+                attempt: self.attempt,
+            },
+        );
     }
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, reason = "tests may unwrap")]
 mod tests {
     use super::*;
     use crate::error::Error;
 
     fn fixed(attempts: u32) -> Retry {
-        Retry::builder("t").attempts(attempts).backoff(Backoff::fixed(Duration::from_millis(10))).build().unwrap()
+        Retry::builder("t")
+            .attempts(attempts)
+            .backoff(Backoff::fixed(Duration::from_millis(10)))
+            .build()
+            .unwrap()
     }
 
     #[test]
     fn the_default_is_three_attempts_of_exponential_backoff_with_full_jitter() {
         let retry = Retry::builder("t").build().unwrap();
         assert_eq!(retry.attempts(), 3);
-        assert_eq!(retry.backoff(), Backoff::exponential(Duration::from_millis(100), Duration::from_secs(10)));
+        assert_eq!(
+            retry.backoff(),
+            Backoff::exponential(Duration::from_millis(100), Duration::from_secs(10))
+        );
         assert_eq!(retry.jitter(), Jitter::Full);
         assert_eq!(fixed(3).jitter(), Jitter::None);
     }
@@ -393,9 +439,15 @@ mod tests {
         let retry = fixed(3);
         let mut attempts = retry.start();
         let err: Result<(), Failure<()>> = Err(Failure::Error(()));
-        assert_eq!(attempts.next(&err, |_| true), Some(Duration::from_millis(10)));
+        assert_eq!(
+            attempts.next(&err, |_| true),
+            Some(Duration::from_millis(10))
+        );
         assert_eq!(attempts.attempt(), 2);
-        assert_eq!(attempts.next(&err, |_| true), Some(Duration::from_millis(10)));
+        assert_eq!(
+            attempts.next(&err, |_| true),
+            Some(Duration::from_millis(10))
+        );
         assert_eq!(attempts.attempt(), 3);
         assert_eq!(attempts.next(&err, |_| true), None);
         assert_eq!(attempts.attempt(), 3);
@@ -413,7 +465,8 @@ mod tests {
     fn a_rejection_that_fails_fast_is_not_retried_even_outside_a_runtime() {
         let retry = fixed(3);
         let mut attempts = retry.start();
-        let open: Result<(), Failure<()>> = Err(Failure::Rejected(Error::new(ErrorKind::CircuitOpen, "cb")));
+        let open: Result<(), Failure<()>> =
+            Err(Failure::Rejected(Error::new(ErrorKind::CircuitOpen, "cb")));
         assert_eq!(attempts.next(&open, |_| true), None);
     }
 }

@@ -18,7 +18,9 @@ thread_local! {
 }
 
 fn seed() -> u64 {
-    std::collections::hash_map::RandomState::new().build_hasher().finish()
+    std::collections::hash_map::RandomState::new()
+        .build_hasher()
+        .finish()
 }
 
 /// The SplitMix64 output function.
@@ -58,6 +60,7 @@ pub(crate) fn uniform_inclusive(r: u64, lo: u64, hi: u64) -> u64 {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, reason = "tests may unwrap")]
 mod tests {
     use super::*;
 
@@ -73,10 +76,15 @@ mod tests {
 
     #[test]
     fn draws_differ_and_spread_over_the_range() {
-        let draws: Vec<u64> = (0..1000).map(|_| uniform_inclusive(next_u64(), 0, 9)).collect();
+        let draws: Vec<u64> = (0..1000)
+            .map(|_| uniform_inclusive(next_u64(), 0, 9))
+            .collect();
         for digit in 0..10 {
             let n = draws.iter().filter(|&&d| d == digit).count();
-            assert!((50..=150).contains(&n), "digit {digit} drawn {n} times in 1000");
+            assert!(
+                (50..=150).contains(&n),
+                "digit {digit} drawn {n} times in 1000"
+            );
         }
     }
 

@@ -34,7 +34,11 @@ pin_project! {
 impl<'a, F> TimeoutFuture<'a, F> {
     #[inline]
     pub(super) fn new(timeout: &'a Timeout, call: F) -> Self {
-        TimeoutFuture { call: Some(call), deadline: None, timeout }
+        TimeoutFuture {
+            call: Some(call),
+            deadline: None,
+            timeout,
+        }
     }
 }
 
@@ -80,7 +84,8 @@ where
                     true
                 } else {
                     // The deadline counts from here, the call's first `Pending`.
-                    this.deadline.set(Some(tokio::time::sleep(timeout.duration())));
+                    this.deadline
+                        .set(Some(tokio::time::sleep(timeout.duration())));
                     match this.deadline.as_mut().as_pin_mut() {
                         Some(deadline) => deadline.poll(cx).is_ready(),
                         None => false,
@@ -93,7 +98,13 @@ where
         }
 
         this.call.set(None);
-        emit(timeout.name, PolicyKind::Timeout, EventKind::TimedOut { after: timeout.duration() });
+        emit(
+            timeout.name,
+            PolicyKind::Timeout,
+            EventKind::TimedOut {
+                after: timeout.duration(),
+            },
+        );
         Poll::Ready(Err(Failure::Rejected(timeout.rejection())))
     }
 }
@@ -103,7 +114,10 @@ impl<F> fmt::Debug for TimeoutFuture<'_, F> {
         f.debug_struct("TimeoutFuture")
             .field("timeout", &self.timeout.name)
             .field("duration", &self.timeout.duration())
-            .field("deadline", &self.deadline.as_ref().map(|sleep| sleep.deadline()))
+            .field(
+                "deadline",
+                &self.deadline.as_ref().map(|sleep| sleep.deadline()),
+            )
             .field("timed_out", &self.call.is_none())
             .finish()
     }

@@ -107,7 +107,10 @@ impl TimeoutBuilder {
                 "duration",
                 "must be above zero, or every call would time out: write #[timeout(800ms)]",
             )),
-            Some(d) => Ok(Timeout { name: self.name, duration: AtomicU64::new(ticks(d)) }),
+            Some(d) => Ok(Timeout {
+                name: self.name,
+                duration: AtomicU64::new(ticks(d)),
+            }),
         }
     }
 }
@@ -115,7 +118,10 @@ impl TimeoutBuilder {
 impl Timeout {
     /// Starts building a timeout named `name` (its registry name); the duration is required.
     pub const fn builder(name: &'static str) -> TimeoutBuilder {
-        TimeoutBuilder { name, duration: None }
+        TimeoutBuilder {
+            name,
+            duration: None,
+        }
     }
 
     /// The policy's registry name.
