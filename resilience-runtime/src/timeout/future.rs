@@ -56,17 +56,17 @@ where
             return Poll::Ready(Err(Failure::Rejected(timeout.rejection())));
         };
 
-        let had_budget = coop::has_budget_remaining();
         if let Poll::Ready(outcome) = call.poll(cx) {
             return Poll::Ready(outcome);
         }
 
         let expired = match this.deadline.as_mut().as_pin_mut() {
             Some(deadline) => {
-                if had_budget && !coop::has_budget_remaining() {
-                    // The call spent the task's budget, so the timer would refuse to fire on
-                    // every poll and a busy call would never time out: poll it unconstrained,
-                    // as tokio's own `Timeout` does.
+                if !coop::has_budget_remaining() {
+                    // The task's budget is spent (most likely by the call), so the timer would
+                    // refuse to fire and a busy call could never time out: poll it unconstrained,
+                    // as tokio's own `Timeout` does. Checked only after a `Pending`, so a call
+                    // that completes pays nothing for it.
                     pin!(coop::unconstrained(deadline)).poll(cx).is_ready()
                 } else {
                     deadline.poll(cx).is_ready()
