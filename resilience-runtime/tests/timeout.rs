@@ -204,3 +204,26 @@ fn the_timeout_future_is_send_when_the_call_is() {
     let dropped = Arc::new(AtomicBool::new(false));
     assert_send(&policy.call(slow_call(ms(1), &dropped)));
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_call_that_spends_the_task_budget_still_times_out() {
+    // The call never completes and uses up tokio's cooperative budget at every poll, so a timer
+    // polled within that budget would never fire.
+    let busy = tokio::spawn(async {
+        timeout(ms(100))
+            .call(async {
+                let mut spins = 0u64;
+                while spins < u64::MAX {
+                    tokio::task::consume_budget().await;
+                    spins += 1;
+                }
+                Ok(0)
+            })
+            .await
+    });
+    // Let the busy call start its deadline. It never lets the runtime idle, so virtual time
+    // does not move on its own: move it by hand.
+    tokio::task::yield_now().await;
+    tokio::time::advance(ms(100)).await;
+    assert_eq!(busy.await.unwrap(), Err(timed_out()));
+}
