@@ -385,6 +385,7 @@ impl Attempts<'_> {
 
     /// Waits `delay` (as returned by [`Attempts::next`]) in tokio's clock, then reports the
     /// attempt about to start. A zero delay returns at once, without touching the timer.
+    /// tokio's timer counts whole milliseconds, so a jittered delay of 318.7ms ends at 319ms.
     pub async fn wait(&mut self, delay: Duration) {
         if !delay.is_zero() {
             tokio::time::sleep(delay).await;

@@ -39,7 +39,8 @@
 //!
 //! At the deadline the call's future is dropped (cancelled) at once, a
 //! [`TimedOut`](crate::EventKind::TimedOut) event is emitted, and the call returns
-//! `Err(Failure::Rejected(e))` with `e.kind() == ErrorKind::TimedOut`. A call that completes
+//! `Err(Failure::Rejected(e))` with `e.kind() == ErrorKind::TimedOut`. (tokio's timer counts whole
+//! milliseconds: a deadline that falls between two fires at the later one.) A call that completes
 //! exactly at its deadline keeps its own outcome: the call is always polled before the timer.
 //!
 //! # Without a runtime
