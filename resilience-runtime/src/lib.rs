@@ -44,12 +44,18 @@ pub mod circuit_breaker;
 mod clock;
 mod error;
 pub mod event;
+pub mod fallback;
 mod guard;
 pub mod rate_limiter;
+pub mod retry;
+pub mod timeout;
 
 pub use bulkhead::{Bulkhead, BulkheadBuilder, BulkheadMetrics, MAX_BULKHEAD_SLOTS};
 pub use circuit_breaker::{CircuitBreaker, CircuitBreakerBuilder, CircuitBreakerMetrics};
 pub use circuit_breaker::{Classification, State};
 pub use error::{ConfigError, Error, ErrorKind, Failure};
 pub use event::{EventKind, PolicyKind};
+pub use fallback::fallback;
 pub use rate_limiter::{RateLimiter, RateLimiterBuilder, RateLimiterMetrics};
+pub use retry::{Attempts, Backoff, Jitter, Retry, RetryBuilder};
+pub use timeout::{Timeout, TimeoutBuilder, TimeoutFuture};
