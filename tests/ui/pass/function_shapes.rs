@@ -21,7 +21,7 @@ where
     Ok(name)
 }
 
-#[timeout(1s)]
+#[timeout(1s, crate = ::resilience)]
 pub async fn destructured((a, b): (u32, u32)) -> std::io::Result<u32> {
     Ok(a + b)
 }
