@@ -12,9 +12,9 @@
 //! (the store-buffer pattern), so at least one side sees the other: either the releaser sees the
 //! waiter and wakes it, or the waiter's attempt sees the freed slot. No wake-up is lost.
 
-use std::sync::atomic::AtomicU32;
-use std::sync::atomic::AtomicU64;
 use std::sync::atomic::Ordering::{Relaxed, SeqCst};
+
+use crate::sync::{AtomicU32, AtomicU64, loom_const};
 
 /// Bits of the slot word that count the calls in flight; the bits above count completed calls.
 const IN_USE_BITS: u32 = 20;
@@ -42,13 +42,15 @@ pub(crate) struct BulkheadCore {
 }
 
 impl BulkheadCore {
-    /// A core admitting `max` calls at once (`1..=MAX_BULKHEAD_SLOTS`) with `queue` waiting.
-    pub(crate) const fn new(max: u32, queue: u32) -> Self {
-        BulkheadCore {
-            slots: AtomicU64::new(0),
-            queued: AtomicU32::new(0),
-            max: AtomicU32::new(max),
-            queue: AtomicU32::new(queue),
+    loom_const! {
+        /// A core admitting `max` calls at once (`1..=MAX_BULKHEAD_SLOTS`) with `queue` waiting.
+        pub(crate) const fn new(max: u32, queue: u32) -> Self {
+            BulkheadCore {
+                slots: AtomicU64::new(0),
+                queued: AtomicU32::new(0),
+                max: AtomicU32::new(max),
+                queue: AtomicU32::new(queue),
+            }
         }
     }
 
@@ -170,7 +172,7 @@ impl BulkheadCore {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(resilience_loom)))]
 mod tests {
     use super::*;
 

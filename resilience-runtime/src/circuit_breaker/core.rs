@@ -9,15 +9,13 @@
 //! if that generation is still current, so a call admitted before a transition never pollutes
 //! the new state's window or probe round.
 
-use std::sync::atomic::{
-    AtomicBool, AtomicU32, AtomicU64,
-    Ordering::{AcqRel, Acquire, Relaxed, Release},
-};
+use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release};
 
 use super::State;
 use super::window::{Recorded, Tally, Window};
 use super::word::Word;
 use crate::event::{EventKind, PolicyKind, emit};
+use crate::sync::{AtomicBool, AtomicU32, AtomicU64, loom_const};
 
 /// Rates are kept in hundredths of a percent: 5000 is 50%, 10000 is 100%.
 pub(crate) const RATE_SCALE: u64 = 10_000;
@@ -67,17 +65,19 @@ struct Settings {
 }
 
 impl Settings {
-    const fn new(c: Config) -> Self {
-        Settings {
-            threshold: AtomicU32::new(c.threshold),
-            consecutive_failures: AtomicU32::new(c.consecutive_failures),
-            min_calls: AtomicU32::new(c.min_calls),
-            slow: AtomicU64::new(c.slow),
-            slow_threshold: AtomicU32::new(c.slow_threshold),
-            open_initial: AtomicU64::new(c.open_initial),
-            open_max: AtomicU64::new(c.open_max),
-            half_open: AtomicU32::new(c.half_open),
-            critical: AtomicBool::new(c.critical),
+    loom_const! {
+        const fn new(c: Config) -> Self {
+            Settings {
+                threshold: AtomicU32::new(c.threshold),
+                consecutive_failures: AtomicU32::new(c.consecutive_failures),
+                min_calls: AtomicU32::new(c.min_calls),
+                slow: AtomicU64::new(c.slow),
+                slow_threshold: AtomicU32::new(c.slow_threshold),
+                open_initial: AtomicU64::new(c.open_initial),
+                open_max: AtomicU64::new(c.open_max),
+                half_open: AtomicU32::new(c.half_open),
+                critical: AtomicBool::new(c.critical),
+            }
         }
     }
 }
@@ -100,15 +100,17 @@ struct Counters {
 }
 
 impl Counters {
-    const fn new() -> Self {
-        Counters {
-            successes_unwindowed: AtomicU64::new(0),
-            failures_windowed: AtomicU64::new(0),
-            failures_unwindowed: AtomicU64::new(0),
-            ignored: AtomicU64::new(0),
-            rejections: AtomicU64::new(0),
-            cancelled: AtomicU64::new(0),
-            slow: AtomicU64::new(0),
+    loom_const! {
+        const fn new() -> Self {
+            Counters {
+                successes_unwindowed: AtomicU64::new(0),
+                failures_windowed: AtomicU64::new(0),
+                failures_unwindowed: AtomicU64::new(0),
+                ignored: AtomicU64::new(0),
+                rejections: AtomicU64::new(0),
+                cancelled: AtomicU64::new(0),
+                slow: AtomicU64::new(0),
+            }
         }
     }
 
@@ -224,18 +226,20 @@ pub(crate) struct Core {
 }
 
 impl Core {
-    pub(crate) const fn new(name: &'static str, config: Config, window: Window) -> Self {
-        Core {
-            name,
-            word: Padded(AtomicU64::new(Word::INITIAL.0)),
-            open_deadline: AtomicU64::new(0),
-            // No open state has published yet: matches no generation (they have 21 bits).
-            open_generation: AtomicU32::new(u32::MAX),
-            open_wait: AtomicU64::new(config.open_initial),
-            settings: Settings::new(config),
-            consecutive: Padded(AtomicU32::new(0)),
-            window,
-            counters: Counters::new(),
+    loom_const! {
+        pub(crate) const fn new(name: &'static str, config: Config, window: Window) -> Self {
+            Core {
+                name,
+                word: Padded(AtomicU64::new(Word::INITIAL.0)),
+                open_deadline: AtomicU64::new(0),
+                // No open state has published yet: matches no generation (they have 21 bits).
+                open_generation: AtomicU32::new(u32::MAX),
+                open_wait: AtomicU64::new(config.open_initial),
+                settings: Settings::new(config),
+                consecutive: Padded(AtomicU32::new(0)),
+                window,
+                counters: Counters::new(),
+            }
         }
     }
 
@@ -680,7 +684,7 @@ impl Core {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(resilience_loom)))]
 #[allow(clippy::unwrap_used, reason = "tests may unwrap")]
 mod tests {
     use super::super::window::{CountWindow, TimeWindow};

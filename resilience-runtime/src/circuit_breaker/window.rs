@@ -7,7 +7,9 @@
 //! an aggregate changes only by the amount that one read-modify-write observed flipping.
 //! No tokio here: time arrives as `u64` ticks (nanoseconds), so the file can be model-checked.
 
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::Ordering::Relaxed;
+
+use crate::sync::{AtomicU64, loom_const, zeroed};
 
 /// The most calls a count window can hold.
 pub const MAX_WINDOW_CALLS: u32 = 1000;
@@ -70,25 +72,27 @@ pub(crate) struct CountWindow {
 }
 
 impl CountWindow {
-    /// A window of the last `size` calls; `size` is in `1..=MAX_WINDOW_CALLS` (the builder
-    /// checks, and clamps here keep the core safe from a bad value).
-    pub(crate) const fn new(size: u32) -> Self {
-        let size = if size == 0 {
-            1
-        } else if size > MAX_WINDOW_CALLS {
-            MAX_WINDOW_CALLS
-        } else {
-            size
-        };
-        CountWindow {
-            size,
-            fastmod: (u64::MAX / size as u64).wrapping_add(1),
-            next: AtomicU64::new(0),
-            folded: AtomicU64::new(0),
-            failure_plane: [const { AtomicU64::new(0) }; PLANE_WORDS],
-            slow_plane: [const { AtomicU64::new(0) }; PLANE_WORDS],
-            failures: AtomicU64::new(0),
-            slow: AtomicU64::new(0),
+    loom_const! {
+        /// A window of the last `size` calls; `size` is in `1..=MAX_WINDOW_CALLS` (the builder
+        /// checks, and clamps here keep the core safe from a bad value).
+        pub(crate) const fn new(size: u32) -> Self {
+            let size = if size == 0 {
+                1
+            } else if size > MAX_WINDOW_CALLS {
+                MAX_WINDOW_CALLS
+            } else {
+                size
+            };
+            CountWindow {
+                size,
+                fastmod: (u64::MAX / size as u64).wrapping_add(1),
+                next: AtomicU64::new(0),
+                folded: AtomicU64::new(0),
+                failure_plane: zeroed(),
+                slow_plane: zeroed(),
+                failures: AtomicU64::new(0),
+                slow: AtomicU64::new(0),
+            }
         }
     }
 
@@ -183,13 +187,25 @@ struct Bucket {
 }
 
 impl Bucket {
-    const fn new() -> Self {
-        Bucket {
-            period: AtomicU64::new(0),
-            calls: AtomicU64::new(0),
-            failures: AtomicU64::new(0),
-            slow: AtomicU64::new(0),
+    loom_const! {
+        const fn new() -> Self {
+            Bucket {
+                period: AtomicU64::new(0),
+                calls: AtomicU64::new(0),
+                failures: AtomicU64::new(0),
+                slow: AtomicU64::new(0),
+            }
         }
+    }
+
+    #[cfg(not(resilience_loom))]
+    const fn ring() -> [Bucket; BUCKETS] {
+        [const { Bucket::new() }; BUCKETS]
+    }
+
+    #[cfg(resilience_loom)]
+    fn ring() -> [Bucket; BUCKETS] {
+        std::array::from_fn(|_| Bucket::new())
     }
 }
 
@@ -213,17 +229,19 @@ pub(crate) struct TimeWindow {
 }
 
 impl TimeWindow {
-    /// A window of the last `duration` ticks, in buckets of a tenth of it (at least 1 tick).
-    pub(crate) const fn new(duration: u64) -> Self {
-        let bucket_len = duration / BUCKETS as u64;
-        TimeWindow {
-            bucket_len: if bucket_len == 0 { 1 } else { bucket_len },
-            buckets: [const { Bucket::new() }; BUCKETS],
-            head: AtomicU64::new(0),
-            calls: AtomicU64::new(0),
-            failures: AtomicU64::new(0),
-            slow: AtomicU64::new(0),
-            retired: AtomicU64::new(0),
+    loom_const! {
+        /// A window of the last `duration` ticks, in buckets of a tenth of it (at least 1 tick).
+        pub(crate) const fn new(duration: u64) -> Self {
+            let bucket_len = duration / BUCKETS as u64;
+            TimeWindow {
+                bucket_len: if bucket_len == 0 { 1 } else { bucket_len },
+                buckets: Bucket::ring(),
+                head: AtomicU64::new(0),
+                calls: AtomicU64::new(0),
+                failures: AtomicU64::new(0),
+                slow: AtomicU64::new(0),
+                retired: AtomicU64::new(0),
+            }
         }
     }
 
@@ -342,7 +360,7 @@ pub(crate) enum Window {
     Time(TimeWindow),
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(resilience_loom)))]
 #[allow(clippy::unwrap_used, reason = "tests may unwrap")]
 mod tests {
     use super::*;

@@ -31,8 +31,9 @@
 //! the cancelled permit's time stays unused; the limiter errs towards admitting less, never
 //! more.
 
-use std::sync::atomic::AtomicU64;
 use std::sync::atomic::Ordering::Relaxed;
+
+use crate::sync::{AtomicU64, loom_const};
 
 /// The outcome of asking for a permit.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -72,13 +73,15 @@ pub(crate) struct Gcra {
 }
 
 impl Gcra {
-    /// A limiter admitting `burst` (>= 1) permits at once and one every `interval` (>= 1)
-    /// nanoseconds.
-    pub(crate) const fn new(interval: u64, burst: u32) -> Self {
-        Gcra {
-            tat: AtomicU64::new(0),
-            interval: AtomicU64::new(interval),
-            burst_span: AtomicU64::new(interval.saturating_mul(burst as u64)),
+    loom_const! {
+        /// A limiter admitting `burst` (>= 1) permits at once and one every `interval` (>= 1)
+        /// nanoseconds.
+        pub(crate) const fn new(interval: u64, burst: u32) -> Self {
+            Gcra {
+                tat: AtomicU64::new(0),
+                interval: AtomicU64::new(interval),
+                burst_span: AtomicU64::new(interval.saturating_mul(burst as u64)),
+            }
         }
     }
 
@@ -160,7 +163,7 @@ impl Gcra {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(resilience_loom)))]
 mod tests {
     use super::*;
 
