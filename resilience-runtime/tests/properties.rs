@@ -432,6 +432,14 @@ impl ModelBreaker {
 
 type Outcome = Result<(), Failure<CallError>>;
 type InFlight<'a> = Pin<Box<dyn Future<Output = Outcome> + 'a>>;
+/// A call in flight: its future, the cell its body's outcome is put in, and its model twin.
+type Running<'a> = (InFlight<'a>, Rc<Cell<Option<Outcome>>>, ModelCall);
+/// A rate-limited call waiting for its permit: its future, its op number and its due tick.
+type Waiting<'a> = (
+    Pin<Box<dyn Future<Output = Result<(), Failure<()>>> + 'a>>,
+    usize,
+    u64,
+);
 
 fn check_breaker(cfg: BreakerCfg, ops: Vec<Op>) -> Result<(), TestCaseError> {
     paused_runtime().block_on(async {
@@ -441,7 +449,7 @@ fn check_breaker(cfg: BreakerCfg, ops: Vec<Op>) -> Result<(), TestCaseError> {
         breaker.metrics();
         let origin = tokio::time::Instant::now();
         let now = || (tokio::time::Instant::now() - origin).as_nanos() as u64;
-        let mut in_flight: Vec<(InFlight<'_>, Rc<Cell<Option<Outcome>>>, ModelCall)> = Vec::new();
+        let mut in_flight: Vec<Running<'_>> = Vec::new();
 
         for (step, op) in ops.into_iter().enumerate() {
             match op {
@@ -759,8 +767,7 @@ proptest! {
             limiter.available();
             let origin = tokio::time::Instant::now();
             let now = || (tokio::time::Instant::now() - origin).as_nanos() as u64;
-            let mut waiting: Vec<(Pin<Box<dyn Future<Output = Result<(), Failure<()>>> + '_>>, usize, u64)> =
-                Vec::new();
+            let mut waiting: Vec<Waiting<'_>> = Vec::new();
             for (id, op) in ops.into_iter().enumerate() {
                 match op {
                     LimiterOp::Call => {
