@@ -302,7 +302,9 @@ pub(crate) fn emit(policy: &'static str, kind: PolicyKind, what: EventKind) {
         publish(Event { policy, kind, what });
     }
     #[cfg(feature = "metrics")]
-    crate::registry::metrics::on_event(policy, kind, &what);
+    if matches!(what, EventKind::Retry { .. } | EventKind::Slow { .. }) {
+        crate::registry::metrics::on_event(policy, kind, &what);
+    }
     let k = kind.as_str();
     let name = what.as_str();
     match what {
