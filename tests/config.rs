@@ -50,7 +50,10 @@ backoff = "exponential(50ms, max = 2s)"
 "#;
     config::load_str("resilience.toml", file, env(&[])).unwrap();
     assert_eq!(setting("BILLING", "threshold").as_deref(), Some("25%"));
-    assert_eq!(setting("BILLING", "open").as_deref(), Some("exponential(5s, max = 5m)"));
+    assert_eq!(
+        setting("BILLING", "open").as_deref(),
+        Some("exponential(5s, max = 5m)")
+    );
     assert_eq!(BILLING_SLOTS.max(), 20);
     let retry = registry::retry("config::fetch/retry").unwrap();
     assert_eq!(retry.attempts(), 5);
@@ -59,19 +62,30 @@ backoff = "exponential(50ms, max = 2s)"
     // A failed reload changes nothing.
     let broken = "[BILLING]\nthreshold = \"10%\"\n[BILLING_SLOTS]\nmax = 0\n";
     let e = config::load_str("resilience.toml", broken, env(&[])).unwrap_err();
-    assert_eq!(e.to_string(), "resilience.toml:4:1: invalid `max` for policy `BILLING_SLOTS`: must be at least 1: write max = 10");
+    assert_eq!(
+        e.to_string(),
+        "resilience.toml:4:1: invalid `max` for policy `BILLING_SLOTS`: must be at least 1: write max = 10"
+    );
     assert_eq!(setting("BILLING", "threshold").as_deref(), Some("25%"));
     assert_eq!(BILLING_SLOTS.max(), 20);
 
     // A reload replaces the former one: what it no longer says goes back to the declaration.
     BILLING.force_open();
-    config::load_str("resilience.toml", "[BILLING]\nopen = \"10s\"\n", env(&[("RESILIENCE_BILLING_SLOTS__MAX", "12")])).unwrap();
+    config::load_str(
+        "resilience.toml",
+        "[BILLING]\nopen = \"10s\"\n",
+        env(&[("RESILIENCE_BILLING_SLOTS__MAX", "12")]),
+    )
+    .unwrap();
     assert_eq!(setting("BILLING", "threshold").as_deref(), Some("50%"));
     assert_eq!(setting("BILLING", "open").as_deref(), Some("10s"));
     assert_eq!(BILLING_SLOTS.max(), 12);
     assert_eq!(BILLING_SLOTS.wait(), None);
     assert_eq!(retry.attempts(), 3);
-    assert_eq!(retry.backoff(), resilience::Backoff::fixed(std::time::Duration::from_millis(100)));
+    assert_eq!(
+        retry.backoff(),
+        resilience::Backoff::fixed(std::time::Duration::from_millis(100))
+    );
     // ... and the breaker's state is kept.
     assert_eq!(BILLING.state(), State::ForcedOpen);
     BILLING.close();
@@ -81,16 +95,34 @@ backoff = "exponential(50ms, max = 2s)"
 fn unknown_names_and_keys_are_errors_with_file_line_key_and_did_you_mean() {
     let e = config::load_str("app.toml", "\n[BILING]\nopen = \"1s\"\n", env(&[])).unwrap_err();
     assert_eq!(e.kind(), RegistryErrorKind::UnknownPolicy);
-    assert_eq!(e.to_string(), "app.toml:2:2: no policy named `BILING` in the registry; did you mean `BILLING`?");
+    assert_eq!(
+        e.to_string(),
+        "app.toml:2:2: no policy named `BILING` in the registry; did you mean `BILLING`?"
+    );
 
-    let e = config::load_str("app.toml", "[BILLING]\nopen = \"1s\"\n  treshold = \"5%\"\n", env(&[])).unwrap_err();
-    assert_eq!(e.to_string(), "app.toml:3:3: unknown setting `treshold` for circuit_breaker `BILLING`; did you mean `threshold`?");
+    let e = config::load_str(
+        "app.toml",
+        "[BILLING]\nopen = \"1s\"\n  treshold = \"5%\"\n",
+        env(&[]),
+    )
+    .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "app.toml:3:3: unknown setting `treshold` for circuit_breaker `BILLING`; did you mean `threshold`?"
+    );
     let location = e.location().unwrap();
-    assert_eq!((location.file.as_str(), location.line, location.column), ("app.toml", 3, 3));
+    assert_eq!(
+        (location.file.as_str(), location.line, location.column),
+        ("app.toml", 3, 3)
+    );
 
     let e = config::load_str("app.toml", "[BILLING]\nopen = \"30\"\n", env(&[])).unwrap_err();
     assert_eq!(e.field(), Some("open"));
-    assert!(e.to_string().starts_with("app.toml:2:1: invalid `open` for policy `BILLING`: `30` needs a unit"), "{e}");
+    assert!(
+        e.to_string()
+            .starts_with("app.toml:2:1: invalid `open` for policy `BILLING`: `30` needs a unit"),
+        "{e}"
+    );
 
     let e = config::load_str("app.toml", "[BILLING]\nopen = [1]\n", env(&[])).unwrap_err();
     assert!(e.to_string().contains("expected a string"), "{e}");
@@ -99,13 +131,28 @@ fn unknown_names_and_keys_are_errors_with_file_line_key_and_did_you_mean() {
     assert_eq!(e.kind(), RegistryErrorKind::File);
     assert!(e.to_string().starts_with("app.toml:1:"), "{e}");
 
-    let e = config::load_str("app.toml", "", env(&[("RESILIENCE_BILLING__OPPEN", "1s")])).unwrap_err();
-    assert_eq!(e.to_string(), "environment variable `RESILIENCE_BILLING__OPPEN` names no policy setting; did you mean `RESILIENCE_BILLING__OPEN`?");
-    assert_eq!(setting("BILLING", "open").as_deref().map(|s| s.ends_with('s')), Some(true));
+    let e =
+        config::load_str("app.toml", "", env(&[("RESILIENCE_BILLING__OPPEN", "1s")])).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "environment variable `RESILIENCE_BILLING__OPPEN` names no policy setting; did you mean `RESILIENCE_BILLING__OPEN`?"
+    );
+    assert_eq!(
+        setting("BILLING", "open")
+            .as_deref()
+            .map(|s| s.ends_with('s')),
+        Some(true)
+    );
 }
 
 #[test]
 fn environment_variable_names_follow_the_registry_names() {
-    assert_eq!(config::env_var("shop::stock::fetch/retry", "attempts"), "RESILIENCE_SHOP__STOCK__FETCH_RETRY__ATTEMPTS");
-    assert_eq!(config::env_var("PAYMENTS", "open"), "RESILIENCE_PAYMENTS__OPEN");
+    assert_eq!(
+        config::env_var("shop::stock::fetch/retry", "attempts"),
+        "RESILIENCE_SHOP__STOCK__FETCH_RETRY__ATTEMPTS"
+    );
+    assert_eq!(
+        config::env_var("PAYMENTS", "open"),
+        "RESILIENCE_PAYMENTS__OPEN"
+    );
 }

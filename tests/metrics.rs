@@ -94,14 +94,43 @@ fn counters_gauges_and_histograms_carry_resilience4j_names_and_tags() {
         registry::metrics::export();
     });
     let cb = "name=metrics::flaky/circuit_breaker";
-    assert_eq!(recorded.counter(&format!("resilience4j.circuitbreaker.calls{{{cb},kind=successful}}")), 1);
-    assert_eq!(recorded.counter(&format!("resilience4j.circuitbreaker.calls{{{cb},kind=failed}}")), 3);
-    assert_eq!(recorded.counter(&format!("resilience4j.circuitbreaker.not.permitted.calls{{{cb}}}")), 1);
-    assert_eq!(recorded.gauge(&format!("resilience4j.circuitbreaker.state{{{cb},state=open}}")), 1.0);
-    assert_eq!(recorded.gauge(&format!("resilience4j.circuitbreaker.state{{{cb},state=closed}}")), 0.0);
+    assert_eq!(
+        recorded.counter(&format!(
+            "resilience4j.circuitbreaker.calls{{{cb},kind=successful}}"
+        )),
+        1
+    );
+    assert_eq!(
+        recorded.counter(&format!(
+            "resilience4j.circuitbreaker.calls{{{cb},kind=failed}}"
+        )),
+        3
+    );
+    assert_eq!(
+        recorded.counter(&format!(
+            "resilience4j.circuitbreaker.not.permitted.calls{{{cb}}}"
+        )),
+        1
+    );
+    assert_eq!(
+        recorded.gauge(&format!(
+            "resilience4j.circuitbreaker.state{{{cb},state=open}}"
+        )),
+        1.0
+    );
+    assert_eq!(
+        recorded.gauge(&format!(
+            "resilience4j.circuitbreaker.state{{{cb},state=closed}}"
+        )),
+        0.0
+    );
     let retry = "name=metrics::flaky/retry";
-    assert_eq!(recorded.counter(&format!("resilience4j.retry.calls{{{retry},kind=failed}}")), 2);
-    let waits = recorded.samples.lock().unwrap()[&format!("resilience4j.retry.wait.duration{{{retry}}}")]
+    assert_eq!(
+        recorded.counter(&format!("resilience4j.retry.calls{{{retry},kind=failed}}")),
+        2
+    );
+    let waits = recorded.samples.lock().unwrap()
+        [&format!("resilience4j.retry.wait.duration{{{retry}}}")]
         .0
         .lock()
         .unwrap()

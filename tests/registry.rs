@@ -64,7 +64,10 @@ fn every_annotated_site_is_listed_before_its_first_call() {
         "registry::never_called/timeout",
         "registry::never_called/timeout#2",
     ] {
-        assert!(names.iter().any(|n| n == name), "{name} missing from {names:?}");
+        assert!(
+            names.iter().any(|n| n == name),
+            "{name} missing from {names:?}"
+        );
     }
     let snapshot = registry::snapshot();
     let retry = snapshot.get("registry::never_called/retry").unwrap();
@@ -89,13 +92,20 @@ fn same_named_methods_of_two_types_are_told_apart_in_source_order() {
 
 #[test]
 fn a_policy_built_by_hand_is_registered_once() {
-    static POOL: resilience::Bulkhead = match resilience::Bulkhead::builder("hand/pool").max(3).build() {
-        Ok(b) => b,
-        Err(_) => panic!(),
-    };
+    static POOL: resilience::Bulkhead =
+        match resilience::Bulkhead::builder("hand/pool").max(3).build() {
+            Ok(b) => b,
+            Err(_) => panic!(),
+        };
     assert_eq!(registry::register(&POOL), "hand/pool");
     assert_eq!(registry::register(&POOL), "hand/pool");
-    assert_eq!(registry::names().iter().filter(|n| *n == "hand/pool").count(), 1);
+    assert_eq!(
+        registry::names()
+            .iter()
+            .filter(|n| *n == "hand/pool")
+            .count(),
+        1
+    );
     assert_eq!(registry::bulkhead("hand/pool").unwrap().max(), 3);
 }
 
@@ -116,7 +126,13 @@ async fn the_snapshot_counts_calls_failures_rejections_and_slow_calls() {
     let p = registry::snapshot().get(name).cloned().unwrap();
     assert_eq!(p.state(), Some(State::Open));
     assert_eq!(
-        (p.calls(), p.successes(), p.failures(), p.rejections(), p.slow()),
+        (
+            p.calls(),
+            p.successes(),
+            p.failures(),
+            p.rejections(),
+            p.slow()
+        ),
         (Some(5), Some(2), Some(2), Some(1), Some(1))
     );
     assert_eq!(p.failure_rate(), Some(50.0));
@@ -204,7 +220,10 @@ async fn a_subscription_yields_every_kind_of_event() {
     )));
     assert!(has(&|w| matches!(
         w,
-        EventKind::StateTransition { from: State::Closed, to: State::Open }
+        EventKind::StateTransition {
+            from: State::Closed,
+            to: State::Open
+        }
     )));
     assert!(has(&|w| matches!(w, EventKind::Rejected { .. })));
     assert!(has(&|w| matches!(w, EventKind::FallbackUsed { .. })));
@@ -313,7 +332,10 @@ fn an_invalid_value_names_the_field_and_changes_nothing() {
     let retry = registry::retry("registry::never_called/retry").unwrap();
     assert_eq!(retry.set_attempts(0).unwrap_err().field(), "attempts");
     let e = retry
-        .set_backoff(Backoff::linear(Duration::from_secs(2), Duration::from_secs(1)))
+        .set_backoff(Backoff::linear(
+            Duration::from_secs(2),
+            Duration::from_secs(1),
+        ))
         .unwrap_err();
     assert_eq!(e.field(), "backoff");
     assert_eq!(retry.attempts(), 4);
@@ -322,19 +344,35 @@ fn an_invalid_value_names_the_field_and_changes_nothing() {
 #[test]
 fn a_change_set_applies_every_change_or_none() {
     let mut changes = registry::ChangeSet::new();
-    changes.set("registry::same_names::get/retry#2", "attempts", "7").unwrap();
+    changes
+        .set("registry::same_names::get/retry#2", "attempts", "7")
+        .unwrap();
     changes.set("registry::query/bulkhead", "max", "0").unwrap();
     let e = changes.apply().unwrap_err();
     assert_eq!(e.field(), Some("max"));
-    assert_eq!(registry::retry("registry::same_names::get/retry#2").unwrap().attempts(), 3);
-    assert_eq!(registry::bulkhead("registry::query/bulkhead").unwrap().max(), 2);
+    assert_eq!(
+        registry::retry("registry::same_names::get/retry#2")
+            .unwrap()
+            .attempts(),
+        3
+    );
+    assert_eq!(
+        registry::bulkhead("registry::query/bulkhead")
+            .unwrap()
+            .max(),
+        2
+    );
 }
 
 #[bulkhead(max = 4, queue = 100)]
 #[circuit_breaker(threshold = 50%, window = 20, min_calls = 10, open = 1s, half_open = 2)]
 async fn busy(i: u32) -> Result<(), ApiError> {
     sleep(Duration::from_millis(u64::from(i % 7))).await;
-    if i % 5 == 0 { Err(ApiError::Down) } else { Ok(()) }
+    if i.is_multiple_of(5) {
+        Err(ApiError::Down)
+    } else {
+        Ok(())
+    }
 }
 
 #[tokio::test(start_paused = true)]
@@ -364,8 +402,17 @@ async fn concurrent_reconfiguration_while_calls_run_keeps_every_invariant() {
     );
     let b = slots.metrics();
     assert_eq!((b.in_use, b.queued), (0, 0));
-    assert_eq!(b.calls, b.completed + b.rejections + b.cancelled + b.panicked);
-    assert_eq!(registry::snapshot().get("registry::busy/circuit_breaker").unwrap().setting("open"), Some("200ms"));
+    assert_eq!(
+        b.calls,
+        b.completed + b.rejections + b.cancelled + b.panicked
+    );
+    assert_eq!(
+        registry::snapshot()
+            .get("registry::busy/circuit_breaker")
+            .unwrap()
+            .setting("open"),
+        Some("200ms")
+    );
 }
 
 #[test]
@@ -386,7 +433,10 @@ fn health_is_up_degraded_or_down_with_the_reasons() {
     LEDGER.force_open();
     let h = registry::health();
     assert!(h.status >= Status::Degraded);
-    assert_eq!(mine(&h), [("LEDGER".to_owned(), State::ForcedOpen, Status::Degraded)]);
+    assert_eq!(
+        mine(&h),
+        [("LEDGER".to_owned(), State::ForcedOpen, Status::Degraded)]
+    );
 
     VAULT.force_open();
     let h = registry::health();
@@ -394,7 +444,10 @@ fn health_is_up_degraded_or_down_with_the_reasons() {
     assert!(!h.is_ready());
     assert_eq!(h.http_status(), 503);
     assert!(h.to_string().starts_with("down: "), "{h}");
-    assert!(h.to_json().contains(r#"{"policy":"VAULT","state":"forced_open","critical":true}"#));
+    assert!(
+        h.to_json()
+            .contains(r#"{"policy":"VAULT","state":"forced_open","critical":true}"#)
+    );
     LEDGER.close();
     VAULT.close();
 }
@@ -404,7 +457,11 @@ fn health_is_up_degraded_or_down_with_the_reasons() {
 #[retry(attempts = 2, backoff = fixed(1ms))]
 async fn parallel(i: u32) -> Result<(), ApiError> {
     tokio::task::yield_now().await;
-    if i % 3 == 0 { Err(ApiError::Down) } else { Ok(()) }
+    if i.is_multiple_of(3) {
+        Err(ApiError::Down)
+    } else {
+        Ok(())
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -432,8 +489,18 @@ async fn reconfiguration_from_another_thread_while_calls_run_in_parallel() {
     let m = registry::circuit_breaker("registry::parallel/circuit_breaker")
         .unwrap()
         .metrics();
-    assert_eq!(m.calls, m.successes + m.failures + m.ignored + m.rejections + m.cancelled);
-    let b = registry::bulkhead("registry::parallel/bulkhead").unwrap().metrics();
+    assert_eq!(
+        m.calls,
+        m.successes + m.failures + m.ignored + m.rejections + m.cancelled
+    );
+    let b = registry::bulkhead("registry::parallel/bulkhead")
+        .unwrap()
+        .metrics();
     assert_eq!((b.in_use, b.queued), (0, 0));
-    assert!(registry::retry("registry::parallel/retry").unwrap().attempts() >= 1);
+    assert!(
+        registry::retry("registry::parallel/retry")
+            .unwrap()
+            .attempts()
+            >= 1
+    );
 }

@@ -269,7 +269,8 @@ impl Core {
     pub(crate) fn set_config(&self, c: Config) {
         let s = &self.settings;
         s.threshold.store(c.threshold, Relaxed);
-        s.consecutive_failures.store(c.consecutive_failures, Relaxed);
+        s.consecutive_failures
+            .store(c.consecutive_failures, Relaxed);
         s.min_calls.store(c.min_calls, Relaxed);
         s.slow.store(c.slow, Relaxed);
         s.slow_threshold.store(c.slow_threshold, Relaxed);

@@ -305,7 +305,8 @@ impl CircuitBreaker {
             // `emit` would only find out after building its fields that successes (TRACE) are
             // off and nobody subscribes: check first, on the path every call takes.
             Outcome::Success
-                if !tracing::level_enabled!(tracing::Level::TRACE) && !crate::event::subscribed() =>
+                if !tracing::level_enabled!(tracing::Level::TRACE)
+                    && !crate::event::subscribed() =>
             {
                 None
             }
@@ -456,7 +457,11 @@ impl CircuitBreaker {
     /// # Errors
     ///
     /// A [`ConfigError`] for `open` when `initial` is zero or `max` is below it.
-    pub fn set_open_exponential(&self, initial: Duration, max: Duration) -> Result<(), ConfigError> {
+    pub fn set_open_exponential(
+        &self,
+        initial: Duration,
+        max: Duration,
+    ) -> Result<(), ConfigError> {
         self.reconfigure(self.settings().open_exponential(initial, max))
     }
 

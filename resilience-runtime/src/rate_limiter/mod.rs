@@ -55,8 +55,8 @@ mod builder;
 mod gcra;
 
 use std::future::Future;
-use std::sync::atomic::{AtomicU32, AtomicU64};
 use std::sync::atomic::Ordering::Relaxed;
+use std::sync::atomic::{AtomicU32, AtomicU64};
 use std::time::Duration;
 
 pub use self::builder::RateLimiterBuilder;

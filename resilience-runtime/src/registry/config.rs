@@ -48,12 +48,18 @@ use std::sync::Mutex;
 use toml::de::{DeTable, DeValue};
 
 use super::settings::{ChangeSet, keys};
-use crate::event::PolicyKind;
 use super::{Location, RegistryError, lock};
+use crate::event::PolicyKind;
 
 /// The settings every policy touched by a load had before the first load: what a setting
 /// returns to when a later load no longer mentions it.
-static DECLARED: Mutex<Option<HashMap<String, Vec<(&'static str, String)>>>> = Mutex::new(None);
+static DECLARED: Mutex<Option<HashMap<String, Settings>>> = Mutex::new(None);
+
+/// A setting given by the file or the environment: policy, key, value, and where in the file.
+type Given = (String, String, String, Option<Location>);
+
+/// A policy's settings, as a snapshot lists them.
+type Settings = Vec<(&'static str, String)>;
 
 /// Loads `path` and the environment's `RESILIENCE_*` variables, and applies them: see the
 /// [module docs](self). Call it again to reload.
@@ -64,9 +70,8 @@ static DECLARED: Mutex<Option<HashMap<String, Vec<(&'static str, String)>>>> = M
 /// parse or that the policy refuses, with the file, line and key. Nothing changes on error.
 pub fn load(path: impl AsRef<Path>) -> Result<(), RegistryError> {
     let path = path.as_ref();
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        RegistryError::file(format!("cannot read {}: {e}", path.display()))
-    })?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| RegistryError::file(format!("cannot read {}: {e}", path.display())))?;
     load_str(&path.display().to_string(), &text, std::env::vars())
 }
 
@@ -96,7 +101,7 @@ pub fn load_str(
     })?;
 
     // (policy, key) -> (value, where), in file order, then the environment's.
-    let mut given: Vec<(String, String, String, Option<Location>)> = Vec::new();
+    let mut given: Vec<Given> = Vec::new();
     for (name, value) in root.get_ref() {
         let name_at = at(name.span().start);
         let Some(table) = value.get_ref().as_table() else {
@@ -173,9 +178,9 @@ pub fn load_str(
     }
     changes.check().map_err(|e| {
         // Point at the key the policy refused, or at its table.
-        let found = given.iter().find(|(n, k, ..)| {
-            Some(n.as_str()) == e.policy() && Some(k.as_str()) == e.field()
-        });
+        let found = given
+            .iter()
+            .find(|(n, k, ..)| Some(n.as_str()) == e.policy() && Some(k.as_str()) == e.field());
         let found = found.or_else(|| given.iter().find(|(n, ..)| Some(n.as_str()) == e.policy()));
         match found.and_then(|g| g.3.clone()) {
             Some(l) => e.at(l),
@@ -213,9 +218,7 @@ pub fn env_var(name: &str, key: &str) -> String {
 }
 
 /// The overrides among `env`: every `RESILIENCE_*` variable must name a policy and key.
-fn from_env(
-    env: impl IntoIterator<Item = (String, String)>,
-) -> Result<Vec<(String, String, String, Option<Location>)>, RegistryError> {
+fn from_env(env: impl IntoIterator<Item = (String, String)>) -> Result<Vec<Given>, RegistryError> {
     let mut known = HashMap::new();
     for (name, policy) in super::policies() {
         for key in keys(policy.kind()) {
@@ -234,7 +237,10 @@ fn from_env(
                     super::error::close_matches(&var, known.keys().map(String::as_str));
                 let hint = match suggestions.first() {
                     Some(s) => format!("; did you mean `{s}`?"),
-                    None => "; write RESILIENCE_<POLICY>__<SETTING>, e.g. RESILIENCE_PAYMENTS__OPEN=10s".to_owned(),
+                    None => {
+                        "; write RESILIENCE_<POLICY>__<SETTING>, e.g. RESILIENCE_PAYMENTS__OPEN=10s"
+                            .to_owned()
+                    }
                 };
                 return Err(RegistryError::file(format!(
                     "environment variable `{var}` names no policy setting{hint}"

@@ -49,7 +49,11 @@ impl fmt::Display for Location {
 /// assert_eq!(e.kind(), RegistryErrorKind::UnknownPolicy);
 /// ```
 #[derive(Clone, Debug, PartialEq)]
-pub struct RegistryError {
+pub struct RegistryError(Box<Inner>);
+
+/// Boxed: errors are rare, and a small `Result` keeps the happy path cheap.
+#[derive(Clone, Debug, PartialEq)]
+struct Inner {
     kind: RegistryErrorKind,
     policy: Option<String>,
     field: Option<String>,
@@ -60,14 +64,14 @@ pub struct RegistryError {
 
 impl RegistryError {
     fn new(kind: RegistryErrorKind, message: String) -> Self {
-        RegistryError {
+        RegistryError(Box::new(Inner {
             kind,
             policy: None,
             field: None,
             message,
             suggestions: Vec::new(),
             location: None,
-        }
+        }))
     }
 
     pub(crate) fn unknown_policy<'a>(
@@ -82,8 +86,8 @@ impl RegistryError {
         };
         let message = format!("{what}{}", did_you_mean(&suggestions));
         let mut e = RegistryError::new(RegistryErrorKind::UnknownPolicy, message);
-        e.policy = Some(name.to_owned());
-        e.suggestions = suggestions;
+        e.0.policy = Some(name.to_owned());
+        e.0.suggestions = suggestions;
         e
     }
 
@@ -92,16 +96,11 @@ impl RegistryError {
             RegistryErrorKind::WrongKind,
             format!("`{name}` is a {found}, not a {expected}"),
         );
-        e.policy = Some(name.to_owned());
+        e.0.policy = Some(name.to_owned());
         e
     }
 
-    pub(crate) fn unknown_setting(
-        name: &str,
-        kind: PolicyKind,
-        key: &str,
-        keys: &[&str],
-    ) -> Self {
+    pub(crate) fn unknown_setting(name: &str, kind: PolicyKind, key: &str, keys: &[&str]) -> Self {
         let suggestions = close_matches(key, keys.iter().copied());
         let hint = if suggestions.is_empty() {
             format!("; a {kind} has {}", keys.join(", "))
@@ -112,9 +111,9 @@ impl RegistryError {
             RegistryErrorKind::UnknownSetting,
             format!("unknown setting `{key}` for {kind} `{name}`{hint}"),
         );
-        e.policy = Some(name.to_owned());
-        e.field = Some(key.to_owned());
-        e.suggestions = suggestions;
+        e.0.policy = Some(name.to_owned());
+        e.0.field = Some(key.to_owned());
+        e.0.suggestions = suggestions;
         e
     }
 
@@ -123,8 +122,8 @@ impl RegistryError {
             RegistryErrorKind::InvalidValue,
             format!("invalid `{key}` for policy `{name}`: {message}"),
         );
-        e.policy = Some(name.to_owned());
-        e.field = Some(key.to_owned());
+        e.0.policy = Some(name.to_owned());
+        e.0.field = Some(key.to_owned());
         e
     }
 
@@ -140,42 +139,42 @@ impl RegistryError {
     /// The same error, found at `location` in a configuration file.
     #[cfg_attr(not(feature = "config"), allow(dead_code))]
     pub(crate) fn at(mut self, location: Location) -> Self {
-        self.location = Some(location);
+        self.0.location = Some(location);
         self
     }
 
     /// What went wrong.
     pub fn kind(&self) -> RegistryErrorKind {
-        self.kind
+        self.0.kind
     }
 
     /// The policy name involved, as given.
     pub fn policy(&self) -> Option<&str> {
-        self.policy.as_deref()
+        self.0.policy.as_deref()
     }
 
     /// The setting involved (`threshold`, `max`, ...), named as in the attributes.
     pub fn field(&self) -> Option<&str> {
-        self.field.as_deref()
+        self.0.field.as_deref()
     }
 
     /// The close matches of an unknown name or setting, best first.
     pub fn suggestions(&self) -> &[String] {
-        &self.suggestions
+        &self.0.suggestions
     }
 
     /// Where in a configuration file, for errors found there.
     pub fn location(&self) -> Option<&Location> {
-        self.location.as_ref()
+        self.0.location.as_ref()
     }
 }
 
 impl fmt::Display for RegistryError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if let Some(location) = &self.location {
+        if let Some(location) = &self.0.location {
             write!(f, "{location}: ")?;
         }
-        f.write_str(&self.message)
+        f.write_str(&self.0.message)
     }
 }
 
@@ -213,7 +212,11 @@ pub(crate) fn close_matches<'a>(
         .collect();
     scored.sort();
     scored.dedup_by(|a, b| a.1 == b.1);
-    scored.into_iter().take(3).map(|(_, c)| c.to_owned()).collect()
+    scored
+        .into_iter()
+        .take(3)
+        .map(|(_, c)| c.to_owned())
+        .collect()
 }
 
 /// Levenshtein distance, over chars.
@@ -241,7 +244,10 @@ mod tests {
     #[test]
     fn close_matches_find_typos_and_suffixes() {
         let names = ["shop::fetch/retry", "payments", "shop::stock/timeout"];
-        assert_eq!(close_matches("paymnts", names.iter().copied()), ["payments"]);
+        assert_eq!(
+            close_matches("paymnts", names.iter().copied()),
+            ["payments"]
+        );
         assert_eq!(
             close_matches("fetch/retry", names.iter().copied()),
             ["shop::fetch/retry"]

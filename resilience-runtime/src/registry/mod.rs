@@ -66,8 +66,8 @@ pub use health::{Health, Reason, Status};
 pub use settings::ChangeSet;
 pub use snapshot::{Metrics, PolicySnapshot, Snapshot};
 
-pub use crate::event::{Event, Subscription, subscribe};
 use crate::event::PolicyKind;
+pub use crate::event::{Event, Subscription, subscribe};
 use crate::{Bulkhead, CircuitBreaker, RateLimiter, Retry, Timeout};
 
 /// One policy, as the registry holds it: a reference to its `static`.
@@ -272,10 +272,7 @@ pub fn names() -> Vec<String> {
 
 /// Every policy with its registry name, sorted by name.
 pub fn policies() -> Vec<(String, Policy)> {
-    table()
-        .iter()
-        .map(|e| (e.name.clone(), e.policy))
-        .collect()
+    table().iter().map(|e| (e.name.clone(), e.policy)).collect()
 }
 
 /// The policy registered as `name`.

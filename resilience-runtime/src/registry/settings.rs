@@ -95,19 +95,26 @@ impl Pending {
             Pending::CircuitBreaker(_, b) => {
                 *b = match key {
                     "threshold" => b.rate_mode().threshold(parse_percent(value)?),
-                    "failures" => b.consecutive_mode().consecutive_failures(parse_count(value)?),
+                    "failures" => b
+                        .consecutive_mode()
+                        .consecutive_failures(parse_count(value)?),
                     "window" => {
                         let window = match parse_count(value) {
                             Ok(n) => WindowSpec::Calls(n),
                             Err(_) => WindowSpec::Time(parse_duration(value).map_err(|_| {
-                                format!("`{}` is not a window: write 100 (calls) or 60s", value.trim())
+                                format!(
+                                    "`{}` is not a window: write 100 (calls) or 60s",
+                                    value.trim()
+                                )
                             })?),
                         };
                         if window != b.window {
-                            return Err("cannot change while the program runs (its memory is laid \
+                            return Err(
+                                "cannot change while the program runs (its memory is laid \
                                         out when the breaker is built): change it where the \
                                         breaker is declared"
-                                .to_owned());
+                                    .to_owned(),
+                            );
                         }
                         *b
                     }
@@ -205,13 +212,17 @@ impl Pending {
             Pending::CircuitBreaker(_, b) if check_only => b.build().map(drop),
             Pending::CircuitBreaker(p, b) => p.reconfigure(*b),
             Pending::Retry { settings, .. } if check_only => settings.build().map(drop),
-            Pending::Retry { policy, settings, .. } => policy.reconfigure(*settings),
+            Pending::Retry {
+                policy, settings, ..
+            } => policy.reconfigure(*settings),
             Pending::Timeout(_, b) if check_only => b.build().map(drop),
             Pending::Timeout(p, b) => p.reconfigure(*b),
             Pending::Bulkhead(_, b) if check_only => b.build().map(drop),
             Pending::Bulkhead(p, b) => p.reconfigure(*b),
             Pending::RateLimiter { settings, .. } if check_only => settings.build().map(drop),
-            Pending::RateLimiter { policy, settings, .. } => policy.reconfigure(*settings),
+            Pending::RateLimiter {
+                policy, settings, ..
+            } => policy.reconfigure(*settings),
         }
     }
 }

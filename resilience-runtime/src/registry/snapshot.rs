@@ -6,8 +6,8 @@ use std::fmt;
 use crate::circuit_breaker::builder::WindowSpec;
 use crate::event::PolicyKind;
 use crate::{
-    BulkheadMetrics, CircuitBreakerMetrics, RateLimiterMetrics, State,
-    retry::RetryMetrics, timeout::TimeoutMetrics,
+    BulkheadMetrics, CircuitBreakerMetrics, RateLimiterMetrics, State, retry::RetryMetrics,
+    timeout::TimeoutMetrics,
 };
 
 use super::Policy;
@@ -48,7 +48,9 @@ pub struct PolicySnapshot {
 impl PolicySnapshot {
     pub(crate) fn of(name: String, policy: Policy) -> Self {
         let (settings, metrics) = match policy {
-            Policy::CircuitBreaker(p) => (breaker_settings(p), Metrics::CircuitBreaker(p.metrics())),
+            Policy::CircuitBreaker(p) => {
+                (breaker_settings(p), Metrics::CircuitBreaker(p.metrics()))
+            }
             Policy::Retry(p) => {
                 let s = p.settings();
                 let jitter = s.jitter.unwrap_or(s.backoff.default_jitter());
@@ -315,4 +317,3 @@ impl fmt::Display for Snapshot {
         Ok(())
     }
 }
-

@@ -40,7 +40,7 @@ pub(crate) fn fmt_duration(d: Duration) -> String {
     const MS: u128 = 1_000_000;
     const S: u128 = 1_000 * MS;
     for (unit, size) in [("h", 3600 * S), ("m", 60 * S), ("s", S), ("ms", MS)] {
-        if nanos != 0 && nanos % size == 0 {
+        if nanos != 0 && nanos.is_multiple_of(size) {
             return format!("{}{unit}", nanos / size);
         }
     }
@@ -103,8 +103,11 @@ pub(crate) fn fmt_rate(count: u32, per: Duration) -> String {
     }
 }
 
+/// A call written `name(positional, key = value, ...)`.
+type Call<'a> = (&'a str, &'a str, Vec<(&'a str, &'a str)>);
+
 /// `name(positional, key = value, ...)`: the name, the positional argument, the named ones.
-fn call(s: &str) -> Option<(&str, &str, Vec<(&str, &str)>)> {
+fn call(s: &str) -> Option<Call<'_>> {
     let s = s.trim();
     let open = s.find('(')?;
     let inner = s.strip_suffix(')')?.get(open + 1..)?;
@@ -154,7 +157,11 @@ pub(crate) fn fmt_backoff(b: Backoff) -> String {
     match b {
         Backoff::Fixed { delay } => format!("fixed({})", fmt_duration(delay)),
         Backoff::Linear { step, max } => {
-            format!("linear({}, max = {})", fmt_duration(step), fmt_duration(max))
+            format!(
+                "linear({}, max = {})",
+                fmt_duration(step),
+                fmt_duration(max)
+            )
         }
         Backoff::Exponential {
             initial,
@@ -257,7 +264,10 @@ mod tests {
 
     #[test]
     fn rates_and_percentages() {
-        assert_eq!(parse_rate("6000/m").unwrap(), (6000, Duration::from_secs(60)));
+        assert_eq!(
+            parse_rate("6000/m").unwrap(),
+            (6000, Duration::from_secs(60))
+        );
         assert_eq!(fmt_rate(100, Duration::from_secs(1)), "100/s");
         assert_eq!(parse_percent("12.5%").unwrap(), 12.5);
         assert!(parse_rate("100").is_err());
