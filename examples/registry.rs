@@ -64,7 +64,9 @@ async fn main() {
         DOWN.store(u32::from((3..6).contains(&second)), Ordering::Relaxed);
         if second == 5 {
             // An operator shortens the open wait, by name, while calls run.
-            registry::set("INVENTORY", "open", "500ms").unwrap();
+            if let Err(e) = registry::set("INVENTORY", "open", "500ms") {
+                eprintln!("{e}");
+            }
             println!(">>> INVENTORY open wait set to 500ms\n");
         }
         let calls: Vec<_> = (0..20)
