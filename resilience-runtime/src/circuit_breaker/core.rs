@@ -491,8 +491,9 @@ impl Core {
             }
             Window::Time(w) => match w.record(now(), failed, slow) {
                 // Buckets expire, so any call may be the one that completes `min_calls`.
-                Recorded::Yes { .. } => true,
-                Recorded::Expired => {
+                Recorded::Yes => true,
+                // Too late for the window, or its bucket is full: counted beside it.
+                Recorded::Expired | Recorded::Full => {
                     self.count_unwindowed(if failed {
                         Outcome::Failure
                     } else {
