@@ -111,6 +111,52 @@ async fn circuit_breaker_does_not_count_ignored_errors() {
     assert_eq!(IGNORING.get(), 5);
 }
 
+static PRICING: Calls = Calls::new();
+static CACHED_QUOTES: Calls = Calls::new();
+
+/// What the cache serves after a failed call.
+const STALE: u32 = 7;
+/// What the cache serves while the breaker is open.
+const SERVED_OPEN: u32 = 8;
+
+fn cached_quote(_fail: bool, failure: Failure<ApiError>) -> Result<u32, ApiError> {
+    CACHED_QUOTES.hit();
+    match failure {
+        Failure::Rejected(e) if e.kind() == ErrorKind::CircuitOpen => Ok(SERVED_OPEN),
+        _ => Ok(STALE),
+    }
+}
+
+#[circuit_breaker(threshold = 50%, open = 30s, fallback = cached_quote)]
+async fn quote(fail: bool) -> Result<u32, ApiError> {
+    PRICING.hit();
+    if fail { Err(ApiError::Down) } else { Ok(1) }
+}
+
+#[tokio::test(start_paused = true)]
+async fn breaker_with_fallback_opens_at_half_failures_serves_the_fallback_then_probes_after_open() {
+    // Closed: the default min_calls (20) calls, every other one failing: 50% trips it.
+    for i in 0..20 {
+        let fail = i % 2 == 1;
+        let expected = if fail { STALE } else { 1 };
+        assert_eq!(quote(fail).await, Ok(expected), "call {i}");
+    }
+    assert_eq!((PRICING.get(), CACHED_QUOTES.get()), (20, 10));
+
+    // Open: the fallback serves every call and the body is not called, for all of 30s.
+    for _ in 0..5 {
+        assert_eq!(quote(false).await, Ok(SERVED_OPEN));
+    }
+    tokio::time::advance(Duration::from_secs(30) - Duration::from_millis(1)).await;
+    assert_eq!(quote(false).await, Ok(SERVED_OPEN));
+    assert_eq!((PRICING.get(), CACHED_QUOTES.get()), (20, 16));
+
+    // After 30s, half-open: the probe reaches the body.
+    tokio::time::advance(Duration::from_millis(1)).await;
+    assert_eq!(quote(false).await, Ok(1));
+    assert_eq!((PRICING.get(), CACHED_QUOTES.get()), (21, 16));
+}
+
 #[bulkhead(max = 1)]
 async fn one_at_a_time(d: Duration) -> Result<u32, ApiError> {
     sleep(d).await;

@@ -1016,11 +1016,33 @@ fn check_cap(first: Nanos, max: S<Nanos>, cx: &mut Ctxt) -> Option<()> {
     if max.value < first {
         cx.error(
             max.span,
-            "'max' is shorter than the first delay; make it at least as long",
+            format!(
+                "'max' ({}) is shorter than the first delay ({}); make it at least as long: max = {}",
+                show_duration(max.value),
+                show_duration(first),
+                show_duration(first),
+            ),
         );
         return None;
     }
     Some(())
+}
+
+/// A duration as the attribute language writes it, in its largest whole unit: `2m`, `1500ms`.
+fn show_duration(nanos: Nanos) -> String {
+    const MS: Nanos = 1_000_000;
+    [
+        ("h", 3_600_000 * MS),
+        ("m", 60_000 * MS),
+        ("s", 1_000 * MS),
+        ("ms", MS),
+    ]
+    .into_iter()
+    .find(|(_, unit)| nanos != 0 && nanos.is_multiple_of(*unit))
+    .map_or_else(
+        || format!("{nanos}ns"),
+        |(name, unit)| format!("{}{name}", nanos / unit),
+    )
 }
 
 fn factor(value: &Value, cx: &mut Ctxt) -> Option<f64> {
@@ -1182,6 +1204,16 @@ mod tests {
             ["a duration needs a unit: 30s, 500ms, 2m"]
         );
         assert!(errors(Kind::Timeout, "30sec")[0].starts_with("unknown unit 'sec'"));
+    }
+
+    #[test]
+    fn durations_are_shown_in_their_largest_whole_unit() {
+        let ms = 1_000_000;
+        assert_eq!(show_duration(1_500 * ms), "1500ms");
+        assert_eq!(show_duration(5_000 * ms), "5s");
+        assert_eq!(show_duration(120_000 * ms), "2m");
+        assert_eq!(show_duration(7_200_000 * ms), "2h");
+        assert_eq!(show_duration(10), "10ns");
     }
 
     #[test]

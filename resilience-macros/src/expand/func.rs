@@ -99,12 +99,16 @@ pub struct Param {
     pub pattern: Option<Pat>,
     /// The argument's span, where a missing `Clone` is reported.
     pub span: Span,
+    /// The parameter as a message shows it: `id: u64`.
+    pub shown: String,
 }
 
 /// The receiver, if the function is a method.
 pub struct Receiver {
     pub self_token: Token![self],
     pub pass: Pass,
+    /// The receiver as a message shows it: `&self`, `self: Arc<Self>`.
+    pub shown: String,
 }
 
 fn pass_of(ty: &Type) -> Pass {
@@ -142,17 +146,34 @@ pub fn params(
                 } else {
                     Pass::Owned
                 };
+                let shown = match (&r.reference, r.colon_token) {
+                    (Some((and, lifetime)), _) => {
+                        let mutability = r.mutability;
+                        tokens_to_text(quote::quote!(#and #lifetime #mutability self))
+                    }
+                    (None, Some(_)) => format!("self: {}", tokens_to_text(r.ty.to_token_stream())),
+                    (None, None) => "self".to_owned(),
+                };
                 if strip_mut && pass == Pass::Owned && r.reference.is_none() {
                     r.mutability = None;
                 }
                 receiver = Some(Receiver {
                     self_token: r.self_token,
                     pass,
+                    shown,
                 });
             }
             FnArg::Typed(pt) => {
                 let pass = pass_of(&pt.ty);
                 let span = pt.span();
+                let shown = format!(
+                    "{}: {}",
+                    match &*pt.pat {
+                        Pat::Ident(pi) => pi.ident.to_string(),
+                        pat => tokens_to_text(pat.to_token_stream()),
+                    },
+                    tokens_to_text(pt.ty.to_token_stream())
+                );
                 match &mut *pt.pat {
                     Pat::Ident(pi) if pi.by_ref.is_none() && pi.subpat.is_none() => {
                         let mutable = pi.mutability.is_some();
@@ -165,6 +186,7 @@ pub fn params(
                             mutable,
                             pattern: None,
                             span,
+                            shown,
                         });
                     }
                     pat if rename_patterns => {
@@ -186,6 +208,7 @@ pub fn params(
                             mutable: false,
                             pattern: Some(pattern),
                             span,
+                            shown,
                         });
                     }
                     _ => {}
@@ -316,6 +339,65 @@ fn mentions_impl(ts: TokenStream) -> bool {
     })
 }
 
+/// Tokens as a person writes them (`&'a mut Vec<u8>`, not `& 'a mut Vec < u8 >`), for messages.
+pub fn tokens_to_text(tokens: TokenStream) -> String {
+    let mut text = String::new();
+    write_tokens(&mut text, tokens);
+    text
+}
+
+fn write_tokens(text: &mut String, tokens: TokenStream) {
+    use proc_macro2::{Delimiter, TokenTree};
+    for token in tokens {
+        match token {
+            TokenTree::Ident(ident) => {
+                let word = ident.to_string();
+                if text.ends_with(|c: char| c.is_alphanumeric() || c == '_' || c == '>') {
+                    text.push(' ');
+                }
+                text.push_str(&word);
+            }
+            TokenTree::Literal(lit) => {
+                if text.ends_with(|c: char| c.is_alphanumeric() || c == '_') {
+                    text.push(' ');
+                }
+                text.push_str(&lit.to_string());
+            }
+            TokenTree::Punct(punct) => match punct.as_char() {
+                ',' | ';' => {
+                    text.push(punct.as_char());
+                    text.push(' ');
+                }
+                ':' if punct.spacing() == proc_macro2::Spacing::Joint || text.ends_with(':') => {
+                    text.push(':')
+                }
+                ':' => text.push_str(": "),
+                '=' | '+' => {
+                    if !text.ends_with(' ') {
+                        text.push(' ');
+                    }
+                    text.push(punct.as_char());
+                    text.push(' ');
+                }
+                '-' if punct.spacing() == proc_macro2::Spacing::Joint => text.push_str(" -"),
+                '>' if text.ends_with(" -") => text.push_str("> "),
+                c => text.push(c),
+            },
+            TokenTree::Group(group) => {
+                let (open, close) = match group.delimiter() {
+                    Delimiter::Parenthesis => ("(", ")"),
+                    Delimiter::Bracket => ("[", "]"),
+                    Delimiter::Brace => ("{ ", " }"),
+                    Delimiter::None => ("", ""),
+                };
+                text.push_str(open);
+                write_tokens(text, group.stream());
+                text.push_str(close);
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -357,6 +439,33 @@ mod tests {
         assert!(passes == [Pass::Shared, Pass::Owned, Pass::Owned, Pass::Unique]);
         assert!(params[1].mutable && params[2].pattern.is_some());
         assert!(!quote!(#sig).to_string().contains("mut b"));
+    }
+
+    #[test]
+    fn tokens_read_as_written() {
+        for src in [
+            "&'a mut Vec<u8>",
+            "std::collections::HashMap<String, (u8, [u8; 4])>",
+            "impl Fn(u8) -> u8 + Send",
+            "Box<dyn Future<Output = u8> + 'static>",
+            "<T as Iterator>::Item",
+            "for<'a> fn(&'a str)",
+            "self: Arc<Self>",
+        ] {
+            let tokens: TokenStream = syn::parse_str(src).expect("tokens");
+            assert_eq!(tokens_to_text(tokens), src);
+        }
+    }
+
+    #[test]
+    fn params_are_shown_as_a_signature_writes_them() {
+        let mut sig: Signature =
+            syn::parse_str("async fn f(&'a mut self, mut id: u64, (a, b): (u8, u8))")
+                .expect("signature");
+        let (receiver, params) = params(&mut sig, true, true);
+        assert_eq!(receiver.map(|r| r.shown).as_deref(), Some("&'a mut self"));
+        let shown: Vec<_> = params.iter().map(|p| p.shown.as_str()).collect();
+        assert_eq!(shown, ["id: u64", "(a, b): (u8, u8)"]);
     }
 
     #[test]

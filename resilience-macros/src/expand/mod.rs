@@ -21,7 +21,7 @@
 //!         }
 //!     }.await {
 //!         Ok(v) => Ok(v),
-//!         Err(failure) => (&FallbackReturn::new(f(id_for_fallback, failure))).take_fallback_future().await,
+//!         Err(failure) => fallback((id_for_fallback,), failure, f).await, // checked: see `fallback.rs`
 //!     }
 //! }
 //! ```
@@ -30,6 +30,7 @@
 //! which asks for `E: From<resilience::Error>` at the return type.
 
 mod builder;
+mod fallback;
 mod func;
 mod policy;
 mod stack;
@@ -348,79 +349,6 @@ impl Gen<'_> {
                     }
                 }
             }
-        }
-    }
-
-    /// A fallback at this position: on any failure, calls `path` with the arguments (owned ones
-    /// cloned before the call) and the failure. Outermost, it yields the function's own result.
-    fn fallback(
-        &self,
-        index: usize,
-        path: &Path,
-        inner: TokenStream,
-        outermost: bool,
-    ) -> TokenStream {
-        let private = &self.private;
-        let span = path.span();
-        let outcome = local("__resilience_outcome");
-        let value = local("__resilience_value");
-        let failure = local_at("__resilience_failure", span);
-        let future = local("__resilience_fallback");
-        let mut clones = Vec::new();
-        let mut args = Vec::new();
-        if let Some(receiver) = self.receiver {
-            let this = receiver.self_token;
-            match receiver.pass {
-                Pass::Shared => args.push(quote!(#this)),
-                Pass::Unique => args.push(quote!(&mut *#this)),
-                Pass::Owned => {
-                    let copy = local_at("__resilience_fallback_self", span);
-                    clones.push(quote_spanned!(this.span=> let #copy = #private::clone_for_fallback(&#this);));
-                    args.push(quote!(#copy));
-                }
-            }
-        }
-        for (i, p) in self.params.iter().enumerate() {
-            let ident = &p.ident;
-            match p.pass {
-                Pass::Shared => args.push(quote!(#ident)),
-                Pass::Unique => args.push(quote!(&mut *#ident)),
-                Pass::Owned => {
-                    let copy = local_at(&format!("__resilience_fallback_arg{i}"), span);
-                    clones.push(
-                        quote_spanned!(p.span=> let #copy = #private::clone_for_fallback(&#ident);),
-                    );
-                    args.push(quote!(#copy));
-                }
-            }
-        }
-        let name = self.name(index, Kind::Fallback);
-        let call = quote_spanned!(span=> #path(#(#args,)* #failure));
-        let lifted =
-            quote_spanned!(span=> (&#private::FallbackReturn::new(#call)).take_fallback_future());
-        let result = if outermost {
-            quote_spanned!(span=> #future.await)
-        } else {
-            quote_spanned!(span=> ::core::result::Result::map_err(#future.await, #private::Failure::Error))
-        };
-        let body = quote! {
-            #[allow(unused_imports)]
-            use #private::{FallbackAsync as _, FallbackSync as _};
-            #(#clones)*
-            let #outcome = #inner.await;
-            match #outcome {
-                ::core::result::Result::Ok(#value) => ::core::result::Result::Ok(#value),
-                ::core::result::Result::Err(#failure) => {
-                    #private::fallback_used(#name, &#failure);
-                    let #future = #lifted;
-                    #result
-                }
-            }
-        };
-        if outermost {
-            body
-        } else {
-            quote!(async { #body })
         }
     }
 }

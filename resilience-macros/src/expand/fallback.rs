@@ -1,0 +1,193 @@
+//! A fallback at one position of the stack: on any failure, call the user's function with the
+//! arguments and the failure, sync or `async`, and check its signature where it is named.
+//!
+//! The call goes through two traits generated beside it, so each mistake gets its own error at
+//! the fallback's path: one implemented for every function taking the arguments then the
+//! failure (a wrong argument is rustc's "expected function signature"), and one implemented for
+//! `Result<T, E>` and for any future of it (a wrong return type is our message, naming the
+//! fallback and the signature to write). They are generated rather than in `__private` so the
+//! message can say the fallback's name and the function's parameters. Which of the two return
+//! shapes applies is found by the trait solver through a marker type, not by the user.
+
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote, quote_spanned};
+use syn::Path;
+use syn::spanned::Spanned;
+
+use super::func::{Pass, tokens_to_text};
+use super::{Gen, local, local_at};
+use crate::model::Kind;
+
+impl Gen<'_> {
+    /// A fallback at this position: on any failure, calls `path` with the arguments (owned ones
+    /// cloned before the call) and the failure. Outermost, it yields the function's own result.
+    pub(super) fn fallback(
+        &self,
+        index: usize,
+        path: &Path,
+        inner: TokenStream,
+        outermost: bool,
+    ) -> TokenStream {
+        let private = &self.private;
+        let span = path.span();
+        let outcome = local("__resilience_outcome");
+        let value = local("__resilience_value");
+        let expects = local("__resilience_expects");
+        let failure = local_at("__resilience_failure", span);
+        let mut clones = Vec::new();
+        let mut args = Vec::new();
+        if let Some(receiver) = self.receiver {
+            let this = receiver.self_token;
+            match receiver.pass {
+                Pass::Shared => args.push(quote!(#this)),
+                Pass::Unique => args.push(quote!(&mut *#this)),
+                Pass::Owned => {
+                    let copy = local_at("__resilience_fallback_self", span);
+                    clones.push(quote_spanned!(this.span=> let #copy = #private::clone_for_fallback(&#this);));
+                    args.push(quote!(#copy));
+                }
+            }
+        }
+        for (i, p) in self.params.iter().enumerate() {
+            let ident = &p.ident;
+            match p.pass {
+                Pass::Shared => args.push(quote!(#ident)),
+                Pass::Unique => args.push(quote!(&mut *#ident)),
+                Pass::Owned => {
+                    let copy = local_at(&format!("__resilience_fallback_arg{i}"), span);
+                    clones.push(
+                        quote_spanned!(p.span=> let #copy = #private::clone_for_fallback(&#ident);),
+                    );
+                    args.push(quote!(#copy));
+                }
+            }
+        }
+        let name = self.name(index, Kind::Fallback);
+        let checks = self.checks(path, args.len());
+        let call_fallback = local_at("__resilience_call_fallback", span);
+        let called = quote_spanned! {span=>
+            #call_fallback(#expects, (#(#args,)*), #failure, #path).await
+        };
+        let result = if outermost {
+            called
+        } else {
+            quote_spanned!(span=> ::core::result::Result::map_err(#called, #private::Failure::Error))
+        };
+        let body = quote! {
+            #(#clones)*
+            let #outcome = #inner.await;
+            let #expects = #private::fallback_expects(&#outcome);
+            match #outcome {
+                ::core::result::Result::Ok(#value) => ::core::result::Result::Ok(#value),
+                ::core::result::Result::Err(#failure) => {
+                    #private::fallback_used(#name, &#failure);
+                    #checks
+                    #result
+                }
+            }
+        };
+        if outermost {
+            body
+        } else {
+            quote!(async { #body })
+        }
+    }
+
+    /// The traits and the function through which the fallback `path`, given `arity` arguments
+    /// before the failure, is called (see the module's documentation).
+    fn checks(&self, path: &Path, arity: usize) -> TokenStream {
+        let private = &self.private;
+        let call_trait = local("__ResilienceFallbackCall");
+        let return_trait = local("__ResilienceFallbackReturn");
+        let call_fallback = local("__resilience_call_fallback");
+        let arg_types: Vec<_> = (0..arity).map(|i| format_ident!("A{i}")).collect();
+        let arg_values: Vec<_> = (0..arity).map(|i| format_ident!("a{i}")).collect();
+
+        let shown = escape(&tokens_to_text(quote!(#path)));
+        let fn_name = path
+            .segments
+            .last()
+            .map_or_else(|| shown.clone(), |s| s.ident.to_string());
+        let params: String = self
+            .receiver
+            .map(|r| r.shown.as_str())
+            .into_iter()
+            .chain(self.params.iter().map(|p| p.shown.as_str()))
+            .map(|p| format!("{}, ", escape(p)))
+            .collect();
+        let message = format!(
+            "the fallback `{shown}` returns `{{Self}}`, but it must return `Result<{{T}}, {{E}}>` (the annotated function's return type), or a future of it"
+        );
+        let label = "this fallback returns `{Self}`";
+        let note = format!(
+            "a fallback takes the function's parameters, then the failure, and returns the function's result, sync or async: `fn {fn_name}({params}failure: resilience::Failure<{{E}}>) -> Result<{{T}}, {{E}}>`"
+        );
+
+        quote! {
+            trait #call_trait<A, E> {
+                type Output;
+                fn call_fallback(self, args: A, failure: #private::Failure<E>) -> Self::Output;
+            }
+            impl<F, R, E, #(#arg_types),*> #call_trait<(#(#arg_types,)*), E> for F
+            where
+                F: ::core::ops::FnOnce(#(#arg_types,)* #private::Failure<E>) -> R,
+            {
+                type Output = R;
+                #[inline]
+                fn call_fallback(
+                    self,
+                    (#(#arg_values,)*): (#(#arg_types,)*),
+                    failure: #private::Failure<E>,
+                ) -> R {
+                    self(#(#arg_values,)* failure)
+                }
+            }
+            #[diagnostic::on_unimplemented(message = #message, label = #label, note = #note)]
+            trait #return_trait<T, E, Shape> {
+                fn into_fallback_future(
+                    self,
+                ) -> impl ::core::future::Future<Output = ::core::result::Result<T, E>>;
+            }
+            #[diagnostic::do_not_recommend]
+            impl<T, E> #return_trait<T, E, #private::SyncFallback> for ::core::result::Result<T, E> {
+                #[inline]
+                fn into_fallback_future(
+                    self,
+                ) -> impl ::core::future::Future<Output = ::core::result::Result<T, E>> {
+                    #private::ready_fallback(self)
+                }
+            }
+            #[diagnostic::do_not_recommend]
+            impl<T, E, F> #return_trait<T, E, #private::AsyncFallback> for F
+            where
+                F: ::core::future::Future<Output: #private::FallbackOutput<::core::result::Result<T, E>>>,
+            {
+                #[inline]
+                fn into_fallback_future(
+                    self,
+                ) -> impl ::core::future::Future<Output = ::core::result::Result<T, E>> {
+                    #private::await_fallback(self)
+                }
+            }
+            #[inline]
+            fn #call_fallback<T, E, A, Shape, F>(
+                expects: ::core::marker::PhantomData<fn() -> ::core::result::Result<T, E>>,
+                args: A,
+                failure: #private::Failure<E>,
+                fallback: F,
+            ) -> impl ::core::future::Future<Output = ::core::result::Result<T, E>>
+            where
+                F: #call_trait<A, E>,
+                F::Output: #return_trait<T, E, Shape>,
+            {
+                let _ = expects;
+                #return_trait::into_fallback_future(F::call_fallback(fallback, args, failure))
+            }
+        }
+    }
+}
+
+/// `text` as a literal part of a `#[diagnostic]` format string.
+fn escape(text: &str) -> String {
+    text.replace('{', "{{").replace('}', "}}")
+}
