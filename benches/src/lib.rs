@@ -1,1 +1,128 @@
-//! Benchmarks of the resilience framework; see `benches/`.
+//! What the benchmarks share: the criterion settings, the runtime, the protected operation, and
+//! the loop that times a run of calls.
+//!
+//! Every benchmark times a loop of calls inside one `block_on` of a current-thread tokio
+//! runtime, so the runtime's own cost (entering it, parking) is paid once per sample and not
+//! per call. Before timing, each case is run a few thousand times on the bench thread with a
+//! counting allocator, and its allocations per call are printed beside criterion's figures.
+
+use std::time::Duration;
+
+use criterion::measurement::WallTime;
+use criterion::{BenchmarkGroup, Criterion};
+use tokio::runtime::Runtime;
+
+pub use resilience_counting_alloc::{CountingAllocator, allocations};
+
+/// Criterion settings that keep the whole suite within a few minutes on 2 cores.
+pub fn criterion() -> Criterion {
+    Criterion::default()
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_millis(1500))
+        .sample_size(40)
+        .without_plots()
+        .configure_from_args()
+}
+
+/// A criterion group that remembers its name, for the allocation lines.
+pub struct Group<'a> {
+    /// The group's name, the first half of each benchmark's id.
+    pub name: &'static str,
+    /// The criterion group.
+    pub inner: BenchmarkGroup<'a, WallTime>,
+}
+
+/// Starts the group `name`.
+pub fn group<'a>(c: &'a mut Criterion, name: &'static str) -> Group<'a> {
+    Group {
+        name,
+        inner: c.benchmark_group(name),
+    }
+}
+
+/// A current-thread runtime with the time driver, as every policy needs.
+pub fn runtime() -> Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .expect("a current-thread runtime builds")
+}
+
+/// A current-thread runtime whose clock starts paused: sleeps complete at once, in virtual time.
+pub fn paused_runtime() -> Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(true)
+        .build()
+        .expect("a paused current-thread runtime builds")
+}
+
+/// The protected operation's error.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OpError;
+
+impl std::fmt::Display for OpError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("operation failed")
+    }
+}
+
+impl std::error::Error for OpError {}
+
+impl From<resilience::Error> for OpError {
+    fn from(_: resilience::Error) -> Self {
+        OpError
+    }
+}
+
+/// The protected operation: completes at once with its argument, so a benchmark measures the
+/// policy around it and nothing else.
+#[inline]
+pub async fn op(x: u64) -> Result<u64, OpError> {
+    Ok(x)
+}
+
+/// The protected operation, failing: completes at once with an error.
+#[inline]
+pub async fn failing_op(_x: u64) -> Result<u64, OpError> {
+    Err(OpError)
+}
+
+/// How many calls the allocation count of each case averages over.
+pub const ALLOCATION_SAMPLE_CALLS: u64 = 4096;
+
+/// Benchmarks `$call` (an expression that may `.await` and may use the call number `$i`) as
+/// `$group/$name`: first counts its heap allocations per call on this thread and prints them as
+/// `allocs/call <group>/<name> = <n>`, then lets criterion time loops of it inside one
+/// `block_on` of `$rt`. `$call` yields a `Result`, which must be `Ok` during the warm-up.
+#[macro_export]
+macro_rules! bench_calls {
+    ($group:expr, $rt:expr, $name:expr, |$i:ident| $call:expr) => {{
+        let rt: &tokio::runtime::Runtime = $rt;
+        let group: &mut $crate::Group<'_> = $group;
+        let allocs = rt.block_on(async {
+            // Warm up first: one-time work (a clock's origin, a tracing callsite) is not per call.
+            for $i in 0..64u64 {
+                assert!(std::hint::black_box($call).is_ok(), "the success path failed");
+            }
+            let before = $crate::allocations();
+            for $i in 0..$crate::ALLOCATION_SAMPLE_CALLS {
+                let _ = std::hint::black_box($call);
+            }
+            ($crate::allocations() - before) as f64 / $crate::ALLOCATION_SAMPLE_CALLS as f64
+        });
+        println!("allocs/call {}/{} = {}", group.name, $name, allocs);
+        group.inner.bench_function($name, |b| {
+            b.iter_custom(|iters| {
+                rt.block_on(async {
+                    let start = std::time::Instant::now();
+                    for $i in 0..iters {
+                        let $i = std::hint::black_box($i);
+                        let _ = std::hint::black_box($call);
+                    }
+                    start.elapsed()
+                })
+            })
+        });
+    }};
+}

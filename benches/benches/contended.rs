@@ -1,0 +1,2 @@
+//! Two threads sharing one policy.
+fn main() {}

@@ -1,0 +1,2 @@
+//! Rejection and failure paths.
+fn main() {}
