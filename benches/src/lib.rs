@@ -94,16 +94,28 @@ pub const ALLOCATION_SAMPLE_CALLS: u64 = 4096;
 /// Benchmarks `$call` (an expression that may `.await` and may use the call number `$i`) as
 /// `$group/$name`: first counts its heap allocations per call on this thread and prints them as
 /// `allocs/call <group>/<name> = <n>`, then lets criterion time loops of it inside one
-/// `block_on` of `$rt`. `$call` yields a `Result`, which must be `Ok` during the warm-up.
+/// `block_on` of `$rt`. `$call` yields a `Result`, which must be `Ok` during the warm-up, or
+/// `Err` with `rejected |i| ...` (to time a rejection path).
 #[macro_export]
 macro_rules! bench_calls {
-    ($group:expr, $rt:expr, $name:expr, |$i:ident| $call:expr) => {{
+    ($group:expr, $rt:expr, $name:expr, |$i:ident| $call:expr) => {
+        $crate::bench_calls!(@expect is_ok, $group, $rt, $name, |$i| $call)
+    };
+    ($group:expr, $rt:expr, $name:expr, rejected |$i:ident| $call:expr) => {
+        $crate::bench_calls!(@expect is_err, $group, $rt, $name, |$i| $call)
+    };
+    (@expect $expect:ident, $group:expr, $rt:expr, $name:expr, |$i:ident| $call:expr) => {{
         let rt: &tokio::runtime::Runtime = $rt;
         let group: &mut $crate::Group<'_> = $group;
         let allocs = rt.block_on(async {
             // Warm up first: one-time work (a clock's origin, a tracing callsite) is not per call.
             for $i in 0..64u64 {
-                assert!(std::hint::black_box($call).is_ok(), "the success path failed");
+                assert!(
+                    std::hint::black_box($call).$expect(),
+                    "{}/{}: not the path to measure",
+                    group.name,
+                    $name
+                );
             }
             let before = $crate::allocations();
             for $i in 0..$crate::ALLOCATION_SAMPLE_CALLS {
@@ -121,6 +133,43 @@ macro_rules! bench_calls {
                         let _ = std::hint::black_box($call);
                     }
                     start.elapsed()
+                })
+            })
+        });
+    }};
+}
+
+/// Benchmarks `$call` run by two threads at once, each on its own current-thread runtime, as
+/// `$group/$name`. Each thread first builds its own state with `$setup` (bound to `$state`),
+/// then both start together at a barrier; a sample's time is the slower thread's, so the figure
+/// is the time per call as each thread sees it while the other calls too.
+#[macro_export]
+macro_rules! bench_two_threads {
+    ($group:expr, $name:expr, |$state:ident = $setup:expr, $i:ident| $call:expr) => {{
+        let group: &mut $crate::Group<'_> = $group;
+        group.inner.bench_function($name, |b| {
+            b.iter_custom(|iters| {
+                let start_together = std::sync::Barrier::new(2);
+                let run = || {
+                    let rt = $crate::runtime();
+                    #[allow(unused_mut)]
+                    let mut $state = $setup;
+                    start_together.wait();
+                    rt.block_on(async {
+                        let start = std::time::Instant::now();
+                        for $i in 0..iters {
+                            let $i = std::hint::black_box($i);
+                            let _ = std::hint::black_box($call);
+                        }
+                        start.elapsed()
+                    })
+                };
+                std::thread::scope(|s| {
+                    let first = s.spawn(&run);
+                    let second = s.spawn(&run);
+                    let first = first.join().expect("first thread ran");
+                    let second = second.join().expect("second thread ran");
+                    first.max(second)
                 })
             })
         });

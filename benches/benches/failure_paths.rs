@@ -1,2 +1,0 @@
-//! Rejection and failure paths.
-fn main() {}
