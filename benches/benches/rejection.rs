@@ -70,9 +70,24 @@ fn open_breaker(c: &mut Criterion) {
     // Relaxed: one thread.
     FAIL.store(false, Relaxed);
 
-    bench_calls!(&mut g, &rt, "tower-resilience", rejected |i| tower_call(&mut tr, i).await);
-    bench_calls!(&mut g, &rt, "recloser", rejected |i| recloser.call(flaky(i)).await);
-    bench_calls!(&mut g, &rt, "failsafe", rejected |i| failsafe.call(flaky(i)).await);
+    bench_calls!(
+        &mut g,
+        &rt,
+        "tower-resilience",
+        rejected | i | tower_call(&mut tr, i).await
+    );
+    bench_calls!(
+        &mut g,
+        &rt,
+        "recloser",
+        rejected | i | recloser.call(flaky(i)).await
+    );
+    bench_calls!(
+        &mut g,
+        &rt,
+        "failsafe",
+        rejected | i | failsafe.call(flaky(i)).await
+    );
     g.inner.finish();
 }
 

@@ -69,7 +69,8 @@ fn retry_failures(c: &mut Criterion) {
         .fixed_backoff(BACKOFF)
         .build()
         .layer(service_fn(|i| flaky(&TOWER, i)));
-    bench_calls!(&mut g, &rt, "tower-resilience", |i| tower_call(&mut tr, i).await);
+    bench_calls!(&mut g, &rt, "tower-resilience", |i| tower_call(&mut tr, i)
+        .await);
     g.inner.finish();
 }
 

@@ -39,7 +39,8 @@ fn bare(c: &mut Criterion) {
     let mut g = group(c, "bare");
     bench_calls!(&mut g, &rt, "async_fn", |i| op(i).await);
     let mut svc = service_fn(op);
-    bench_calls!(&mut g, &rt, "tower_service_fn", |i| tower_call(&mut svc, i).await);
+    bench_calls!(&mut g, &rt, "tower_service_fn", |i| tower_call(&mut svc, i)
+        .await);
     g.inner.finish();
 }
 
@@ -53,7 +54,8 @@ fn circuit_breaker(c: &mut Criterion) {
         .build()
         .expect("valid breaker")
         .layer(service_fn(op));
-    bench_calls!(&mut g, &rt, "tower-resilience", |i| tower_call(&mut tr, i).await);
+    bench_calls!(&mut g, &rt, "tower-resilience", |i| tower_call(&mut tr, i)
+        .await);
     let recloser = recloser::AsyncRecloser::from(recloser::Recloser::custom().build());
     bench_calls!(&mut g, &rt, "recloser", |i| recloser.call(op(i)).await);
     let failsafe = failsafe::Config::new().build();
@@ -72,7 +74,8 @@ fn retry(c: &mut Criterion) {
         .exponential_backoff(Duration::from_millis(100))
         .build()
         .layer(service_fn(op));
-    bench_calls!(&mut g, &rt, "tower-resilience", |i| tower_call(&mut tr, i).await);
+    bench_calls!(&mut g, &rt, "tower-resilience", |i| tower_call(&mut tr, i)
+        .await);
     bench_calls!(&mut g, &rt, "backon", |i| (|| op(i))
         .retry(ExponentialBuilder::default())
         .await);
@@ -101,7 +104,8 @@ fn timeout(c: &mut Criterion) {
         .timeout_duration(Duration::from_secs(1))
         .build()
         .layer(service_fn(op));
-    bench_calls!(&mut g, &rt, "tower-resilience", |i| tower_call(&mut tr, i).await);
+    bench_calls!(&mut g, &rt, "tower-resilience", |i| tower_call(&mut tr, i)
+        .await);
     g.inner.finish();
 }
 
@@ -131,7 +135,8 @@ fn bulkhead(c: &mut Criterion) {
         .build()
         .expect("valid bulkhead")
         .layer(service_fn(op));
-    bench_calls!(&mut g, &rt, "tower-resilience", |i| tower_call(&mut tr, i).await);
+    bench_calls!(&mut g, &rt, "tower-resilience", |i| tower_call(&mut tr, i)
+        .await);
     g.inner.finish();
 }
 
@@ -162,7 +167,8 @@ fn rate_limiter(c: &mut Criterion) {
         .build()
         .expect("valid rate limiter")
         .layer(service_fn(op));
-    bench_calls!(&mut g, &rt, "tower-resilience", |i| tower_call(&mut tr, i).await);
+    bench_calls!(&mut g, &rt, "tower-resilience", |i| tower_call(&mut tr, i)
+        .await);
     g.inner.finish();
 }
 
