@@ -1,0 +1,311 @@
+//! The `const` builder of a [`CircuitBreaker`], and the checks that turn a configuration no
+//! breaker can run with into a [`ConfigError`].
+
+use std::time::Duration;
+
+use super::CircuitBreaker;
+use super::core::{Config, Core, RATE_SCALE};
+use super::window::{CountWindow, MAX_WINDOW_CALLS, TimeWindow, Window};
+use super::word::MAX_HALF_OPEN_PROBES;
+use crate::clock::{Clock, ticks};
+use crate::error::ConfigError;
+
+/// The window a breaker decides on.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum WindowSpec {
+    Calls(u32),
+    Time(Duration),
+}
+
+/// Configures a [`CircuitBreaker`]; every method is a `const fn`, so a breaker can be built in
+/// a `static`. Start with [`CircuitBreaker::builder`].
+///
+/// ```
+/// use std::time::Duration;
+/// use resilience_runtime::CircuitBreaker;
+///
+/// static PAYMENTS: CircuitBreaker = match CircuitBreaker::builder("payments")
+///     .threshold(25.0)
+///     .window_time(Duration::from_secs(60))
+///     .min_calls(10)
+///     .open_exponential(Duration::from_secs(5), Duration::from_secs(300))
+///     .build()
+/// {
+///     Ok(breaker) => breaker,
+///     Err(_) => panic!("invalid circuit breaker"),
+/// };
+/// # assert_eq!(PAYMENTS.name(), "payments");
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[must_use = "a builder does nothing until `build` is called"]
+pub struct CircuitBreakerBuilder {
+    name: &'static str,
+    threshold: Option<f64>,
+    consecutive_failures: Option<u32>,
+    window: WindowSpec,
+    min_calls: u32,
+    slow: Option<Duration>,
+    slow_threshold: Option<f64>,
+    open: Duration,
+    open_max: Duration,
+    half_open: u32,
+    critical: bool,
+}
+
+/// A percentage in `(0, 100]` as hundredths of a percent, at least 1 so a tiny rate still trips.
+const fn scaled(percent: f64) -> u32 {
+    let r = (percent * 100.0 + 0.5) as u32;
+    if r == 0 { 1 } else { r }
+}
+
+/// The error for `field` of the breaker `name` (a `const fn`: closures cannot run in `build`).
+const fn invalid(
+    name: &'static str,
+    field: &'static str,
+    message: &'static str,
+) -> Result<CircuitBreaker, ConfigError> {
+    Err(ConfigError::new(name, field, message))
+}
+
+const fn is_percentage(percent: f64) -> bool {
+    // Written so that NaN fails too.
+    percent > 0.0 && percent <= 100.0
+}
+
+impl CircuitBreakerBuilder {
+    pub(super) const fn new(name: &'static str) -> Self {
+        CircuitBreakerBuilder {
+            name,
+            threshold: None,
+            consecutive_failures: None,
+            window: WindowSpec::Calls(100),
+            min_calls: 20,
+            slow: None,
+            slow_threshold: None,
+            open: Duration::from_secs(30),
+            open_max: Duration::from_secs(30),
+            half_open: 3,
+            critical: false,
+        }
+    }
+
+    /// The failure rate, in percent of the calls in the window, at which the breaker opens:
+    /// in `(0, 100]`, default 50. It trips when the rate reaches the threshold (`>=`).
+    /// Cannot be combined with [`consecutive_failures`](Self::consecutive_failures).
+    pub const fn threshold(mut self, percent: f64) -> Self {
+        self.threshold = Some(percent);
+        self
+    }
+
+    /// Opens the breaker after `n` consecutive failures instead of on a failure rate.
+    ///
+    /// `min_calls` does not apply to this count (it is its own minimum), only to the slow-call
+    /// rate. In half-open, any failed probe re-opens the breaker and all probes succeeding
+    /// close it. Cannot be combined with [`threshold`](Self::threshold).
+    pub const fn consecutive_failures(mut self, n: u32) -> Self {
+        self.consecutive_failures = Some(n);
+        self
+    }
+
+    /// Decides on the last `n` calls (a count window): at most [`MAX_WINDOW_CALLS`], default 100.
+    /// Replaces a time window set before.
+    pub const fn window_calls(mut self, n: u32) -> Self {
+        self.window = WindowSpec::Calls(n);
+        self
+    }
+
+    /// Decides on the calls of the last `d` (a time window), kept in 10 buckets of `d / 10`;
+    /// the window slides one bucket at a time, so it covers between 90% and 100% of `d`.
+    /// Replaces a count window set before.
+    pub const fn window_time(mut self, d: Duration) -> Self {
+        self.window = WindowSpec::Time(d);
+        self
+    }
+
+    /// The calls the window must hold before a rate can open the breaker: default 20; for a
+    /// count window, at most the window's size (a larger value is clamped to it). In half-open
+    /// the probes decide, whatever their number.
+    pub const fn min_calls(mut self, n: u32) -> Self {
+        self.min_calls = n;
+        self
+    }
+
+    /// A call taking at least `d` is slow, whether it succeeds or fails. Slow calls are
+    /// counted apart and open the breaker when their rate reaches
+    /// [`slow_threshold`](Self::slow_threshold). Tracking them reads the clock twice per call.
+    pub const fn slow(mut self, d: Duration) -> Self {
+        self.slow = Some(d);
+        self
+    }
+
+    /// The slow-call rate, in percent, at which the breaker opens: in `(0, 100]`; default the
+    /// failure [`threshold`](Self::threshold) (50 in consecutive-failures mode). Needs
+    /// [`slow`](Self::slow).
+    pub const fn slow_threshold(mut self, percent: f64) -> Self {
+        self.slow_threshold = Some(percent);
+        self
+    }
+
+    /// How long the breaker stays open before it lets probes through: default 30 seconds.
+    pub const fn open(mut self, d: Duration) -> Self {
+        self.open = d;
+        self.open_max = d;
+        self
+    }
+
+    /// An open wait that starts at `initial` and doubles, up to `max`, each time a round of
+    /// probes fails and re-opens the breaker; it is back to `initial` once the breaker closes.
+    pub const fn open_exponential(mut self, initial: Duration, max: Duration) -> Self {
+        self.open = initial;
+        self.open_max = max;
+        self
+    }
+
+    /// The probe calls a half-open breaker lets through: default 3, at most 1000.
+    pub const fn half_open(mut self, probes: u32) -> Self {
+        self.half_open = probes;
+        self
+    }
+
+    /// Whether an open breaker makes the service's health "down" rather than "degraded":
+    /// default false.
+    pub const fn critical(mut self, yes: bool) -> Self {
+        self.critical = yes;
+        self
+    }
+
+    /// Checks the configuration and builds the breaker.
+    ///
+    /// # Errors
+    ///
+    /// A [`ConfigError`] naming the option (as in the attribute) and what to write instead:
+    /// a percentage outside `(0, 100]`, a zero count or duration, a count window larger than
+    /// [`MAX_WINDOW_CALLS`], `threshold` together with `consecutive_failures`, an exponential
+    /// maximum below its initial wait, or `slow_threshold` without `slow`.
+    pub const fn build(self) -> Result<CircuitBreaker, ConfigError> {
+        let name = self.name;
+        if let Some(p) = self.threshold
+            && !is_percentage(p)
+        {
+            return invalid(
+                name,
+                "threshold",
+                "must be a percentage in (0, 100]: write threshold = 50%",
+            );
+        }
+        if let Some(0) = self.consecutive_failures {
+            return invalid(name, "failures", "must be at least 1: write failures = 5");
+        }
+        if self.threshold.is_some() && self.consecutive_failures.is_some() {
+            return invalid(
+                name,
+                "failures",
+                "cannot be combined with `threshold`: write either threshold = 50% (a failure \
+                 rate) or failures = 5 (consecutive failures), not both",
+            );
+        }
+        match self.window {
+            WindowSpec::Calls(n) if n == 0 || n > MAX_WINDOW_CALLS => {
+                return invalid(
+                    name,
+                    "window",
+                    "must hold between 1 and 1000 calls: write window = 100, or a time window \
+                     such as window = 60s",
+                );
+            }
+            WindowSpec::Time(d) if d.is_zero() => {
+                return invalid(
+                    name,
+                    "window",
+                    "a time window must be longer than 0: write window = 60s",
+                );
+            }
+            _ => {}
+        }
+        if self.min_calls == 0 {
+            return invalid(
+                name,
+                "min_calls",
+                "must be at least 1: write min_calls = 20",
+            );
+        }
+        if let Some(d) = self.slow
+            && d.is_zero()
+        {
+            return invalid(name, "slow", "must be longer than 0: write slow = 2s");
+        }
+        if let Some(p) = self.slow_threshold {
+            if !is_percentage(p) {
+                return invalid(
+                    name,
+                    "slow_threshold",
+                    "must be a percentage in (0, 100]: write slow_threshold = 50%",
+                );
+            }
+            if self.slow.is_none() {
+                return invalid(
+                    name,
+                    "slow_threshold",
+                    "has no effect without `slow`: add slow = 2s",
+                );
+            }
+        }
+        if self.open.is_zero() {
+            return invalid(name, "open", "must be longer than 0: write open = 30s");
+        }
+        if self.open_max.as_nanos() < self.open.as_nanos() {
+            return invalid(
+                name,
+                "open",
+                "the maximum wait must be at least the initial one: write open = exponential(5s, max = 5m)",
+            );
+        }
+        if self.half_open == 0 || self.half_open > MAX_HALF_OPEN_PROBES {
+            return invalid(
+                name,
+                "half_open",
+                "must be between 1 and 1000 probe calls: write half_open = 3",
+            );
+        }
+
+        let threshold = match self.threshold {
+            Some(p) => scaled(p),
+            None => (RATE_SCALE / 2) as u32,
+        };
+        let (window, min_calls) = match self.window {
+            WindowSpec::Calls(n) => {
+                let min_calls = if self.min_calls > n {
+                    n
+                } else {
+                    self.min_calls
+                };
+                (Window::Count(CountWindow::new(n)), min_calls)
+            }
+            WindowSpec::Time(d) => (Window::Time(TimeWindow::new(ticks(d))), self.min_calls),
+        };
+        let config = Config {
+            threshold,
+            consecutive_failures: match self.consecutive_failures {
+                Some(n) => n,
+                None => 0,
+            },
+            min_calls,
+            slow: match self.slow {
+                Some(d) => ticks(d),
+                None => 0,
+            },
+            slow_threshold: match self.slow_threshold {
+                Some(p) => scaled(p),
+                None => threshold,
+            },
+            open_initial: ticks(self.open),
+            open_max: ticks(self.open_max),
+            half_open: self.half_open,
+            critical: self.critical,
+        };
+        Ok(CircuitBreaker {
+            core: Core::new(name, config, window),
+            clock: Clock::new(),
+        })
+    }
+}

@@ -1,0 +1,886 @@
+//! The breaker's atomic core: the state machine over one packed state word, the window of
+//! outcomes, the settings and the counters. Lock-free, allocation-free, and free of tokio:
+//! time arrives as `u64` ticks (nanoseconds) through a closure, read only where the semantics
+//! need it, so the core can be model-checked and the clock is never read on a closed count
+//! window's success path.
+//!
+//! Every transition is one compare-and-swap on the state word, which also bumps its
+//! generation. A call remembers the generation it was admitted in and records its outcome only
+//! if that generation is still current, so a call admitted before a transition never pollutes
+//! the new state's window or probe round.
+
+use std::sync::atomic::{
+    AtomicBool, AtomicU32, AtomicU64,
+    Ordering::{AcqRel, Acquire, Relaxed, Release},
+};
+
+use super::State;
+use super::window::{Recorded, Tally, Window};
+use super::word::Word;
+use crate::event::{EventKind, PolicyKind, emit};
+
+/// Rates are kept in hundredths of a percent: 5000 is 50%, 10000 is 100%.
+pub(crate) const RATE_SCALE: u64 = 10_000;
+
+/// Keeps the state word, read by every call, off the cache lines that calls write.
+#[derive(Debug)]
+#[repr(align(128))]
+struct Padded<T>(T);
+
+/// The settings a breaker is built with, as plain values.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Config {
+    /// Failure rate that trips, in hundredths of a percent; unused when `consecutive_failures` is set.
+    pub(crate) threshold: u32,
+    /// Consecutive failures that trip; 0 = trip on the failure rate instead.
+    pub(crate) consecutive_failures: u32,
+    /// Calls the window must hold before a rate may trip (already clamped to a count window's size).
+    pub(crate) min_calls: u32,
+    /// A call taking at least this many ticks is slow; 0 = slow calls are not tracked.
+    pub(crate) slow: u64,
+    /// Slow-call rate that trips, in hundredths of a percent.
+    pub(crate) slow_threshold: u32,
+    /// The first open wait, in ticks.
+    pub(crate) open_initial: u64,
+    /// The longest open wait, in ticks (= `open_initial` for a fixed wait).
+    pub(crate) open_max: u64,
+    /// Probe calls a half-open breaker admits.
+    pub(crate) half_open: u32,
+    /// Whether an open breaker makes health "down".
+    pub(crate) critical: bool,
+}
+
+/// The settings, in atomics so a breaker can be reconfigured later without a lock. Every read
+/// is `Relaxed`: a setting is an independent value, and a call that sees the old one is as
+/// correct as one that ran a moment earlier.
+#[derive(Debug)]
+struct Settings {
+    threshold: AtomicU32,
+    consecutive_failures: AtomicU32,
+    min_calls: AtomicU32,
+    slow: AtomicU64,
+    slow_threshold: AtomicU32,
+    open_initial: AtomicU64,
+    open_max: AtomicU64,
+    half_open: AtomicU32,
+    critical: AtomicBool,
+}
+
+impl Settings {
+    const fn new(c: Config) -> Self {
+        Settings {
+            threshold: AtomicU32::new(c.threshold),
+            consecutive_failures: AtomicU32::new(c.consecutive_failures),
+            min_calls: AtomicU32::new(c.min_calls),
+            slow: AtomicU64::new(c.slow),
+            slow_threshold: AtomicU32::new(c.slow_threshold),
+            open_initial: AtomicU64::new(c.open_initial),
+            open_max: AtomicU64::new(c.open_max),
+            half_open: AtomicU32::new(c.half_open),
+            critical: AtomicBool::new(c.critical),
+        }
+    }
+}
+
+/// Lifetime counters. `Relaxed`: each is an independent statistic. Successes recorded in the
+/// window are not counted here but derived from the window's lifetime total, so a success
+/// writes no counter.
+#[derive(Debug)]
+struct Counters {
+    /// Successes not recorded in the window (probes, disabled state, stale generation).
+    successes_unwindowed: AtomicU64,
+    /// Failures recorded in the window.
+    failures_windowed: AtomicU64,
+    /// Failures not recorded in the window.
+    failures_unwindowed: AtomicU64,
+    ignored: AtomicU64,
+    rejections: AtomicU64,
+    cancelled: AtomicU64,
+    slow: AtomicU64,
+}
+
+impl Counters {
+    const fn new() -> Self {
+        Counters {
+            successes_unwindowed: AtomicU64::new(0),
+            failures_windowed: AtomicU64::new(0),
+            failures_unwindowed: AtomicU64::new(0),
+            ignored: AtomicU64::new(0),
+            rejections: AtomicU64::new(0),
+            cancelled: AtomicU64::new(0),
+            slow: AtomicU64::new(0),
+        }
+    }
+
+    fn reset(&self) {
+        for c in [
+            &self.successes_unwindowed,
+            &self.failures_windowed,
+            &self.failures_unwindowed,
+            &self.ignored,
+            &self.rejections,
+            &self.cancelled,
+            &self.slow,
+        ] {
+            c.store(0, Relaxed);
+        }
+    }
+}
+
+/// How a call admitted by [`Core::acquire`] takes part in the breaker.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Role {
+    /// Closed: recorded in the window, may trip the breaker.
+    Closed,
+    /// Metrics only: recorded in the window, never trips it.
+    MetricsOnly,
+    /// Half-open: holds one of the probe slots.
+    Probe,
+    /// Disabled: counted, not recorded.
+    Disabled,
+}
+
+/// An admitted call: the state word it was admitted in, and its role.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Permit {
+    word: Word,
+    pub(crate) role: Role,
+}
+
+impl Permit {
+    fn generation(self) -> u32 {
+        self.word.generation()
+    }
+}
+
+/// A rejected call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Rejected {
+    /// Ticks until the open wait ends; `None` when no wait is known (forced open, half-open
+    /// with every probe slot taken).
+    pub(crate) retry_after: Option<u64>,
+}
+
+/// How an admitted call ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    Success,
+    Failure,
+    /// Neither success nor failure: frees a probe slot, is not recorded.
+    Ignored,
+    /// Dropped before completing: like `Ignored`, counted apart.
+    Cancelled,
+}
+
+/// A consistent-enough picture of the core for metrics: each field is read once, in turn.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Snapshot {
+    pub(crate) state: State,
+    pub(crate) successes: u64,
+    pub(crate) failures: u64,
+    pub(crate) ignored: u64,
+    pub(crate) rejections: u64,
+    pub(crate) cancelled: u64,
+    pub(crate) slow: u64,
+    pub(crate) window: Tally,
+    pub(crate) min_calls: u32,
+    pub(crate) slow_tracked: bool,
+    pub(crate) probes_in_flight: u32,
+}
+
+/// What a round of probes has decided so far.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Verdict {
+    Pending,
+    Close,
+    Reopen,
+}
+
+/// Whether `part` out of `whole` is at least `threshold` hundredths of a percent.
+#[inline]
+const fn reaches(part: u64, whole: u64, threshold: u32) -> bool {
+    whole > 0 && part * RATE_SCALE >= threshold as u64 * whole
+}
+
+/// The circuit breaker's state machine and statistics.
+#[derive(Debug)]
+pub(crate) struct Core {
+    name: &'static str,
+    /// The packed state word ([`Word`]).
+    word: Padded<AtomicU64>,
+    /// When the current open wait ends, in ticks. Valid for the open state whose generation
+    /// is in `open_generation`.
+    open_deadline: AtomicU64,
+    /// The generation of the open state that last published `open_deadline` and `open_wait`.
+    open_generation: AtomicU32,
+    /// The current open wait, in ticks: doubled (up to the maximum) each time a probe round
+    /// re-opens the breaker, back to the initial wait each time it trips from closed.
+    open_wait: AtomicU64,
+    settings: Settings,
+    /// Consecutive failures recorded in the closed state (consecutive-failures mode only).
+    consecutive: Padded<AtomicU32>,
+    window: Window,
+    counters: Counters,
+}
+
+impl Core {
+    pub(crate) const fn new(name: &'static str, config: Config, window: Window) -> Self {
+        Core {
+            name,
+            word: Padded(AtomicU64::new(Word::INITIAL.0)),
+            open_deadline: AtomicU64::new(0),
+            // No open state has published yet: matches no generation (they have 21 bits).
+            open_generation: AtomicU32::new(u32::MAX),
+            open_wait: AtomicU64::new(config.open_initial),
+            settings: Settings::new(config),
+            consecutive: Padded(AtomicU32::new(0)),
+            window,
+            counters: Counters::new(),
+        }
+    }
+
+    pub(crate) const fn name(&self) -> &'static str {
+        self.name
+    }
+
+    pub(crate) fn is_critical(&self) -> bool {
+        self.settings.critical.load(Relaxed)
+    }
+
+    /// The slow-call duration in ticks, 0 when slow calls are not tracked.
+    #[inline]
+    pub(crate) fn slow(&self) -> u64 {
+        self.settings.slow.load(Relaxed)
+    }
+
+    /// The state as stored: an open breaker whose wait has passed still reads `Open` until a
+    /// call arrives and turns it half-open.
+    #[inline]
+    pub(crate) fn state(&self) -> State {
+        // Acquire: pairs with the transitions' Release, so what a transition prepared (a fresh
+        // window, a published deadline) is visible to whoever sees its state.
+        Word(self.word.0.load(Acquire)).state()
+    }
+
+    /// Decides whether a call may run. Reads the clock (`now`) only in the open state.
+    #[inline]
+    pub(crate) fn acquire(&self, now: impl FnMut() -> u64) -> Result<Permit, Rejected> {
+        // Acquire: see `state`.
+        let word = Word(self.word.0.load(Acquire));
+        if word.is_closed() {
+            return Ok(Permit {
+                word,
+                role: Role::Closed,
+            });
+        }
+        self.acquire_not_closed(word, now)
+    }
+
+    fn acquire_not_closed(
+        &self,
+        mut word: Word,
+        mut now: impl FnMut() -> u64,
+    ) -> Result<Permit, Rejected> {
+        loop {
+            let generation = word.generation();
+            let role = match word.state() {
+                State::Closed => Role::Closed,
+                State::MetricsOnly => Role::MetricsOnly,
+                State::Disabled => Role::Disabled,
+                State::ForcedOpen => return Err(self.reject(None)),
+                State::Open => {
+                    // Acquire: pairs with the opener's Release, making its deadline visible.
+                    if self.open_generation.load(Acquire) != generation {
+                        // The opener has not published its deadline yet: the wait just began.
+                        return Err(self.reject(Some(self.open_wait.load(Relaxed))));
+                    }
+                    let deadline = self.open_deadline.load(Relaxed);
+                    let t = now();
+                    if t < deadline {
+                        return Err(self.reject(Some(deadline - t)));
+                    }
+                    // The wait is over: this call turns the breaker half-open and is its first probe.
+                    let next = word.transition(State::HalfOpen).with_taken(1);
+                    // AcqRel: one winner per open state; it publishes the half-open round.
+                    match self
+                        .word
+                        .0
+                        .compare_exchange(word.0, next.0, AcqRel, Acquire)
+                    {
+                        Ok(_) => {
+                            self.transitioned(State::Open, State::HalfOpen);
+                            return Ok(Permit {
+                                word: next,
+                                role: Role::Probe,
+                            });
+                        }
+                        Err(seen) => {
+                            word = Word(seen);
+                            continue;
+                        }
+                    }
+                }
+                State::HalfOpen => {
+                    if word.taken() >= self.settings.half_open.load(Relaxed) {
+                        return Err(self.reject(None));
+                    }
+                    let next = word.with_taken(word.taken() + 1);
+                    // AcqRel: taking a slot is one CAS against completions and transitions.
+                    match self
+                        .word
+                        .0
+                        .compare_exchange_weak(word.0, next.0, AcqRel, Acquire)
+                    {
+                        Ok(_) => {
+                            return Ok(Permit {
+                                word: next,
+                                role: Role::Probe,
+                            });
+                        }
+                        Err(seen) => {
+                            word = Word(seen);
+                            continue;
+                        }
+                    }
+                }
+            };
+            return Ok(Permit { word, role });
+        }
+    }
+
+    #[cold]
+    fn reject(&self, retry_after: Option<u64>) -> Rejected {
+        self.counters.rejections.fetch_add(1, Relaxed);
+        Rejected { retry_after }
+    }
+
+    /// Records how an admitted call ended. `slow` only counts for a success or a failure.
+    /// Reads the clock (`now`) only for a time window, or to start an open wait.
+    #[inline]
+    pub(crate) fn complete(
+        &self,
+        permit: Permit,
+        outcome: Outcome,
+        slow: bool,
+        mut now: impl FnMut() -> u64,
+    ) {
+        let recorded = matches!(outcome, Outcome::Success | Outcome::Failure);
+        if recorded && matches!(permit.role, Role::Closed | Role::MetricsOnly) {
+            if slow {
+                self.counters.slow.fetch_add(1, Relaxed);
+            }
+            self.complete_closed(permit, outcome == Outcome::Failure, slow, &mut now);
+        } else {
+            self.complete_other(permit, outcome, slow && recorded, &mut now);
+        }
+    }
+
+    /// Every completion but a closed call's success or failure.
+    fn complete_other(
+        &self,
+        permit: Permit,
+        outcome: Outcome,
+        slow: bool,
+        now: &mut impl FnMut() -> u64,
+    ) {
+        if slow {
+            self.counters.slow.fetch_add(1, Relaxed);
+        }
+        match outcome {
+            Outcome::Ignored => {
+                self.counters.ignored.fetch_add(1, Relaxed);
+            }
+            Outcome::Cancelled => {
+                self.counters.cancelled.fetch_add(1, Relaxed);
+            }
+            Outcome::Success | Outcome::Failure => {}
+        }
+        match permit.role {
+            Role::Probe => {
+                self.count_unwindowed(outcome);
+                self.complete_probe(permit.generation(), outcome, slow, now);
+            }
+            Role::Disabled => self.count_unwindowed(outcome),
+            // A closed call ignored or cancelled: counted above, nothing to record.
+            Role::Closed | Role::MetricsOnly => {}
+        }
+    }
+
+    #[inline]
+    fn count_unwindowed(&self, outcome: Outcome) {
+        match outcome {
+            Outcome::Success => self.counters.successes_unwindowed.fetch_add(1, Relaxed),
+            Outcome::Failure => self.counters.failures_unwindowed.fetch_add(1, Relaxed),
+            Outcome::Ignored | Outcome::Cancelled => return,
+        };
+    }
+
+    /// A success or failure of a call admitted closed (or metrics-only).
+    #[inline]
+    fn complete_closed(
+        &self,
+        permit: Permit,
+        failed: bool,
+        slow: bool,
+        now: &mut impl FnMut() -> u64,
+    ) {
+        // Acquire: see `state`. A closed or metrics-only word holds no tallies, so any change
+        // is a transition: the breaker moved on without this call.
+        let word = Word(self.word.0.load(Acquire));
+        if word != permit.word {
+            self.count_unwindowed(if failed {
+                Outcome::Failure
+            } else {
+                Outcome::Success
+            });
+            return;
+        }
+        let consecutive_limit = self.settings.consecutive_failures.load(Relaxed);
+        let mut consecutive = 0;
+        if consecutive_limit != 0 {
+            // Relaxed: a counter of its own; a success only writes it when there is a run to end.
+            if failed {
+                consecutive = self.consecutive.0.fetch_add(1, Relaxed) + 1;
+            } else if self.consecutive.0.load(Relaxed) != 0 {
+                self.consecutive.0.store(0, Relaxed);
+            }
+        }
+        let check = match &self.window {
+            Window::Count(w) => {
+                let calls = w.record(failed, slow, self.slow() != 0);
+                // A success can only make a rate trip by completing `min_calls`; after that it
+                // only lowers the rates.
+                failed || slow || calls == self.settings.min_calls.load(Relaxed) as u64
+            }
+            Window::Time(w) => match w.record(now(), failed, slow) {
+                // Buckets expire, so any call may be the one that completes `min_calls`.
+                Recorded::Yes { .. } => true,
+                Recorded::Expired => {
+                    self.count_unwindowed(if failed {
+                        Outcome::Failure
+                    } else {
+                        Outcome::Success
+                    });
+                    return;
+                }
+            },
+        };
+        if failed {
+            self.counters.failures_windowed.fetch_add(1, Relaxed);
+        }
+        if check && permit.role == Role::Closed {
+            self.check_trip(word, consecutive, consecutive_limit, now);
+        }
+    }
+
+    /// Trips the breaker if the window (or the run of consecutive failures) says so.
+    fn check_trip(
+        &self,
+        word: Word,
+        consecutive: u32,
+        consecutive_limit: u32,
+        now: &mut impl FnMut() -> u64,
+    ) {
+        let s = &self.settings;
+        let tally = match &self.window {
+            Window::Count(w) => w.tally(),
+            Window::Time(w) => w.tally(now()),
+        };
+        let ready = tally.calls >= s.min_calls.load(Relaxed) as u64;
+        let failures = if consecutive_limit != 0 {
+            consecutive >= consecutive_limit
+        } else {
+            ready && reaches(tally.failures, tally.calls, s.threshold.load(Relaxed))
+        };
+        let slow = self.slow() != 0
+            && ready
+            && reaches(tally.slow, tally.calls, s.slow_threshold.load(Relaxed));
+        if !(failures || slow) {
+            return;
+        }
+        let next = word.transition(State::Open);
+        // AcqRel: only one call trips a given closed state; a stale word (another generation)
+        // fails here, so a late failure cannot re-trip a breaker that moved on.
+        if self
+            .word
+            .0
+            .compare_exchange(word.0, next.0, AcqRel, Relaxed)
+            .is_ok()
+        {
+            let wait = s.open_initial.load(Relaxed);
+            self.publish_open(next, wait, now());
+            self.transitioned(State::Closed, State::Open);
+        }
+    }
+
+    /// The winner of a transition to open publishes the wait it starts.
+    fn publish_open(&self, word: Word, wait: u64, now: u64) {
+        self.open_wait.store(wait, Relaxed);
+        self.open_deadline.store(now.saturating_add(wait), Relaxed);
+        // Release: publishes the wait and deadline above to whoever reads this generation.
+        self.open_generation.store(word.generation(), Release);
+    }
+
+    fn verdict(&self, w: Word) -> Verdict {
+        let s = &self.settings;
+        let probes = s.half_open.load(Relaxed) as u64;
+        // Failed probes reach the threshold even if every remaining one succeeds: re-open now.
+        let failures = if s.consecutive_failures.load(Relaxed) != 0 {
+            w.failed() > 0
+        } else {
+            reaches(w.failed() as u64, probes, s.threshold.load(Relaxed))
+        };
+        let slow =
+            self.slow() != 0 && reaches(w.slow() as u64, probes, s.slow_threshold.load(Relaxed));
+        if failures || slow {
+            Verdict::Reopen
+        } else if (w.succeeded() + w.failed()) as u64 >= probes {
+            Verdict::Close
+        } else {
+            Verdict::Pending
+        }
+    }
+
+    /// A probe ended: tally it, and close or re-open the breaker when the round has decided.
+    fn complete_probe(
+        &self,
+        generation: u32,
+        outcome: Outcome,
+        slow: bool,
+        now: &mut impl FnMut() -> u64,
+    ) {
+        // Acquire: see `state`.
+        let mut word = Word(self.word.0.load(Acquire));
+        loop {
+            if word.state() != State::HalfOpen || word.generation() != generation {
+                return; // The round this probe belonged to is over.
+            }
+            let next = match outcome {
+                // Neutral: the slot goes back, another probe may take it.
+                Outcome::Ignored | Outcome::Cancelled => {
+                    word.with_taken(word.taken().saturating_sub(1))
+                }
+                Outcome::Success | Outcome::Failure => {
+                    let mut w = if outcome == Outcome::Failure {
+                        word.with_failed(word.failed() + 1)
+                    } else {
+                        word.with_succeeded(word.succeeded() + 1)
+                    };
+                    if slow {
+                        w = w.with_slow(w.slow() + 1);
+                    }
+                    match self.verdict(w) {
+                        Verdict::Pending => w,
+                        Verdict::Close => {
+                            // Fresh before anyone can see the closed state.
+                            self.clear_window();
+                            word.transition(State::Closed)
+                        }
+                        Verdict::Reopen => word.transition(State::Open),
+                    }
+                }
+            };
+            // AcqRel: tallies and the verdict change in one step, so exactly one probe decides.
+            match self
+                .word
+                .0
+                .compare_exchange_weak(word.0, next.0, AcqRel, Acquire)
+            {
+                Ok(_) => {
+                    match next.state() {
+                        State::Open => {
+                            let max = self.settings.open_max.load(Relaxed);
+                            let wait = self.open_wait.load(Relaxed).saturating_mul(2).min(max);
+                            self.publish_open(next, wait, now());
+                            self.transitioned(State::HalfOpen, State::Open);
+                        }
+                        State::Closed => self.transitioned(State::HalfOpen, State::Closed),
+                        _ => {}
+                    }
+                    return;
+                }
+                Err(seen) => word = Word(seen),
+            }
+        }
+    }
+
+    fn clear_window(&self) {
+        self.consecutive.0.store(0, Relaxed);
+        match &self.window {
+            Window::Count(w) => w.clear(),
+            Window::Time(w) => w.clear(),
+        }
+    }
+
+    fn transitioned(&self, from: State, to: State) {
+        emit(
+            self.name,
+            PolicyKind::CircuitBreaker,
+            EventKind::StateTransition { from, to },
+        );
+    }
+
+    /// Sets the state by hand. `fresh` empties the window first (and moves to a new generation
+    /// even if the state does not change, so calls in flight do not record into it).
+    pub(crate) fn force(&self, to: State, fresh: bool) {
+        if fresh {
+            self.clear_window();
+        }
+        // AcqRel: a manual transition is ordered with every automatic one by this one word.
+        let result = self.word.0.fetch_update(AcqRel, Acquire, |w| {
+            let w = Word(w);
+            (fresh || w.state() != to).then(|| w.transition(to).0)
+        });
+        if let Ok(previous) = result {
+            let from = Word(previous).state();
+            if from != to {
+                self.transitioned(from, to);
+            }
+        }
+    }
+
+    /// Back to closed with an empty window and every counter at zero.
+    pub(crate) fn reset(&self) {
+        self.consecutive.0.store(0, Relaxed);
+        match &self.window {
+            Window::Count(w) => w.reset(),
+            Window::Time(w) => w.reset(),
+        }
+        self.counters.reset();
+        self.force(State::Closed, false);
+    }
+
+    /// The counters and the window's rates. Reads the clock (`now`) for a time window only.
+    pub(crate) fn snapshot(&self, mut now: impl FnMut() -> u64) -> Snapshot {
+        let word = Word(self.word.0.load(Acquire));
+        let (window, lifetime) = match &self.window {
+            Window::Count(w) => (w.tally(), w.lifetime_calls()),
+            Window::Time(w) => (w.tally(now()), w.lifetime_calls()),
+        };
+        let c = &self.counters;
+        let failures_windowed = c.failures_windowed.load(Relaxed);
+        Snapshot {
+            state: word.state(),
+            successes: lifetime.saturating_sub(failures_windowed)
+                + c.successes_unwindowed.load(Relaxed),
+            failures: failures_windowed + c.failures_unwindowed.load(Relaxed),
+            ignored: c.ignored.load(Relaxed),
+            rejections: c.rejections.load(Relaxed),
+            cancelled: c.cancelled.load(Relaxed),
+            slow: c.slow.load(Relaxed),
+            window,
+            min_calls: self.settings.min_calls.load(Relaxed),
+            slow_tracked: self.slow() != 0,
+            probes_in_flight: if word.state() == State::HalfOpen {
+                word.in_flight()
+            } else {
+                0
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, reason = "tests may unwrap")]
+mod tests {
+    use super::super::window::{CountWindow, TimeWindow};
+    use super::*;
+
+    const SECOND: u64 = 1_000_000_000;
+
+    fn config() -> Config {
+        Config {
+            threshold: 5000,
+            consecutive_failures: 0,
+            min_calls: 4,
+            slow: 0,
+            slow_threshold: 5000,
+            open_initial: 10 * SECOND,
+            open_max: 10 * SECOND,
+            half_open: 2,
+            critical: false,
+        }
+    }
+
+    fn count_core(config: Config, size: u32) -> Core {
+        Core::new("core", config, Window::Count(CountWindow::new(size)))
+    }
+
+    fn at(t: u64) -> impl FnMut() -> u64 {
+        move || t
+    }
+
+    fn never() -> impl FnMut() -> u64 {
+        || panic!("the clock must not be read here")
+    }
+
+    fn run(core: &Core, outcome: Outcome, t: u64) -> Result<Permit, Rejected> {
+        let permit = core.acquire(at(t))?;
+        core.complete(permit, outcome, false, at(t));
+        Ok(permit)
+    }
+
+    #[test]
+    fn closed_count_window_success_reads_no_clock() {
+        let core = count_core(config(), 10);
+        for _ in 0..20 {
+            let permit = core.acquire(never()).unwrap();
+            core.complete(permit, Outcome::Success, false, never());
+        }
+        assert_eq!(core.snapshot(never()).successes, 20);
+    }
+
+    #[test]
+    fn trips_at_the_threshold_once_min_calls_are_in() {
+        let core = count_core(config(), 10);
+        run(&core, Outcome::Failure, 1).unwrap();
+        run(&core, Outcome::Failure, 1).unwrap();
+        run(&core, Outcome::Success, 1).unwrap();
+        assert_eq!(core.state(), State::Closed);
+        // The fourth call completes min_calls with 2 of 4 failed: 50% trips.
+        run(&core, Outcome::Success, 1).unwrap();
+        assert_eq!(core.state(), State::Open);
+        assert_eq!(
+            core.acquire(at(SECOND + 1)),
+            Err(Rejected {
+                retry_after: Some(9 * SECOND)
+            })
+        );
+    }
+
+    #[test]
+    fn open_turns_half_open_on_the_first_call_after_the_wait() {
+        let core = count_core(
+            Config {
+                consecutive_failures: 1,
+                ..config()
+            },
+            10,
+        );
+        run(&core, Outcome::Failure, 1).unwrap();
+        assert_eq!(core.state(), State::Open);
+        let probe = core.acquire(at(10 * SECOND + 1)).unwrap();
+        assert_eq!(probe.role, Role::Probe);
+        assert_eq!(core.state(), State::HalfOpen);
+        let second = core.acquire(at(10 * SECOND + 1)).unwrap();
+        assert_eq!(
+            core.acquire(at(10 * SECOND + 1)),
+            Err(Rejected { retry_after: None })
+        );
+        core.complete(probe, Outcome::Success, false, never());
+        assert_eq!(core.state(), State::HalfOpen);
+        core.complete(second, Outcome::Success, false, never());
+        assert_eq!(core.state(), State::Closed);
+    }
+
+    #[test]
+    fn a_call_from_an_old_generation_does_not_record_into_the_new_window() {
+        let core = count_core(config(), 10);
+        let old = core.acquire(never()).unwrap();
+        core.force(State::Closed, true);
+        core.complete(old, Outcome::Failure, false, never());
+        let s = core.snapshot(never());
+        assert_eq!((s.window.calls, s.failures), (0, 1));
+    }
+
+    #[test]
+    fn a_neutral_probe_gives_its_slot_back() {
+        let core = count_core(
+            Config {
+                consecutive_failures: 1,
+                half_open: 1,
+                ..config()
+            },
+            10,
+        );
+        run(&core, Outcome::Failure, 1).unwrap();
+        let probe = core.acquire(at(11 * SECOND)).unwrap();
+        assert!(core.acquire(at(11 * SECOND)).is_err());
+        core.complete(probe, Outcome::Cancelled, false, never());
+        assert_eq!(core.snapshot(never()).probes_in_flight, 0);
+        let probe = core.acquire(at(11 * SECOND)).unwrap();
+        core.complete(probe, Outcome::Ignored, false, never());
+        let probe = core.acquire(at(11 * SECOND)).unwrap();
+        core.complete(probe, Outcome::Success, false, never());
+        assert_eq!(core.state(), State::Closed);
+    }
+
+    #[test]
+    fn a_failed_round_doubles_the_wait_up_to_the_cap() {
+        let config = Config {
+            consecutive_failures: 1,
+            half_open: 1,
+            open_max: 25 * SECOND,
+            ..config()
+        };
+        let core = count_core(config, 10);
+        run(&core, Outcome::Failure, 1).unwrap();
+        let mut t = 1;
+        for wait in [10, 20, 25, 25] {
+            assert_eq!(
+                core.acquire(at(t)),
+                Err(Rejected {
+                    retry_after: Some(wait * SECOND)
+                })
+            );
+            t += wait * SECOND;
+            run(&core, Outcome::Failure, t).unwrap();
+            assert_eq!(core.state(), State::Open);
+        }
+    }
+
+    #[test]
+    fn time_window_trips_on_a_success_that_completes_min_calls() {
+        let core = Core::new("core", config(), Window::Time(TimeWindow::new(10 * SECOND)));
+        for _ in 0..3 {
+            run(&core, Outcome::Failure, SECOND).unwrap();
+        }
+        assert_eq!(core.state(), State::Closed);
+        run(&core, Outcome::Success, 2 * SECOND).unwrap();
+        assert_eq!(core.state(), State::Open);
+    }
+
+    #[test]
+    fn counters_add_up_across_states() {
+        let core = count_core(
+            Config {
+                consecutive_failures: 2,
+                half_open: 1,
+                ..config()
+            },
+            10,
+        );
+        run(&core, Outcome::Success, 1).unwrap();
+        run(&core, Outcome::Ignored, 1).unwrap();
+        let cancelled = core.acquire(at(1)).unwrap();
+        core.complete(cancelled, Outcome::Cancelled, false, never());
+        run(&core, Outcome::Failure, 1).unwrap();
+        run(&core, Outcome::Failure, 1).unwrap();
+        assert!(run(&core, Outcome::Success, 2).is_err());
+        run(&core, Outcome::Success, 20 * SECOND).unwrap();
+        let s = core.snapshot(never());
+        assert_eq!(s.state, State::Closed);
+        assert_eq!(
+            (
+                s.successes,
+                s.failures,
+                s.ignored,
+                s.rejections,
+                s.cancelled
+            ),
+            (2, 2, 1, 1, 1)
+        );
+        core.reset();
+        let s = core.snapshot(never());
+        assert_eq!(
+            (
+                s.successes,
+                s.failures,
+                s.ignored,
+                s.rejections,
+                s.cancelled
+            ),
+            (0, 0, 0, 0, 0)
+        );
+    }
+}

@@ -1,0 +1,473 @@
+//! Retry: runs a failed call again, after a growing, randomised delay, a bounded number of times.
+//!
+//! ```
+//! use std::time::Duration;
+//! use resilience_runtime::{Backoff, Failure, Retry};
+//!
+//! static RETRY: Retry = match Retry::builder("quotes/fetch")
+//!     .attempts(3)
+//!     .backoff(Backoff::exponential(Duration::from_millis(100), Duration::from_secs(2)))
+//!     .build()
+//! {
+//!     Ok(retry) => retry,
+//!     Err(_) => panic!("invalid retry"),
+//! };
+//!
+//! #[derive(Debug)]
+//! enum ApiError { Unavailable, NotFound }
+//! impl ApiError {
+//!     fn is_transient(&self) -> bool { matches!(self, ApiError::Unavailable) }
+//! }
+//! # async fn fetch_quote(_sku: &str) -> Result<u32, ApiError> { Ok(42) }
+//!
+//! async fn quote(sku: &str) -> Result<u32, Failure<ApiError>> {
+//!     RETRY.call_when(|| async { Ok(fetch_quote(sku).await?) }, ApiError::is_transient).await
+//! }
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() { assert_eq!(quote("a").await.unwrap(), 42); }
+//! ```
+//!
+//! # What is retried
+//!
+//! - The call's own error `E`: when the `when` predicate says so ([`Retry::call`] retries every
+//!   `E`); any other `E` is returned at once.
+//! - A rejection by a policy inside the retry, by its kind:
+//!   [`TimedOut`](crate::ErrorKind::TimedOut) is a failed attempt like any other (the classic
+//!   retry over a per-attempt timeout); [`RateLimited`](crate::ErrorKind::RateLimited) is retried
+//!   after at least its `retry_after`; [`CircuitOpen`](crate::ErrorKind::CircuitOpen) and
+//!   [`BulkheadFull`](crate::ErrorKind::BulkheadFull) are returned at once, since failing fast is
+//!   their whole point.
+//!
+//! When every attempt has failed, the last outcome is returned unchanged.
+//!
+//! # Cost
+//!
+//! A call that succeeds at the first try reads no clock, draws no random number and writes no
+//! shared memory: [`Retry::start`] builds a small value on the stack, and [`Attempts::next`]
+//! returns at once on `Ok`. The clock, the timer and the random number generator are used only
+//! between attempts.
+//!
+//! # Without a runtime
+//!
+//! Waiting between attempts needs a tokio runtime with time enabled. Outside any tokio runtime, a
+//! retry that would have to wait gives up instead, returns the last outcome unchanged, and says
+//! why in an `ERROR`-level `tracing` event; a retry with nothing left to wait for never notices.
+//! Inside a tokio runtime built without `enable_time`, tokio itself panics when the timer is
+//! first needed (that case cannot be detected beforehand).
+
+mod backoff;
+mod rng;
+
+use std::future::Future;
+use std::sync::atomic::{AtomicU8, AtomicU32, AtomicU64, Ordering::Relaxed};
+use std::time::Duration;
+
+pub use backoff::{Backoff, Jitter};
+use backoff::{Kind, Schedule};
+
+use crate::error::{ConfigError, ErrorKind, Failure};
+use crate::event::{EventKind, PolicyKind, emit};
+
+/// A retry policy: how many attempts, and how long to wait between them.
+///
+/// Build it with [`Retry::builder`]; the builder is `const`, so a policy can be a `static`. Run
+/// a call with [`Retry::call`] or [`Retry::call_when`], or drive the attempts yourself with
+/// [`Retry::start`] (what the `#[retry]` attribute generates). See the [module docs](self).
+///
+/// The configuration lives in atomics, so the policy is `Send + Sync`, used through `&self`, and
+/// can be reconfigured in place without locks.
+#[derive(Debug)]
+pub struct Retry {
+    name: &'static str,
+    // Configuration. Every field is independent of the others and publishes no other memory,
+    // so every access is `Relaxed`.
+    attempts: AtomicU32,
+    kind: AtomicU8,
+    /// The fixed delay, the linear step or the exponential initial delay, in nanoseconds.
+    base: AtomicU64,
+    /// The longest delay, in nanoseconds.
+    max: AtomicU64,
+    /// The exponential factor, as `f64::to_bits`.
+    factor: AtomicU64,
+    jitter: AtomicU8,
+}
+
+/// Builds a [`Retry`]; every method is `const`. Made by [`Retry::builder`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[must_use = "a builder does nothing until `build` is called"]
+pub struct RetryBuilder {
+    name: &'static str,
+    attempts: u32,
+    backoff: Backoff,
+    jitter: Option<Jitter>,
+}
+
+impl RetryBuilder {
+    /// How many attempts in all, the first call included (default 3). At least 1; 1 means no
+    /// retry.
+    pub const fn attempts(mut self, attempts: u32) -> Self {
+        self.attempts = attempts;
+        self
+    }
+
+    /// How the delay between attempts grows (default [`Backoff::DEFAULT`]:
+    /// `exponential(100ms, max = 10s)`).
+    pub const fn backoff(mut self, backoff: Backoff) -> Self {
+        self.backoff = backoff;
+        self
+    }
+
+    /// How the delay is randomised (default [`Backoff::default_jitter`]: full on exponential
+    /// backoff, none on fixed and linear). [`Jitter::Decorrelated`] needs exponential backoff.
+    pub const fn jitter(mut self, jitter: Jitter) -> Self {
+        self.jitter = Some(jitter);
+        self
+    }
+
+    /// Checks the configuration and builds the policy.
+    ///
+    /// # Errors
+    ///
+    /// A [`ConfigError`] naming the option and the fix when `attempts` is 0, a backoff duration
+    /// is zero, a backoff's `max` is below its first delay, the factor is below 1 (or not a
+    /// finite number), or decorrelated jitter is asked for without exponential backoff.
+    pub const fn build(self) -> Result<Retry, ConfigError> {
+        if self.attempts == 0 {
+            return Err(ConfigError::new(
+                self.name,
+                "attempts",
+                "must be at least 1 (the first call counts): write attempts = 3",
+            ));
+        }
+        let jitter = match self.jitter {
+            Some(jitter) => jitter,
+            None => self.backoff.default_jitter(),
+        };
+        if let Err(e) = self.backoff.validate(self.name, jitter) {
+            return Err(e);
+        }
+        let s = Schedule::new(self.backoff, jitter);
+        Ok(Retry {
+            name: self.name,
+            attempts: AtomicU32::new(self.attempts),
+            kind: AtomicU8::new(s.kind as u8),
+            base: AtomicU64::new(s.base),
+            max: AtomicU64::new(s.max),
+            factor: AtomicU64::new(s.factor.to_bits()),
+            jitter: AtomicU8::new(jitter.to_u8()),
+        })
+    }
+}
+
+impl Retry {
+    /// Starts building a retry policy named `name` (its registry name), with the defaults:
+    /// 3 attempts, `exponential(100ms, max = 10s)` backoff, full jitter.
+    pub const fn builder(name: &'static str) -> RetryBuilder {
+        RetryBuilder {
+            name,
+            attempts: 3,
+            backoff: Backoff::DEFAULT,
+            jitter: None,
+        }
+    }
+
+    /// The policy's registry name.
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
+    /// How many attempts a call may take, the first included.
+    pub fn attempts(&self) -> u32 {
+        self.attempts.load(Relaxed)
+    }
+
+    /// The backoff between attempts.
+    pub fn backoff(&self) -> Backoff {
+        self.schedule().backoff()
+    }
+
+    /// The jitter applied to the backoff.
+    pub fn jitter(&self) -> Jitter {
+        Jitter::from_u8(self.jitter.load(Relaxed))
+    }
+
+    fn schedule(&self) -> Schedule {
+        Schedule {
+            kind: Kind::from_u8(self.kind.load(Relaxed)),
+            base: self.base.load(Relaxed),
+            max: self.max.load(Relaxed),
+            factor: f64::from_bits(self.factor.load(Relaxed)),
+            jitter: Jitter::from_u8(self.jitter.load(Relaxed)),
+        }
+    }
+
+    /// Starts one call: the returned [`Attempts`] decides, after each attempt, whether to run
+    /// another and how long to wait first.
+    ///
+    /// Costs nothing worth measuring: no clock read, no random number, no atomic write.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use resilience_runtime::{Backoff, Failure, Retry};
+    ///
+    /// # async fn attempt() -> Result<u32, Failure<std::io::Error>> { Ok(1) }
+    /// # async fn run() -> Result<u32, Failure<std::io::Error>> {
+    /// let retry = Retry::builder("fetch").backoff(Backoff::fixed(Duration::from_millis(10))).build().unwrap();
+    /// let mut attempts = retry.start();
+    /// loop {
+    ///     let outcome = attempt().await;
+    ///     match attempts.next(&outcome, |_: &std::io::Error| true) {
+    ///         None => return outcome,
+    ///         Some(delay) => attempts.wait(delay).await,
+    ///     }
+    /// }
+    /// # }
+    /// ```
+    #[inline]
+    pub fn start(&self) -> Attempts<'_> {
+        emit(
+            self.name,
+            PolicyKind::Retry,
+            EventKind::Attempt { attempt: 1 },
+        );
+        Attempts {
+            retry: self,
+            attempt: 1,
+            previous_delay: 0,
+        }
+    }
+
+    /// Runs `f` until it succeeds, retrying every error of its own and the rejections that are
+    /// worth retrying (see the [module docs](self)).
+    ///
+    /// `f` is called once per attempt, so each attempt gets a fresh future.
+    pub async fn call<T, E, F, Fut>(&self, f: F) -> Result<T, Failure<E>>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, Failure<E>>>,
+    {
+        self.call_when(f, |_: &E| true).await
+    }
+
+    /// Runs `f` until it succeeds, retrying the errors of its own for which `when` is true and
+    /// the rejections that are worth retrying (see the [module docs](self)); any other error is
+    /// returned at once.
+    pub async fn call_when<T, E, F, Fut, W>(&self, mut f: F, when: W) -> Result<T, Failure<E>>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, Failure<E>>>,
+        W: Fn(&E) -> bool,
+    {
+        let mut attempts = self.start();
+        loop {
+            let outcome = f().await;
+            match attempts.next(&outcome, &when) {
+                None => return outcome,
+                Some(delay) => attempts.wait(delay).await,
+            }
+        }
+    }
+}
+
+/// The attempts of one call under a [`Retry`] policy. Made by [`Retry::start`].
+///
+/// After each attempt, pass its outcome to [`Attempts::next`]: `None` means return that outcome
+/// now, `Some(delay)` means wait `delay` (with [`Attempts::wait`]) and run the next attempt.
+#[derive(Debug)]
+#[must_use = "a retry does nothing unless its attempts are run"]
+pub struct Attempts<'a> {
+    retry: &'a Retry,
+    /// The 1-based number of the attempt running now, or about to run after a wait.
+    attempt: u32,
+    /// The delay waited before the attempt running now, in nanoseconds (0 before the first);
+    /// decorrelated jitter grows from it.
+    previous_delay: u64,
+}
+
+/// What an attempt's failure means for the call.
+enum Verdict {
+    /// Retry, after at least this long (a rate limiter's `retry_after`).
+    Retry { at_least: Duration },
+    /// Return the outcome now.
+    Stop,
+}
+
+impl Attempts<'_> {
+    /// The 1-based number of the attempt running now. After [`Attempts::next`] returned a
+    /// delay, it is the number of the attempt that runs after that delay.
+    pub fn attempt(&self) -> u32 {
+        self.attempt
+    }
+
+    /// Decides what to do after an attempt ended with `outcome`.
+    ///
+    /// `None`: return `outcome` now. That is the case on success, on an error for which `when`
+    /// is false, on a circuit-open or bulkhead-full rejection, when no attempt is left, and
+    /// outside a tokio runtime when a wait would be needed (see the [module docs](self)).
+    ///
+    /// `Some(delay)`: wait `delay`, then run the next attempt. After a rate-limited rejection
+    /// the delay is at least the rejection's `retry_after`.
+    #[inline]
+    pub fn next<T, E, W>(&mut self, outcome: &Result<T, Failure<E>>, when: W) -> Option<Duration>
+    where
+        W: Fn(&E) -> bool,
+    {
+        let failure = match outcome {
+            Ok(_) => return None,
+            Err(failure) => failure,
+        };
+        let verdict = match failure {
+            Failure::Error(e) if when(e) => Verdict::Retry {
+                at_least: Duration::ZERO,
+            },
+            Failure::Error(_) => Verdict::Stop,
+            Failure::Rejected(r) => match r.kind() {
+                ErrorKind::TimedOut => Verdict::Retry {
+                    at_least: Duration::ZERO,
+                },
+                ErrorKind::RateLimited => Verdict::Retry {
+                    at_least: r.retry_after().unwrap_or_default(),
+                },
+                ErrorKind::CircuitOpen | ErrorKind::BulkheadFull => Verdict::Stop,
+            },
+        };
+        self.after_failure(verdict)
+    }
+
+    /// The part of [`Attempts::next`] that does not depend on the call's types: only failures
+    /// get here, so it stays out of line, and out of the success path.
+    #[inline(never)]
+    fn after_failure(&mut self, verdict: Verdict) -> Option<Duration> {
+        let retry = self.retry;
+        let at_least = match verdict {
+            Verdict::Retry { at_least } if self.attempt < retry.attempts() => at_least,
+            _ => return self.give_up(),
+        };
+        let schedule = retry.schedule();
+        let jittered = schedule.delay(self.attempt, self.previous_delay, rng::next_u64);
+        let delay = Duration::from_nanos(jittered).max(at_least);
+        if !delay.is_zero() && tokio::runtime::Handle::try_current().is_err() {
+            tracing::error!(
+                target: "resilience",
+                policy = retry.name,
+                kind = PolicyKind::Retry.as_str(),
+                attempt = self.attempt,
+                "retry gave up: waiting between attempts needs a tokio runtime with time enabled, \
+                 and this call runs outside any tokio runtime"
+            );
+            return self.give_up();
+        }
+        emit(
+            retry.name,
+            PolicyKind::Retry,
+            EventKind::Retry {
+                attempt: self.attempt,
+                delay,
+            },
+        );
+        // Decorrelated jitter grows from the backoff's own draw, not from a longer wait that a
+        // rate limiter asked for.
+        self.previous_delay = jittered;
+        self.attempt = self.attempt.saturating_add(1);
+        Some(delay)
+    }
+
+    fn give_up(&self) -> Option<Duration> {
+        emit(
+            self.retry.name,
+            PolicyKind::Retry,
+            EventKind::GaveUp {
+                attempts: self.attempt,
+            },
+        );
+        None
+    }
+
+    /// Waits `delay` (as returned by [`Attempts::next`]) in tokio's clock, then reports the
+    /// attempt about to start. A zero delay returns at once, without touching the timer.
+    /// tokio's timer counts whole milliseconds, so a jittered delay of 318.7ms ends at 319ms.
+    pub async fn wait(&mut self, delay: Duration) {
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
+        }
+        emit(
+            self.retry.name,
+            PolicyKind::Retry,
+            EventKind::Attempt {
+                attempt: self.attempt,
+            },
+        );
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, reason = "tests may unwrap")]
+mod tests {
+    use super::*;
+    use crate::error::Error;
+
+    fn fixed(attempts: u32) -> Retry {
+        Retry::builder("t")
+            .attempts(attempts)
+            .backoff(Backoff::fixed(Duration::from_millis(10)))
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn the_default_is_three_attempts_of_exponential_backoff_with_full_jitter() {
+        let retry = Retry::builder("t").build().unwrap();
+        assert_eq!(retry.attempts(), 3);
+        assert_eq!(
+            retry.backoff(),
+            Backoff::exponential(Duration::from_millis(100), Duration::from_secs(10))
+        );
+        assert_eq!(retry.jitter(), Jitter::Full);
+        assert_eq!(fixed(3).jitter(), Jitter::None);
+    }
+
+    #[test]
+    fn success_ends_the_call_without_counting_an_attempt() {
+        let retry = fixed(3);
+        let mut attempts = retry.start();
+        let ok: Result<(), Failure<()>> = Ok(());
+        assert_eq!(attempts.next(&ok, |_| true), None);
+        assert_eq!(attempts.attempt(), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn each_retry_advances_the_attempt_number() {
+        let retry = fixed(3);
+        let mut attempts = retry.start();
+        let err: Result<(), Failure<()>> = Err(Failure::Error(()));
+        assert_eq!(
+            attempts.next(&err, |_| true),
+            Some(Duration::from_millis(10))
+        );
+        assert_eq!(attempts.attempt(), 2);
+        assert_eq!(
+            attempts.next(&err, |_| true),
+            Some(Duration::from_millis(10))
+        );
+        assert_eq!(attempts.attempt(), 3);
+        assert_eq!(attempts.next(&err, |_| true), None);
+        assert_eq!(attempts.attempt(), 3);
+    }
+
+    #[test]
+    fn outside_a_runtime_a_retry_that_must_wait_gives_up() {
+        let retry = fixed(3);
+        let mut attempts = retry.start();
+        let err: Result<(), Failure<()>> = Err(Failure::Error(()));
+        assert_eq!(attempts.next(&err, |_| true), None);
+    }
+
+    #[test]
+    fn a_rejection_that_fails_fast_is_not_retried_even_outside_a_runtime() {
+        let retry = fixed(3);
+        let mut attempts = retry.start();
+        let open: Result<(), Failure<()>> =
+            Err(Failure::Rejected(Error::new(ErrorKind::CircuitOpen, "cb")));
+        assert_eq!(attempts.next(&open, |_| true), None);
+    }
+}

@@ -1,0 +1,124 @@
+//! The future a [`Timeout`] wraps a call in: the call first, the timer only once it waits.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::{Pin, pin};
+use std::task::{Context, Poll};
+
+use pin_project_lite::pin_project;
+use tokio::task::coop;
+use tokio::time::Sleep;
+
+use super::Timeout;
+use crate::error::Failure;
+use crate::event::{EventKind, PolicyKind, emit};
+
+pin_project! {
+    /// A call running under a [`Timeout`]; made by [`Timeout::call`].
+    ///
+    /// Yields the call's outcome, or `Err(Failure::Rejected(_))` of kind
+    /// [`TimedOut`](crate::ErrorKind::TimedOut) at the deadline. The timer lives inside this
+    /// future (no allocation) and is created only when the call first returns `Pending`.
+    #[must_use = "futures do nothing unless you `.await` or poll them"]
+    pub struct TimeoutFuture<'a, F> {
+        // `None` once the deadline passed: the call is dropped right then, not when this future is.
+        #[pin]
+        call: Option<F>,
+        // `None` until the call first returns `Pending`.
+        #[pin]
+        deadline: Option<Sleep>,
+        timeout: &'a Timeout,
+    }
+}
+
+impl<'a, F> TimeoutFuture<'a, F> {
+    #[inline]
+    pub(super) fn new(timeout: &'a Timeout, call: F) -> Self {
+        TimeoutFuture {
+            call: Some(call),
+            deadline: None,
+            timeout,
+        }
+    }
+}
+
+impl<T, E, F> Future for TimeoutFuture<'_, F>
+where
+    F: Future<Output = Result<T, Failure<E>>>,
+{
+    type Output = Result<T, Failure<E>>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        let timeout = *this.timeout;
+        let Some(call) = this.call.as_mut().as_pin_mut() else {
+            // Polled again after timing out: the answer has not changed.
+            return Poll::Ready(Err(Failure::Rejected(timeout.rejection())));
+        };
+
+        if let Poll::Ready(outcome) = call.poll(cx) {
+            return Poll::Ready(outcome);
+        }
+
+        let expired = match this.deadline.as_mut().as_pin_mut() {
+            Some(deadline) => {
+                if !coop::has_budget_remaining() {
+                    // The task's budget is spent (most likely by the call), so the timer would
+                    // refuse to fire and a busy call could never time out: poll it unconstrained,
+                    // as tokio's own `Timeout` does. Checked only after a `Pending`, so a call
+                    // that completes pays nothing for it.
+                    pin!(coop::unconstrained(deadline)).poll(cx).is_ready()
+                } else {
+                    deadline.poll(cx).is_ready()
+                }
+            }
+            None => {
+                if tokio::runtime::Handle::try_current().is_err() {
+                    tracing::error!(
+                        target: "resilience",
+                        policy = timeout.name,
+                        kind = PolicyKind::Timeout.as_str(),
+                        "timeout rejected the call: a timeout needs a tokio runtime with time enabled, \
+                         and this call waited outside any tokio runtime"
+                    );
+                    true
+                } else {
+                    // The deadline counts from here, the call's first `Pending`.
+                    this.deadline
+                        .set(Some(tokio::time::sleep(timeout.duration())));
+                    match this.deadline.as_mut().as_pin_mut() {
+                        Some(deadline) => deadline.poll(cx).is_ready(),
+                        None => false,
+                    }
+                }
+            }
+        };
+        if !expired {
+            return Poll::Pending;
+        }
+
+        this.call.set(None);
+        emit(
+            timeout.name,
+            PolicyKind::Timeout,
+            EventKind::TimedOut {
+                after: timeout.duration(),
+            },
+        );
+        Poll::Ready(Err(Failure::Rejected(timeout.rejection())))
+    }
+}
+
+impl<F> fmt::Debug for TimeoutFuture<'_, F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TimeoutFuture")
+            .field("timeout", &self.timeout.name)
+            .field("duration", &self.timeout.duration())
+            .field(
+                "deadline",
+                &self.deadline.as_ref().map(|sleep| sleep.deadline()),
+            )
+            .field("timed_out", &self.call.is_none())
+            .finish()
+    }
+}

@@ -1,0 +1,152 @@
+//! Timeout: cuts a call short when it takes longer than a set duration.
+//!
+//! ```
+//! use std::time::Duration;
+//! use resilience_runtime::{ErrorKind, Failure, Timeout};
+//!
+//! static TIMEOUT: Timeout = match Timeout::builder("quotes/timeout")
+//!     .duration(Duration::from_millis(800))
+//!     .build()
+//! {
+//!     Ok(timeout) => timeout,
+//!     Err(_) => panic!("invalid timeout"),
+//! };
+//!
+//! # #[derive(Debug)] struct ApiError;
+//! async fn slow_quote() -> Result<u32, ApiError> {
+//!     tokio::time::sleep(Duration::from_secs(5)).await;
+//!     Ok(42)
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread", start_paused = true)]
+//! # async fn main() {
+//! let outcome: Result<u32, Failure<ApiError>> = TIMEOUT.call(async { Ok(slow_quote().await?) }).await;
+//! let rejection = outcome.unwrap_err().rejection().copied().unwrap();
+//! assert_eq!(rejection.kind(), ErrorKind::TimedOut);
+//! assert_eq!(rejection.policy(), "quotes/timeout");
+//! # }
+//! ```
+//!
+//! # When the clock starts
+//!
+//! The deadline counts from the first time the call returns `Pending`, which for any call that
+//! actually waits is its first poll. Until then the timeout reads no clock and creates no timer,
+//! so a call that completes at its first poll costs one extra branch, and completes even
+//! outside a tokio runtime. A call that computes for a long time before its first `.await` is not
+//! cut short during that time: a timeout can only act while the call is suspended.
+//!
+//! # When it fires
+//!
+//! At the deadline the call's future is dropped (cancelled) at once, a
+//! [`TimedOut`](crate::EventKind::TimedOut) event is emitted, and the call returns
+//! `Err(Failure::Rejected(e))` with `e.kind() == ErrorKind::TimedOut`. (tokio's timer counts whole
+//! milliseconds: a deadline that falls between two fires at the later one.) A call that completes
+//! exactly at its deadline keeps its own outcome: the call is always polled before the timer.
+//!
+//! # Without a runtime
+//!
+//! The timer needs a tokio runtime with time enabled. When a call under a timeout first waits
+//! outside any tokio runtime, the timeout cannot promise its bound, so it fails closed instead
+//! of panicking or waiting without limit: it drops the call, returns the `TimedOut` rejection,
+//! and says why in an `ERROR`-level `tracing` event. Inside a tokio runtime built without
+//! `enable_time`, tokio itself panics when the timer is created (that case cannot be detected
+//! beforehand).
+
+mod future;
+
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::time::Duration;
+
+pub use future::TimeoutFuture;
+
+use crate::clock::ticks;
+use crate::error::{ConfigError, Error, ErrorKind, Failure};
+
+/// A timeout policy: the longest a call may wait. See the [module docs](self).
+///
+/// Build it with [`Timeout::builder`]; the builder is `const`, so a policy can be a `static`.
+/// The duration lives in an atomic, so the policy is `Send + Sync` and can be reconfigured in
+/// place.
+#[derive(Debug)]
+pub struct Timeout {
+    name: &'static str,
+    /// In nanoseconds. Independent of everything else, so accessed `Relaxed`.
+    duration: AtomicU64,
+}
+
+/// Builds a [`Timeout`]; every method is `const`. Made by [`Timeout::builder`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[must_use = "a builder does nothing until `build` is called"]
+pub struct TimeoutBuilder {
+    name: &'static str,
+    duration: Option<Duration>,
+}
+
+impl TimeoutBuilder {
+    /// How long a call may wait (required, above zero). Durations longer than `u64::MAX`
+    /// nanoseconds (584 years) are cut to that.
+    pub const fn duration(mut self, duration: Duration) -> Self {
+        self.duration = Some(duration);
+        self
+    }
+
+    /// Checks the configuration and builds the policy.
+    ///
+    /// # Errors
+    ///
+    /// A [`ConfigError`] for the `duration` option when it was not given or is zero.
+    pub const fn build(self) -> Result<Timeout, ConfigError> {
+        match self.duration {
+            None => Err(ConfigError::new(
+                self.name,
+                "duration",
+                "a timeout needs a duration: write #[timeout(800ms)]",
+            )),
+            Some(d) if d.is_zero() => Err(ConfigError::new(
+                self.name,
+                "duration",
+                "must be above zero, or every call would time out: write #[timeout(800ms)]",
+            )),
+            Some(d) => Ok(Timeout {
+                name: self.name,
+                duration: AtomicU64::new(ticks(d)),
+            }),
+        }
+    }
+}
+
+impl Timeout {
+    /// Starts building a timeout named `name` (its registry name); the duration is required.
+    pub const fn builder(name: &'static str) -> TimeoutBuilder {
+        TimeoutBuilder {
+            name,
+            duration: None,
+        }
+    }
+
+    /// The policy's registry name.
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
+    /// How long a call may wait.
+    pub fn duration(&self) -> Duration {
+        Duration::from_nanos(self.duration.load(Relaxed))
+    }
+
+    /// Runs `fut` under this timeout: the returned future yields `fut`'s outcome, or a
+    /// [`TimedOut`](ErrorKind::TimedOut) rejection if `fut` is still waiting when the deadline
+    /// passes. The deadline counts from `fut`'s first `Pending` (see the [module docs](self)).
+    #[inline]
+    pub fn call<T, E, F>(&self, fut: F) -> TimeoutFuture<'_, F>
+    where
+        F: Future<Output = Result<T, Failure<E>>>,
+    {
+        TimeoutFuture::new(self, fut)
+    }
+
+    fn rejection(&self) -> Error {
+        Error::new(ErrorKind::TimedOut, self.name)
+    }
+}
