@@ -5,7 +5,7 @@ use std::num::NonZeroU32;
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use resilience::{Bulkhead, Failure, RateLimiter};
+use resilience::{Bulkhead, CircuitBreaker, Failure, RateLimiter};
 use resilience_benches::{CountingAllocator, bench_two_threads, group, op};
 use tower::{Layer, Service, ServiceExt, service_fn};
 
@@ -28,6 +28,12 @@ static RATE_LIMITER: RateLimiter = match RateLimiter::builder("bench/shared_rate
     Err(_) => panic!("invalid rate limiter"),
 };
 
+static BREAKER: CircuitBreaker =
+    match CircuitBreaker::builder("bench/shared_circuit_breaker").build() {
+        Ok(breaker) => breaker,
+        Err(_) => panic!("invalid circuit breaker"),
+    };
+
 /// Calls a tower service once, as a tower user does: wait until ready, then call.
 async fn tower_call<S: Service<u64>>(svc: &mut S, i: u64) -> Result<S::Response, S::Error> {
     svc.ready().await?.call(i).await
@@ -44,6 +50,9 @@ fn circuit_breaker(c: &mut Criterion) {
     use tower_resilience::circuitbreaker::CircuitBreakerLayer;
 
     let mut g = group(c, "two_threads_circuit_breaker");
+    bench_two_threads!(&mut g, "ours_api", |_unused = (), i| BREAKER
+        .call(async { Ok::<_, Failure<_>>(op(i).await?) })
+        .await);
     let tr = CircuitBreakerLayer::builder()
         .build()
         .expect("valid breaker")

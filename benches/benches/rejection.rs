@@ -6,6 +6,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
+use resilience::{CircuitBreaker, Failure};
 use resilience_benches::{CountingAllocator, OpError, bench_calls, failing_op, group, op, runtime};
 use tower::{Layer, Service, ServiceExt, service_fn};
 
@@ -27,6 +28,15 @@ async fn flaky(i: u64) -> Result<u64, OpError> {
         op(i).await
     }
 }
+
+static BREAKER: CircuitBreaker = match CircuitBreaker::builder("bench/open_breaker")
+    .consecutive_failures(2)
+    .open(HOUR)
+    .build()
+{
+    Ok(breaker) => breaker,
+    Err(_) => panic!("invalid circuit breaker"),
+};
 
 /// Calls a tower service once, as a tower user does: wait until ready, then call.
 async fn tower_call<S: Service<u64>>(svc: &mut S, i: u64) -> Result<S::Response, S::Error> {
@@ -62,6 +72,9 @@ fn open_breaker(c: &mut Criterion) {
         .build();
     rt.block_on(async {
         for i in 0..4 {
+            let _ = BREAKER
+                .call(async { Ok::<_, Failure<_>>(flaky(i).await?) })
+                .await;
             let _ = tower_call(&mut tr, i).await;
             let _ = recloser.call(flaky(i)).await;
             let _ = failsafe.call(flaky(i)).await;
@@ -70,6 +83,16 @@ fn open_breaker(c: &mut Criterion) {
     // Relaxed: one thread.
     FAIL.store(false, Relaxed);
 
+    bench_calls!(
+        &mut g,
+        &rt,
+        "ours_api",
+        rejected
+            | i
+            | BREAKER
+                .call(async { Ok::<_, Failure<_>>(flaky(i).await?) })
+                .await
+    );
     bench_calls!(
         &mut g,
         &rt,

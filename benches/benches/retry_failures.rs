@@ -10,6 +10,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
+use resilience::{Backoff, Failure, Jitter, Retry};
 use resilience_benches::{CountingAllocator, OpError, bench_calls, group, paused_runtime};
 use tower::{Layer, Service, ServiceExt, service_fn};
 
@@ -17,6 +18,16 @@ use tower::{Layer, Service, ServiceExt, service_fn};
 static ALLOCATOR: CountingAllocator = CountingAllocator;
 
 const BACKOFF: Duration = Duration::from_millis(1);
+
+static RETRY: Retry = match Retry::builder("bench/retry_failures")
+    .attempts(3)
+    .backoff(Backoff::fixed(BACKOFF))
+    .jitter(Jitter::None)
+    .build()
+{
+    Ok(retry) => retry,
+    Err(_) => panic!("invalid retry"),
+};
 
 /// Fails on two attempts out of three: called three times per call, it fails, fails, succeeds.
 async fn flaky(attempts: &AtomicU64, x: u64) -> Result<u64, OpError> {
@@ -54,6 +65,11 @@ fn retry_failures(c: &mut Criterion) {
         }
     }
     .await);
+
+    static OURS: AtomicU64 = AtomicU64::new(0);
+    bench_calls!(&mut g, &rt, "ours_api", |i| RETRY
+        .call(|| async move { Ok::<_, Failure<_>>(flaky(&OURS, i).await?) })
+        .await);
 
     static BACKON: AtomicU64 = AtomicU64::new(0);
     let backoff = ConstantBuilder::default()

@@ -6,7 +6,7 @@ use std::num::NonZeroU32;
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use resilience::{Bulkhead, Failure, RateLimiter};
+use resilience::{Backoff, Bulkhead, CircuitBreaker, Failure, RateLimiter, Retry, Timeout};
 use resilience_benches::{CountingAllocator, OpError, bench_calls, group, op, runtime};
 use tower::{Layer, Service, ServiceBuilder, ServiceExt, service_fn};
 
@@ -27,6 +27,31 @@ static RATE_LIMITER: RateLimiter = match RateLimiter::builder("bench/rate_limite
 {
     Ok(limiter) => limiter,
     Err(_) => panic!("invalid rate limiter"),
+};
+
+static BREAKER: CircuitBreaker = match CircuitBreaker::builder("bench/circuit_breaker").build() {
+    Ok(breaker) => breaker,
+    Err(_) => panic!("invalid circuit breaker"),
+};
+
+static RETRY: Retry = match Retry::builder("bench/retry")
+    .attempts(3)
+    .backoff(Backoff::exponential(
+        Duration::from_millis(100),
+        Duration::from_secs(10),
+    ))
+    .build()
+{
+    Ok(retry) => retry,
+    Err(_) => panic!("invalid retry"),
+};
+
+static TIMEOUT: Timeout = match Timeout::builder("bench/timeout")
+    .duration(Duration::from_secs(1))
+    .build()
+{
+    Ok(timeout) => timeout,
+    Err(_) => panic!("invalid timeout"),
 };
 
 /// Calls a tower service once, as a tower user does: wait until ready, then call.
@@ -50,6 +75,9 @@ fn circuit_breaker(c: &mut Criterion) {
 
     let rt = runtime();
     let mut g = group(c, "circuit_breaker");
+    bench_calls!(&mut g, &rt, "ours_api", |i| BREAKER
+        .call(async { Ok::<_, Failure<OpError>>(op(i).await?) })
+        .await);
     let mut tr = CircuitBreakerLayer::builder()
         .build()
         .expect("valid breaker")
@@ -69,6 +97,9 @@ fn retry(c: &mut Criterion) {
 
     let rt = runtime();
     let mut g = group(c, "retry");
+    bench_calls!(&mut g, &rt, "ours_api", |i| RETRY
+        .call(|| async move { Ok::<_, Failure<OpError>>(op(i).await?) })
+        .await);
     let mut tr = RetryLayer::<u64, u64, OpError>::builder()
         .max_attempts(3)
         .exponential_backoff(Duration::from_millis(100))
@@ -87,6 +118,9 @@ fn timeout(c: &mut Criterion) {
 
     let rt = runtime();
     let mut g = group(c, "timeout");
+    bench_calls!(&mut g, &rt, "ours_api", |i| TIMEOUT
+        .call(async { Ok::<_, Failure<OpError>>(op(i).await?) })
+        .await);
     bench_calls!(&mut g, &rt, "tokio_timeout", |i| tokio::time::timeout(
         Duration::from_secs(1),
         op(i)
@@ -172,9 +206,62 @@ fn rate_limiter(c: &mut Criterion) {
     g.inner.finish();
 }
 
+/// All five, in the recommended order: retry, circuit breaker, rate limiter, timeout, bulkhead.
+/// The peers' stack is tower-resilience's five layers in the same order.
+fn stack(c: &mut Criterion) {
+    use tower_resilience::bulkhead::BulkheadLayer;
+    use tower_resilience::circuitbreaker::CircuitBreakerLayer;
+    use tower_resilience::ratelimiter::RateLimiterLayer;
+    use tower_resilience::retry::RetryLayer;
+    use tower_resilience::timelimiter::TimeLimiterLayer;
+
+    let rt = runtime();
+    let mut g = group(c, "stack");
+    bench_calls!(&mut g, &rt, "ours_api", |i| RETRY
+        .call(|| BREAKER.call(RATE_LIMITER.call(
+            TIMEOUT.call(BULKHEAD.call(async move { Ok::<_, Failure<OpError>>(op(i).await?) }))
+        )))
+        .await);
+    let mut tr = ServiceBuilder::new()
+        .layer(
+            RetryLayer::<u64, u64, _>::builder()
+                .max_attempts(3)
+                .exponential_backoff(Duration::from_millis(100))
+                .build(),
+        )
+        .layer(
+            CircuitBreakerLayer::builder()
+                .build()
+                .expect("valid breaker"),
+        )
+        .layer(
+            RateLimiterLayer::builder()
+                .limit_for_period(UNREACHABLE_RATE as usize)
+                .refresh_period(Duration::from_secs(1))
+                .build()
+                .expect("valid rate limiter"),
+        )
+        .layer(
+            TimeLimiterLayer::builder()
+                .timeout_duration(Duration::from_secs(1))
+                .build(),
+        )
+        .layer(
+            BulkheadLayer::builder()
+                .max_concurrent_calls(10)
+                .reject_when_full()
+                .build()
+                .expect("valid bulkhead"),
+        )
+        .service(service_fn(op));
+    bench_calls!(&mut g, &rt, "tower-resilience", |i| tower_call(&mut tr, i)
+        .await);
+    g.inner.finish();
+}
+
 criterion_group! {
     name = benches;
     config = resilience_benches::criterion();
-    targets = bare, circuit_breaker, retry, timeout, bulkhead, rate_limiter
+    targets = bare, circuit_breaker, retry, timeout, bulkhead, rate_limiter, stack
 }
 criterion_main!(benches);
