@@ -1,3 +1,449 @@
 //! Resilience patterns as attributes on async functions.
+//!
+//! ```
+//! use resilience::{circuit_breaker, retry, timeout};
+//!
+//! #[derive(Debug)]
+//! enum ApiError { Unavailable, Rejected(resilience::Error) }
+//! impl From<resilience::Error> for ApiError {
+//!     fn from(e: resilience::Error) -> Self { ApiError::Rejected(e) }
+//! }
+//! impl ApiError {
+//!     fn is_transient(&self) -> bool { matches!(self, ApiError::Unavailable) }
+//! }
+//!
+//! #[retry(attempts = 3, backoff = exponential(100ms, max = 2s), when = ApiError::is_transient)]
+//! #[circuit_breaker(threshold = 50%, open = 30s)]
+//! #[timeout(800ms)]
+//! async fn fetch_quote(sku: &str) -> Result<u32, ApiError> {
+//!     Ok(sku.len() as u32)
+//! }
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() { assert_eq!(fetch_quote("abc").await.unwrap(), 3); }
+//! ```
+//!
+//! # Stacking
+//!
+//! `#[a] #[b] #[c] async fn f` means `a(b(c(f)))`: the top attribute is the outermost layer.
+//! The first attribute to expand takes the run of resilience attributes directly below it and
+//! generates the whole stack at once, so inside it a rejection keeps its kind: a retry retries a
+//! timed-out attempt, waits out a rate limit, and returns an open circuit or a full bulkhead at
+//! once. Write the attributes together, one below the other. The recommended order is
+//! fallback, total timeout, retry, circuit breaker, rate limiter, per-attempt timeout, bulkhead.
+//!
+//! # What the function must look like
+//!
+//! An `async fn` (free function, method with any receiver, trait-impl method, or a method under
+//! `#[async_trait]`) returning a `Result<T, E>` (`io::Result<T>` and `anyhow::Result<T>` count).
+//! A rejection (circuit open, bulkhead full, rate limited, timed out) reaches the caller as
+//! `E::from(resilience::Error)`, so `E` implements `From<resilience::Error>`, unless a fallback
+//! is the outermost layer. Under `#[retry]`, owned arguments are cloned for each attempt, so they
+//! are `Clone`; references pass through. Policies live in `static`s: the function runs on a tokio
+//! runtime with time enabled.
+
+#![deny(missing_docs)]
 
 pub use resilience_runtime::*;
+
+/// Declares shared policies: `static`s that several functions name by path.
+///
+/// Any kind can be declared; the registry name is the static's name (or `name = "..."`).
+/// Options that depend on a function's error type (`record`, `ignore`, `when`, `fallback`) are
+/// given where the policy is used, beside its path.
+///
+/// ```
+/// resilience::policy! {
+///     /// The payment provider: one breaker for every call to it.
+///     pub static PAYMENTS: CircuitBreaker = circuit_breaker(threshold = 50%, open = 30s);
+///     pub static PAYMENTS_CONCURRENCY: Bulkhead = bulkhead(max = 10);
+///     pub static PAYMENTS_RATE: RateLimiter = rate_limiter(100/s);
+/// }
+///
+/// # #[derive(Debug)] struct PayError;
+/// # impl From<resilience::Error> for PayError { fn from(_: resilience::Error) -> Self { PayError } }
+/// #[resilience::circuit_breaker(PAYMENTS)]
+/// #[resilience::rate_limiter(PAYMENTS_RATE)]
+/// #[resilience::bulkhead(PAYMENTS_CONCURRENCY)]
+/// async fn charge(cents: u64) -> Result<u64, PayError> { Ok(cents) }
+/// ```
+pub use resilience_macros::policy;
+
+/// A circuit breaker: stops calling a dependency that keeps failing, and probes it before
+/// trusting it again.
+///
+/// | option | default | meaning |
+/// |---|---|---|
+/// | `threshold = 50%` | 50% | failure rate, over the window, that opens the breaker |
+/// | `failures = 5` | | open after this many consecutive failures instead of a rate |
+/// | `window = 100` or `window = 60s` | 100 calls | the last N calls, or the calls of the last duration (10 buckets) |
+/// | `min_calls = 20` | 20 | calls in the window before the rate counts |
+/// | `slow = 2s` | off | a call taking at least this long is slow |
+/// | `slow_threshold = 80%` | `threshold` | slow-call rate that opens the breaker |
+/// | `open = 30s` or `open = exponential(5s, max = 5m)` | 30s | wait in the open state, fixed or growing each time a probe round fails |
+/// | `half_open = 3` | 3 | probe calls admitted half-open |
+/// | `record = path` | every error | `fn(&E) -> bool`: errors that count as failures (others as successes) |
+/// | `ignore = path` | none | `fn(&E) -> bool`: errors that count as neither |
+/// | `critical = true` | false | an open breaker makes health "down", not "degraded" |
+/// | `name = "..."` | `module::fn/circuit_breaker` | registry name |
+/// | `fallback = path` | none | a fallback around this breaker |
+/// | `PATH` (positional) | | a shared breaker declared with [`policy!`]; beside it only `record`, `ignore`, `fallback` |
+///
+/// A timeout below the breaker counts as a failure; a full bulkhead or a rate limit below it
+/// counts as neither.
+///
+/// ```
+/// # #[derive(Debug)] enum ApiError { NotFound, Down, Rejected(resilience::Error) }
+/// # impl From<resilience::Error> for ApiError { fn from(e: resilience::Error) -> Self { ApiError::Rejected(e) } }
+/// # impl ApiError { fn is_not_found(&self) -> bool { matches!(self, ApiError::NotFound) } }
+/// #[resilience::circuit_breaker(threshold = 50%, window = 100, open = 30s, ignore = ApiError::is_not_found)]
+/// async fn stock(sku: &str) -> Result<u32, ApiError> { Ok(1) }
+/// ```
+pub use resilience_macros::circuit_breaker;
+
+/// Retries the function: runs the body again (with fresh clones of the owned arguments) while
+/// it fails, up to `attempts` calls in all.
+///
+/// | option | default | meaning |
+/// |---|---|---|
+/// | `attempts = 3` | 3 | calls in all, the first included |
+/// | `backoff = fixed(500ms)` / `linear(100ms, max = 2s)` / `exponential(100ms, factor = 2, max = 2s)` | `exponential(100ms, max = 10s)` | delay before each new attempt |
+/// | `jitter = none / full / equal / decorrelated` | `full` on exponential, `none` otherwise | randomisation of the delays (`decorrelated`: exponential only) |
+/// | `when = path` | every error | `fn(&E) -> bool`: errors worth retrying |
+/// | `name = "..."` | `module::fn/retry` | registry name |
+/// | `fallback = path` | none | a fallback around the retry |
+/// | `PATH` (positional) | | a shared retry declared with [`policy!`]; beside it only `when`, `fallback` |
+///
+/// Below a retry, a timeout is retried like a failure, a rate limit is waited out (at least its
+/// `retry_after`), and an open circuit or a full bulkhead ends the retry at once. When every
+/// attempt fails, the last error is returned unchanged. `self` is never cloned.
+///
+/// ```
+/// # #[derive(Debug)] struct ApiError;
+/// # impl From<resilience::Error> for ApiError { fn from(_: resilience::Error) -> Self { ApiError } }
+/// #[resilience::retry(attempts = 4, backoff = exponential(100ms, max = 2s), jitter = equal)]
+/// async fn fetch(id: u64) -> Result<String, ApiError> { Ok(id.to_string()) }
+/// ```
+pub use resilience_macros::retry;
+
+/// Cancels the call when it takes longer than the duration, returning a `TimedOut` rejection.
+///
+/// | option | default | meaning |
+/// |---|---|---|
+/// | `2s` (positional, required) | | the longest the call may take (`ms`, `s`, `m`, `h`) |
+/// | `name = "..."` | `module::fn/timeout` | registry name |
+/// | `fallback = path` | none | a fallback around the timeout |
+/// | `PATH` (positional) | | a shared timeout declared with [`policy!`] |
+///
+/// Above a `#[retry]` it bounds the whole call; below it, each attempt.
+///
+/// ```
+/// # #[derive(Debug)] struct ApiError;
+/// # impl From<resilience::Error> for ApiError { fn from(_: resilience::Error) -> Self { ApiError } }
+/// #[resilience::timeout(5s)]
+/// #[resilience::retry(attempts = 3)]
+/// #[resilience::timeout(800ms)]
+/// async fn fetch(id: u64) -> Result<String, ApiError> { Ok(id.to_string()) }
+/// ```
+pub use resilience_macros::timeout;
+
+/// Limits the calls running at once; the others wait in a bounded queue or are rejected with
+/// `BulkheadFull`.
+///
+/// | option | default | meaning |
+/// |---|---|---|
+/// | `max = 10` (required) | | calls running at once |
+/// | `queue = 20` | 0 | callers that may wait for a slot (0: reject at once when full) |
+/// | `wait = 500ms` | until a slot frees | longest wait in the queue |
+/// | `name = "..."` | `module::fn/bulkhead` | registry name |
+/// | `fallback = path` | none | a fallback around the bulkhead |
+/// | `PATH` (positional) | | a shared bulkhead declared with [`policy!`] |
+///
+/// ```
+/// # #[derive(Debug)] struct DbError;
+/// # impl From<resilience::Error> for DbError { fn from(_: resilience::Error) -> Self { DbError } }
+/// #[resilience::bulkhead(max = 10, queue = 20, wait = 500ms)]
+/// async fn query(sql: &str) -> Result<u64, DbError> { Ok(sql.len() as u64) }
+/// ```
+pub use resilience_macros::bulkhead;
+
+/// Admits calls at a rate (GCRA); the others wait for a permit up to `wait`, or are rejected
+/// with `RateLimited` and a `retry_after`.
+///
+/// | option | default | meaning |
+/// |---|---|---|
+/// | `100/s` (positional, required) | | calls per `s`, `m` or `h` |
+/// | `burst = 10` | the rate's count | calls admitted at once |
+/// | `wait = 500ms` | 0 (reject at once) | longest wait for a permit |
+/// | `name = "..."` | `module::fn/rate_limiter` | registry name |
+/// | `fallback = path` | none | a fallback around the limiter |
+/// | `PATH` (positional) | | a shared limiter declared with [`policy!`] |
+///
+/// ```
+/// # #[derive(Debug)] struct ApiError;
+/// # impl From<resilience::Error> for ApiError { fn from(_: resilience::Error) -> Self { ApiError } }
+/// #[resilience::rate_limiter(6000/m, burst = 20, wait = 100ms)]
+/// async fn send(msg: &str) -> Result<(), ApiError> { Ok(()) }
+/// ```
+pub use resilience_macros::rate_limiter;
+
+/// A fallback at this position of the stack: when the layers below it fail (the call's own
+/// error or a rejection), calls the given function instead.
+///
+/// The fallback takes the annotated function's parameters (receiver included, same types, by
+/// value) followed by the failure, a [`Failure<E>`], and returns the annotated function's
+/// return type; it may be sync or `async`. Owned arguments are cloned before the call, so they
+/// are `Clone`. `fallback = path` on any other attribute puts a fallback around that attribute.
+///
+/// ```
+/// use resilience::Failure;
+/// # #[derive(Debug)] struct ApiError;
+/// # impl From<resilience::Error> for ApiError { fn from(_: resilience::Error) -> Self { ApiError } }
+/// fn cached_quote(_sku: &str, _failure: Failure<ApiError>) -> Result<u32, ApiError> {
+///     Ok(0)
+/// }
+///
+/// #[resilience::fallback(cached_quote)]
+/// #[resilience::timeout(800ms)]
+/// async fn quote(sku: &str) -> Result<u32, ApiError> { Ok(1) }
+/// ```
+pub use resilience_macros::fallback;
+
+/// What code generated by the attributes calls. Not a public API.
+#[doc(hidden)]
+pub mod __private {
+    use core::cell::Cell;
+    use core::future::{Future, Ready, ready};
+
+    pub use resilience_runtime::{
+        Backoff, Bulkhead, CircuitBreaker, Classification, Error, Failure, Jitter, RateLimiter,
+        Retry, Timeout,
+    };
+
+    /// The error type of an annotated function, which a rejection is converted into.
+    #[diagnostic::on_unimplemented(
+        message = "`{Self}` cannot carry a rejection from a resilience policy",
+        label = "the error type of this function must implement `From<resilience::Error>`",
+        note = "add `impl From<resilience::Error> for {Self}` (e.g. a variant holding the rejection), or put a #[fallback] outermost to handle every failure"
+    )]
+    pub trait CarriesRejection: From<Error> {}
+    impl<E: From<Error>> CarriesRejection for E {}
+
+    /// The outermost layer: a failure as the function's own error.
+    #[inline]
+    pub fn into_error<E: CarriesRejection>(failure: Failure<E>) -> E {
+        failure.into_error()
+    }
+
+    /// An owned argument of a function under `#[retry]`.
+    #[diagnostic::on_unimplemented(
+        message = "`{Self}` is not `Clone`, and #[retry] runs the body again with a clone of each owned argument",
+        label = "this argument is cloned for each attempt",
+        note = "implement or derive `Clone` for `{Self}`, or take the argument by reference"
+    )]
+    pub trait RetryArgument: Clone {}
+    impl<T: Clone> RetryArgument for T {}
+
+    /// A fresh copy of an owned argument for one attempt.
+    #[inline]
+    pub fn clone_for_retry<T: RetryArgument>(arg: &T) -> T {
+        arg.clone()
+    }
+
+    /// An owned argument of a function with a fallback.
+    #[diagnostic::on_unimplemented(
+        message = "`{Self}` is not `Clone`, and a fallback receives the function's owned arguments, cloned before the call",
+        label = "this argument is cloned for the fallback",
+        note = "implement or derive `Clone` for `{Self}`, or take the argument by reference"
+    )]
+    pub trait FallbackArgument: Clone {}
+    impl<T: Clone> FallbackArgument for T {}
+
+    /// A copy of an owned argument kept for the fallback.
+    #[inline]
+    pub fn clone_for_fallback<T: FallbackArgument>(arg: &T) -> T {
+        arg.clone()
+    }
+
+    /// Reports that a fallback serves the call.
+    #[inline]
+    pub fn fallback_used<E>(policy: &'static str, failure: &Failure<E>) {
+        resilience_runtime::fallback::used(policy, failure)
+    }
+
+    /// What a fallback returned: a future of the result, or the result itself. Autoref
+    /// specialisation on `(&FallbackReturn::new(r)).take_fallback_future()` picks
+    /// [`FallbackAsync`] when `R` is a future and [`FallbackSync`] when it is a `Result`.
+    pub struct FallbackReturn<R>(Cell<Option<R>>);
+
+    impl<R> FallbackReturn<R> {
+        /// Wraps the fallback's return value.
+        #[inline]
+        pub fn new(value: R) -> Self {
+            FallbackReturn(Cell::new(Some(value)))
+        }
+
+        fn take(&self) -> R {
+            match self.0.take() {
+                Some(value) => value,
+                None => unreachable!("a fallback's result is taken once"),
+            }
+        }
+    }
+
+    /// An `async` fallback: its future, as it is.
+    pub trait FallbackAsync {
+        /// The fallback's future.
+        type Future;
+        /// Takes the future out.
+        fn take_fallback_future(&self) -> Self::Future;
+    }
+
+    impl<F: Future> FallbackAsync for FallbackReturn<F> {
+        type Future = F;
+        #[inline]
+        fn take_fallback_future(&self) -> F {
+            self.take()
+        }
+    }
+
+    /// A sync fallback: its result, as a ready future.
+    pub trait FallbackSync {
+        /// A ready future of the result.
+        type Future;
+        /// Takes the result out.
+        fn take_fallback_future(&self) -> Self::Future;
+    }
+
+    impl<T, E> FallbackSync for &FallbackReturn<Result<T, E>> {
+        type Future = Ready<Result<T, E>>;
+        #[inline]
+        fn take_fallback_future(&self) -> Self::Future {
+            ready(self.take())
+        }
+    }
+
+    /// Checks that a path given to an attribute names a shared policy of its kind.
+    pub mod shared {
+        use super::*;
+
+        /// A shared `CircuitBreaker`.
+        #[diagnostic::on_unimplemented(
+            message = "#[circuit_breaker] needs a shared `CircuitBreaker`, but this is a `{Self}`",
+            label = "not a `CircuitBreaker`",
+            note = "declare one with resilience::policy! {{ static NAME: CircuitBreaker = circuit_breaker(threshold = 50%); }}, or use the attribute of this policy's kind"
+        )]
+        pub trait SharedCircuitBreaker {
+            /// The `CircuitBreaker`.
+            fn circuit_breaker(&self) -> &CircuitBreaker;
+        }
+
+        impl SharedCircuitBreaker for CircuitBreaker {
+            #[inline]
+            fn circuit_breaker(&self) -> &CircuitBreaker {
+                self
+            }
+        }
+
+        /// `policy` as a `CircuitBreaker`, or an error at its path.
+        #[inline]
+        pub fn circuit_breaker<P: SharedCircuitBreaker + ?Sized>(policy: &P) -> &CircuitBreaker {
+            policy.circuit_breaker()
+        }
+
+        /// A shared `Retry`.
+        #[diagnostic::on_unimplemented(
+            message = "#[retry] needs a shared `Retry`, but this is a `{Self}`",
+            label = "not a `Retry`",
+            note = "declare one with resilience::policy! {{ static NAME: Retry = retry(attempts = 3); }}, or use the attribute of this policy's kind"
+        )]
+        pub trait SharedRetry {
+            /// The `Retry`.
+            fn retry(&self) -> &Retry;
+        }
+
+        impl SharedRetry for Retry {
+            #[inline]
+            fn retry(&self) -> &Retry {
+                self
+            }
+        }
+
+        /// `policy` as a `Retry`, or an error at its path.
+        #[inline]
+        pub fn retry<P: SharedRetry + ?Sized>(policy: &P) -> &Retry {
+            policy.retry()
+        }
+
+        /// A shared `Timeout`.
+        #[diagnostic::on_unimplemented(
+            message = "#[timeout] needs a shared `Timeout`, but this is a `{Self}`",
+            label = "not a `Timeout`",
+            note = "declare one with resilience::policy! {{ static NAME: Timeout = timeout(2s); }}, or use the attribute of this policy's kind"
+        )]
+        pub trait SharedTimeout {
+            /// The `Timeout`.
+            fn timeout(&self) -> &Timeout;
+        }
+
+        impl SharedTimeout for Timeout {
+            #[inline]
+            fn timeout(&self) -> &Timeout {
+                self
+            }
+        }
+
+        /// `policy` as a `Timeout`, or an error at its path.
+        #[inline]
+        pub fn timeout<P: SharedTimeout + ?Sized>(policy: &P) -> &Timeout {
+            policy.timeout()
+        }
+
+        /// A shared `Bulkhead`.
+        #[diagnostic::on_unimplemented(
+            message = "#[bulkhead] needs a shared `Bulkhead`, but this is a `{Self}`",
+            label = "not a `Bulkhead`",
+            note = "declare one with resilience::policy! {{ static NAME: Bulkhead = bulkhead(max = 10); }}, or use the attribute of this policy's kind"
+        )]
+        pub trait SharedBulkhead {
+            /// The `Bulkhead`.
+            fn bulkhead(&self) -> &Bulkhead;
+        }
+
+        impl SharedBulkhead for Bulkhead {
+            #[inline]
+            fn bulkhead(&self) -> &Bulkhead {
+                self
+            }
+        }
+
+        /// `policy` as a `Bulkhead`, or an error at its path.
+        #[inline]
+        pub fn bulkhead<P: SharedBulkhead + ?Sized>(policy: &P) -> &Bulkhead {
+            policy.bulkhead()
+        }
+
+        /// A shared `RateLimiter`.
+        #[diagnostic::on_unimplemented(
+            message = "#[rate_limiter] needs a shared `RateLimiter`, but this is a `{Self}`",
+            label = "not a `RateLimiter`",
+            note = "declare one with resilience::policy! {{ static NAME: RateLimiter = rate_limiter(100/s); }}, or use the attribute of this policy's kind"
+        )]
+        pub trait SharedRateLimiter {
+            /// The `RateLimiter`.
+            fn rate_limiter(&self) -> &RateLimiter;
+        }
+
+        impl SharedRateLimiter for RateLimiter {
+            #[inline]
+            fn rate_limiter(&self) -> &RateLimiter {
+                self
+            }
+        }
+
+        /// `policy` as a `RateLimiter`, or an error at its path.
+        #[inline]
+        pub fn rate_limiter<P: SharedRateLimiter + ?Sized>(policy: &P) -> &RateLimiter {
+            policy.rate_limiter()
+        }
+    }
+}

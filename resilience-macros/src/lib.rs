@@ -1,1 +1,56 @@
-//! The attributes of the `resilience` framework. Use them through the `resilience` crate.
+//! The attributes of the `resilience` framework. Use them through the `resilience` crate, whose
+//! documentation describes every option; this crate holds the entry points only.
+//!
+//! The work is done in four stages, each in its own module: [`attr`] parses the arguments,
+//! [`model`] is their typed form, [`validate`] checks them (every error, at its token), and
+//! [`expand`] generates the whole stack of attributes in one expansion.
+
+mod attr;
+mod expand;
+mod model;
+mod validate;
+
+use model::Kind;
+use proc_macro::TokenStream;
+
+/// A circuit breaker around the function. See `resilience::circuit_breaker`.
+#[proc_macro_attribute]
+pub fn circuit_breaker(args: TokenStream, item: TokenStream) -> TokenStream {
+    expand::attribute(Kind::CircuitBreaker, args.into(), item.into()).into()
+}
+
+/// Retries the function. See `resilience::retry`.
+#[proc_macro_attribute]
+pub fn retry(args: TokenStream, item: TokenStream) -> TokenStream {
+    expand::attribute(Kind::Retry, args.into(), item.into()).into()
+}
+
+/// A timeout on the function. See `resilience::timeout`.
+#[proc_macro_attribute]
+pub fn timeout(args: TokenStream, item: TokenStream) -> TokenStream {
+    expand::attribute(Kind::Timeout, args.into(), item.into()).into()
+}
+
+/// A bulkhead around the function. See `resilience::bulkhead`.
+#[proc_macro_attribute]
+pub fn bulkhead(args: TokenStream, item: TokenStream) -> TokenStream {
+    expand::attribute(Kind::Bulkhead, args.into(), item.into()).into()
+}
+
+/// A rate limiter in front of the function. See `resilience::rate_limiter`.
+#[proc_macro_attribute]
+pub fn rate_limiter(args: TokenStream, item: TokenStream) -> TokenStream {
+    expand::attribute(Kind::RateLimiter, args.into(), item.into()).into()
+}
+
+/// A fallback for the function. See `resilience::fallback`.
+#[proc_macro_attribute]
+pub fn fallback(args: TokenStream, item: TokenStream) -> TokenStream {
+    expand::attribute(Kind::Fallback, args.into(), item.into()).into()
+}
+
+/// Declares shared policies. See `resilience::policy`.
+#[proc_macro]
+pub fn policy(input: TokenStream) -> TokenStream {
+    expand::policy(input.into()).into()
+}

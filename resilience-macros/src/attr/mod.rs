@@ -1,0 +1,326 @@
+//! Parsing of attribute arguments into a raw syntax tree: `name = value` pairs and positional
+//! values, with no meaning attached yet (that is [`crate::validate`]'s job).
+//!
+//! The grammar is small and shared by every attribute and by `policy!`:
+//!
+//! ```text
+//! args   := (arg (',' arg)* ','?)?
+//! arg    := ident '=' value | value
+//! value  := number ('%' | '/' ident)?   -- 250ms, 1.5s, 50%, 100/s, 3
+//!         | ident '(' args ')'           -- exponential(100ms, max = 2s)
+//!         | path                         -- PAYMENTS, ApiError::is_transient, full
+//!         | "string" | true | false
+//! ```
+
+use proc_macro2::Span;
+use syn::ext::IdentExt;
+use syn::parse::{Parse, ParseStream};
+use syn::punctuated::Punctuated;
+use syn::spanned::Spanned;
+use syn::{Ident, Lit, LitBool, LitStr, Path, Token};
+
+/// The comma-separated arguments of one attribute (or of one constructor inside `policy!`).
+pub struct Args {
+    /// The arguments in the order written.
+    pub items: Vec<Arg>,
+}
+
+/// One argument: `name = value`, or a positional value.
+pub enum Arg {
+    /// `name = value`.
+    Named {
+        /// The option's name, as written (may be a keyword, as in `crate = path`).
+        name: Ident,
+        /// Its value.
+        value: Value,
+    },
+    /// A value without a name: a shared policy's path, or the duration of `#[timeout(2s)]`.
+    Positional(Value),
+}
+
+/// A value, still untyped.
+pub enum Value {
+    /// A number with its unit: `250ms`, `1.5s`, `3`, `50%`, `100/s`.
+    Number(Number),
+    /// `ident(args)`: a backoff or an exponential open wait.
+    Call(Call),
+    /// A path: a shared policy, a callable, or a keyword such as `full`.
+    Path(Path),
+    /// A string literal (`name = "..."`).
+    Str(LitStr),
+    /// `true` or `false`.
+    Bool(LitBool),
+}
+
+/// A numeric literal with the unit that follows it.
+pub struct Number {
+    /// The digits in base 10, without the suffix (`"1.5"` for `1.5s`).
+    pub digits: String,
+    /// The literal's suffix (`"ms"` for `250ms`), empty when there is none.
+    pub suffix: String,
+    /// Whether the literal was written as an integer.
+    pub is_int: bool,
+    /// Whether a minus sign preceded it.
+    pub negative: bool,
+    /// `%` after the literal.
+    pub percent: bool,
+    /// `/ unit` after the literal, as in `100/s`.
+    pub per: Option<Ident>,
+    /// The literal's span (joined with its `%` or `/unit` where the compiler allows).
+    pub span: Span,
+}
+
+/// `func(args)`.
+pub struct Call {
+    /// The function's name (`exponential`).
+    pub func: Ident,
+    /// Its arguments.
+    pub args: Args,
+}
+
+impl Value {
+    /// The span to point at when this value is wrong.
+    pub fn span(&self) -> Span {
+        match self {
+            Value::Number(n) => n.span,
+            Value::Call(c) => c.func.span(),
+            Value::Path(p) => p.span(),
+            Value::Str(s) => s.span(),
+            Value::Bool(b) => b.span(),
+        }
+    }
+
+    /// A short description of what was written, for "expected X, found Y" messages.
+    pub fn describe(&self) -> &'static str {
+        match self {
+            Value::Number(n) if n.percent => "a percentage",
+            Value::Number(n) if n.per.is_some() => "a rate",
+            Value::Number(n) if !n.suffix.is_empty() => "a duration",
+            Value::Number(_) => "a number",
+            Value::Call(_) => "a call",
+            Value::Path(_) => "a path",
+            Value::Str(_) => "a string",
+            Value::Bool(_) => "a boolean",
+        }
+    }
+
+    /// The identifier when the value is a single plain identifier (`full`, `attemps`).
+    pub fn as_ident(&self) -> Option<&Ident> {
+        match self {
+            Value::Path(p) => p.get_ident(),
+            _ => None,
+        }
+    }
+}
+
+impl Parse for Args {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        let items = Punctuated::<Arg, Token![,]>::parse_terminated(input)?;
+        Ok(Args {
+            items: items.into_iter().collect(),
+        })
+    }
+}
+
+impl Parse for Arg {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        if input.peek(Ident::peek_any) && input.peek2(Token![=]) && !input.peek2(Token![==]) {
+            let name = Ident::parse_any(input)?;
+            input.parse::<Token![=]>()?;
+            let value = input.parse()?;
+            Ok(Arg::Named { name, value })
+        } else {
+            Ok(Arg::Positional(input.parse()?))
+        }
+    }
+}
+
+impl Parse for Value {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        let lookahead = input.lookahead1();
+        if lookahead.peek(Lit) || lookahead.peek(Token![-]) {
+            let negative = input.parse::<Option<Token![-]>>()?.is_some();
+            match input.parse::<Lit>()? {
+                Lit::Int(lit) => number(
+                    input,
+                    lit.base10_digits(),
+                    lit.suffix(),
+                    true,
+                    negative,
+                    lit.span(),
+                ),
+                Lit::Float(lit) => number(
+                    input,
+                    lit.base10_digits(),
+                    lit.suffix(),
+                    false,
+                    negative,
+                    lit.span(),
+                ),
+                Lit::Str(lit) if !negative => Ok(Value::Str(lit)),
+                Lit::Bool(lit) if !negative => Ok(Value::Bool(lit)),
+                other => Err(syn::Error::new(
+                    other.span(),
+                    "expected a number with its unit (30s, 50%, 100/s), a path or a string",
+                )),
+            }
+        } else if lookahead.peek(Ident)
+            || lookahead.peek(Token![::])
+            || lookahead.peek(Token![Self])
+            || lookahead.peek(Token![crate])
+            || lookahead.peek(Token![super])
+            || lookahead.peek(Token![self])
+        {
+            if input.peek(Ident) && input.peek2(syn::token::Paren) {
+                let func: Ident = input.parse()?;
+                let content;
+                syn::parenthesized!(content in input);
+                let args = content.parse()?;
+                return Ok(Value::Call(Call { func, args }));
+            }
+            Ok(Value::Path(input.parse()?))
+        } else {
+            Err(lookahead.error())
+        }
+    }
+}
+
+fn number(
+    input: ParseStream,
+    digits: &str,
+    suffix: &str,
+    is_int: bool,
+    negative: bool,
+    lit_span: Span,
+) -> syn::Result<Value> {
+    let mut span = lit_span;
+    let mut percent = false;
+    let mut per = None;
+    if input.peek(Token![%]) {
+        let p: Token![%] = input.parse()?;
+        percent = true;
+        span = span.join(p.span).unwrap_or(span);
+    } else if input.peek(Token![/]) {
+        input.parse::<Token![/]>()?;
+        let unit: Ident = input.parse().map_err(|e| {
+            syn::Error::new(
+                e.span(),
+                "a rate needs a period after '/': 100/s, 6000/m, 10000/h",
+            )
+        })?;
+        span = span.join(unit.span()).unwrap_or(span);
+        per = Some(unit);
+    }
+    Ok(Value::Number(Number {
+        digits: digits.to_owned(),
+        suffix: suffix.to_owned(),
+        is_int,
+        negative,
+        percent,
+        per,
+        span,
+    }))
+}
+
+#[cfg(test)]
+impl Arg {
+    /// The value, named or not.
+    pub fn value(&self) -> &Value {
+        match self {
+            Arg::Named { value, .. } | Arg::Positional(value) => value,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(src: &str) -> Args {
+        syn::parse_str(src).expect("parses")
+    }
+
+    #[test]
+    fn named_values_keep_their_units() {
+        let args = parse("threshold = 50%, open = 1.5s, window = 100, rate = 100/s");
+        let units: Vec<_> = args
+            .items
+            .iter()
+            .map(|a| match a {
+                Arg::Named {
+                    value: Value::Number(n),
+                    ..
+                } => (
+                    n.digits.clone(),
+                    n.suffix.clone(),
+                    n.percent,
+                    n.per.as_ref().map(|p| p.to_string()),
+                ),
+                _ => panic!("expected a number"),
+            })
+            .collect();
+        assert_eq!(
+            units,
+            vec![
+                ("50".into(), "".into(), true, None),
+                ("1.5".into(), "s".into(), false, None),
+                ("100".into(), "".into(), false, None),
+                ("100".into(), "".into(), false, Some("s".into())),
+            ]
+        );
+    }
+
+    #[test]
+    fn calls_paths_and_keywords_parse() {
+        let args = parse(
+            "PAYMENTS, backoff = exponential(100ms, factor = 2, max = 2s), when = E::is_transient, crate = ::my::resilience, jitter = full",
+        );
+        assert!(matches!(&args.items[0], Arg::Positional(Value::Path(_))));
+        match &args.items[1] {
+            Arg::Named {
+                value: Value::Call(c),
+                ..
+            } => {
+                assert_eq!(c.func, "exponential");
+                assert_eq!(c.args.items.len(), 3);
+            }
+            _ => panic!("expected a call"),
+        }
+        assert!(
+            matches!(&args.items[3], Arg::Named { name, value: Value::Path(_) } if name == "crate")
+        );
+        assert_eq!(
+            args.items[4]
+                .value()
+                .as_ident()
+                .map(|i| i.to_string())
+                .as_deref(),
+            Some("full")
+        );
+    }
+
+    #[test]
+    fn strings_booleans_and_negative_numbers_parse() {
+        let args = parse("name = \"x\", critical = true, attempts = -1");
+        assert!(matches!(
+            &args.items[0],
+            Arg::Named {
+                value: Value::Str(_),
+                ..
+            }
+        ));
+        assert!(matches!(
+            &args.items[1],
+            Arg::Named {
+                value: Value::Bool(_),
+                ..
+            }
+        ));
+        assert!(matches!(&args.items[2], Arg::Named { value: Value::Number(n), .. } if n.negative));
+    }
+
+    #[test]
+    fn a_rate_without_a_period_is_an_error() {
+        assert!(syn::parse_str::<Args>("100/").is_err());
+    }
+}

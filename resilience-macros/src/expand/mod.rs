@@ -1,0 +1,493 @@
+//! Code generation: one expansion for the whole stack of attributes.
+//!
+//! For `#[fallback(f)] #[retry(attempts = 3)] #[timeout(1s)] async fn get(id: Id) -> Result<T, E>`
+//! the body becomes (names shortened):
+//!
+//! ```text
+//! {
+//!     static RETRY: Retry = match Retry::builder(concat!(module_path!(), "::get/retry")).attempts(3).build() { .. };
+//!     static TIMEOUT: Timeout = match Timeout::builder(..).duration(1s).build() { .. };
+//!     let id_for_fallback = id.clone();
+//!     match async {                                   // retry: an inline loop
+//!         let mut attempts = RETRY.start();
+//!         loop {
+//!             let outcome = {
+//!                 let id = id.clone();                 // per attempt, spanned at `id: Id`
+//!                 TIMEOUT.call(async {                 // the original body, typed by a fake return edge
+//!                     Result::map_err(async { <body> }.await, Failure::Error)
+//!                 }).await
+//!             };
+//!             match attempts.next(&outcome, |_| true) { None => break outcome, Some(d) => attempts.wait(d).await }
+//!         }
+//!     }.await {
+//!         Ok(v) => Ok(v),
+//!         Err(failure) => (&FallbackReturn::new(f(id_for_fallback, failure))).take_fallback_future().await,
+//!     }
+//! }
+//! ```
+//!
+//! Without an outermost fallback, the last step is `Err(failure) => Err(into_error(failure))`,
+//! which asks for `E: From<resilience::Error>` at the return type.
+
+mod builder;
+mod func;
+mod policy;
+mod stack;
+
+pub use policy::policy;
+
+use proc_macro2::{Span, TokenStream};
+use quote::{format_ident, quote, quote_spanned};
+use syn::spanned::Spanned;
+use syn::{Ident, Path, ReturnType, Type};
+
+use crate::attr::Args;
+use crate::model::{Config, Kind, Layer};
+use crate::validate::{self, Ctxt, Site};
+use func::{Func, Param, Pass, Receiver, Shape};
+
+/// `#[kind(args)]` on `item`.
+pub fn attribute(kind: Kind, args: TokenStream, item: TokenStream) -> TokenStream {
+    if args.to_string() == stack::STACKED {
+        return TokenStream::new();
+    }
+    let call_site = Span::call_site();
+    let mut func: Func = match syn::parse2(item.clone()) {
+        Ok(func) => func,
+        Err(_) => {
+            let e = syn::Error::new(
+                call_site,
+                format!(
+                    "#[{}] goes on an `async fn` that returns a Result",
+                    kind.attr_name()
+                ),
+            );
+            return with_error(item, e);
+        }
+    };
+    let mut cx = Ctxt::default();
+    let (mut sources, kept) = stack::collect(call_site, std::mem::take(&mut func.attrs), &mut cx);
+    func.attrs = kept;
+    let marks = stack::mark_used(&sources);
+    sources.insert(
+        0,
+        stack::Source {
+            kind,
+            args,
+            path: None,
+            span: call_site,
+        },
+    );
+
+    let layers: Vec<Layer> = sources
+        .iter()
+        .filter_map(|s| match syn::parse2::<Args>(s.args.clone()) {
+            Ok(args) => Some(validate::layer(
+                s.kind,
+                &args,
+                s.span,
+                Site::Attribute,
+                &mut cx,
+            )),
+            Err(e) => {
+                cx.push(e);
+                None
+            }
+        })
+        .collect();
+
+    let shape = check_shape(&func, kind, &mut cx);
+    if let Some(body) = &mut func.body {
+        body.stmts
+            .insert(0, syn::Stmt::Item(syn::Item::Verbatim(marks)));
+    }
+    match (cx.finish(), shape) {
+        (Ok(()), Some((shape, ret))) => generate(func, &layers, shape, &ret),
+        (Err(e), _) => with_error(quote!(#func), e),
+        (Ok(()), None) => quote!(#func),
+    }
+}
+
+/// The original item with the errors beside it (tokio-macros' `token_stream_with_error`), so
+/// the rest of the crate still type-checks and only the real error shows.
+fn with_error(mut item: TokenStream, error: syn::Error) -> TokenStream {
+    item.extend(error.into_compile_error());
+    item
+}
+
+/// Checks that the item is something a stack can wrap, and returns its shape and the type of
+/// its result.
+fn check_shape(func: &Func, kind: Kind, cx: &mut Ctxt) -> Option<(Shape, Type)> {
+    let attr = kind.attr_name();
+    if func.body.is_none() {
+        let span = func
+            .semi
+            .map(|s| s.span)
+            .unwrap_or_else(|| func.sig.ident.span());
+        cx.error(span, format!(
+            "#[{attr}] needs a function body to protect: put it on the method in the `impl` block, not on the declaration in the trait"
+        ));
+        return None;
+    }
+    if func.sig.asyncness.is_none() {
+        if let Some(output) = func::async_trait_shape(func) {
+            return check_result(output, func, attr, cx).map(|ty| (Shape::AsyncTrait, ty));
+        }
+        cx.error(
+            func.sig.fn_token.span,
+            format!(
+                "#[{attr}] works on an `async fn`: write `async fn {}(..)`",
+                func.sig.ident
+            ),
+        );
+        return None;
+    }
+    match &func.sig.output {
+        ReturnType::Type(_, ty) => {
+            check_result((**ty).clone(), func, attr, cx).map(|ty| (Shape::Async, ty))
+        }
+        ReturnType::Default => {
+            cx.error(func.sig.paren_token.span.close(), format!(
+                "#[{attr}] needs the function to return a Result, so a failure can reach the caller: -> Result<T, E>"
+            ));
+            None
+        }
+    }
+}
+
+fn check_result(ty: Type, _func: &Func, attr: &str, cx: &mut Ctxt) -> Option<Type> {
+    if func::is_result(&ty) {
+        Some(ty)
+    } else {
+        cx.error(ty.span(), format!(
+            "#[{attr}] needs the function to return a Result (Result<T, E>, io::Result<T>, anyhow::Result<T>), so a failure can reach the caller"
+        ));
+        None
+    }
+}
+
+/// A hygienic local: invisible to the user's body.
+fn local(name: &str) -> Ident {
+    Ident::new(name, Span::mixed_site())
+}
+
+/// A hygienic local whose errors are reported at `span`.
+fn local_at(name: &str, span: Span) -> Ident {
+    Ident::new(name, Span::mixed_site().located_at(span))
+}
+
+struct Gen<'a> {
+    private: TokenStream,
+    fn_name: String,
+    receiver: Option<&'a Receiver>,
+    params: &'a [Param],
+    statics: TokenStream,
+}
+
+impl Gen<'_> {
+    /// The registry name of an inline policy: `name = "..."`, or `module::fn/kind`.
+    fn name(&self, layer: &Layer, kind: Kind) -> TokenStream {
+        match &layer.name {
+            Some(name) if kind == layer.kind => quote!(#name),
+            _ => {
+                let suffix = format!("::{}/{}", self.fn_name, kind.attr_name());
+                quote!(::core::concat!(::core::module_path!(), #suffix))
+            }
+        }
+    }
+
+    /// An expression of type `&Policy`: the static of an inline policy (declared here), or the
+    /// shared one, checked to be of the right kind at its path.
+    fn handle(&mut self, layer: &Layer, index: usize) -> TokenStream {
+        let private = &self.private;
+        if let Some(path) = &layer.shared {
+            let check = Ident::new(layer.kind.attr_name(), path.span());
+            return quote_spanned!(path.span()=> #private::shared::#check(&#path));
+        }
+        let ident = format_ident!(
+            "__RESILIENCE_{}_{}",
+            layer.kind.attr_name().to_uppercase(),
+            index,
+            span = Span::mixed_site()
+        );
+        let name = self.name(layer, layer.kind);
+        let (Some(ty), Some(value)) = (
+            builder::policy_type(private, layer, Span::call_site()),
+            builder::policy_value(private, layer, &name),
+        ) else {
+            return TokenStream::new();
+        };
+        self.statics.extend(quote! {
+            static #ident: #ty = #value;
+        });
+        quote!(#ident)
+    }
+
+    /// The original body as a future of `Result<T, Failure<E>>`.
+    fn innermost(&self, body: TokenStream, ret: Option<&Type>) -> TokenStream {
+        let private = &self.private;
+        let destructure = self.params.iter().filter_map(|p| {
+            let pattern = p.pattern.as_ref()?;
+            let ident = &p.ident;
+            Some(quote!(let #pattern = #ident;))
+        });
+        let fake_return = ret.filter(|t| !func::mentions_impl_trait(t)).map(|ret| {
+            let fake = local_at("__resilience_fake_return", ret.span());
+            quote_spanned! {ret.span()=>
+                #[allow(
+                    unknown_lints,
+                    unreachable_code,
+                    clippy::diverging_sub_expression,
+                    clippy::empty_loop,
+                    clippy::let_unit_value,
+                    clippy::needless_return
+                )]
+                if false {
+                    let #fake: #ret = loop {};
+                    return #fake;
+                }
+            }
+        });
+        quote! {
+            async {
+                ::core::result::Result::map_err(
+                    async { #(#destructure)* #fake_return #body }.await,
+                    #private::Failure::Error,
+                )
+            }
+        }
+    }
+
+    /// A policy that wraps a future once: `policy.call(inner)`.
+    fn wrap(&mut self, layer: &Layer, index: usize, inner: TokenStream) -> TokenStream {
+        let private = self.private.clone();
+        let handle = self.handle(layer, index);
+        match &layer.config {
+            Config::CircuitBreaker(cb) if cb.record.is_some() || cb.ignore.is_some() => {
+                let e = local("__resilience_error");
+                let ignored = cb.ignore.as_ref().map(|path| {
+                    let e = local_at("__resilience_error", path.span());
+                    quote_spanned!(path.span()=> if #path(#e) { #private::Classification::Ignored } else)
+                });
+                let recorded = match &cb.record {
+                    Some(path) => {
+                        let e = local_at("__resilience_error", path.span());
+                        quote_spanned! {path.span()=>
+                            if #path(#e) { #private::Classification::Failure } else { #private::Classification::Success }
+                        }
+                    }
+                    None => quote!({ #private::Classification::Failure }),
+                };
+                quote!(#handle.call_classified(#inner, |#e| #ignored #recorded))
+            }
+            Config::Retry(retry) => self.retry(handle, retry.when.as_ref(), inner),
+            Config::Fallback => inner,
+            _ => quote!(#handle.call(#inner)),
+        }
+    }
+
+    /// Retry: an inline loop that awaits a fresh future each attempt, over per-attempt clones of
+    /// the owned arguments.
+    fn retry(&self, handle: TokenStream, when: Option<&Path>, inner: TokenStream) -> TokenStream {
+        let private = &self.private;
+        let attempts = local("__resilience_attempts");
+        let outcome = local("__resilience_outcome");
+        let delay = local("__resilience_delay");
+        let next = local("__resilience_next");
+        let e = local("__resilience_error");
+        let clones = self
+            .params
+            .iter()
+            .filter(|p| p.pass == Pass::Owned)
+            .map(|p| {
+                let ident = &p.ident;
+                let mutable = p.mutable.then(|| quote!(mut));
+                quote_spanned!(p.span=> let #mutable #ident = #private::clone_for_retry(&#ident);)
+            });
+        let when = match when {
+            Some(path) => {
+                let e = local_at("__resilience_error", path.span());
+                quote_spanned!(path.span()=> |#e| #path(#e))
+            }
+            None => quote!(|#e| { let _ = #e; true }),
+        };
+        quote! {
+            async {
+                let mut #attempts = #handle.start();
+                loop {
+                    let #outcome = {
+                        #(#clones)*
+                        #inner.await
+                    };
+                    #[allow(clippy::redundant_closure)]
+                    let #next = #attempts.next(&#outcome, #when);
+                    match #next {
+                        ::core::option::Option::None => break #outcome,
+                        ::core::option::Option::Some(#delay) => #attempts.wait(#delay).await,
+                    }
+                }
+            }
+        }
+    }
+
+    /// A fallback at this position: on any failure, calls `path` with the arguments (owned ones
+    /// cloned before the call) and the failure. Outermost, it yields the function's own result.
+    fn fallback(
+        &self,
+        layer: &Layer,
+        path: &Path,
+        inner: TokenStream,
+        outermost: bool,
+    ) -> TokenStream {
+        let private = &self.private;
+        let span = path.span();
+        let outcome = local("__resilience_outcome");
+        let value = local("__resilience_value");
+        let failure = local_at("__resilience_failure", span);
+        let future = local("__resilience_fallback");
+        let mut clones = Vec::new();
+        let mut args = Vec::new();
+        if let Some(receiver) = self.receiver {
+            let this = receiver.self_token;
+            match receiver.pass {
+                Pass::Shared => args.push(quote!(#this)),
+                Pass::Unique => args.push(quote!(&mut *#this)),
+                Pass::Owned => {
+                    let copy = local_at("__resilience_fallback_self", span);
+                    clones.push(quote_spanned!(this.span=> let #copy = #private::clone_for_fallback(&#this);));
+                    args.push(quote!(#copy));
+                }
+            }
+        }
+        for (i, p) in self.params.iter().enumerate() {
+            let ident = &p.ident;
+            match p.pass {
+                Pass::Shared => args.push(quote!(#ident)),
+                Pass::Unique => args.push(quote!(&mut *#ident)),
+                Pass::Owned => {
+                    let copy = local_at(&format!("__resilience_fallback_arg{i}"), span);
+                    clones.push(
+                        quote_spanned!(p.span=> let #copy = #private::clone_for_fallback(&#ident);),
+                    );
+                    args.push(quote!(#copy));
+                }
+            }
+        }
+        let name = self.name(layer, Kind::Fallback);
+        let call = quote_spanned!(span=> #path(#(#args,)* #failure));
+        let lifted =
+            quote_spanned!(span=> (&#private::FallbackReturn::new(#call)).take_fallback_future());
+        let result = if outermost {
+            quote_spanned!(span=> #future.await)
+        } else {
+            quote_spanned!(span=> ::core::result::Result::map_err(#future.await, #private::Failure::Error))
+        };
+        let body = quote! {
+            #[allow(unused_imports)]
+            use #private::{FallbackAsync as _, FallbackSync as _};
+            #(#clones)*
+            let #outcome = #inner.await;
+            match #outcome {
+                ::core::result::Result::Ok(#value) => ::core::result::Result::Ok(#value),
+                ::core::result::Result::Err(#failure) => {
+                    #private::fallback_used(#name, &#failure);
+                    let #future = #lifted;
+                    #result
+                }
+            }
+        };
+        if outermost {
+            body
+        } else {
+            quote!(async { #body })
+        }
+    }
+}
+
+fn generate(mut func: Func, layers: &[Layer], shape: Shape, ret: &Type) -> TokenStream {
+    let krate = layers
+        .iter()
+        .find_map(|l| l.krate.as_ref())
+        .map(|p| quote!(#p))
+        .unwrap_or(quote!(::resilience));
+    let private = quote!(#krate::__private);
+    let has_retry = layers.iter().any(|l| l.kind == Kind::Retry);
+    let has_fallback = layers.iter().any(|l| l.fallback.is_some());
+    let is_async = matches!(shape, Shape::Async);
+    let (receiver, params) = func::params(
+        &mut func.sig,
+        is_async && (has_retry || has_fallback),
+        is_async && has_retry,
+    );
+    let fn_name = func
+        .sig
+        .ident
+        .to_string()
+        .trim_start_matches("r#")
+        .to_owned();
+    let Some(mut body) = func.body.take() else {
+        return quote!(#func);
+    };
+
+    let mut g = Gen {
+        private: private.clone(),
+        fn_name,
+        receiver: receiver.as_ref(),
+        params: &params,
+        statics: TokenStream::new(),
+    };
+
+    // The user's statements: the whole body, or the async-trait shape's `async move` block.
+    let user_body = match &shape {
+        Shape::Async => {
+            let stmts = std::mem::take(&mut body.stmts);
+            quote!(#(#stmts)*)
+        }
+        Shape::AsyncTrait => match func::async_trait_block(&mut body) {
+            Some(block) => {
+                let stmts = std::mem::take(&mut block.stmts);
+                quote!(#(#stmts)*)
+            }
+            None => return quote!(#func),
+        },
+    };
+    let fake_ret = if is_async { Some(ret) } else { None };
+    let mut future = g.innermost(user_body, fake_ret);
+    let mut outermost_fallback = None;
+    for (index, layer) in layers.iter().enumerate().rev() {
+        future = g.wrap(layer, index, future);
+        if let Some(path) = &layer.fallback {
+            if index == 0 {
+                outermost_fallback = Some(path);
+            } else {
+                future = g.fallback(layer, path, future, false);
+            }
+        }
+    }
+    let finish = match outermost_fallback {
+        Some(path) => g.fallback(&layers[0], path, future, true),
+        None => {
+            let failure = local_at("__resilience_failure", ret.span());
+            let value = local("__resilience_value");
+            let into_error = quote_spanned!(ret.span()=> #private::into_error(#failure));
+            quote! {
+                match #future.await {
+                    ::core::result::Result::Ok(#value) => ::core::result::Result::Ok(#value),
+                    ::core::result::Result::Err(#failure) => ::core::result::Result::Err(#into_error),
+                }
+            }
+        }
+    };
+    let statics = &g.statics;
+    let generated = quote!({ #statics #finish });
+    match &shape {
+        Shape::Async => body.stmts = vec![syn::Stmt::Expr(syn::Expr::Verbatim(generated), None)],
+        Shape::AsyncTrait => {
+            if let Some(block) = func::async_trait_block(&mut body) {
+                block.stmts = vec![syn::Stmt::Expr(syn::Expr::Verbatim(generated), None)];
+            }
+        }
+    }
+    func.body = Some(body);
+    quote!(#func)
+}

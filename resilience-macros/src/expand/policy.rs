@@ -1,0 +1,204 @@
+//! `policy!`: shared policies declared once as statics and named by path at each use site.
+//!
+//! ```text
+//! policy! {
+//!     /// docs
+//!     pub static PAYMENTS: CircuitBreaker = circuit_breaker(threshold = 50%, open = 30s);
+//! }
+//! ```
+
+use proc_macro2::{Span, TokenStream};
+use quote::quote;
+use syn::parse::{Parse, ParseStream};
+use syn::spanned::Spanned;
+use syn::{Attribute, Ident, LitStr, Path, Token, Visibility};
+
+use crate::attr::Args;
+use crate::model::{Kind, Layer};
+use crate::validate::{self, Ctxt, Site, did_you_mean};
+
+use super::builder;
+
+struct Decl {
+    attrs: Vec<Attribute>,
+    vis: Visibility,
+    ident: Ident,
+    ty: Path,
+    ctor: Ident,
+    args: TokenStream,
+}
+
+struct Decls(Vec<Decl>);
+
+impl Parse for Decls {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        let mut decls = Vec::new();
+        while !input.is_empty() {
+            let attrs = input.call(Attribute::parse_outer)?;
+            let vis = input.parse()?;
+            input.parse::<Token![static]>().map_err(|e| {
+                syn::Error::new(e.span(), "expected a declaration: pub static NAME: CircuitBreaker = circuit_breaker(...);")
+            })?;
+            let ident = input.parse()?;
+            input.parse::<Token![:]>()?;
+            let ty = input.parse()?;
+            input.parse::<Token![=]>()?;
+            let ctor: Ident = input.parse()?;
+            let args = if input.peek(syn::token::Paren) {
+                let content;
+                syn::parenthesized!(content in input);
+                content.parse()?
+            } else {
+                TokenStream::new()
+            };
+            input.parse::<Token![;]>()?;
+            decls.push(Decl {
+                attrs,
+                vis,
+                ident,
+                ty,
+                ctor,
+                args,
+            });
+        }
+        Ok(Decls(decls))
+    }
+}
+
+const TYPES: [&str; 5] = [
+    "CircuitBreaker",
+    "Retry",
+    "Timeout",
+    "Bulkhead",
+    "RateLimiter",
+];
+const CTORS: [&str; 5] = [
+    "circuit_breaker",
+    "retry",
+    "timeout",
+    "bulkhead",
+    "rate_limiter",
+];
+
+/// Expands `policy! { ... }`.
+pub fn policy(input: TokenStream) -> TokenStream {
+    let decls: Decls = match syn::parse2(input) {
+        Ok(d) => d,
+        Err(e) => return e.into_compile_error(),
+    };
+    let mut out = TokenStream::new();
+    for decl in &decls.0 {
+        let mut cx = Ctxt::default();
+        let ty_name = decl
+            .ty
+            .segments
+            .last()
+            .map(|s| s.ident.to_string())
+            .unwrap_or_default();
+        let kind = Kind::ALL
+            .into_iter()
+            .find(|k| k.type_name() == ty_name && *k != Kind::Fallback);
+        if kind.is_none() {
+            let hint = match did_you_mean(&ty_name, &TYPES) {
+                Some(s) => format!("did you mean '{s}'?"),
+                None => format!("a shared policy is one of {}", TYPES.join(", ")),
+            };
+            cx.error(
+                decl.ty.span(),
+                format!("unknown policy type '{ty_name}'; {hint}"),
+            );
+        }
+        let ctor = decl.ctor.to_string();
+        let ctor_kind = Kind::from_attr_name(&ctor).filter(|k| *k != Kind::Fallback);
+        match (kind, ctor_kind) {
+            (Some(k), Some(c)) if k != c => cx.error(
+                decl.ctor.span(),
+                format!(
+                    "{ctor}(...) builds a {}, but {} is declared as a {}; write {} = {}(...)",
+                    c.type_name(),
+                    decl.ident,
+                    k.type_name(),
+                    k.type_name(),
+                    k.attr_name()
+                ),
+            ),
+            (_, None) => {
+                let hint = match did_you_mean(&ctor, &CTORS) {
+                    Some(s) => format!("did you mean '{s}'?"),
+                    None => format!("write one of {}", CTORS.join(", ")),
+                };
+                cx.error(decl.ctor.span(), format!("unknown policy '{ctor}'; {hint}"));
+            }
+            _ => {}
+        }
+        let Some(kind) = kind else {
+            out.extend(cx.finish().err().map(syn::Error::into_compile_error));
+            continue;
+        };
+        let layer = match syn::parse2::<Args>(decl.args.clone()) {
+            Ok(args) if ctor_kind == Some(kind) => Some(validate::layer(
+                kind,
+                &args,
+                decl.ctor.span(),
+                Site::Declaration(&decl.ident),
+                &mut cx,
+            )),
+            Ok(_) => None,
+            Err(e) => {
+                cx.push(e);
+                None
+            }
+        };
+        let krate = layer
+            .as_ref()
+            .and_then(|l| l.krate.clone())
+            .map(|p| quote!(#p))
+            .unwrap_or(quote!(::resilience));
+        let private = quote!(#krate::__private);
+        let name = match layer.as_ref().and_then(|l| l.name.clone()) {
+            Some(name) => name,
+            None => LitStr::new(&decl.ident.to_string(), decl.ident.span()),
+        };
+        let name = quote!(#name);
+        let ok = cx.is_ok();
+        // With an error, the static is still declared (with a valid configuration) so its uses
+        // type-check and only the real error shows.
+        let layer = match layer {
+            Some(layer) if ok => layer,
+            _ => placeholder(kind),
+        };
+        let (Some(ty), Some(value)) = (
+            builder::policy_type(&private, &layer, decl.ty.span()),
+            builder::policy_value(&private, &layer, &name),
+        ) else {
+            continue;
+        };
+        let Decl {
+            attrs, vis, ident, ..
+        } = decl;
+        out.extend(quote! {
+            #(#attrs)*
+            #vis static #ident: #ty = #value;
+        });
+        out.extend(cx.finish().err().map(syn::Error::into_compile_error));
+    }
+    out
+}
+
+/// A valid configuration of `kind`, declared in place of one with errors.
+fn placeholder(kind: Kind) -> Layer {
+    let args: Args = syn::parse_str(match kind {
+        Kind::Timeout => "1s",
+        Kind::Bulkhead => "max = 1",
+        Kind::RateLimiter => "1/s",
+        _ => "",
+    })
+    .unwrap_or(Args { items: Vec::new() });
+    validate::layer(
+        kind,
+        &args,
+        Span::call_site(),
+        Site::Attribute,
+        &mut Ctxt::default(),
+    )
+}

@@ -1,0 +1,220 @@
+//! The typed configuration of each attribute, as validated from its arguments. Every value
+//! keeps the span of the token it came from, so code generation can point rustc at it.
+
+use proc_macro2::Span;
+use syn::{LitStr, Path};
+
+/// The six attributes, and the kinds a `policy!` can declare.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// `#[circuit_breaker]`.
+    CircuitBreaker,
+    /// `#[retry]`.
+    Retry,
+    /// `#[timeout]`.
+    Timeout,
+    /// `#[bulkhead]`.
+    Bulkhead,
+    /// `#[rate_limiter]`.
+    RateLimiter,
+    /// `#[fallback]`.
+    Fallback,
+}
+
+impl Kind {
+    /// Every kind, in the order they are listed in messages.
+    pub const ALL: [Kind; 6] = [
+        Kind::CircuitBreaker,
+        Kind::Retry,
+        Kind::Timeout,
+        Kind::Bulkhead,
+        Kind::RateLimiter,
+        Kind::Fallback,
+    ];
+
+    /// The attribute's name (`circuit_breaker`), also the suffix of an inline policy's name.
+    pub fn attr_name(self) -> &'static str {
+        match self {
+            Kind::CircuitBreaker => "circuit_breaker",
+            Kind::Retry => "retry",
+            Kind::Timeout => "timeout",
+            Kind::Bulkhead => "bulkhead",
+            Kind::RateLimiter => "rate_limiter",
+            Kind::Fallback => "fallback",
+        }
+    }
+
+    /// The runtime type's name (`CircuitBreaker`), as written in `policy!`.
+    pub fn type_name(self) -> &'static str {
+        match self {
+            Kind::CircuitBreaker => "CircuitBreaker",
+            Kind::Retry => "Retry",
+            Kind::Timeout => "Timeout",
+            Kind::Bulkhead => "Bulkhead",
+            Kind::RateLimiter => "RateLimiter",
+            Kind::Fallback => "Fallback",
+        }
+    }
+
+    /// The kind whose attribute is named `name`.
+    pub fn from_attr_name(name: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.attr_name() == name)
+    }
+}
+
+/// A value with the span of the tokens it was written with.
+#[derive(Clone, Copy, Debug)]
+pub struct Spanned<T> {
+    /// The value.
+    pub value: T,
+    /// Where it was written.
+    pub span: Span,
+}
+
+/// A duration in nanoseconds.
+pub type Nanos = u64;
+
+/// The window a circuit breaker computes its rates over.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Window {
+    /// The last `n` calls.
+    Calls(u32),
+    /// The calls of the last `d`.
+    Time(Nanos),
+}
+
+/// How long an open breaker waits before probing.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Open {
+    /// Always the same wait.
+    Fixed(Nanos),
+    /// Doubling each time a probe round fails, up to `max`.
+    Exponential {
+        /// The first wait.
+        initial: Nanos,
+        /// The longest wait.
+        max: Nanos,
+    },
+}
+
+/// A retry's backoff between attempts.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Backoff {
+    /// The same delay each time.
+    Fixed(Nanos),
+    /// `step` times the attempt number, up to `max`.
+    Linear {
+        /// Added for each attempt.
+        step: Nanos,
+        /// The longest delay.
+        max: Nanos,
+    },
+    /// `initial` times `factor` to the attempt, up to `max`.
+    Exponential {
+        /// The first delay.
+        initial: Nanos,
+        /// The growth per attempt.
+        factor: Option<f64>,
+        /// The longest delay.
+        max: Nanos,
+    },
+}
+
+/// Randomisation of a retry's delays.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Jitter {
+    /// Exactly the backoff's delays.
+    None,
+    /// Uniform in `[0, delay]`.
+    Full,
+    /// Uniform in `[delay / 2, delay]`.
+    Equal,
+    /// AWS's decorrelated jitter (exponential backoff only).
+    Decorrelated,
+}
+
+/// A rate: `count` calls per `per`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Rate {
+    /// Calls admitted per period.
+    pub count: u32,
+    /// The period.
+    pub per: Nanos,
+}
+
+/// `#[circuit_breaker(...)]`.
+#[derive(Default)]
+pub struct CircuitBreaker {
+    pub threshold: Option<Spanned<f64>>,
+    pub failures: Option<Spanned<u32>>,
+    pub window: Option<Spanned<Window>>,
+    pub min_calls: Option<Spanned<u32>>,
+    pub slow: Option<Spanned<Nanos>>,
+    pub slow_threshold: Option<Spanned<f64>>,
+    pub open: Option<Spanned<Open>>,
+    pub half_open: Option<Spanned<u32>>,
+    pub critical: Option<Spanned<bool>>,
+    /// Errors that count as failures (the others as successes).
+    pub record: Option<Path>,
+    /// Errors that count as neither success nor failure.
+    pub ignore: Option<Path>,
+}
+
+/// `#[retry(...)]`.
+#[derive(Default)]
+pub struct Retry {
+    pub attempts: Option<Spanned<u32>>,
+    pub backoff: Option<Spanned<Backoff>>,
+    pub jitter: Option<Spanned<Jitter>>,
+    /// Which errors are retried.
+    pub when: Option<Path>,
+}
+
+/// `#[timeout(d)]`.
+#[derive(Default)]
+pub struct Timeout {
+    pub duration: Option<Spanned<Nanos>>,
+}
+
+/// `#[bulkhead(...)]`.
+#[derive(Default)]
+pub struct Bulkhead {
+    pub max: Option<Spanned<u32>>,
+    pub queue: Option<Spanned<u32>>,
+    pub wait: Option<Spanned<Nanos>>,
+}
+
+/// `#[rate_limiter(rate, ...)]`.
+#[derive(Default)]
+pub struct RateLimiter {
+    pub rate: Option<Spanned<Rate>>,
+    pub burst: Option<Spanned<u32>>,
+    pub wait: Option<Spanned<Nanos>>,
+}
+
+/// The kind-specific part of one layer.
+pub enum Config {
+    CircuitBreaker(CircuitBreaker),
+    Retry(Retry),
+    Timeout(Timeout),
+    Bulkhead(Bulkhead),
+    RateLimiter(RateLimiter),
+    /// `#[fallback(f)]`: nothing beyond the common `fallback` path.
+    Fallback,
+}
+
+/// One attribute of a stack, validated.
+pub struct Layer {
+    /// Which attribute.
+    pub kind: Kind,
+    /// The shared policy named by path (`#[circuit_breaker(PAYMENTS)]`), if any.
+    pub shared: Option<Path>,
+    /// `name = "..."`.
+    pub name: Option<LitStr>,
+    /// `fallback = f`, or the path of `#[fallback(f)]`.
+    pub fallback: Option<Path>,
+    /// `crate = path`.
+    pub krate: Option<Path>,
+    /// The kind's own options.
+    pub config: Config,
+}

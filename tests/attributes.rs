@@ -1,0 +1,239 @@
+//! Each attribute alone, on real annotated functions, in virtual time.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::{ApiError, Calls};
+use resilience::{
+    ErrorKind, Failure, bulkhead, circuit_breaker, fallback, rate_limiter, retry, timeout,
+};
+use std::time::Duration;
+use tokio::time::{Instant, sleep};
+
+#[timeout(100ms)]
+async fn sleeps(d: Duration) -> Result<u32, ApiError> {
+    sleep(d).await;
+    Ok(1)
+}
+
+#[tokio::test(start_paused = true)]
+async fn timeout_cancels_a_slow_call_at_its_duration() {
+    let start = Instant::now();
+    let err = sleeps(Duration::from_secs(1)).await.unwrap_err();
+    assert_eq!(err.rejection(), Some(ErrorKind::TimedOut));
+    assert_eq!(err.policy(), Some("attributes::sleeps/timeout"));
+    assert_eq!(start.elapsed(), Duration::from_millis(100));
+    assert_eq!(sleeps(Duration::from_millis(99)).await, Ok(1));
+}
+
+static FLAKY: Calls = Calls::new();
+
+#[retry(attempts = 3, backoff = fixed(100ms))]
+async fn flaky(fail_times: u32) -> Result<u32, ApiError> {
+    let n = FLAKY.hit();
+    if n <= fail_times {
+        Err(ApiError::Down)
+    } else {
+        Ok(n)
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn retry_runs_again_after_its_backoff_until_success() {
+    let start = Instant::now();
+    assert_eq!(flaky(2).await, Ok(3));
+    assert_eq!(FLAKY.get(), 3);
+    assert_eq!(start.elapsed(), Duration::from_millis(200));
+}
+
+static EXHAUSTED: Calls = Calls::new();
+
+#[retry(attempts = 4, backoff = linear(10ms, max = 1s))]
+async fn always_down() -> Result<u32, ApiError> {
+    EXHAUSTED.hit();
+    Err(ApiError::Down)
+}
+
+#[tokio::test(start_paused = true)]
+async fn retry_returns_the_last_error_when_attempts_run_out() {
+    let start = Instant::now();
+    assert_eq!(always_down().await, Err(ApiError::Down));
+    assert_eq!(EXHAUSTED.get(), 4);
+    assert_eq!(start.elapsed(), Duration::from_millis(10 + 20 + 30));
+}
+
+static PERMANENT: Calls = Calls::new();
+
+#[retry(attempts = 5, backoff = fixed(10ms), when = ApiError::is_transient)]
+async fn permanent() -> Result<u32, ApiError> {
+    PERMANENT.hit();
+    Err(ApiError::Permanent)
+}
+
+#[tokio::test(start_paused = true)]
+async fn retry_stops_at_an_error_its_predicate_rejects() {
+    assert_eq!(permanent().await, Err(ApiError::Permanent));
+    assert_eq!(PERMANENT.get(), 1);
+}
+
+static BREAKER: Calls = Calls::new();
+
+#[circuit_breaker(failures = 2, open = 30s)]
+async fn breaker(ok: bool) -> Result<u32, ApiError> {
+    BREAKER.hit();
+    if ok { Ok(1) } else { Err(ApiError::Down) }
+}
+
+#[tokio::test(start_paused = true)]
+async fn circuit_breaker_opens_after_consecutive_failures_and_rejects_without_calling() {
+    assert_eq!(breaker(false).await, Err(ApiError::Down));
+    assert_eq!(breaker(false).await, Err(ApiError::Down));
+    let err = breaker(true).await.unwrap_err();
+    assert_eq!(err.rejection(), Some(ErrorKind::CircuitOpen));
+    assert_eq!(err.policy(), Some("attributes::breaker/circuit_breaker"));
+    assert_eq!(BREAKER.get(), 2);
+}
+
+static IGNORING: Calls = Calls::new();
+
+#[circuit_breaker(failures = 2, ignore = ApiError::is_permanent, name = "ignoring")]
+async fn ignoring() -> Result<u32, ApiError> {
+    IGNORING.hit();
+    Err(ApiError::Permanent)
+}
+
+#[tokio::test(start_paused = true)]
+async fn circuit_breaker_does_not_count_ignored_errors() {
+    for _ in 0..5 {
+        assert_eq!(ignoring().await, Err(ApiError::Permanent));
+    }
+    assert_eq!(IGNORING.get(), 5);
+}
+
+#[bulkhead(max = 1)]
+async fn one_at_a_time(d: Duration) -> Result<u32, ApiError> {
+    sleep(d).await;
+    Ok(1)
+}
+
+#[tokio::test(start_paused = true)]
+async fn bulkhead_rejects_a_call_beyond_its_max_at_once() {
+    let (first, second) = tokio::join!(one_at_a_time(Duration::from_secs(1)), async {
+        sleep(Duration::from_millis(1)).await;
+        let start = Instant::now();
+        let result = one_at_a_time(Duration::ZERO).await;
+        (result, start.elapsed())
+    });
+    assert_eq!(first, Ok(1));
+    assert_eq!(
+        second.0.unwrap_err().rejection(),
+        Some(ErrorKind::BulkheadFull)
+    );
+    assert_eq!(second.1, Duration::ZERO);
+    assert_eq!(one_at_a_time(Duration::ZERO).await, Ok(1));
+}
+
+#[rate_limiter(2/s)]
+async fn limited() -> Result<u32, ApiError> {
+    Ok(1)
+}
+
+#[tokio::test(start_paused = true)]
+async fn rate_limiter_rejects_beyond_its_burst_with_a_retry_after() {
+    assert_eq!(limited().await, Ok(1));
+    assert_eq!(limited().await, Ok(1));
+    let err = limited().await.unwrap_err();
+    assert_eq!(err.rejection(), Some(ErrorKind::RateLimited));
+    let ApiError::Rejected(e) = err else {
+        unreachable!()
+    };
+    assert!(e.retry_after().is_some());
+}
+
+#[rate_limiter(1/s, wait = 2s)]
+async fn patient() -> Result<u32, ApiError> {
+    Ok(1)
+}
+
+#[tokio::test(start_paused = true)]
+async fn rate_limiter_with_wait_waits_for_the_next_permit() {
+    let start = Instant::now();
+    assert_eq!(patient().await, Ok(1));
+    assert_eq!(patient().await, Ok(1));
+    assert_eq!(start.elapsed(), Duration::from_secs(1));
+}
+
+fn cached(id: String, _d: Duration, failure: Failure<ApiError>) -> Result<String, ApiError> {
+    Ok(format!(
+        "cached {id} after {:?}",
+        failure.rejection().map(|r| r.kind())
+    ))
+}
+
+async fn cached_async(
+    id: String,
+    _permanent: bool,
+    failure: Failure<ApiError>,
+) -> Result<String, ApiError> {
+    sleep(Duration::from_millis(5)).await;
+    match failure {
+        Failure::Error(ApiError::Permanent) => Err(ApiError::Permanent),
+        _ => Ok(format!("async {id}")),
+    }
+}
+
+#[fallback(cached)]
+#[timeout(10ms)]
+async fn with_sync_fallback(id: String, d: Duration) -> Result<String, ApiError> {
+    sleep(d).await;
+    Ok(id)
+}
+
+#[tokio::test(start_paused = true)]
+async fn fallback_serves_a_sync_function_with_the_arguments_and_the_failure() {
+    assert_eq!(
+        with_sync_fallback("a".into(), Duration::ZERO).await,
+        Ok("a".into())
+    );
+    assert_eq!(
+        with_sync_fallback("b".into(), Duration::from_secs(1)).await,
+        Ok("cached b after Some(TimedOut)".into())
+    );
+}
+
+#[timeout(1s, fallback = cached_async)]
+async fn with_async_fallback(id: String, permanent: bool) -> Result<String, ApiError> {
+    if permanent {
+        Err(ApiError::Permanent)
+    } else {
+        Err(ApiError::Down)
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn fallback_option_serves_an_async_function_that_may_pass_the_error_on() {
+    assert_eq!(
+        with_async_fallback("x".into(), false).await,
+        Ok("async x".into())
+    );
+    assert_eq!(
+        with_async_fallback("x".into(), true).await,
+        Err(ApiError::Permanent)
+    );
+}
+
+#[timeout(10ms)]
+async fn io_call() -> std::io::Result<u32> {
+    sleep(Duration::from_secs(1)).await;
+    Ok(1)
+}
+
+#[tokio::test(start_paused = true)]
+async fn io_result_functions_receive_rejections_as_io_errors() {
+    let err = io_call().await.unwrap_err();
+    let inner = err
+        .get_ref()
+        .and_then(|e| e.downcast_ref::<resilience::Error>());
+    assert_eq!(inner.map(|e| e.kind()), Some(ErrorKind::TimedOut));
+}

@@ -1,0 +1,197 @@
+//! Every function shape the attributes accept: free functions with generics, lifetimes and
+//! `impl Trait`, methods with every receiver, trait-impl `async fn`, `#[async_trait]`, argument
+//! patterns; and the returned future is `Send` when the body's is.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::{ApiError, Calls};
+use resilience::{Failure, bulkhead, circuit_breaker, fallback, retry, timeout};
+use std::fmt::Display;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+static GENERIC: Calls = Calls::new();
+
+#[allow(clippy::needless_lifetimes)]
+#[retry(attempts = 3, backoff = fixed(1ms))]
+#[timeout(1s)]
+async fn generic<'a, T>(
+    prefix: &'a str,
+    items: Vec<T>,
+    suffix: impl Display + Clone,
+) -> Result<String, ApiError>
+where
+    T: Display + Clone,
+{
+    if GENERIC.hit() < 2 {
+        return Err(ApiError::Down);
+    }
+    let joined: Vec<String> = items.iter().map(|i| i.to_string()).collect();
+    Ok(format!("{prefix}{}{suffix}", joined.join(",")))
+}
+
+#[tokio::test(start_paused = true)]
+async fn generic_functions_with_lifetimes_and_impl_trait_are_retried_with_fresh_clones() {
+    assert_eq!(generic("<", vec![1, 2], ">").await, Ok("<1,2>".to_owned()));
+    assert_eq!(GENERIC.get(), 2);
+}
+
+#[retry(attempts = 2, backoff = fixed(1ms))]
+async fn consumes(
+    mut names: Vec<String>,
+    (a, b): (u32, u32),
+) -> Result<(Vec<String>, u32), ApiError> {
+    names.push("pushed".to_owned());
+    Ok((names, a + b))
+}
+
+#[tokio::test(start_paused = true)]
+async fn owned_and_destructured_arguments_may_be_consumed_by_the_body() {
+    let (names, sum) = consumes(vec!["a".to_owned()], (1, 2)).await.unwrap();
+    assert_eq!((names.len(), sum), (2, 3));
+}
+
+struct Client {
+    hits: AtomicU32,
+    total: u32,
+}
+
+impl Client {
+    fn new() -> Self {
+        Client {
+            hits: AtomicU32::new(0),
+            total: 0,
+        }
+    }
+
+    #[retry(attempts = 3, backoff = fixed(1ms))]
+    #[circuit_breaker(failures = 10)]
+    async fn by_ref(&self, fail: u32) -> Result<u32, ApiError> {
+        let n = self.hits.fetch_add(1, Ordering::SeqCst) + 1;
+        if n <= fail {
+            Err(ApiError::Down)
+        } else {
+            Ok(n)
+        }
+    }
+
+    #[retry(attempts = 3, backoff = fixed(1ms))]
+    async fn by_mut(&mut self, add: u32) -> Result<u32, ApiError> {
+        self.total += add;
+        if self.total < 3 * add {
+            Err(ApiError::Down)
+        } else {
+            Ok(self.total)
+        }
+    }
+
+    #[bulkhead(max = 1)]
+    #[retry(attempts = 2, backoff = fixed(1ms))]
+    async fn by_arc(self: Arc<Self>) -> Result<u32, ApiError> {
+        Ok(self.hits.fetch_add(1, Ordering::SeqCst) + 1)
+    }
+
+    fn stale(&self, id: u64, _failure: Failure<ApiError>) -> Result<u64, ApiError> {
+        Ok(id + u64::from(self.total))
+    }
+
+    #[fallback(Self::stale)]
+    async fn with_method_fallback(&self, id: u64) -> Result<u64, ApiError> {
+        let _ = id;
+        Err(ApiError::Down)
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn methods_with_every_receiver_work() {
+    let mut client = Client::new();
+    assert_eq!(client.by_ref(2).await, Ok(3));
+    assert_eq!(
+        client.by_mut(5).await,
+        Ok(15),
+        "each attempt saw the previous one's changes"
+    );
+    client.total = 1;
+    assert_eq!(client.with_method_fallback(41).await, Ok(42));
+    let client = Arc::new(client);
+    assert_eq!(client.clone().by_arc().await, Ok(4));
+}
+
+trait Quotes {
+    fn quote(&self, sku: String) -> impl Future<Output = Result<usize, ApiError>> + Send;
+}
+
+struct Shop;
+
+impl Quotes for Shop {
+    #[retry(attempts = 2, backoff = fixed(1ms))]
+    #[timeout(1s)]
+    async fn quote(&self, sku: String) -> Result<usize, ApiError> {
+        Ok(sku.len())
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn trait_impl_async_fns_work() {
+    assert_eq!(Shop.quote("abc".to_owned()).await, Ok(3));
+}
+
+#[async_trait::async_trait]
+trait Stock {
+    async fn level(&self, sku: String) -> Result<usize, ApiError>;
+}
+
+static LEVEL: Calls = Calls::new();
+
+#[async_trait::async_trait]
+impl Stock for Shop {
+    #[retry(attempts = 3, backoff = fixed(1ms))]
+    #[timeout(1s)]
+    async fn level(&self, sku: String) -> Result<usize, ApiError> {
+        if LEVEL.hit() == 1 {
+            return Err(ApiError::Down);
+        }
+        Ok(sku.len())
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn async_trait_methods_work() {
+    let shop: Box<dyn Stock + Send + Sync> = Box::new(Shop);
+    assert_eq!(shop.level("abcd".to_owned()).await, Ok(4));
+    assert_eq!(LEVEL.get(), 2);
+}
+
+#[retry(attempts = 3, backoff = fixed(1ms))]
+#[circuit_breaker(threshold = 50%)]
+#[timeout(1s)]
+#[bulkhead(max = 8)]
+async fn sendable(id: Arc<String>) -> Result<usize, ApiError> {
+    tokio::task::yield_now().await;
+    Ok(id.len())
+}
+
+#[test]
+fn futures_are_send_and_run_on_a_multi_thread_runtime() {
+    fn assert_send<F: Future + Send>(f: F) -> F {
+        f
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_time()
+        .build()
+        .unwrap();
+    let total = runtime.block_on(async {
+        let tasks: Vec<_> = (0..8)
+            .map(|i| tokio::spawn(assert_send(sendable(Arc::new("x".repeat(i))))))
+            .collect();
+        let mut total = 0;
+        for task in tasks {
+            total += task.await.unwrap().unwrap();
+        }
+        total
+    });
+    assert_eq!(total, (0..8).sum::<usize>());
+}

@@ -1,0 +1,5 @@
+resilience::policy! {
+    static LIMIT: Bulkhed = bulkhead(max = 10);
+}
+
+fn main() {}
