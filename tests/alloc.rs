@@ -37,7 +37,7 @@ where
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_time()
         .build()
-        .unwrap();
+        .expect("a current-thread runtime builds");
     rt.block_on(async {
         for i in 0..10 {
             call(i).await.expect("the warm-up call succeeds");
@@ -49,6 +49,86 @@ where
         allocations() - before
     })
 }
+
+#[resilience::circuit_breaker]
+async fn breaker_guarded(x: u64) -> Result<u64, OpError> {
+    op(x).await
+}
+
+#[resilience::retry]
+async fn retried(x: u64) -> Result<u64, OpError> {
+    op(x).await
+}
+
+#[resilience::timeout(1s)]
+async fn time_limited(x: u64) -> Result<u64, OpError> {
+    op(x).await
+}
+
+#[resilience::bulkhead(max = 10)]
+async fn bulkheaded(x: u64) -> Result<u64, OpError> {
+    op(x).await
+}
+
+#[resilience::rate_limiter(1000000000/s)]
+async fn rate_limited(x: u64) -> Result<u64, OpError> {
+    op(x).await
+}
+
+#[resilience::fallback(cached)]
+#[resilience::retry]
+#[resilience::circuit_breaker]
+#[resilience::rate_limiter(1000000000/s)]
+#[resilience::timeout(1s)]
+#[resilience::bulkhead(max = 10)]
+async fn fully_protected(x: u64) -> Result<u64, OpError> {
+    op(x).await
+}
+
+fn cached(x: u64, _failure: Failure<OpError>) -> Result<u64, OpError> {
+    Ok(x)
+}
+
+#[test]
+fn the_counter_sees_an_allocation() {
+    let allocs = allocations_in_calls(|i| async move {
+        std::hint::black_box(Box::new(i));
+        op(i).await
+    });
+    assert_eq!(allocs, 1000);
+}
+
+#[test]
+fn closed_circuit_breaker_allocates_nothing() {
+    assert_eq!(allocations_in_calls(breaker_guarded), 0);
+}
+
+#[test]
+fn first_try_retry_allocates_nothing() {
+    assert_eq!(allocations_in_calls(retried), 0);
+}
+
+#[test]
+fn timeout_of_a_call_that_completes_at_once_allocates_nothing() {
+    assert_eq!(allocations_in_calls(time_limited), 0);
+}
+
+#[test]
+fn bulkhead_with_a_free_slot_allocates_nothing() {
+    assert_eq!(allocations_in_calls(bulkheaded), 0);
+}
+
+#[test]
+fn rate_limiter_with_a_free_permit_allocates_nothing() {
+    assert_eq!(allocations_in_calls(rate_limited), 0);
+}
+
+#[test]
+fn stack_of_all_five_under_a_fallback_allocates_nothing() {
+    assert_eq!(allocations_in_calls(fully_protected), 0);
+}
+
+// The same through the runtime API, for the policies whose attribute is a thin wrapper.
 
 static BULKHEAD: Bulkhead = match Bulkhead::builder("alloc/bulkhead").max(10).build() {
     Ok(bulkhead) => bulkhead,
@@ -62,15 +142,6 @@ static RATE_LIMITER: RateLimiter = match RateLimiter::builder("alloc/rate_limite
     Ok(limiter) => limiter,
     Err(_) => panic!("invalid rate limiter"),
 };
-
-#[test]
-fn the_counter_sees_an_allocation() {
-    let allocs = allocations_in_calls(|i| async move {
-        std::hint::black_box(Box::new(i));
-        op(i).await
-    });
-    assert_eq!(allocs, 1000);
-}
 
 #[test]
 fn bulkhead_api_allocates_nothing() {

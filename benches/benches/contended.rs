@@ -53,6 +53,9 @@ fn circuit_breaker(c: &mut Criterion) {
     bench_two_threads!(&mut g, "ours_api", |_unused = (), i| BREAKER
         .call(async { Ok::<_, Failure<_>>(op(i).await?) })
         .await);
+    bench_two_threads!(&mut g, "ours_attribute", |_unused = (), i| {
+        resilience_benches::attributed::circuit_breaker(i).await
+    });
     let tr = CircuitBreakerLayer::builder()
         .build()
         .expect("valid breaker")

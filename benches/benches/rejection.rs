@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use resilience::{CircuitBreaker, Failure};
-use resilience_benches::{CountingAllocator, OpError, bench_calls, failing_op, group, op, runtime};
+use resilience_benches::{
+    CountingAllocator, OpError, bench_rejections, failing_op, group, op, runtime,
+};
 use tower::{Layer, Service, ServiceExt, service_fn};
 
 #[global_allocator]
@@ -37,6 +39,12 @@ static BREAKER: CircuitBreaker = match CircuitBreaker::builder("bench/open_break
     Ok(breaker) => breaker,
     Err(_) => panic!("invalid circuit breaker"),
 };
+
+/// [`flaky`] under our breaker's attribute, opened by two failures and held open for an hour.
+#[resilience::circuit_breaker(failures = 2, open = 1h)]
+async fn flaky_breaker(i: u64) -> Result<u64, OpError> {
+    flaky(i).await
+}
 
 /// Calls a tower service once, as a tower user does: wait until ready, then call.
 async fn tower_call<S: Service<u64>>(svc: &mut S, i: u64) -> Result<S::Response, S::Error> {
@@ -75,6 +83,7 @@ fn open_breaker(c: &mut Criterion) {
             let _ = BREAKER
                 .call(async { Ok::<_, Failure<_>>(flaky(i).await?) })
                 .await;
+            let _ = flaky_breaker(i).await;
             let _ = tower_call(&mut tr, i).await;
             let _ = recloser.call(flaky(i)).await;
             let _ = failsafe.call(flaky(i)).await;
@@ -83,34 +92,14 @@ fn open_breaker(c: &mut Criterion) {
     // Relaxed: one thread.
     FAIL.store(false, Relaxed);
 
-    bench_calls!(
-        &mut g,
-        &rt,
-        "ours_api",
-        rejected
-            | i
-            | BREAKER
-                .call(async { Ok::<_, Failure<_>>(flaky(i).await?) })
-                .await
-    );
-    bench_calls!(
-        &mut g,
-        &rt,
-        "tower-resilience",
-        rejected | i | tower_call(&mut tr, i).await
-    );
-    bench_calls!(
-        &mut g,
-        &rt,
-        "recloser",
-        rejected | i | recloser.call(flaky(i)).await
-    );
-    bench_calls!(
-        &mut g,
-        &rt,
-        "failsafe",
-        rejected | i | failsafe.call(flaky(i)).await
-    );
+    bench_rejections!(&mut g, &rt, "ours_api", |i| BREAKER
+        .call(async { Ok::<_, Failure<_>>(flaky(i).await?) })
+        .await);
+    bench_rejections!(&mut g, &rt, "ours_attribute", |i| flaky_breaker(i).await);
+    bench_rejections!(&mut g, &rt, "tower-resilience", |i| tower_call(&mut tr, i)
+        .await);
+    bench_rejections!(&mut g, &rt, "recloser", |i| recloser.call(flaky(i)).await);
+    bench_rejections!(&mut g, &rt, "failsafe", |i| failsafe.call(flaky(i)).await);
     g.inner.finish();
 }
 

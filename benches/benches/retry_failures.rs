@@ -39,6 +39,14 @@ async fn flaky(attempts: &AtomicU64, x: u64) -> Result<u64, OpError> {
     }
 }
 
+static ATTRIBUTE: AtomicU64 = AtomicU64::new(0);
+
+/// [`flaky`] under our retry's attribute: 3 attempts, 1ms apart.
+#[resilience::retry(attempts = 3, backoff = fixed(1ms))]
+async fn flaky_retried(x: u64) -> Result<u64, OpError> {
+    flaky(&ATTRIBUTE, x).await
+}
+
 /// Calls a tower service once, as a tower user does: wait until ready, then call.
 async fn tower_call<S: Service<u64>>(svc: &mut S, i: u64) -> Result<S::Response, S::Error> {
     svc.ready().await?.call(i).await
@@ -70,6 +78,7 @@ fn retry_failures(c: &mut Criterion) {
     bench_calls!(&mut g, &rt, "ours_api", |i| RETRY
         .call(|| async move { Ok::<_, Failure<_>>(flaky(&OURS, i).await?) })
         .await);
+    bench_calls!(&mut g, &rt, "ours_attribute", |i| flaky_retried(i).await);
 
     static BACKON: AtomicU64 = AtomicU64::new(0);
     let backoff = ConstantBuilder::default()

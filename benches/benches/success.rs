@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use resilience::{Backoff, Bulkhead, CircuitBreaker, Failure, RateLimiter, Retry, Timeout};
-use resilience_benches::{CountingAllocator, OpError, bench_calls, group, op, runtime};
+use resilience_benches::{CountingAllocator, OpError, attributed, bench_calls, group, op, runtime};
 use tower::{Layer, Service, ServiceBuilder, ServiceExt, service_fn};
 
 #[global_allocator]
@@ -78,6 +78,9 @@ fn circuit_breaker(c: &mut Criterion) {
     bench_calls!(&mut g, &rt, "ours_api", |i| BREAKER
         .call(async { Ok::<_, Failure<OpError>>(op(i).await?) })
         .await);
+    bench_calls!(&mut g, &rt, "ours_attribute", |i| {
+        attributed::circuit_breaker(i).await
+    });
     let mut tr = CircuitBreakerLayer::builder()
         .build()
         .expect("valid breaker")
@@ -100,6 +103,8 @@ fn retry(c: &mut Criterion) {
     bench_calls!(&mut g, &rt, "ours_api", |i| RETRY
         .call(|| async move { Ok::<_, Failure<OpError>>(op(i).await?) })
         .await);
+    bench_calls!(&mut g, &rt, "ours_attribute", |i| attributed::retry(i)
+        .await);
     let mut tr = RetryLayer::<u64, u64, OpError>::builder()
         .max_attempts(3)
         .exponential_backoff(Duration::from_millis(100))
@@ -120,6 +125,8 @@ fn timeout(c: &mut Criterion) {
     let mut g = group(c, "timeout");
     bench_calls!(&mut g, &rt, "ours_api", |i| TIMEOUT
         .call(async { Ok::<_, Failure<OpError>>(op(i).await?) })
+        .await);
+    bench_calls!(&mut g, &rt, "ours_attribute", |i| attributed::timeout(i)
         .await);
     bench_calls!(&mut g, &rt, "tokio_timeout", |i| tokio::time::timeout(
         Duration::from_secs(1),
@@ -150,6 +157,8 @@ fn bulkhead(c: &mut Criterion) {
     let mut g = group(c, "bulkhead");
     bench_calls!(&mut g, &rt, "ours_api", |i| BULKHEAD
         .call(async { Ok::<_, Failure<OpError>>(op(i).await?) })
+        .await);
+    bench_calls!(&mut g, &rt, "ours_attribute", |i| attributed::bulkhead(i)
         .await);
     let semaphore = tokio::sync::Semaphore::new(10);
     bench_calls!(&mut g, &rt, "tokio_semaphore", |i| {
@@ -183,6 +192,10 @@ fn rate_limiter(c: &mut Criterion) {
     bench_calls!(&mut g, &rt, "ours_api", |i| RATE_LIMITER
         .call(async { Ok::<_, Failure<OpError>>(op(i).await?) })
         .await);
+    bench_calls!(&mut g, &rt, "ours_attribute", |i| attributed::rate_limiter(
+        i
+    )
+    .await);
     let rate = NonZeroU32::new(UNREACHABLE_RATE).expect("non-zero rate");
     let governor = governor::RateLimiter::direct(Quota::per_second(rate));
     bench_calls!(&mut g, &rt, "governor_check", |i| match governor.check() {
@@ -221,6 +234,8 @@ fn stack(c: &mut Criterion) {
         .call(|| BREAKER.call(RATE_LIMITER.call(
             TIMEOUT.call(BULKHEAD.call(async move { Ok::<_, Failure<OpError>>(op(i).await?) }))
         )))
+        .await);
+    bench_calls!(&mut g, &rt, "ours_attribute", |i| attributed::stack(i)
         .await);
     let mut tr = ServiceBuilder::new()
         .layer(

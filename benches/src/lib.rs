@@ -88,21 +88,63 @@ pub async fn failing_op(_x: u64) -> Result<u64, OpError> {
     Err(OpError)
 }
 
+/// The protected operation under each of our attributes alone, with the settings of the
+/// runtime-API benchmarks.
+pub mod attributed {
+    use super::{OpError, op};
+
+    /// Under a circuit breaker with the defaults (a count window of 100 calls).
+    #[resilience::circuit_breaker]
+    pub async fn circuit_breaker(x: u64) -> Result<u64, OpError> {
+        op(x).await
+    }
+
+    /// Under a retry with the defaults (3 attempts, exponential backoff from 100ms).
+    #[resilience::retry]
+    pub async fn retry(x: u64) -> Result<u64, OpError> {
+        op(x).await
+    }
+
+    /// Under a timeout of one second.
+    #[resilience::timeout(1s)]
+    pub async fn timeout(x: u64) -> Result<u64, OpError> {
+        op(x).await
+    }
+
+    /// Under a bulkhead of 10 slots.
+    #[resilience::bulkhead(max = 10)]
+    pub async fn bulkhead(x: u64) -> Result<u64, OpError> {
+        op(x).await
+    }
+
+    /// Under a rate limiter no benchmark loop can reach.
+    #[resilience::rate_limiter(1000000000/s)]
+    pub async fn rate_limiter(x: u64) -> Result<u64, OpError> {
+        op(x).await
+    }
+
+    /// Under all five, in the recommended order.
+    #[resilience::retry]
+    #[resilience::circuit_breaker]
+    #[resilience::rate_limiter(1000000000/s)]
+    #[resilience::timeout(1s)]
+    #[resilience::bulkhead(max = 10)]
+    pub async fn stack(x: u64) -> Result<u64, OpError> {
+        op(x).await
+    }
+}
+
 /// How many calls the allocation count of each case averages over.
 pub const ALLOCATION_SAMPLE_CALLS: u64 = 4096;
 
 /// Benchmarks `$call` (an expression that may `.await` and may use the call number `$i`) as
 /// `$group/$name`: first counts its heap allocations per call on this thread and prints them as
 /// `allocs/call <group>/<name> = <n>`, then lets criterion time loops of it inside one
-/// `block_on` of `$rt`. `$call` yields a `Result`, which must be `Ok` during the warm-up, or
-/// `Err` with `rejected |i| ...` (to time a rejection path).
+/// `block_on` of `$rt`. `$call` yields a `Result`, which must be `Ok` during the warm-up.
 #[macro_export]
 macro_rules! bench_calls {
     ($group:expr, $rt:expr, $name:expr, |$i:ident| $call:expr) => {
         $crate::bench_calls!(@expect is_ok, $group, $rt, $name, |$i| $call)
-    };
-    ($group:expr, $rt:expr, $name:expr, rejected |$i:ident| $call:expr) => {
-        $crate::bench_calls!(@expect is_err, $group, $rt, $name, |$i| $call)
     };
     (@expect $expect:ident, $group:expr, $rt:expr, $name:expr, |$i:ident| $call:expr) => {{
         let rt: &tokio::runtime::Runtime = $rt;
@@ -137,6 +179,14 @@ macro_rules! bench_calls {
             })
         });
     }};
+}
+
+/// As [`bench_calls!`], for a path that must end in `Err` (a rejection).
+#[macro_export]
+macro_rules! bench_rejections {
+    ($group:expr, $rt:expr, $name:expr, |$i:ident| $call:expr) => {
+        $crate::bench_calls!(@expect is_err, $group, $rt, $name, |$i| $call)
+    };
 }
 
 /// Benchmarks `$call` run by two threads at once, each on its own current-thread runtime, as
