@@ -3,6 +3,8 @@
 //! stack of all five.
 
 use std::num::NonZeroU32;
+use std::sync::atomic::AtomicU64;
+use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -63,6 +65,14 @@ fn bare(c: &mut Criterion) {
     let rt = runtime();
     let mut g = group(c, "bare");
     bench_calls!(&mut g, &rt, "async_fn", |i| op(i).await);
+    // A reference, not a peer: what one uncontended atomic read-modify-write (a `lock`-prefixed
+    // instruction) costs on this machine, the unit most of our success paths are made of.
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    bench_calls!(&mut g, &rt, "one_atomic_add", |i| {
+        // Relaxed: a counter, publishing nothing.
+        COUNTER.fetch_add(1, Relaxed);
+        op(i).await
+    });
     let mut svc = service_fn(op);
     bench_calls!(&mut g, &rt, "tower_service_fn", |i| tower_call(&mut svc, i)
         .await);
