@@ -12,9 +12,9 @@
 //! (the store-buffer pattern), so at least one side sees the other: either the releaser sees the
 //! waiter and wakes it, or the waiter's attempt sees the freed slot. No wake-up is lost.
 
-use std::sync::atomic::AtomicU32;
-use std::sync::atomic::AtomicU64;
 use std::sync::atomic::Ordering::{Relaxed, SeqCst};
+
+use crate::sync::{AtomicU32, AtomicU64, loom_const};
 
 /// Bits of the slot word that count the calls in flight; the bits above count completed calls.
 const IN_USE_BITS: u32 = 20;
@@ -42,13 +42,15 @@ pub(crate) struct BulkheadCore {
 }
 
 impl BulkheadCore {
-    /// A core admitting `max` calls at once (`1..=MAX_BULKHEAD_SLOTS`) with `queue` waiting.
-    pub(crate) const fn new(max: u32, queue: u32) -> Self {
-        BulkheadCore {
-            slots: AtomicU64::new(0),
-            queued: AtomicU32::new(0),
-            max: AtomicU32::new(max),
-            queue: AtomicU32::new(queue),
+    loom_const! {
+        /// A core admitting `max` calls at once (`1..=MAX_BULKHEAD_SLOTS`) with `queue` waiting.
+        pub(crate) const fn new(max: u32, queue: u32) -> Self {
+            BulkheadCore {
+                slots: AtomicU64::new(0),
+                queued: AtomicU32::new(0),
+                max: AtomicU32::new(max),
+                queue: AtomicU32::new(queue),
+            }
         }
     }
 
@@ -170,7 +172,7 @@ impl BulkheadCore {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(resilience_loom)))]
 mod tests {
     use super::*;
 
@@ -278,5 +280,91 @@ mod tests {
         assert!(peak.load(SeqCst) <= MAX);
         assert_eq!(core.completed(), 8_000);
         assert_eq!(core.in_use(), 0);
+    }
+}
+
+/// Model checks of the slot word (`--cfg resilience_loom`; see `.ci/run`).
+#[cfg(all(test, resilience_loom))]
+mod loom_tests {
+    use loom::sync::Arc;
+    use loom::sync::atomic::AtomicU32;
+    use loom::thread;
+
+    use super::*;
+
+    #[test]
+    fn loom_racing_calls_never_hold_more_than_max_slots() {
+        loom::model(|| {
+            const MAX: u32 = 2;
+            let core = Arc::new(BulkheadCore::new(MAX, 0));
+            let running = Arc::new(AtomicU32::new(0));
+            let threads: Vec<_> = (0..3)
+                .map(|i| {
+                    let (core, running) = (core.clone(), running.clone());
+                    thread::spawn(move || {
+                        if !core.try_acquire() {
+                            return false;
+                        }
+                        assert!(running.fetch_add(1, SeqCst) < MAX);
+                        assert!(core.in_use() <= MAX);
+                        running.fetch_sub(1, SeqCst);
+                        core.release(i != 0);
+                        true
+                    })
+                })
+                .collect();
+            let admitted = threads
+                .into_iter()
+                .map(|t| t.join().expect("no panic"))
+                .filter(|&ok| ok)
+                .count() as u64;
+            assert!(admitted >= u64::from(MAX));
+            assert_eq!(core.in_use(), 0);
+            // Thread 0's call counts as cancelled, not completed.
+            assert!(core.completed() == admitted || core.completed() == admitted - 1);
+        });
+    }
+
+    #[test]
+    fn loom_lowering_max_never_lets_more_than_the_old_max_run() {
+        loom::model(|| {
+            let core = Arc::new(BulkheadCore::new(2, 0));
+            assert!(core.try_acquire());
+            let lowerer = {
+                let core = core.clone();
+                thread::spawn(move || core.set_max(1))
+            };
+            let second = core.try_acquire();
+            assert_eq!(lowerer.join().expect("no panic"), 2);
+            assert!(core.in_use() <= 2);
+            assert_eq!(core.in_use(), 1 + u32::from(second));
+            // Whatever got in, nobody more does until the calls drop below the new max.
+            assert!(!core.try_acquire());
+        });
+    }
+
+    /// The protocol is correct under `SeqCst` (module docs), but loom models `SeqCst`
+    /// accesses as `AcqRel` (loom's README, tokio-rs/loom#180) and reports this store-buffer
+    /// pattern as a lost wake-up. Kept as the statement of the property; the multi-thread test
+    /// `many_tasks_on_a_multi_thread_runtime_never_exceed_max` and the soak exercise it.
+    #[test]
+    #[ignore = "loom treats SeqCst accesses as AcqRel, a false alarm on the store-buffer pattern"]
+    fn loom_a_queued_caller_and_a_release_never_miss_each_other() {
+        loom::model(|| {
+            let core = Arc::new(BulkheadCore::new(1, 1));
+            assert!(core.try_acquire());
+            let releaser = {
+                let core = core.clone();
+                thread::spawn(move || core.release(true))
+            };
+            // The waiter's side of the protocol: count in the queue, then look for a slot.
+            assert!(core.try_enqueue());
+            let got_slot = core.try_acquire_slot();
+            let saw_waiter = releaser.join().expect("no panic");
+            assert!(
+                got_slot || saw_waiter,
+                "a freed slot and a waiter missed each other"
+            );
+        });
     }
 }

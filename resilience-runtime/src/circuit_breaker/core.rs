@@ -9,15 +9,13 @@
 //! if that generation is still current, so a call admitted before a transition never pollutes
 //! the new state's window or probe round.
 
-use std::sync::atomic::{
-    AtomicBool, AtomicU32, AtomicU64,
-    Ordering::{AcqRel, Acquire, Relaxed, Release},
-};
+use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release, SeqCst};
 
 use super::State;
 use super::window::{Recorded, Tally, Window};
 use super::word::Word;
 use crate::event::{EventKind, PolicyKind, emit};
+use crate::sync::{AtomicBool, AtomicU32, AtomicU64, fence, loom_const};
 
 /// Rates are kept in hundredths of a percent: 5000 is 50%, 10000 is 100%.
 pub(crate) const RATE_SCALE: u64 = 10_000;
@@ -67,17 +65,19 @@ struct Settings {
 }
 
 impl Settings {
-    const fn new(c: Config) -> Self {
-        Settings {
-            threshold: AtomicU32::new(c.threshold),
-            consecutive_failures: AtomicU32::new(c.consecutive_failures),
-            min_calls: AtomicU32::new(c.min_calls),
-            slow: AtomicU64::new(c.slow),
-            slow_threshold: AtomicU32::new(c.slow_threshold),
-            open_initial: AtomicU64::new(c.open_initial),
-            open_max: AtomicU64::new(c.open_max),
-            half_open: AtomicU32::new(c.half_open),
-            critical: AtomicBool::new(c.critical),
+    loom_const! {
+        const fn new(c: Config) -> Self {
+            Settings {
+                threshold: AtomicU32::new(c.threshold),
+                consecutive_failures: AtomicU32::new(c.consecutive_failures),
+                min_calls: AtomicU32::new(c.min_calls),
+                slow: AtomicU64::new(c.slow),
+                slow_threshold: AtomicU32::new(c.slow_threshold),
+                open_initial: AtomicU64::new(c.open_initial),
+                open_max: AtomicU64::new(c.open_max),
+                half_open: AtomicU32::new(c.half_open),
+                critical: AtomicBool::new(c.critical),
+            }
         }
     }
 }
@@ -100,15 +100,17 @@ struct Counters {
 }
 
 impl Counters {
-    const fn new() -> Self {
-        Counters {
-            successes_unwindowed: AtomicU64::new(0),
-            failures_windowed: AtomicU64::new(0),
-            failures_unwindowed: AtomicU64::new(0),
-            ignored: AtomicU64::new(0),
-            rejections: AtomicU64::new(0),
-            cancelled: AtomicU64::new(0),
-            slow: AtomicU64::new(0),
+    loom_const! {
+        const fn new() -> Self {
+            Counters {
+                successes_unwindowed: AtomicU64::new(0),
+                failures_windowed: AtomicU64::new(0),
+                failures_unwindowed: AtomicU64::new(0),
+                ignored: AtomicU64::new(0),
+                rejections: AtomicU64::new(0),
+                cancelled: AtomicU64::new(0),
+                slow: AtomicU64::new(0),
+            }
         }
     }
 
@@ -224,18 +226,20 @@ pub(crate) struct Core {
 }
 
 impl Core {
-    pub(crate) const fn new(name: &'static str, config: Config, window: Window) -> Self {
-        Core {
-            name,
-            word: Padded(AtomicU64::new(Word::INITIAL.0)),
-            open_deadline: AtomicU64::new(0),
-            // No open state has published yet: matches no generation (they have 21 bits).
-            open_generation: AtomicU32::new(u32::MAX),
-            open_wait: AtomicU64::new(config.open_initial),
-            settings: Settings::new(config),
-            consecutive: Padded(AtomicU32::new(0)),
-            window,
-            counters: Counters::new(),
+    loom_const! {
+        pub(crate) const fn new(name: &'static str, config: Config, window: Window) -> Self {
+            Core {
+                name,
+                word: Padded(AtomicU64::new(Word::INITIAL.0)),
+                open_deadline: AtomicU64::new(0),
+                // No open state has published yet: matches no generation (they have 21 bits).
+                open_generation: AtomicU32::new(u32::MAX),
+                open_wait: AtomicU64::new(config.open_initial),
+                settings: Settings::new(config),
+                consecutive: Padded(AtomicU32::new(0)),
+                window,
+                counters: Counters::new(),
+            }
         }
     }
 
@@ -483,7 +487,16 @@ impl Core {
     ) {
         let s = &self.settings;
         let tally = match &self.window {
-            Window::Count(w) => w.tally(),
+            Window::Count(w) => {
+                // SeqCst fence: two calls recording at once each write the window, then read it
+                // here (the store-buffer pattern). With the fence the later of them reads both
+                // outcomes; without it each could miss the other's, and a rate the two reach
+                // together would not trip until the next failure. Only failures, slow calls and
+                // the call completing `min_calls` get here, never a plain success. (A time
+                // window is checked on every call, so the next call heals such a miss.)
+                fence(SeqCst);
+                w.tally()
+            }
             Window::Time(w) => w.tally(now()),
         };
         let ready = tally.calls >= s.min_calls.load(Relaxed) as u64;
@@ -680,7 +693,7 @@ impl Core {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(resilience_loom)))]
 #[allow(clippy::unwrap_used, reason = "tests may unwrap")]
 mod tests {
     use super::super::window::{CountWindow, TimeWindow};
@@ -882,5 +895,270 @@ mod tests {
             ),
             (0, 0, 0, 0, 0)
         );
+    }
+}
+
+/// Model checks of the state machine (`--cfg resilience_loom`; see `.ci/run`): every
+/// interleaving of a few concurrent calls, including stale reads of the `Relaxed` atomics.
+#[cfg(all(test, resilience_loom))]
+mod loom_tests {
+    use loom::sync::Arc;
+    use loom::thread;
+
+    use super::super::window::CountWindow;
+    use super::*;
+
+    /// The open wait, in ticks.
+    const WAIT: u64 = 10;
+
+    fn consecutive(half_open: u32) -> Config {
+        Config {
+            threshold: 5000,
+            consecutive_failures: 1,
+            min_calls: 1,
+            slow: 0,
+            slow_threshold: 5000,
+            open_initial: WAIT,
+            open_max: 4 * WAIT,
+            half_open,
+            critical: false,
+        }
+    }
+
+    fn breaker(config: Config) -> Arc<Core> {
+        Arc::new(Core::new(
+            "loom",
+            config,
+            Window::Count(CountWindow::new(4)),
+        ))
+    }
+
+    fn word(core: &Core) -> Word {
+        Word(core.word.0.load(Acquire))
+    }
+
+    fn at(t: u64) -> impl FnMut() -> u64 {
+        move || t
+    }
+
+    /// Trips the breaker at tick 1: it is open (generation 1) until tick `1 + WAIT`.
+    fn trip(core: &Core) {
+        let permit = core.acquire(at(1)).expect("a closed breaker admits");
+        core.complete(permit, Outcome::Failure, false, at(1));
+        assert_eq!(core.state(), State::Open);
+    }
+
+    /// Trips the breaker and turns it half-open with `probes` probe slots taken.
+    fn half_open_with(core: &Core, probes: u32) -> Vec<Permit> {
+        trip(core);
+        (0..probes)
+            .map(|_| core.acquire(at(1 + WAIT)).expect("a probe slot is free"))
+            .collect()
+    }
+
+    #[test]
+    fn loom_concurrent_failures_trip_the_breaker_exactly_once() {
+        loom::model(|| {
+            let core = breaker(consecutive(1));
+            let threads: Vec<_> = (0..2)
+                .map(|_| {
+                    let core = core.clone();
+                    thread::spawn(move || match core.acquire(at(1)) {
+                        Ok(permit) => core.complete(permit, Outcome::Failure, false, at(1)),
+                        Err(rejected) => assert_eq!(rejected.retry_after, Some(WAIT)),
+                    })
+                })
+                .collect();
+            for t in threads {
+                t.join().expect("no panic");
+            }
+            let w = word(&core);
+            assert_eq!((w.state(), w.generation()), (State::Open, 1));
+            assert_eq!(core.open_generation.load(Acquire), 1);
+            assert_eq!(core.open_deadline.load(Relaxed), 1 + WAIT);
+            let s = core.snapshot(at(1));
+            assert_eq!(s.failures + s.rejections, 2);
+        });
+    }
+
+    #[test]
+    fn loom_a_rate_reaching_the_threshold_trips_even_when_its_calls_race() {
+        loom::model(|| {
+            // Both calls must fail for the rate (100% of 2) to trip.
+            let core = breaker(Config {
+                threshold: 10_000,
+                consecutive_failures: 0,
+                min_calls: 2,
+                ..consecutive(1)
+            });
+            let threads: Vec<_> = (0..2)
+                .map(|_| {
+                    let core = core.clone();
+                    thread::spawn(move || {
+                        let permit = core.acquire(at(1)).expect("closed");
+                        core.complete(permit, Outcome::Failure, false, at(1));
+                    })
+                })
+                .collect();
+            for t in threads {
+                t.join().expect("no panic");
+            }
+            assert_eq!(core.state(), State::Open);
+        });
+    }
+
+    #[test]
+    fn loom_a_caller_that_sees_the_breaker_open_sees_its_deadline() {
+        loom::model(|| {
+            let core = breaker(consecutive(1));
+            let tripper = {
+                let core = core.clone();
+                thread::spawn(move || trip(&core))
+            };
+            // Tick 5 is inside the wait: whatever this call sees, it must not turn the breaker
+            // half-open (as it would if it read the open state but not its deadline).
+            match core.acquire(at(5)) {
+                Ok(permit) => {
+                    assert_eq!(permit.role, Role::Closed);
+                    core.complete(permit, Outcome::Success, false, at(5));
+                }
+                // The deadline is published (1 + WAIT - 5), or not yet (the whole wait).
+                Err(rejected) => assert!(
+                    matches!(rejected.retry_after, Some(r) if r == WAIT - 4 || r == WAIT),
+                    "{rejected:?}"
+                ),
+            }
+            tripper.join().expect("no panic");
+            assert_eq!(core.state(), State::Open);
+        });
+    }
+
+    #[test]
+    fn loom_half_open_admits_exactly_the_probe_limit() {
+        loom::model(|| {
+            let core = breaker(consecutive(2));
+            trip(&core);
+            let threads: Vec<_> = (0..3)
+                .map(|_| {
+                    let core = core.clone();
+                    thread::spawn(move || core.acquire(at(1 + WAIT)))
+                })
+                .collect();
+            let results: Vec<_> = threads
+                .into_iter()
+                .map(|t| t.join().expect("no panic"))
+                .collect();
+            let probes = results
+                .iter()
+                .filter(|r| matches!(r, Ok(p) if p.role == Role::Probe))
+                .count();
+            assert_eq!(probes, 2, "{results:?}");
+            assert!(results.contains(&Err(Rejected { retry_after: None })));
+            let w = word(&core);
+            // One transition from open: generation 1 was the trip.
+            assert_eq!(
+                (w.state(), w.generation(), w.taken()),
+                (State::HalfOpen, 2, 2)
+            );
+        });
+    }
+
+    #[test]
+    fn loom_concurrent_probe_successes_close_the_breaker_exactly_once() {
+        loom::model(|| {
+            let core = breaker(consecutive(2));
+            let probes = half_open_with(&core, 2);
+            let threads: Vec<_> = probes
+                .into_iter()
+                .map(|probe| {
+                    let core = core.clone();
+                    thread::spawn(move || {
+                        core.complete(probe, Outcome::Success, false, at(1 + WAIT))
+                    })
+                })
+                .collect();
+            for t in threads {
+                t.join().expect("no panic");
+            }
+            let w = word(&core);
+            assert_eq!((w.state(), w.generation()), (State::Closed, 3));
+            assert_eq!(core.snapshot(at(1 + WAIT)).successes, 2);
+        });
+    }
+
+    #[test]
+    fn loom_a_failed_probe_racing_a_successful_one_reopens_once_with_the_doubled_wait() {
+        loom::model(|| {
+            let core = breaker(consecutive(2));
+            let probes = half_open_with(&core, 2);
+            let threads: Vec<_> = probes
+                .into_iter()
+                .zip([Outcome::Success, Outcome::Failure])
+                .map(|(probe, outcome)| {
+                    let core = core.clone();
+                    thread::spawn(move || core.complete(probe, outcome, false, at(1 + WAIT)))
+                })
+                .collect();
+            for t in threads {
+                t.join().expect("no panic");
+            }
+            let w = word(&core);
+            assert_eq!((w.state(), w.generation()), (State::Open, 3));
+            assert_eq!(core.open_generation.load(Acquire), 3);
+            assert_eq!(core.open_wait.load(Relaxed), 2 * WAIT);
+            assert_eq!(core.open_deadline.load(Relaxed), 1 + 3 * WAIT);
+        });
+    }
+
+    #[test]
+    fn loom_a_cancelled_probe_frees_its_slot_and_never_more_than_the_limit_run() {
+        loom::model(|| {
+            let core = breaker(consecutive(1));
+            let probe = half_open_with(&core, 1).remove(0);
+            let canceller = {
+                let core = core.clone();
+                thread::spawn(move || core.complete(probe, Outcome::Cancelled, false, at(1)))
+            };
+            let newcomer = core.acquire(at(1 + WAIT));
+            canceller.join().expect("no panic");
+            let w = word(&core);
+            assert_eq!(w.state(), State::HalfOpen);
+            match newcomer {
+                // It took the freed slot: one probe in flight, as before.
+                Ok(permit) => {
+                    assert_eq!(permit.role, Role::Probe);
+                    assert_eq!((w.taken(), w.in_flight()), (1, 1));
+                }
+                // It came before the slot was freed.
+                Err(rejected) => {
+                    assert_eq!(rejected.retry_after, None);
+                    assert_eq!((w.taken(), w.in_flight()), (0, 0));
+                }
+            }
+            assert_eq!(core.snapshot(at(1)).cancelled, 1);
+        });
+    }
+
+    #[test]
+    fn loom_a_late_failure_from_the_closed_state_does_not_disturb_the_probe_round() {
+        loom::model(|| {
+            let core = breaker(consecutive(1));
+            // Admitted while closed, still running when another call trips the breaker.
+            let late = core.acquire(at(1)).expect("closed");
+            trip(&core);
+            let finisher = {
+                let core = core.clone();
+                thread::spawn(move || core.complete(late, Outcome::Failure, false, at(1 + WAIT)))
+            };
+            let probe = core.acquire(at(1 + WAIT)).expect("the wait is over");
+            finisher.join().expect("no panic");
+            assert_eq!(probe.role, Role::Probe);
+            let w = word(&core);
+            assert_eq!(
+                (w.state(), w.generation(), w.taken()),
+                (State::HalfOpen, 2, 1)
+            );
+            assert_eq!(core.snapshot(at(1 + WAIT)).failures, 2);
+        });
     }
 }

@@ -7,7 +7,9 @@
 //! an aggregate changes only by the amount that one read-modify-write observed flipping.
 //! No tokio here: time arrives as `u64` ticks (nanoseconds), so the file can be model-checked.
 
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::Ordering::Relaxed;
+
+use crate::sync::{AtomicU64, loom_const, zeroed};
 
 /// The most calls a count window can hold.
 pub const MAX_WINDOW_CALLS: u32 = 1000;
@@ -70,25 +72,27 @@ pub(crate) struct CountWindow {
 }
 
 impl CountWindow {
-    /// A window of the last `size` calls; `size` is in `1..=MAX_WINDOW_CALLS` (the builder
-    /// checks, and clamps here keep the core safe from a bad value).
-    pub(crate) const fn new(size: u32) -> Self {
-        let size = if size == 0 {
-            1
-        } else if size > MAX_WINDOW_CALLS {
-            MAX_WINDOW_CALLS
-        } else {
-            size
-        };
-        CountWindow {
-            size,
-            fastmod: (u64::MAX / size as u64).wrapping_add(1),
-            next: AtomicU64::new(0),
-            folded: AtomicU64::new(0),
-            failure_plane: [const { AtomicU64::new(0) }; PLANE_WORDS],
-            slow_plane: [const { AtomicU64::new(0) }; PLANE_WORDS],
-            failures: AtomicU64::new(0),
-            slow: AtomicU64::new(0),
+    loom_const! {
+        /// A window of the last `size` calls; `size` is in `1..=MAX_WINDOW_CALLS` (the builder
+        /// checks, and clamps here keep the core safe from a bad value).
+        pub(crate) const fn new(size: u32) -> Self {
+            let size = if size == 0 {
+                1
+            } else if size > MAX_WINDOW_CALLS {
+                MAX_WINDOW_CALLS
+            } else {
+                size
+            };
+            CountWindow {
+                size,
+                fastmod: (u64::MAX / size as u64).wrapping_add(1),
+                next: AtomicU64::new(0),
+                folded: AtomicU64::new(0),
+                failure_plane: zeroed(),
+                slow_plane: zeroed(),
+                failures: AtomicU64::new(0),
+                slow: AtomicU64::new(0),
+            }
         }
     }
 
@@ -183,13 +187,25 @@ struct Bucket {
 }
 
 impl Bucket {
-    const fn new() -> Self {
-        Bucket {
-            period: AtomicU64::new(0),
-            calls: AtomicU64::new(0),
-            failures: AtomicU64::new(0),
-            slow: AtomicU64::new(0),
+    loom_const! {
+        const fn new() -> Self {
+            Bucket {
+                period: AtomicU64::new(0),
+                calls: AtomicU64::new(0),
+                failures: AtomicU64::new(0),
+                slow: AtomicU64::new(0),
+            }
         }
+    }
+
+    #[cfg(not(resilience_loom))]
+    const fn ring() -> [Bucket; BUCKETS] {
+        [const { Bucket::new() }; BUCKETS]
+    }
+
+    #[cfg(resilience_loom)]
+    fn ring() -> [Bucket; BUCKETS] {
+        std::array::from_fn(|_| Bucket::new())
     }
 }
 
@@ -213,17 +229,19 @@ pub(crate) struct TimeWindow {
 }
 
 impl TimeWindow {
-    /// A window of the last `duration` ticks, in buckets of a tenth of it (at least 1 tick).
-    pub(crate) const fn new(duration: u64) -> Self {
-        let bucket_len = duration / BUCKETS as u64;
-        TimeWindow {
-            bucket_len: if bucket_len == 0 { 1 } else { bucket_len },
-            buckets: [const { Bucket::new() }; BUCKETS],
-            head: AtomicU64::new(0),
-            calls: AtomicU64::new(0),
-            failures: AtomicU64::new(0),
-            slow: AtomicU64::new(0),
-            retired: AtomicU64::new(0),
+    loom_const! {
+        /// A window of the last `duration` ticks, in buckets of a tenth of it (at least 1 tick).
+        pub(crate) const fn new(duration: u64) -> Self {
+            let bucket_len = duration / BUCKETS as u64;
+            TimeWindow {
+                bucket_len: if bucket_len == 0 { 1 } else { bucket_len },
+                buckets: Bucket::ring(),
+                head: AtomicU64::new(0),
+                calls: AtomicU64::new(0),
+                failures: AtomicU64::new(0),
+                slow: AtomicU64::new(0),
+                retired: AtomicU64::new(0),
+            }
         }
     }
 
@@ -342,7 +360,7 @@ pub(crate) enum Window {
     Time(TimeWindow),
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(resilience_loom)))]
 #[allow(clippy::unwrap_used, reason = "tests may unwrap")]
 mod tests {
     use super::*;
@@ -532,5 +550,103 @@ mod tests {
         assert_eq!(w.lifetime_calls(), 2);
         w.reset();
         assert_eq!(w.lifetime_calls(), 0);
+    }
+}
+
+/// Model checks of the windows' aggregates (`--cfg resilience_loom`; see `.ci/run`).
+#[cfg(all(test, resilience_loom))]
+mod loom_tests {
+    use loom::sync::Arc;
+    use loom::thread;
+
+    use super::*;
+
+    fn ones(plane: &[AtomicU64]) -> u64 {
+        plane
+            .iter()
+            .map(|w| u64::from(w.load(Relaxed).count_ones()))
+            .sum()
+    }
+
+    #[test]
+    fn loom_count_window_aggregates_equal_its_bits_when_records_race_a_clear() {
+        loom::model(|| {
+            let w = Arc::new(CountWindow::new(4));
+            let recorders: Vec<_> = [(true, true), (true, false)]
+                .into_iter()
+                .map(|(failed, slow)| {
+                    let w = w.clone();
+                    thread::spawn(move || {
+                        w.record(failed, slow, true);
+                    })
+                })
+                .collect();
+            w.clear();
+            for t in recorders {
+                t.join().expect("no panic");
+            }
+            assert_eq!(w.failures.load(Relaxed), ones(&w.failure_plane));
+            assert_eq!(w.slow.load(Relaxed), ones(&w.slow_plane));
+            assert_eq!(w.lifetime_calls(), 2);
+            let t = w.tally();
+            assert!(t.failures <= t.calls && t.slow <= t.calls);
+        });
+    }
+
+    #[test]
+    fn loom_time_window_aggregates_equal_its_buckets_when_a_record_races_a_recycle() {
+        loom::model(|| {
+            // Buckets of 1 tick: ticks 1 and 11 fall in the same bucket, ten periods apart.
+            let w = Arc::new(TimeWindow::new(10));
+            let old = {
+                let w = w.clone();
+                thread::spawn(move || w.record(1, true, false))
+            };
+            let new = w.record(11, false, true);
+            let old = old.join().expect("no panic");
+            assert!(matches!(new, Recorded::Yes { .. }));
+            let sum = |f: fn(&Bucket) -> &AtomicU64| -> u64 {
+                w.buckets.iter().map(|b| f(b).load(Relaxed)).sum()
+            };
+            assert_eq!(w.calls.load(Relaxed), sum(|b| &b.calls));
+            assert_eq!(w.failures.load(Relaxed), sum(|b| &b.failures));
+            assert_eq!(w.slow.load(Relaxed), sum(|b| &b.slow));
+            let recorded = 1 + u64::from(matches!(old, Recorded::Yes { .. }));
+            assert_eq!(w.lifetime_calls(), recorded);
+        });
+    }
+
+    /// Known limitation, found by this test: a call recording at tick 1 that is preempted
+    /// between its check of the bucket's period and its increments, while another call
+    /// recycles that bucket for tick 11, leaves part of its record (its failure, say) in the
+    /// new period and has the rest counted out: the window at tick 11 then holds a failure that
+    /// is not its own. It takes a thread stalled for a whole window duration between its clock
+    /// read and its record; fixing it needs the period and the counts of a bucket in one word.
+    #[test]
+    #[ignore = "known limitation: a record stalled across a whole window can tear across a recycle"]
+    fn loom_time_window_holds_no_part_of_a_record_from_an_expired_period() {
+        loom::model(|| {
+            let w = Arc::new(TimeWindow::new(10));
+            let old = {
+                let w = w.clone();
+                thread::spawn(move || w.record(1, true, false))
+            };
+            w.record(11, false, true);
+            old.join().expect("no panic");
+            let t = w.tally(11);
+            assert!(
+                t == Tally {
+                    calls: 1,
+                    failures: 0,
+                    slow: 1
+                } || t
+                    == Tally {
+                        calls: 2,
+                        failures: 1,
+                        slow: 1
+                    },
+                "{t:?}"
+            );
+        });
     }
 }

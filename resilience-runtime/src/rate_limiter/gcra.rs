@@ -31,8 +31,9 @@
 //! the cancelled permit's time stays unused; the limiter errs towards admitting less, never
 //! more.
 
-use std::sync::atomic::AtomicU64;
 use std::sync::atomic::Ordering::Relaxed;
+
+use crate::sync::{AtomicU64, loom_const};
 
 /// The outcome of asking for a permit.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -72,13 +73,15 @@ pub(crate) struct Gcra {
 }
 
 impl Gcra {
-    /// A limiter admitting `burst` (>= 1) permits at once and one every `interval` (>= 1)
-    /// nanoseconds.
-    pub(crate) const fn new(interval: u64, burst: u32) -> Self {
-        Gcra {
-            tat: AtomicU64::new(0),
-            interval: AtomicU64::new(interval),
-            burst_span: AtomicU64::new(interval.saturating_mul(burst as u64)),
+    loom_const! {
+        /// A limiter admitting `burst` (>= 1) permits at once and one every `interval` (>= 1)
+        /// nanoseconds.
+        pub(crate) const fn new(interval: u64, burst: u32) -> Self {
+            Gcra {
+                tat: AtomicU64::new(0),
+                interval: AtomicU64::new(interval),
+                burst_span: AtomicU64::new(interval.saturating_mul(burst as u64)),
+            }
         }
     }
 
@@ -160,7 +163,7 @@ impl Gcra {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(resilience_loom)))]
 mod tests {
     use super::*;
 
@@ -275,5 +278,73 @@ mod tests {
         assert_eq!(gcra.available(u64::MAX), 0);
         let tiny = Gcra::new(1, 1);
         assert_eq!(tiny.acquire(u64::MAX, u64::MAX), Decision::Admitted);
+    }
+}
+
+/// Model checks of the TAT word (`--cfg resilience_loom`; see `.ci/run`).
+#[cfg(all(test, resilience_loom))]
+mod loom_tests {
+    use loom::sync::Arc;
+    use loom::thread;
+
+    use super::*;
+
+    const T: u64 = 10;
+
+    #[test]
+    fn loom_racing_callers_get_exactly_the_burst() {
+        loom::model(|| {
+            let gcra = Arc::new(Gcra::new(T, 2));
+            let threads: Vec<_> = (0..3)
+                .map(|_| {
+                    let gcra = gcra.clone();
+                    thread::spawn(move || gcra.acquire(1, 0))
+                })
+                .collect();
+            let decisions: Vec<_> = threads
+                .into_iter()
+                .map(|t| t.join().expect("no panic"))
+                .collect();
+            let admitted = decisions
+                .iter()
+                .filter(|&&d| d == Decision::Admitted)
+                .count();
+            assert_eq!(admitted, 2, "{decisions:?}");
+            assert!(decisions.contains(&Decision::Rejected { retry_after: T }));
+            assert_eq!(gcra.available(1), 0);
+        });
+    }
+
+    #[test]
+    fn loom_a_reservation_given_back_during_a_new_one_never_doubles_a_permit() {
+        loom::model(|| {
+            let gcra = Arc::new(Gcra::new(T, 1));
+            assert_eq!(gcra.acquire(1, 0), Decision::Admitted);
+            let Decision::Reserved(first) = gcra.acquire(1, 5 * T) else {
+                panic!("the next permit is within the wait");
+            };
+            let giver = {
+                let gcra = gcra.clone();
+                thread::spawn(move || gcra.give_back(first, 2))
+            };
+            let Decision::Reserved(second) = gcra.acquire(2, 5 * T) else {
+                panic!("a permit is within the wait");
+            };
+            let given_back = giver.join().expect("no panic");
+            if given_back {
+                // The newcomer came after the give-back and took the freed permit.
+                assert_eq!(second.due, first.due);
+            } else {
+                // The newcomer queued behind the first reservation, which stays spent.
+                assert_eq!(second.due, first.due + T);
+            }
+            // The next permit is spaced after the last one handed out.
+            assert_eq!(
+                gcra.acquire(2, 0),
+                Decision::Rejected {
+                    retry_after: second.due + T - 2
+                }
+            );
+        });
     }
 }
