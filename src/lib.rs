@@ -214,6 +214,8 @@ pub mod __private {
     use core::cell::Cell;
     use core::future::{Future, Ready, ready};
 
+    pub use resilience_runtime::__private::linkme;
+    pub use resilience_runtime::registry;
     pub use resilience_runtime::{
         Backoff, Bulkhead, CircuitBreaker, Classification, Error, Failure, Jitter, RateLimiter,
         Retry, Timeout,

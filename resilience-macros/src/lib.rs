@@ -10,6 +10,9 @@ mod expand;
 mod model;
 mod validate;
 
+#[cfg(test)]
+mod hostile_input_tests;
+
 use model::Kind;
 use proc_macro::TokenStream;
 

@@ -1,10 +1,42 @@
 //! Events: every decision a policy takes, as a value and as a `tracing` event.
 //!
 //! Policies report through one function only, so every decision reaches the same place: a
-//! `tracing` event with structured fields (`policy`, `kind`, `event`, and the event's own fields).
+//! `tracing` event with structured fields (`policy`, `kind`, `event`, and the event's own fields),
+//! and, while someone holds a [`Subscription`], an [`Event`] on the registry's broadcast channel.
+//!
+//! ```
+//! use resilience_runtime::event::{self, EventKind};
+//! use resilience_runtime::Timeout;
+//! # use resilience_runtime::Failure;
+//! # use std::time::Duration;
+//!
+//! # #[tokio::main(flavor = "current_thread", start_paused = true)]
+//! # async fn main() {
+//! let mut events = event::subscribe();
+//! let timeout = Timeout::builder("docs/timeout").duration(Duration::from_millis(10)).build().unwrap();
+//! let _: Result<(), Failure<()>> = timeout
+//!     .call(async { tokio::time::sleep(Duration::from_secs(1)).await; Ok(()) })
+//!     .await;
+//! let event = events.recv().await;
+//! assert_eq!(event.policy, "docs/timeout");
+//! assert!(matches!(event.what, EventKind::TimedOut { .. }));
+//! # }
+//! ```
+//!
+//! # Cost
+//!
+//! With no subscription alive, publishing costs one relaxed load of a counter per event. While
+//! at least one subscription is alive, each event is sent on a `tokio::sync::broadcast`
+//! channel, whose `send` takes a short lock: the price of watching, paid only while someone
+//! watches. The channel is bounded ([`CAPACITY`] events): a subscriber that falls behind loses
+//! the oldest events (counted in [`Subscription::missed`]) and never slows a call down.
 
 use std::fmt;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::time::Duration;
+
+use tokio::sync::broadcast;
 
 use crate::circuit_breaker::State;
 use crate::error::ErrorKind;
@@ -133,6 +165,132 @@ impl EventKind {
     }
 }
 
+/// One decision of one policy, as delivered to a [`Subscription`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct Event {
+    /// The name of the policy that decided (as built: for two policies that share a name,
+    /// the registry tells them apart with `#2`, their events do not).
+    pub policy: &'static str,
+    /// The kind of that policy.
+    pub kind: PolicyKind,
+    /// What it decided.
+    pub what: EventKind,
+}
+
+impl fmt::Display for Event {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {} {}", self.kind, self.policy, self.what.as_str())?;
+        match self.what {
+            EventKind::Retry { attempt, delay } => write!(f, " attempt={attempt} delay={delay:?}"),
+            EventKind::Attempt { attempt } => write!(f, " attempt={attempt}"),
+            EventKind::StateTransition { from, to } => write!(f, " {from} -> {to}"),
+            EventKind::Rejected { reason } => write!(f, " reason={reason}"),
+            EventKind::TimedOut { after } => write!(f, " after={after:?}"),
+            EventKind::Slow { elapsed } => write!(f, " elapsed={elapsed:?}"),
+            EventKind::GaveUp { attempts } => write!(f, " attempts={attempts}"),
+            EventKind::FallbackUsed {
+                rejection: Some(reason),
+            } => write!(f, " rejection={reason}"),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// How many events the channel holds for a subscriber that has not read them yet; past that,
+/// the oldest are dropped for it.
+pub const CAPACITY: usize = 4096;
+
+/// Subscriptions alive now. Checked (relaxed) by every event: 0 means nobody to tell.
+static SUBSCRIBERS: AtomicUsize = AtomicUsize::new(0);
+
+/// The channel, made by the first subscription.
+static CHANNEL: OnceLock<broadcast::Sender<Event>> = OnceLock::new();
+
+/// Starts receiving every event of every policy, from now on.
+///
+/// Dropping the subscription stops it; when none is left, publishing costs one relaxed load
+/// again.
+pub fn subscribe() -> Subscription {
+    let sender = CHANNEL.get_or_init(|| broadcast::channel(CAPACITY).0);
+    let receiver = sender.subscribe();
+    // Relaxed: a hint for publishers; an event racing with the first subscription may be
+    // missed, as it would be a moment earlier.
+    SUBSCRIBERS.fetch_add(1, Relaxed);
+    Subscription {
+        receiver,
+        missed: 0,
+    }
+}
+
+/// Whether anyone subscribes: one relaxed load, for paths that skip building events nobody
+/// reads.
+#[inline]
+pub(crate) fn subscribed() -> bool {
+    SUBSCRIBERS.load(Relaxed) != 0
+}
+
+/// A stream of [`Event`]s from every policy; made by [`subscribe`].
+///
+/// A subscriber that falls more than [`CAPACITY`] events behind loses the oldest ones: calls
+/// never wait for it. [`missed`](Self::missed) counts what it lost.
+#[derive(Debug)]
+pub struct Subscription {
+    receiver: broadcast::Receiver<Event>,
+    missed: u64,
+}
+
+impl Subscription {
+    /// The next event, waiting for one if none is pending.
+    pub async fn recv(&mut self) -> Event {
+        loop {
+            match self.receiver.recv().await {
+                Ok(event) => return event,
+                Err(broadcast::error::RecvError::Lagged(n)) => self.missed += n,
+                // The sender lives in a static: never closed. Wait forever rather than spin.
+                Err(broadcast::error::RecvError::Closed) => std::future::pending().await,
+            }
+        }
+    }
+
+    /// The next pending event, or `None` at once if there is none.
+    pub fn try_recv(&mut self) -> Option<Event> {
+        loop {
+            match self.receiver.try_recv() {
+                Ok(event) => return Some(event),
+                Err(broadcast::error::TryRecvError::Lagged(n)) => self.missed += n,
+                Err(_) => return None,
+            }
+        }
+    }
+
+    /// Every pending event, without waiting.
+    pub fn drain(&mut self) -> Vec<Event> {
+        std::iter::from_fn(|| self.try_recv()).collect()
+    }
+
+    /// How many events this subscriber lost by falling behind.
+    pub fn missed(&self) -> u64 {
+        self.missed
+    }
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        // Relaxed: see `subscribe`.
+        SUBSCRIBERS.fetch_sub(1, Relaxed);
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn publish(event: Event) {
+    if let Some(sender) = CHANNEL.get() {
+        // An error means every receiver is gone: nothing to do.
+        let _ = sender.send(event);
+    }
+}
+
 /// Reports one decision. Policies call this and nothing else to report.
 ///
 /// Routine outcomes (success, attempt) are `TRACE` events, so a subscriber filtering at `DEBUG`
@@ -140,6 +298,13 @@ impl EventKind {
 /// `DEBUG`; a breaker's state transitions are `INFO`, or `WARN` when it opens.
 #[inline]
 pub(crate) fn emit(policy: &'static str, kind: PolicyKind, what: EventKind) {
+    if subscribed() {
+        publish(Event { policy, kind, what });
+    }
+    #[cfg(feature = "metrics")]
+    if matches!(what, EventKind::Retry { .. } | EventKind::Slow { .. }) {
+        crate::registry::metrics::on_event(policy, kind, &what);
+    }
     let k = kind.as_str();
     let name = what.as_str();
     match what {

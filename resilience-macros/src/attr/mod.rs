@@ -115,7 +115,17 @@ impl Value {
 
 impl Parse for Args {
     fn parse(input: ParseStream) -> syn::Result<Self> {
-        let items = Punctuated::<Arg, Token![,]>::parse_terminated(input)?;
+        let last = last_token_span(input);
+        let items = Punctuated::<Arg, Token![,]>::parse_terminated(input).map_err(|e| {
+            // syn spans an error at the end of an attribute's arguments at the whole attribute
+            // (`Span::call_site()`); the token the arguments stop at is more use.
+            match last {
+                Some(last) if e.to_string().starts_with("unexpected end of input") => {
+                    syn::Error::new(last, e.to_string())
+                }
+                _ => e,
+            }
+        })?;
         Ok(Args {
             items: items.into_iter().collect(),
         })
@@ -126,7 +136,14 @@ impl Parse for Arg {
     fn parse(input: ParseStream) -> syn::Result<Self> {
         if input.peek(Ident::peek_any) && input.peek2(Token![=]) && !input.peek2(Token![==]) {
             let name = Ident::parse_any(input)?;
-            input.parse::<Token![=]>()?;
+            let eq: Token![=] = input.parse()?;
+            if input.is_empty() {
+                // At the end of the arguments syn would point at the whole attribute.
+                return Err(syn::Error::new(
+                    eq.span,
+                    format!("'{name}' needs a value after '='"),
+                ));
+            }
             let value = input.parse()?;
             Ok(Arg::Named { name, value })
         } else {
@@ -139,7 +156,11 @@ impl Parse for Value {
     fn parse(input: ParseStream) -> syn::Result<Self> {
         let lookahead = input.lookahead1();
         if lookahead.peek(Lit) || lookahead.peek(Token![-]) {
-            let negative = input.parse::<Option<Token![-]>>()?.is_some();
+            let minus = input.parse::<Option<Token![-]>>()?;
+            let negative = minus.is_some();
+            if let (Some(minus), true) = (minus, input.is_empty()) {
+                return Err(syn::Error::new(minus.span, "expected a number after '-'"));
+            }
             match input.parse::<Lit>()? {
                 Lit::Int(lit) => number(
                     input,
@@ -185,6 +206,17 @@ impl Parse for Value {
     }
 }
 
+/// The span of the last token tree of `input`, if it has any.
+fn last_token_span(input: ParseStream) -> Option<Span> {
+    let mut cursor = input.cursor();
+    let mut last = None;
+    while let Some((tree, next)) = cursor.token_tree() {
+        last = Some(tree.span());
+        cursor = next;
+    }
+    last
+}
+
 fn number(
     input: ParseStream,
     digits: &str,
@@ -201,10 +233,16 @@ fn number(
         percent = true;
         span = span.join(p.span).unwrap_or(span);
     } else if input.peek(Token![/]) {
-        input.parse::<Token![/]>()?;
+        let slash: Token![/] = input.parse()?;
         let unit: Ident = input.parse().map_err(|e| {
+            // At the end of the arguments, syn's span is the whole attribute: point at `100/`.
+            let at = if input.is_empty() {
+                span.join(slash.span).unwrap_or(slash.span)
+            } else {
+                e.span()
+            };
             syn::Error::new(
-                e.span(),
+                at,
                 "a rate needs a period after '/': 100/s, 6000/m, 10000/h",
             )
         })?;
@@ -322,5 +360,45 @@ mod tests {
     #[test]
     fn a_rate_without_a_period_is_an_error() {
         assert!(syn::parse_str::<Args>("100/").is_err());
+    }
+
+    /// The message of parsing `src`'s error and the source text it points at: with syn's
+    /// default, arguments that end too soon point at the whole attribute (no text here).
+    fn error_at(src: &str) -> (String, Option<String>) {
+        let tokens: proc_macro2::TokenStream = src.parse().expect("lexes");
+        match syn::parse2::<Args>(tokens) {
+            Ok(_) => panic!("{src} parses"),
+            Err(e) => (e.to_string(), e.span().source_text()),
+        }
+    }
+
+    // Found by `hostile_input_tests`: each of these pointed at the whole attribute.
+
+    #[test]
+    fn a_rate_cut_short_after_its_slash_is_reported_at_the_rate() {
+        let (message, at) = error_at("rate = 100/");
+        assert!(message.starts_with("a rate needs a period"), "{message}");
+        assert_eq!(at.as_deref(), Some("100/"));
+    }
+
+    #[test]
+    fn an_option_without_its_value_is_reported_at_its_equals_sign() {
+        let (message, at) = error_at("attempts = 3, open =");
+        assert_eq!(message, "'open' needs a value after '='");
+        assert_eq!(at.as_deref(), Some("="));
+    }
+
+    #[test]
+    fn a_lone_minus_is_reported_at_the_minus() {
+        let (message, at) = error_at("attempts = -");
+        assert_eq!(message, "expected a number after '-'");
+        assert_eq!(at.as_deref(), Some("-"));
+    }
+
+    #[test]
+    fn arguments_cut_short_inside_a_path_are_reported_at_their_last_token() {
+        let (message, at) = error_at("when = ApiError::");
+        assert!(message.starts_with("unexpected end of input"), "{message}");
+        assert_eq!(at.as_deref(), Some(":"));
     }
 }

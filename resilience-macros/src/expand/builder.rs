@@ -2,7 +2,8 @@
 //! the attributes (one static per inline policy) and `policy!`.
 
 use proc_macro2::{Literal, Span, TokenStream};
-use quote::{quote, quote_spanned};
+use quote::{format_ident, quote, quote_spanned};
+use syn::Ident;
 
 use crate::model::{Backoff, Config, Jitter, Layer, Nanos, Open, Window};
 
@@ -25,6 +26,36 @@ pub fn policy_type(private: &TokenStream, layer: &Layer, span: Span) -> Option<T
         Config::Bulkhead(_) => quote_spanned!(span=> #private::Bulkhead),
         Config::RateLimiter(_) => quote_spanned!(span=> #private::RateLimiter),
         Config::Fallback => return None,
+    })
+}
+
+/// The registration of the static `ident` in the registry, collected at link time: a
+/// `linkme` distributed slice element (`static`s inside function bodies work), reached
+/// through `__private` so the user's crate needs no `linkme` dependency. `at` spans the
+/// `line!()` / `column!()` that order same-named policies deterministically.
+pub fn registration(
+    private: &TokenStream,
+    layer: &Layer,
+    ident: &Ident,
+    at: Span,
+) -> Option<TokenStream> {
+    let variant = match layer.config {
+        Config::CircuitBreaker(_) => quote!(CircuitBreaker),
+        Config::Retry(_) => quote!(Retry),
+        Config::Timeout(_) => quote!(Timeout),
+        Config::Bulkhead(_) => quote!(Bulkhead),
+        Config::RateLimiter(_) => quote!(RateLimiter),
+        Config::Fallback => return None,
+    };
+    let site = format_ident!("__RESILIENCE_SITE_OF_{}", ident, span = Span::mixed_site());
+    let position = quote_spanned!(at=> ::core::file!(), ::core::line!(), ::core::column!());
+    Some(quote! {
+        #[#private::linkme::distributed_slice(#private::registry::SITES)]
+        #[linkme(crate = #private::linkme)]
+        static #site: #private::registry::Site = #private::registry::Site::new(
+            #private::registry::Policy::#variant(&#ident),
+            #position,
+        );
     })
 }
 

@@ -179,18 +179,37 @@ fn local_at(name: &str, span: Span) -> Ident {
 struct Gen<'a> {
     private: TokenStream,
     fn_name: String,
+    /// Where the function's name is: orders same-named policies of different sites.
+    fn_span: Span,
+    layers: &'a [Layer],
     receiver: Option<&'a Receiver>,
     params: &'a [Param],
     statics: TokenStream,
 }
 
 impl Gen<'_> {
-    /// The registry name of an inline policy: `name = "..."`, or `module::fn/kind`.
-    fn name(&self, layer: &Layer, kind: Kind) -> TokenStream {
+    /// The registry name of the layer `index`'s policy of `kind` (its own, or the fallback
+    /// around it): `name = "..."`, or `module::fn/kind`; the second policy of a kind in one
+    /// stack is `module::fn/kind#2`, the third `#3`, so every name in a stack differs.
+    fn name(&self, index: usize, kind: Kind) -> TokenStream {
+        let layer = &self.layers[index];
         match &layer.name {
             Some(name) if kind == layer.kind => quote!(#name),
             _ => {
-                let suffix = format!("::{}/{}", self.fn_name, kind.attr_name());
+                let defaulted = |l: &Layer| {
+                    if kind == Kind::Fallback {
+                        l.fallback.is_some() && !(l.kind == Kind::Fallback && l.name.is_some())
+                    } else {
+                        l.kind == kind && l.name.is_none() && l.shared.is_none()
+                    }
+                };
+                let before = self.layers[..index].iter().filter(|l| defaulted(l)).count();
+                let ordinal = if before == 0 {
+                    String::new()
+                } else {
+                    format!("#{}", before + 1)
+                };
+                let suffix = format!("::{}/{}{ordinal}", self.fn_name, kind.attr_name());
                 quote!(::core::concat!(::core::module_path!(), #suffix))
             }
         }
@@ -210,15 +229,17 @@ impl Gen<'_> {
             index,
             span = Span::mixed_site()
         );
-        let name = self.name(layer, layer.kind);
+        let name = self.name(index, layer.kind);
         let (Some(ty), Some(value)) = (
             builder::policy_type(private, layer, Span::call_site()),
             builder::policy_value(private, layer, &name),
         ) else {
             return TokenStream::new();
         };
+        let registration = builder::registration(private, layer, &ident, self.fn_span);
         self.statics.extend(quote! {
             static #ident: #ty = #value;
+            #registration
         });
         quote!(#ident)
     }
@@ -334,7 +355,7 @@ impl Gen<'_> {
     /// cloned before the call) and the failure. Outermost, it yields the function's own result.
     fn fallback(
         &self,
-        layer: &Layer,
+        index: usize,
         path: &Path,
         inner: TokenStream,
         outermost: bool,
@@ -373,7 +394,7 @@ impl Gen<'_> {
                 }
             }
         }
-        let name = self.name(layer, Kind::Fallback);
+        let name = self.name(index, Kind::Fallback);
         let call = quote_spanned!(span=> #path(#(#args,)* #failure));
         let lifted =
             quote_spanned!(span=> (&#private::FallbackReturn::new(#call)).take_fallback_future());
@@ -432,6 +453,8 @@ fn generate(mut func: Func, layers: &[Layer], shape: Shape, ret: &Type) -> Token
     let mut g = Gen {
         private: private.clone(),
         fn_name,
+        fn_span: func.sig.ident.span(),
+        layers,
         receiver: receiver.as_ref(),
         params: &params,
         statics: TokenStream::new(),
@@ -460,12 +483,12 @@ fn generate(mut func: Func, layers: &[Layer], shape: Shape, ret: &Type) -> Token
             if index == 0 {
                 outermost_fallback = Some(path);
             } else {
-                future = g.fallback(layer, path, future, false);
+                future = g.fallback(index, path, future, false);
             }
         }
     }
     let finish = match outermost_fallback {
-        Some(path) => g.fallback(&layers[0], path, future, true),
+        Some(path) => g.fallback(0, path, future, true),
         None => {
             let failure = local_at("__resilience_failure", ret.span());
             let value = local("__resilience_value");

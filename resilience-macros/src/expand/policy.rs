@@ -176,9 +176,11 @@ pub fn policy(input: TokenStream) -> TokenStream {
         let Decl {
             attrs, vis, ident, ..
         } = decl;
+        let registration = builder::registration(&private, &layer, ident, ident.span());
         out.extend(quote! {
             #(#attrs)*
             #vis static #ident: #ty = #value;
+            #registration
         });
         out.extend(cx.finish().err().map(syn::Error::into_compile_error));
     }

@@ -14,10 +14,10 @@ use crate::error::ConfigError;
 #[derive(Clone, Copy, Debug)]
 #[must_use = "a builder does nothing until `build` is called"]
 pub struct BulkheadBuilder {
-    name: &'static str,
-    max: Option<u32>,
-    queue: u32,
-    wait: Option<Duration>,
+    pub(crate) name: &'static str,
+    pub(crate) max: Option<u32>,
+    pub(crate) queue: u32,
+    pub(crate) wait: Option<Duration>,
 }
 
 impl BulkheadBuilder {
@@ -47,6 +47,12 @@ impl BulkheadBuilder {
     /// frees). Needs a `queue`.
     pub const fn wait(mut self, wait: Duration) -> Self {
         self.wait = Some(wait);
+        self
+    }
+
+    /// Queued callers wait until a slot frees (the default), with no limit.
+    pub const fn until_a_slot_frees(mut self) -> Self {
+        self.wait = None;
         self
     }
 
@@ -110,5 +116,53 @@ impl BulkheadBuilder {
             slot_freed: Notify::const_new(),
             counters: Counters::new(),
         })
+    }
+}
+
+impl Bulkhead {
+    /// The bulkhead's settings now, as a builder: change what you need and pass it to
+    /// [`reconfigure`](Self::reconfigure).
+    pub fn settings(&self) -> BulkheadBuilder {
+        BulkheadBuilder {
+            name: self.name,
+            max: Some(self.max()),
+            queue: self.queue(),
+            wait: self.wait(),
+        }
+    }
+
+    /// Replaces the settings, checked as [`BulkheadBuilder::build`] checks them, without a
+    /// lock. A raised `max` wakes the waiting callers at once; a lowered one lets the calls in
+    /// flight finish and admits no new one until fewer than the new `max` run. A new `wait`
+    /// applies to callers that queue after it.
+    ///
+    /// # Errors
+    ///
+    /// The [`ConfigError`] that `build` would return, and one for `queue` if it differs (the
+    /// queue's bound is fixed when the bulkhead is built). Nothing changes on error.
+    pub fn reconfigure(&self, settings: BulkheadBuilder) -> Result<(), ConfigError> {
+        let checked = BulkheadBuilder {
+            name: self.name,
+            ..settings
+        }
+        .build()?;
+        if checked.queue() != self.queue() {
+            return Err(ConfigError::new(
+                self.name,
+                "queue",
+                "cannot change while the program runs: change it where the bulkhead is declared",
+            ));
+        }
+        // Relaxed: an independent setting, read once per queued caller.
+        self.wait.store(
+            checked.wait.load(std::sync::atomic::Ordering::Relaxed),
+            std::sync::atomic::Ordering::Relaxed,
+        );
+        let max = checked.max();
+        if self.core.set_max(max) < max {
+            // Every waiter retries; those that find no slot register again.
+            self.slot_freed.notify_waiters();
+        }
+        Ok(())
     }
 }

@@ -200,25 +200,21 @@ impl Bulkhead {
     ///
     /// A [`ConfigError`] when `max` is 0 or above [`MAX_BULKHEAD_SLOTS`]; nothing changes.
     pub fn set_max(&self, max: u32) -> Result<(), ConfigError> {
-        if max == 0 {
-            return Err(ConfigError::new(
-                self.name,
-                "max",
-                "must be at least 1: write max = 10",
-            ));
-        }
-        if max > MAX_BULKHEAD_SLOTS {
-            return Err(ConfigError::new(
-                self.name,
-                "max",
-                "must be at most 1048575 (MAX_BULKHEAD_SLOTS): write a smaller max",
-            ));
-        }
-        if self.core.set_max(max) < max {
-            // Every waiter retries; those that find no slot register again.
-            self.slot_freed.notify_waiters();
-        }
-        Ok(())
+        self.reconfigure(self.settings().max(max))
+    }
+
+    /// Changes the longest wait in the queue (`None`: until a slot frees), for callers that
+    /// queue from now on.
+    ///
+    /// # Errors
+    ///
+    /// A [`ConfigError`] for `wait` when it is zero or the bulkhead has no queue.
+    pub fn set_wait(&self, wait: Option<Duration>) -> Result<(), ConfigError> {
+        let settings = match wait {
+            Some(wait) => self.settings().wait(wait),
+            None => self.settings().until_a_slot_frees(),
+        };
+        self.reconfigure(settings)
     }
 
     /// A snapshot of the counters.

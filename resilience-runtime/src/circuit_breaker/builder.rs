@@ -12,7 +12,7 @@ use crate::error::ConfigError;
 
 /// The window a breaker decides on.
 #[derive(Clone, Copy, Debug, PartialEq)]
-enum WindowSpec {
+pub(crate) enum WindowSpec {
     Calls(u32),
     Time(Duration),
 }
@@ -39,17 +39,17 @@ enum WindowSpec {
 #[derive(Clone, Copy, Debug, PartialEq)]
 #[must_use = "a builder does nothing until `build` is called"]
 pub struct CircuitBreakerBuilder {
-    name: &'static str,
-    threshold: Option<f64>,
-    consecutive_failures: Option<u32>,
-    window: WindowSpec,
-    min_calls: u32,
-    slow: Option<Duration>,
-    slow_threshold: Option<f64>,
-    open: Duration,
-    open_max: Duration,
-    half_open: u32,
-    critical: bool,
+    pub(crate) name: &'static str,
+    pub(crate) threshold: Option<f64>,
+    pub(crate) consecutive_failures: Option<u32>,
+    pub(crate) window: WindowSpec,
+    pub(crate) min_calls: u32,
+    pub(crate) slow: Option<Duration>,
+    pub(crate) slow_threshold: Option<f64>,
+    pub(crate) open: Duration,
+    pub(crate) open_max: Duration,
+    pub(crate) half_open: u32,
+    pub(crate) critical: bool,
 }
 
 /// A percentage in `(0, 100]` as hundredths of a percent, at least 1 so a tiny rate still trips.
@@ -306,6 +306,89 @@ impl CircuitBreakerBuilder {
         Ok(CircuitBreaker {
             core: Core::new(name, config, window),
             clock: Clock::new(),
+            window: self.window,
         })
+    }
+
+    /// The builder that would build a breaker with `config` and `window`.
+    fn from_config(name: &'static str, c: Config, window: WindowSpec) -> Self {
+        let percent = |scaled: u32| f64::from(scaled) / 100.0;
+        let rate_mode = c.consecutive_failures == 0;
+        CircuitBreakerBuilder {
+            name,
+            threshold: rate_mode.then(|| percent(c.threshold)),
+            consecutive_failures: (!rate_mode).then_some(c.consecutive_failures),
+            window,
+            min_calls: c.min_calls,
+            slow: (c.slow != 0).then(|| Duration::from_nanos(c.slow)),
+            slow_threshold: (c.slow != 0).then(|| percent(c.slow_threshold)),
+            open: Duration::from_nanos(c.open_initial),
+            open_max: Duration::from_nanos(c.open_max),
+            half_open: c.half_open,
+            critical: c.critical,
+        }
+    }
+
+    /// Trips on a failure rate from now on (drops `consecutive_failures`).
+    pub(crate) fn rate_mode(mut self) -> Self {
+        self.consecutive_failures = None;
+        self
+    }
+
+    /// Trips on consecutive failures from now on (drops `threshold`).
+    pub(crate) fn consecutive_mode(mut self) -> Self {
+        self.threshold = None;
+        self
+    }
+
+    /// Stops tracking slow calls.
+    pub(crate) fn without_slow(mut self) -> Self {
+        self.slow = None;
+        self.slow_threshold = None;
+        self
+    }
+}
+
+impl CircuitBreaker {
+    /// The breaker's settings now, as a builder: change what you need and pass it to
+    /// [`reconfigure`](Self::reconfigure).
+    pub fn settings(&self) -> CircuitBreakerBuilder {
+        CircuitBreakerBuilder::from_config(self.name(), self.core.config(), self.window)
+    }
+
+    /// Replaces the breaker's settings with `settings`, checked exactly as
+    /// [`build`](CircuitBreakerBuilder::build) checks them, without losing its state, window
+    /// or counters. Takes effect from the next call; an open breaker keeps the wait it is in
+    /// (the new `open` applies from the next time it opens). Each setting is stored on its own
+    /// atomic: a call racing with the change sees some old and some new settings, each valid.
+    ///
+    /// ```
+    /// use resilience_runtime::CircuitBreaker;
+    /// let breaker = CircuitBreaker::builder("payments").build().unwrap();
+    /// breaker.reconfigure(breaker.settings().threshold(25.0).half_open(5)).unwrap();
+    /// assert_eq!(breaker.settings(), CircuitBreaker::builder("payments").threshold(25.0).half_open(5));
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// The [`ConfigError`] that `build` would return, naming the field; also for a different
+    /// window (the window's memory is laid out when the breaker is built, so it cannot change
+    /// at run time). Nothing changes on error.
+    pub fn reconfigure(&self, settings: CircuitBreakerBuilder) -> Result<(), ConfigError> {
+        let checked = CircuitBreakerBuilder {
+            name: self.name(),
+            ..settings
+        }
+        .build()?;
+        if settings.window != self.window {
+            return Err(ConfigError::new(
+                self.name(),
+                "window",
+                "cannot change while the program runs (its memory is laid out when the breaker \
+                 is built): change it where the breaker is declared",
+            ));
+        }
+        self.core.set_config(checked.core.config());
+        Ok(())
     }
 }

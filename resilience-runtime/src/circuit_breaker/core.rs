@@ -251,6 +251,39 @@ impl Core {
         self.settings.critical.load(Relaxed)
     }
 
+    /// The settings now, as plain values.
+    pub(crate) fn config(&self) -> Config {
+        let s = &self.settings;
+        Config {
+            threshold: s.threshold.load(Relaxed),
+            consecutive_failures: s.consecutive_failures.load(Relaxed),
+            min_calls: s.min_calls.load(Relaxed),
+            slow: s.slow.load(Relaxed),
+            slow_threshold: s.slow_threshold.load(Relaxed),
+            open_initial: s.open_initial.load(Relaxed),
+            open_max: s.open_max.load(Relaxed),
+            half_open: s.half_open.load(Relaxed),
+            critical: s.critical.load(Relaxed),
+        }
+    }
+
+    /// Replaces the settings (already validated). Each is stored on its own (see
+    /// [`Settings`]): a call racing with this sees some old and some new values, each valid.
+    /// The state, window and counters are kept; an open breaker keeps its current wait.
+    pub(crate) fn set_config(&self, c: Config) {
+        let s = &self.settings;
+        s.threshold.store(c.threshold, Relaxed);
+        s.consecutive_failures
+            .store(c.consecutive_failures, Relaxed);
+        s.min_calls.store(c.min_calls, Relaxed);
+        s.slow.store(c.slow, Relaxed);
+        s.slow_threshold.store(c.slow_threshold, Relaxed);
+        s.open_initial.store(c.open_initial, Relaxed);
+        s.open_max.store(c.open_max, Relaxed);
+        s.half_open.store(c.half_open, Relaxed);
+        s.critical.store(c.critical, Relaxed);
+    }
+
     /// The slow-call duration in ticks, 0 when slow calls are not tracked.
     #[inline]
     pub(crate) fn slow(&self) -> u64 {
@@ -458,8 +491,9 @@ impl Core {
             }
             Window::Time(w) => match w.record(now(), failed, slow) {
                 // Buckets expire, so any call may be the one that completes `min_calls`.
-                Recorded::Yes { .. } => true,
-                Recorded::Expired => {
+                Recorded::Yes => true,
+                // Too late for the window, or its bucket is full: counted beside it.
+                Recorded::Expired | Recorded::Full => {
                     self.count_unwindowed(if failed {
                         Outcome::Failure
                     } else {

@@ -89,7 +89,7 @@
 //! [`open_exponential`]: CircuitBreakerBuilder::open_exponential
 //! [`half_open`]: CircuitBreakerBuilder::half_open
 
-mod builder;
+pub(crate) mod builder;
 mod call;
 mod core;
 mod state;
@@ -106,7 +106,7 @@ pub use window::MAX_WINDOW_CALLS;
 
 use self::core::{Core, Outcome, Permit, Rejected};
 use crate::clock::Clock;
-use crate::error::{Error, ErrorKind, Failure};
+use crate::error::{ConfigError, Error, ErrorKind, Failure};
 use crate::event::{EventKind, PolicyKind, emit};
 use crate::guard::Exit;
 
@@ -184,6 +184,8 @@ pub struct CircuitBreakerMetrics {
 pub struct CircuitBreaker {
     core: Core,
     clock: Clock,
+    /// The window it was built with (fixed: its memory is laid out at build time).
+    window: builder::WindowSpec,
 }
 
 impl fmt::Debug for CircuitBreaker {
@@ -301,8 +303,13 @@ impl CircuitBreaker {
         }
         let event = match outcome {
             // `emit` would only find out after building its fields that successes (TRACE) are
-            // off: check the level first, on the path every call takes.
-            Outcome::Success if !tracing::level_enabled!(tracing::Level::TRACE) => None,
+            // off and nobody subscribes: check first, on the path every call takes.
+            Outcome::Success
+                if !tracing::level_enabled!(tracing::Level::TRACE)
+                    && !crate::event::subscribed() =>
+            {
+                None
+            }
             Outcome::Success => Some(EventKind::Success),
             Outcome::Failure => Some(EventKind::Failure),
             Outcome::Ignored | Outcome::Cancelled => Some(EventKind::Ignored),
@@ -382,6 +389,96 @@ impl CircuitBreaker {
     /// built.
     pub fn reset(&self) {
         self.core.reset();
+    }
+
+    /// Sets the failure rate that opens the breaker, in percent (`(0, 100]`); a breaker that
+    /// opened on consecutive failures switches to the rate. Takes effect from the next call,
+    /// on the window as it is.
+    ///
+    /// # Errors
+    ///
+    /// A [`ConfigError`] for `threshold` outside `(0, 100]`; nothing changes.
+    pub fn set_threshold(&self, percent: f64) -> Result<(), ConfigError> {
+        self.reconfigure(self.settings().rate_mode().threshold(percent))
+    }
+
+    /// Opens the breaker after `n` consecutive failures from now on, instead of on a rate.
+    ///
+    /// # Errors
+    ///
+    /// A [`ConfigError`] for `failures` when `n` is 0; nothing changes.
+    pub fn set_consecutive_failures(&self, n: u32) -> Result<(), ConfigError> {
+        self.reconfigure(self.settings().consecutive_mode().consecutive_failures(n))
+    }
+
+    /// Sets the calls the window must hold before a rate can open the breaker.
+    ///
+    /// # Errors
+    ///
+    /// A [`ConfigError`] for `min_calls` when `n` is 0; nothing changes.
+    pub fn set_min_calls(&self, n: u32) -> Result<(), ConfigError> {
+        self.reconfigure(self.settings().min_calls(n))
+    }
+
+    /// Marks calls taking at least `slow` as slow (`None`: stop tracking slow calls).
+    ///
+    /// # Errors
+    ///
+    /// A [`ConfigError`] for `slow` when it is zero; nothing changes.
+    pub fn set_slow(&self, slow: Option<Duration>) -> Result<(), ConfigError> {
+        match slow {
+            Some(d) => self.reconfigure(self.settings().slow(d)),
+            None => self.reconfigure(self.settings().without_slow()),
+        }
+    }
+
+    /// Sets the slow-call rate that opens the breaker, in percent.
+    ///
+    /// # Errors
+    ///
+    /// A [`ConfigError`] for `slow_threshold` outside `(0, 100]` or without `slow`.
+    pub fn set_slow_threshold(&self, percent: f64) -> Result<(), ConfigError> {
+        self.reconfigure(self.settings().slow_threshold(percent))
+    }
+
+    /// Sets a fixed open wait. A breaker open now keeps the wait it is in; the new one
+    /// applies from the next time it opens.
+    ///
+    /// # Errors
+    ///
+    /// A [`ConfigError`] for `open` when `wait` is zero; nothing changes.
+    pub fn set_open(&self, wait: Duration) -> Result<(), ConfigError> {
+        self.reconfigure(self.settings().open(wait))
+    }
+
+    /// Sets an open wait growing from `initial` to `max`, as
+    /// [`open_exponential`](CircuitBreakerBuilder::open_exponential).
+    ///
+    /// # Errors
+    ///
+    /// A [`ConfigError`] for `open` when `initial` is zero or `max` is below it.
+    pub fn set_open_exponential(
+        &self,
+        initial: Duration,
+        max: Duration,
+    ) -> Result<(), ConfigError> {
+        self.reconfigure(self.settings().open_exponential(initial, max))
+    }
+
+    /// Sets the probe calls a half-open breaker lets through (a round in progress decides with
+    /// the new number).
+    ///
+    /// # Errors
+    ///
+    /// A [`ConfigError`] for `half_open` outside `1..=1000`; nothing changes.
+    pub fn set_half_open(&self, probes: u32) -> Result<(), ConfigError> {
+        self.reconfigure(self.settings().half_open(probes))
+    }
+
+    /// Sets whether an open breaker makes health "down" rather than "degraded".
+    pub fn set_critical(&self, critical: bool) {
+        // Only `critical` changes, and it cannot be invalid.
+        let _ = self.reconfigure(self.settings().critical(critical));
     }
 
     /// The state, the counters, and the window's rates. Reads the clock for a time window.

@@ -1,6 +1,6 @@
 //! The rate limiter's builder: options, defaults and their validation.
 
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU32, AtomicU64};
 use std::time::Duration;
 
 use super::gcra::Gcra;
@@ -13,10 +13,10 @@ use crate::error::ConfigError;
 #[derive(Clone, Copy, Debug)]
 #[must_use = "a builder does nothing until `build` is called"]
 pub struct RateLimiterBuilder {
-    name: &'static str,
-    rate: Option<(u32, Duration)>,
-    burst: Option<u32>,
-    wait: Duration,
+    pub(crate) name: &'static str,
+    pub(crate) rate: Option<(u32, Duration)>,
+    pub(crate) burst: Option<u32>,
+    pub(crate) wait: Duration,
 }
 
 impl RateLimiterBuilder {
@@ -52,6 +52,12 @@ impl RateLimiterBuilder {
         self
     }
 
+    /// The same settings for the limiter named `name`.
+    pub(super) const fn renamed(mut self, name: &'static str) -> Self {
+        self.name = name;
+        self
+    }
+
     /// Checks the options and builds the rate limiter.
     ///
     /// # Errors
@@ -78,6 +84,8 @@ impl RateLimiterBuilder {
         Ok(RateLimiter {
             name,
             gcra: Gcra::new(interval, burst),
+            count: AtomicU32::new(count),
+            per: AtomicU64::new(ticks(per)),
             wait: AtomicU64::new(ticks(self.wait)),
             clock: Clock::new(),
             counters: Counters::new(),

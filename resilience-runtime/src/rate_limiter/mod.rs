@@ -55,8 +55,8 @@ mod builder;
 mod gcra;
 
 use std::future::Future;
-use std::sync::atomic::AtomicU64;
 use std::sync::atomic::Ordering::Relaxed;
+use std::sync::atomic::{AtomicU32, AtomicU64};
 use std::time::Duration;
 
 pub use self::builder::RateLimiterBuilder;
@@ -74,6 +74,10 @@ use crate::guard::OnExit;
 pub struct RateLimiter {
     name: &'static str,
     gcra: Gcra,
+    /// The rate as configured (`count` per `per` nanoseconds), for settings and snapshots; the
+    /// limiter itself runs on the interval in `gcra`.
+    count: AtomicU32,
+    per: AtomicU64,
     /// The longest wait for a permit, in nanoseconds.
     wait: AtomicU64,
     clock: Clock,
@@ -117,6 +121,8 @@ pub struct RateLimiterMetrics {
     pub cancelled: u64,
     /// Callers sleeping until their reserved permit is due, now.
     pub waiting: u64,
+    /// Calls that would be admitted at once now (at most `burst`).
+    pub available: u32,
 }
 
 impl RateLimiter {
@@ -169,7 +175,50 @@ impl RateLimiter {
     ///
     /// A [`ConfigError`] when `count`, `per` or `burst` is 0; nothing changes.
     pub fn set_rate(&self, count: u32, per: Duration, burst: u32) -> Result<(), ConfigError> {
-        let (interval, burst) = builder::validate_rate(self.name, count, per, burst)?;
+        self.reconfigure(self.settings().rate(count, per).burst(burst))
+    }
+
+    /// Changes the longest a caller waits for a permit (zero: rejected at once), for calls
+    /// from now on.
+    pub fn set_wait(&self, wait: Duration) {
+        // A wait cannot be invalid.
+        let _ = self.reconfigure(self.settings().wait(wait));
+    }
+
+    /// The rate: `(count, per)`, as in `count/per`.
+    pub fn rate(&self) -> (u32, Duration) {
+        // Relaxed (both): configuration, read for display.
+        (
+            self.count.load(Relaxed),
+            Duration::from_nanos(self.per.load(Relaxed)),
+        )
+    }
+
+    /// The limiter's settings now, as a builder: change what you need and pass it to
+    /// [`reconfigure`](Self::reconfigure).
+    pub fn settings(&self) -> RateLimiterBuilder {
+        let (count, per) = self.rate();
+        RateLimiter::builder(self.name)
+            .rate(count, per)
+            .burst(self.burst())
+            .wait(self.wait())
+    }
+
+    /// Replaces the settings, checked as [`RateLimiterBuilder::build`] checks them, without a
+    /// lock, from the next call on (see [`set_rate`](Self::set_rate)).
+    ///
+    /// # Errors
+    ///
+    /// The [`ConfigError`] that `build` would return; nothing changes.
+    pub fn reconfigure(&self, settings: RateLimiterBuilder) -> Result<(), ConfigError> {
+        let checked = settings.renamed(self.name).build()?;
+        let (count, per) = checked.rate();
+        let (interval, burst) = builder::validate_rate(self.name, count, per, checked.burst())?;
+        // Relaxed (all): independent settings; a call racing with the change sees the old or
+        // the new interval and burst, each valid.
+        self.count.store(count, Relaxed);
+        self.per.store(checked.per.load(Relaxed), Relaxed);
+        self.wait.store(checked.wait_ticks(), Relaxed);
         self.gcra.set_rate(interval, burst);
         Ok(())
     }
@@ -192,6 +241,7 @@ impl RateLimiter {
             rejections,
             cancelled,
             waiting,
+            available: self.available(),
         }
     }
 

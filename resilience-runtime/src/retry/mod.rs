@@ -90,16 +90,30 @@ pub struct Retry {
     /// The exponential factor, as `f64::to_bits`.
     factor: AtomicU64,
     jitter: AtomicU8,
+    // Counters, written only when an attempt failed (never on the success path).
+    retries: AtomicU64,
+    gave_up: AtomicU64,
+}
+
+/// A snapshot of a retry policy's counters, from [`Retry::metrics`]. Only failed attempts write
+/// them: a call that succeeds at once costs no counter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RetryMetrics {
+    /// Attempts that failed and were retried.
+    pub retries: u64,
+    /// Calls that ended in failure: every attempt failed, or the error was not retryable.
+    pub gave_up: u64,
 }
 
 /// Builds a [`Retry`]; every method is `const`. Made by [`Retry::builder`].
 #[derive(Clone, Copy, Debug, PartialEq)]
 #[must_use = "a builder does nothing until `build` is called"]
 pub struct RetryBuilder {
-    name: &'static str,
-    attempts: u32,
-    backoff: Backoff,
-    jitter: Option<Jitter>,
+    pub(crate) name: &'static str,
+    pub(crate) attempts: u32,
+    pub(crate) backoff: Backoff,
+    pub(crate) jitter: Option<Jitter>,
 }
 
 impl RetryBuilder {
@@ -155,6 +169,8 @@ impl RetryBuilder {
             max: AtomicU64::new(s.max),
             factor: AtomicU64::new(s.factor.to_bits()),
             jitter: AtomicU8::new(jitter.to_u8()),
+            retries: AtomicU64::new(0),
+            gave_up: AtomicU64::new(0),
         })
     }
 }
@@ -189,6 +205,81 @@ impl Retry {
     /// The jitter applied to the backoff.
     pub fn jitter(&self) -> Jitter {
         Jitter::from_u8(self.jitter.load(Relaxed))
+    }
+
+    /// The policy's settings now, as a builder: change what you need and pass it to
+    /// [`reconfigure`](Self::reconfigure).
+    pub fn settings(&self) -> RetryBuilder {
+        RetryBuilder {
+            name: self.name,
+            attempts: self.attempts(),
+            backoff: self.backoff(),
+            jitter: Some(self.jitter()),
+        }
+    }
+
+    /// Replaces the settings with `settings`, checked as [`RetryBuilder::build`] checks them.
+    /// Calls that start after it use the new settings; a call between two attempts may see
+    /// some old and some new values (each valid: every mix waits a bounded time).
+    ///
+    /// # Errors
+    ///
+    /// The [`ConfigError`] that `build` would return; nothing changes.
+    pub fn reconfigure(&self, settings: RetryBuilder) -> Result<(), ConfigError> {
+        let checked = RetryBuilder {
+            name: self.name,
+            ..settings
+        }
+        .build()?;
+        // Relaxed (all stores): independent settings; see the struct.
+        self.attempts.store(checked.attempts(), Relaxed);
+        self.kind.store(checked.kind.load(Relaxed), Relaxed);
+        self.base.store(checked.base.load(Relaxed), Relaxed);
+        self.max.store(checked.max.load(Relaxed), Relaxed);
+        self.factor.store(checked.factor.load(Relaxed), Relaxed);
+        self.jitter.store(checked.jitter.load(Relaxed), Relaxed);
+        Ok(())
+    }
+
+    /// Sets how many attempts a call may take, the first included.
+    ///
+    /// # Errors
+    ///
+    /// A [`ConfigError`] for `attempts` when it is 0; nothing changes.
+    pub fn set_attempts(&self, attempts: u32) -> Result<(), ConfigError> {
+        self.reconfigure(self.settings().attempts(attempts))
+    }
+
+    /// Sets the backoff, with that backoff's default jitter ([`Backoff::default_jitter`]);
+    /// follow with [`set_jitter`](Self::set_jitter) for another.
+    ///
+    /// # Errors
+    ///
+    /// A [`ConfigError`] for `backoff` as [`RetryBuilder::build`] checks it; nothing changes.
+    pub fn set_backoff(&self, backoff: Backoff) -> Result<(), ConfigError> {
+        let settings = RetryBuilder {
+            jitter: None,
+            ..self.settings()
+        };
+        self.reconfigure(settings.backoff(backoff))
+    }
+
+    /// Sets how the delays are randomised.
+    ///
+    /// # Errors
+    ///
+    /// A [`ConfigError`] for `jitter` when it is decorrelated without exponential backoff.
+    pub fn set_jitter(&self, jitter: Jitter) -> Result<(), ConfigError> {
+        self.reconfigure(self.settings().jitter(jitter))
+    }
+
+    /// The counters of failed attempts.
+    pub fn metrics(&self) -> RetryMetrics {
+        // Relaxed: counters, read for a snapshot.
+        RetryMetrics {
+            retries: self.retries.load(Relaxed),
+            gave_up: self.gave_up.load(Relaxed),
+        }
     }
 
     fn schedule(&self) -> Schedule {
@@ -357,6 +448,8 @@ impl Attempts<'_> {
             );
             return self.give_up();
         }
+        // Relaxed: a counter, read only for snapshots.
+        retry.retries.fetch_add(1, Relaxed);
         emit(
             retry.name,
             PolicyKind::Retry,
@@ -373,6 +466,8 @@ impl Attempts<'_> {
     }
 
     fn give_up(&self) -> Option<Duration> {
+        // Relaxed: a counter, read only for snapshots.
+        self.retry.gave_up.fetch_add(1, Relaxed);
         emit(
             self.retry.name,
             PolicyKind::Retry,

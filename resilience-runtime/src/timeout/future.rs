@@ -98,6 +98,7 @@ where
         }
 
         this.call.set(None);
+        timeout.count_timed_out();
         emit(
             timeout.name,
             PolicyKind::Timeout,

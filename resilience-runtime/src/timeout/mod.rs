@@ -73,14 +73,24 @@ pub struct Timeout {
     name: &'static str,
     /// In nanoseconds. Independent of everything else, so accessed `Relaxed`.
     duration: AtomicU64,
+    /// Calls cut short. Written only when the timeout fires.
+    timed_out: AtomicU64,
+}
+
+/// A snapshot of a timeout's counter, from [`Timeout::metrics`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TimeoutMetrics {
+    /// Calls the timeout cut short.
+    pub timed_out: u64,
 }
 
 /// Builds a [`Timeout`]; every method is `const`. Made by [`Timeout::builder`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[must_use = "a builder does nothing until `build` is called"]
 pub struct TimeoutBuilder {
-    name: &'static str,
-    duration: Option<Duration>,
+    pub(crate) name: &'static str,
+    pub(crate) duration: Option<Duration>,
 }
 
 impl TimeoutBuilder {
@@ -111,6 +121,7 @@ impl TimeoutBuilder {
             Some(d) => Ok(Timeout {
                 name: self.name,
                 duration: AtomicU64::new(ticks(d)),
+                timed_out: AtomicU64::new(0),
             }),
         }
     }
@@ -144,6 +155,51 @@ impl Timeout {
         F: Future<Output = Result<T, Failure<E>>>,
     {
         TimeoutFuture::new(self, fut)
+    }
+
+    /// The policy's settings now, as a builder, for [`reconfigure`](Self::reconfigure).
+    pub fn settings(&self) -> TimeoutBuilder {
+        Timeout::builder(self.name).duration(self.duration())
+    }
+
+    /// Replaces the settings, checked as [`TimeoutBuilder::build`] checks them. Calls that
+    /// start waiting after it get the new duration; calls already waiting keep their deadline.
+    ///
+    /// # Errors
+    ///
+    /// The [`ConfigError`] that `build` would return; nothing changes.
+    pub fn reconfigure(&self, settings: TimeoutBuilder) -> Result<(), ConfigError> {
+        let checked = TimeoutBuilder {
+            name: self.name,
+            ..settings
+        }
+        .build()?;
+        // Relaxed: an independent setting.
+        self.duration.store(checked.duration.load(Relaxed), Relaxed);
+        Ok(())
+    }
+
+    /// Sets how long a call may wait.
+    ///
+    /// # Errors
+    ///
+    /// A [`ConfigError`] for `duration` when it is zero; nothing changes.
+    pub fn set_duration(&self, duration: Duration) -> Result<(), ConfigError> {
+        self.reconfigure(self.settings().duration(duration))
+    }
+
+    /// The counter of calls cut short.
+    pub fn metrics(&self) -> TimeoutMetrics {
+        TimeoutMetrics {
+            // Relaxed: a counter, read for a snapshot.
+            timed_out: self.timed_out.load(Relaxed),
+        }
+    }
+
+    /// Counts a call cut short.
+    fn count_timed_out(&self) {
+        // Relaxed: a counter, read only for snapshots.
+        self.timed_out.fetch_add(1, Relaxed);
     }
 
     fn rejection(&self) -> Error {

@@ -1,0 +1,252 @@
+//! Settings of named policies from a TOML file and the environment (cargo feature `config`).
+//!
+//! Each table is a policy's registry name; its keys are the settings of
+//! [`ChangeSet`](super::ChangeSet), with the attributes' units:
+//!
+//! ```toml
+//! [PAYMENTS]                          # a policy! static
+//! threshold = "25%"
+//! open = "exponential(5s, max = 5m)"
+//!
+//! ["shop::stock::fetch/retry"]        # an inline policy: quote the name
+//! attempts = 5
+//! backoff = "exponential(50ms, max = 2s)"
+//! ```
+//!
+//! Environment variables override the file: `RESILIENCE_<NAME>__<KEY>`, the name upper-cased
+//! with every character other than a letter or digit written `_` (`RESILIENCE_PAYMENTS__OPEN=10s`,
+//! `RESILIENCE_SHOP__STOCK__FETCH_RETRY__ATTEMPTS=5`). A variable starting with `RESILIENCE_`
+//! that names no policy and key is an error.
+//!
+//! # Loading and reloading
+//!
+//! [`load`] checks everything first: unknown names and keys (with "did you mean"), values that
+//! do not parse, and values the policies' builders refuse are errors naming the file, line and
+//! key, and then nothing changes. Otherwise every change is applied. A load replaces the
+//! previous one: a setting a former load changed and this one no longer mentions goes back to
+//! the value the policy was declared with. Each policy takes its new settings from its next
+//! call, keeping its state and counters.
+//!
+//! ```
+//! # use resilience_runtime::{registry, CircuitBreaker};
+//! # static PAYMENTS: CircuitBreaker = match CircuitBreaker::builder("docs-payments").build() { Ok(b) => b, Err(_) => panic!() };
+//! # registry::register(&PAYMENTS);
+//! let toml = "[docs-payments]\ntreshold = \"25%\"\n";
+//! let e = registry::config::load_str("resilience.toml", toml, []).unwrap_err();
+//! assert_eq!(
+//!     e.to_string(),
+//!     "resilience.toml:2:1: unknown setting `treshold` for circuit_breaker `docs-payments`; did you mean `threshold`?"
+//! );
+//! registry::config::load_str("resilience.toml", "[docs-payments]\nthreshold = \"25%\"\n", []).unwrap();
+//! assert_eq!(registry::snapshot().get("docs-payments").unwrap().setting("threshold"), Some("25%"));
+//! ```
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Mutex;
+
+use toml::de::{DeTable, DeValue};
+
+use super::settings::{ChangeSet, keys};
+use super::{Location, RegistryError, lock};
+use crate::event::PolicyKind;
+
+/// The settings every policy touched by a load had before the first load: what a setting
+/// returns to when a later load no longer mentions it.
+static DECLARED: Mutex<Option<HashMap<String, Settings>>> = Mutex::new(None);
+
+/// A setting given by the file or the environment: policy, key, value, and where in the file.
+type Given = (String, String, String, Option<Location>);
+
+/// A policy's settings, as a snapshot lists them.
+type Settings = Vec<(&'static str, String)>;
+
+/// Loads `path` and the environment's `RESILIENCE_*` variables, and applies them: see the
+/// [module docs](self). Call it again to reload.
+///
+/// # Errors
+///
+/// The file cannot be read or is not TOML; or an unknown policy or key, a value that does not
+/// parse or that the policy refuses, with the file, line and key. Nothing changes on error.
+pub fn load(path: impl AsRef<Path>) -> Result<(), RegistryError> {
+    let path = path.as_ref();
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| RegistryError::file(format!("cannot read {}: {e}", path.display())))?;
+    load_str(&path.display().to_string(), &text, std::env::vars())
+}
+
+/// Like [`load`], with the file's `text` (named `file` in errors) and the environment given.
+///
+/// # Errors
+///
+/// As [`load`].
+pub fn load_str(
+    file: &str,
+    text: &str,
+    env: impl IntoIterator<Item = (String, String)>,
+) -> Result<(), RegistryError> {
+    let at = |offset: usize| {
+        let before = &text[..offset.min(text.len())];
+        let line = before.matches('\n').count() + 1;
+        let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+        Location {
+            file: file.to_owned(),
+            line,
+            column,
+        }
+    };
+    let root = DeTable::parse(text).map_err(|e| {
+        let location = at(e.span().map_or(0, |s| s.start));
+        RegistryError::file(format!("not valid TOML: {}", e.message().trim())).at(location)
+    })?;
+
+    // (policy, key) -> (value, where), in file order, then the environment's.
+    let mut given: Vec<Given> = Vec::new();
+    for (name, value) in root.get_ref() {
+        let name_at = at(name.span().start);
+        let Some(table) = value.get_ref().as_table() else {
+            return Err(RegistryError::file(format!(
+                "`{}` must be a table of a policy's settings: write [{}] and its settings below it",
+                name.get_ref(),
+                name.get_ref()
+            ))
+            .at(name_at));
+        };
+        // The policy must exist, even with no settings.
+        super::get(name.get_ref()).map_err(|e| e.at(name_at.clone()))?;
+        for (key, value) in table {
+            let key_at = at(key.span().start);
+            let value = scalar(value.get_ref()).ok_or_else(|| {
+                RegistryError::invalid_value(
+                    name.get_ref(),
+                    key.get_ref(),
+                    format!(
+                        "expected a string such as \"30s\", a number or a boolean, found {}",
+                        value.get_ref().type_str()
+                    ),
+                )
+                .at(key_at.clone())
+            })?;
+            given.push((
+                name.get_ref().to_string(),
+                key.get_ref().to_string(),
+                value,
+                Some(key_at),
+            ));
+        }
+    }
+    given.extend(from_env(env)?);
+
+    let mut declared = lock(&DECLARED);
+    let declared = declared.get_or_insert_with(HashMap::new);
+    // What the policies were declared with, captured the first time a load touches them.
+    let snapshot = super::snapshot();
+    for (name, ..) in &given {
+        if !declared.contains_key(name)
+            && let Some(p) = snapshot.get(name)
+        {
+            let mut settings = p.settings.clone();
+            // What a snapshot leaves out because it is off, spelled out so it comes back.
+            let off: &[(&str, &str)] = match p.kind {
+                PolicyKind::CircuitBreaker => &[("slow", "off"), ("critical", "false")],
+                PolicyKind::Bulkhead => &[("wait", "none")],
+                PolicyKind::RateLimiter => &[("wait", "0s")],
+                _ => &[],
+            };
+            for (key, value) in off {
+                if !settings.iter().any(|(k, _)| k == key)
+                    && let Some(key) = keys(p.kind).iter().find(|k| *k == key)
+                {
+                    // `slow` first: it clears `slow_threshold`, which must come after it.
+                    settings.insert(0, (*key, (*value).to_owned()));
+                }
+            }
+            declared.insert(name.clone(), settings);
+        }
+    }
+    let mut changes = ChangeSet::new();
+    for (name, settings) in declared.iter() {
+        for (key, value) in settings {
+            changes.set_declared(name, key, value)?;
+        }
+    }
+    for (name, key, value, location) in &given {
+        changes.set(name, key, value).map_err(|e| match location {
+            Some(l) => e.at(l.clone()),
+            None => e,
+        })?;
+    }
+    changes.check().map_err(|e| {
+        // Point at the key the policy refused, or at its table.
+        let found = given
+            .iter()
+            .find(|(n, k, ..)| Some(n.as_str()) == e.policy() && Some(k.as_str()) == e.field());
+        let found = found.or_else(|| given.iter().find(|(n, ..)| Some(n.as_str()) == e.policy()));
+        match found.and_then(|g| g.3.clone()) {
+            Some(l) => e.at(l),
+            None => e,
+        }
+    })?;
+    changes.apply()
+}
+
+/// A TOML value as the text the registry's settings take.
+fn scalar(value: &DeValue<'_>) -> Option<String> {
+    match value {
+        DeValue::String(s) => Some(s.to_string()),
+        DeValue::Integer(i) => Some(i.as_str().to_owned()),
+        DeValue::Float(f) => Some(f.as_str().to_owned()),
+        DeValue::Boolean(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+/// `RESILIENCE_PAYMENTS__OPEN` for `PAYMENTS` and `open`.
+pub fn env_var(name: &str, key: &str) -> String {
+    let upper = |s: &str| -> String {
+        s.chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() {
+                    c.to_ascii_uppercase()
+                } else {
+                    '_'
+                }
+            })
+            .collect()
+    };
+    format!("RESILIENCE_{}__{}", upper(name), upper(key))
+}
+
+/// The overrides among `env`: every `RESILIENCE_*` variable must name a policy and key.
+fn from_env(env: impl IntoIterator<Item = (String, String)>) -> Result<Vec<Given>, RegistryError> {
+    let mut known = HashMap::new();
+    for (name, policy) in super::policies() {
+        for key in keys(policy.kind()) {
+            known.insert(env_var(&name, key), (name.clone(), (*key).to_owned()));
+        }
+    }
+    let mut out = Vec::new();
+    for (var, value) in env {
+        if !var.starts_with("RESILIENCE_") {
+            continue;
+        }
+        match known.get(&var) {
+            Some((name, key)) => out.push((name.clone(), key.clone(), value, None)),
+            None => {
+                let suggestions =
+                    super::error::close_matches(&var, known.keys().map(String::as_str));
+                let hint = match suggestions.first() {
+                    Some(s) => format!("; did you mean `{s}`?"),
+                    None => {
+                        "; write RESILIENCE_<POLICY>__<SETTING>, e.g. RESILIENCE_PAYMENTS__OPEN=10s"
+                            .to_owned()
+                    }
+                };
+                return Err(RegistryError::file(format!(
+                    "environment variable `{var}` names no policy setting{hint}"
+                )));
+            }
+        }
+    }
+    Ok(out)
+}

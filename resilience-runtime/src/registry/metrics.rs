@@ -1,0 +1,151 @@
+//! Counters, gauges and histograms through the [`metrics`](https://docs.rs/metrics) facade
+//! (cargo feature `metrics`), named and tagged as resilience4j's Micrometer metrics, so
+//! dashboards built for those work.
+//!
+//! Every series has the tag `name` (the policy's registry name, bounded by the policies the
+//! program declares); some have a `kind` (the outcome) or `state`, from a fixed set. No tag
+//! takes a value from a call's data.
+//!
+//! | metric | type | tags |
+//! |---|---|---|
+//! | `resilience4j.circuitbreaker.calls` | counter | `name`, `kind` = `successful` / `failed` / `ignored` / `cancelled` |
+//! | `resilience4j.circuitbreaker.not.permitted.calls` | counter | `name` |
+//! | `resilience4j.circuitbreaker.slow.calls` | counter | `name` |
+//! | `resilience4j.circuitbreaker.state` | gauge (1 for the current state, 0 for the others) | `name`, `state` |
+//! | `resilience4j.circuitbreaker.failure.rate` | gauge, percent (-1 until `min_calls`) | `name` |
+//! | `resilience4j.circuitbreaker.buffered.calls` | gauge | `name` |
+//! | `resilience4j.circuitbreaker.slow.call.duration` | histogram, seconds | `name` |
+//! | `resilience4j.retry.calls` | counter | `name`, `kind` = `failed` (calls that gave up) / `retried` (attempts retried) |
+//! | `resilience4j.retry.wait.duration` | histogram, seconds | `name` |
+//! | `resilience4j.timelimiter.calls` | counter | `name`, `kind` = `timeout` |
+//! | `resilience4j.bulkhead.available.concurrent.calls` | gauge | `name` |
+//! | `resilience4j.bulkhead.max.allowed.concurrent.calls` | gauge | `name` |
+//! | `resilience4j.bulkhead.queued.calls` | gauge | `name` |
+//! | `resilience4j.bulkhead.calls` | counter | `name`, `kind` = `finished` / `rejected` / `cancelled` |
+//! | `resilience4j.ratelimiter.available.permissions` | gauge | `name` |
+//! | `resilience4j.ratelimiter.waiting_threads` | gauge | `name` |
+//! | `resilience4j.ratelimiter.calls` | counter | `name`, `kind` = `successful` / `failed` |
+//!
+//! Counters and gauges are read from the policies' own atomics by [`export`] (as Micrometer's
+//! function counters and gauges are), so the calls themselves pay nothing for them: call it
+//! before each scrape, or run [`exporter`] in a task. Histograms are recorded when the event
+//! happens: a retry's wait, a slow call's duration (failure paths only).
+
+use std::time::Duration;
+
+use metrics::{counter, gauge, histogram};
+
+use super::{Metrics, Policy};
+use crate::State;
+use crate::event::{EventKind, PolicyKind};
+
+/// Publishes every registered policy's counters and gauges to the installed `metrics`
+/// recorder.
+pub fn export() {
+    for (name, policy) in super::policies() {
+        let snapshot = super::PolicySnapshot::of(name.clone(), policy);
+        publish(&name, policy, &snapshot.metrics);
+    }
+}
+
+/// Calls [`export`] every `period`, forever: spawn it on a tokio runtime.
+///
+/// ```no_run
+/// # async fn run() {
+/// tokio::spawn(resilience_runtime::registry::metrics::exporter(std::time::Duration::from_secs(10)));
+/// # }
+/// ```
+pub async fn exporter(period: Duration) {
+    let mut interval = tokio::time::interval(period);
+    loop {
+        interval.tick().await;
+        export();
+    }
+}
+
+fn publish(name: &str, _policy: Policy, metrics: &Metrics) {
+    let name = name.to_owned();
+    match metrics {
+        Metrics::CircuitBreaker(m) => {
+            let calls = |kind: &'static str, value: u64| {
+                counter!("resilience4j.circuitbreaker.calls", "name" => name.clone(), "kind" => kind)
+                    .absolute(value);
+            };
+            calls("successful", m.successes);
+            calls("failed", m.failures);
+            calls("ignored", m.ignored);
+            calls("cancelled", m.cancelled);
+            counter!("resilience4j.circuitbreaker.not.permitted.calls", "name" => name.clone())
+                .absolute(m.rejections);
+            counter!("resilience4j.circuitbreaker.slow.calls", "name" => name.clone())
+                .absolute(m.slow);
+            for state in [
+                State::Closed,
+                State::Open,
+                State::HalfOpen,
+                State::ForcedOpen,
+                State::Disabled,
+                State::MetricsOnly,
+            ] {
+                gauge!("resilience4j.circuitbreaker.state", "name" => name.clone(), "state" => state.as_str())
+                    .set(if m.state == state { 1.0 } else { 0.0 });
+            }
+            gauge!("resilience4j.circuitbreaker.failure.rate", "name" => name.clone())
+                .set(m.failure_rate.unwrap_or(-1.0));
+            gauge!("resilience4j.circuitbreaker.buffered.calls", "name" => name.clone())
+                .set(m.window_calls as f64);
+        }
+        Metrics::Retry(m) => {
+            counter!("resilience4j.retry.calls", "name" => name.clone(), "kind" => "failed")
+                .absolute(m.gave_up);
+            counter!("resilience4j.retry.calls", "name" => name.clone(), "kind" => "retried")
+                .absolute(m.retries);
+        }
+        Metrics::Timeout(m) => {
+            counter!("resilience4j.timelimiter.calls", "name" => name.clone(), "kind" => "timeout")
+                .absolute(m.timed_out);
+        }
+        Metrics::Bulkhead(m) => {
+            gauge!("resilience4j.bulkhead.available.concurrent.calls", "name" => name.clone())
+                .set(f64::from(m.max.saturating_sub(m.in_use)));
+            gauge!("resilience4j.bulkhead.max.allowed.concurrent.calls", "name" => name.clone())
+                .set(f64::from(m.max));
+            gauge!("resilience4j.bulkhead.queued.calls", "name" => name.clone())
+                .set(f64::from(m.queued));
+            let calls = |kind: &'static str, value: u64| {
+                counter!("resilience4j.bulkhead.calls", "name" => name.clone(), "kind" => kind)
+                    .absolute(value);
+            };
+            calls("finished", m.completed);
+            calls("rejected", m.rejections);
+            calls("cancelled", m.cancelled + m.panicked);
+        }
+        Metrics::RateLimiter(m) => {
+            gauge!("resilience4j.ratelimiter.available.permissions", "name" => name.clone())
+                .set(f64::from(m.available));
+            gauge!("resilience4j.ratelimiter.waiting_threads", "name" => name.clone())
+                .set(m.waiting as f64);
+            counter!("resilience4j.ratelimiter.calls", "name" => name.clone(), "kind" => "successful")
+                .absolute(m.admitted);
+            counter!("resilience4j.ratelimiter.calls", "name" => name.clone(), "kind" => "failed")
+                .absolute(m.rejections);
+        }
+    }
+}
+
+/// The histograms, recorded from the one `emit` as events happen. Only events off the success
+/// path record anything.
+#[inline]
+pub(crate) fn on_event(policy: &'static str, kind: PolicyKind, what: &EventKind) {
+    match (kind, what) {
+        (PolicyKind::Retry, EventKind::Retry { delay, .. }) => {
+            histogram!("resilience4j.retry.wait.duration", "name" => policy)
+                .record(delay.as_secs_f64());
+        }
+        (PolicyKind::CircuitBreaker, EventKind::Slow { elapsed }) => {
+            histogram!("resilience4j.circuitbreaker.slow.call.duration", "name" => policy)
+                .record(elapsed.as_secs_f64());
+        }
+        _ => {}
+    }
+}

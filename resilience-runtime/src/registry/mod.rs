@@ -1,0 +1,375 @@
+//! The registry: every policy of the program by name, to observe and operate the running system.
+//!
+//! Every policy an attribute or [`policy!`] declares is listed from program start, before its
+//! first call: each generated `static` is collected at link time (a `linkme` distributed slice),
+//! so there is no registration call to forget, no lock and no allocation on any call path. A
+//! policy built by hand is added with [`register`].
+//!
+//! ```
+//! use std::time::Duration;
+//! use resilience_runtime::{registry, CircuitBreaker, State};
+//!
+//! static INVENTORY: CircuitBreaker = match CircuitBreaker::builder("inventory").build() {
+//!     Ok(breaker) => breaker,
+//!     Err(_) => panic!("invalid circuit breaker"),
+//! };
+//!
+//! registry::register(&INVENTORY);
+//! // Observe: kind, name, settings, state and counters of every policy.
+//! println!("{}", registry::snapshot());
+//! // Operate, by name.
+//! registry::circuit_breaker("inventory").unwrap().force_open();
+//! assert_eq!(INVENTORY.state(), State::ForcedOpen);
+//! assert!(!registry::health().is_up());
+//! registry::circuit_breaker("inventory").unwrap().close();
+//! // Reconfigure, by name, checked like the builders.
+//! registry::circuit_breaker("inventory").unwrap().set_open(Duration::from_secs(10)).unwrap();
+//! registry::set("inventory", "threshold", "25%").unwrap();
+//! let e = registry::set("inventory", "treshold", "25%").unwrap_err();
+//! assert_eq!(e.to_string(), "unknown setting `treshold` for circuit_breaker `inventory`; did you mean `threshold`?");
+//! let e = registry::circuit_breaker("inventroy").unwrap_err();
+//! assert_eq!(e.suggestions(), ["inventory"]);
+//! ```
+//!
+//! # Names
+//!
+//! A policy is registered under the name it was built with: a `policy!` static's name (or its
+//! `name = "..."`), or `module::path::function/kind` for a policy an attribute declares. Two
+//! policies of one stack that would share a name (two timeouts) are told apart by the attribute
+//! itself (`f/timeout`, `f/timeout#2`), so their errors and events differ too. Two policies of
+//! different sites with the same name (same-named methods of two types in one module) are told
+//! apart by the registry: the one declared first in the source (by file, line, column) keeps the
+//! name, the others get `#2`, `#3`; their errors and events carry the name they were built with,
+//! so give them a `name = "..."` to tell those apart too. A policy registered by hand comes after
+//! the declared ones, in the order of registration. Registering the same policy twice lists it
+//! once.
+//!
+//! Fallbacks hold no state and are not listed; their events are published like every other.
+//!
+//! [`policy!`]: https://docs.rs/resilience/latest/resilience/macro.policy.html
+
+mod error;
+mod health;
+mod settings;
+mod snapshot;
+mod units;
+
+#[cfg(feature = "config")]
+pub mod config;
+#[cfg(feature = "metrics")]
+pub mod metrics;
+
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+pub use error::{Location, RegistryError, RegistryErrorKind};
+pub use health::{Health, Reason, Status};
+pub use settings::ChangeSet;
+pub use snapshot::{Metrics, PolicySnapshot, Snapshot};
+
+use crate::event::PolicyKind;
+pub use crate::event::{Event, Subscription, subscribe};
+use crate::{Bulkhead, CircuitBreaker, RateLimiter, Retry, Timeout};
+
+/// One policy, as the registry holds it: a reference to its `static`.
+#[derive(Clone, Copy, Debug)]
+#[non_exhaustive]
+pub enum Policy {
+    /// A circuit breaker.
+    CircuitBreaker(&'static CircuitBreaker),
+    /// A retry policy.
+    Retry(&'static Retry),
+    /// A timeout.
+    Timeout(&'static Timeout),
+    /// A bulkhead.
+    Bulkhead(&'static Bulkhead),
+    /// A rate limiter.
+    RateLimiter(&'static RateLimiter),
+}
+
+impl Policy {
+    /// The policy's kind.
+    pub fn kind(&self) -> PolicyKind {
+        match self {
+            Policy::CircuitBreaker(_) => PolicyKind::CircuitBreaker,
+            Policy::Retry(_) => PolicyKind::Retry,
+            Policy::Timeout(_) => PolicyKind::Timeout,
+            Policy::Bulkhead(_) => PolicyKind::Bulkhead,
+            Policy::RateLimiter(_) => PolicyKind::RateLimiter,
+        }
+    }
+
+    /// The name the policy was built with (its registry name may add `#2`: see the
+    /// [module docs](self)).
+    pub fn built_name(&self) -> &'static str {
+        match self {
+            Policy::CircuitBreaker(p) => p.name(),
+            Policy::Retry(p) => p.name(),
+            Policy::Timeout(p) => p.name(),
+            Policy::Bulkhead(p) => p.name(),
+            Policy::RateLimiter(p) => p.name(),
+        }
+    }
+
+    /// The address of the policy: its identity.
+    fn address(&self) -> usize {
+        match self {
+            Policy::CircuitBreaker(p) => std::ptr::from_ref(*p) as usize,
+            Policy::Retry(p) => std::ptr::from_ref(*p) as usize,
+            Policy::Timeout(p) => std::ptr::from_ref(*p) as usize,
+            Policy::Bulkhead(p) => std::ptr::from_ref(*p) as usize,
+            Policy::RateLimiter(p) => std::ptr::from_ref(*p) as usize,
+        }
+    }
+}
+
+impl From<&'static CircuitBreaker> for Policy {
+    fn from(p: &'static CircuitBreaker) -> Self {
+        Policy::CircuitBreaker(p)
+    }
+}
+impl From<&'static Retry> for Policy {
+    fn from(p: &'static Retry) -> Self {
+        Policy::Retry(p)
+    }
+}
+impl From<&'static Timeout> for Policy {
+    fn from(p: &'static Timeout) -> Self {
+        Policy::Timeout(p)
+    }
+}
+impl From<&'static Bulkhead> for Policy {
+    fn from(p: &'static Bulkhead) -> Self {
+        Policy::Bulkhead(p)
+    }
+}
+impl From<&'static RateLimiter> for Policy {
+    fn from(p: &'static RateLimiter) -> Self {
+        Policy::RateLimiter(p)
+    }
+}
+
+/// Where a policy was declared: what the attributes and `policy!` put in [`SITES`]. Not a
+/// public API.
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct Site {
+    policy: Policy,
+    file: &'static str,
+    line: u32,
+    column: u32,
+}
+
+impl Site {
+    /// The policy declared at `file:line:column`.
+    pub const fn new(policy: Policy, file: &'static str, line: u32, column: u32) -> Self {
+        Site {
+            policy,
+            file,
+            line,
+            column,
+        }
+    }
+}
+
+/// Every policy declared by an attribute or `policy!`, collected by the linker. Not a public
+/// API.
+#[doc(hidden)]
+#[linkme::distributed_slice]
+pub static SITES: [Site];
+
+/// Policies registered by hand, in order.
+static BY_HAND: Mutex<Vec<Policy>> = Mutex::new(Vec::new());
+
+/// The table of names, built on first use and rebuilt after each [`register`].
+static TABLE: Mutex<Option<Arc<[Entry]>>> = Mutex::new(None);
+
+/// One row of the registry.
+#[derive(Clone, Debug)]
+struct Entry {
+    name: String,
+    policy: Policy,
+}
+
+/// A poisoned lock only means a panic elsewhere while it was held: the data (a list) is
+/// still whole.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Every policy with its registry name, sorted by name.
+fn table() -> Arc<[Entry]> {
+    let mut cached = lock(&TABLE);
+    if let Some(table) = &*cached {
+        return Arc::clone(table);
+    }
+    let mut sites: Vec<&Site> = SITES.iter().collect();
+    // Deterministic whatever the link order: by name, then where it is declared.
+    sites.sort_by(|a, b| {
+        (a.policy.built_name(), a.file, a.line, a.column).cmp(&(
+            b.policy.built_name(),
+            b.file,
+            b.line,
+            b.column,
+        ))
+    });
+    let by_hand = lock(&BY_HAND).clone();
+    let mut seen = std::collections::HashSet::new();
+    let mut count = std::collections::HashMap::<&'static str, usize>::new();
+    let mut entries = Vec::new();
+    for policy in sites.iter().map(|s| s.policy).chain(by_hand) {
+        if !seen.insert(policy.address()) {
+            continue;
+        }
+        let base = policy.built_name();
+        let n = count.entry(base).or_insert(0);
+        *n += 1;
+        let name = if *n == 1 {
+            base.to_owned()
+        } else {
+            format!("{base}#{n}")
+        };
+        entries.push(Entry { name, policy });
+    }
+    entries.sort_by(|a, b| a.name.cmp(&b.name));
+    let table: Arc<[Entry]> = entries.into();
+    *cached = Some(Arc::clone(&table));
+    table
+}
+
+/// Adds a policy built by hand (with its builder, in a `static`) to the registry, and returns
+/// its registry name. Policies declared by the attributes and `policy!` are listed already;
+/// registering one of them, or the same policy twice, changes nothing.
+///
+/// ```
+/// use resilience_runtime::{registry, Bulkhead};
+/// static POOL: Bulkhead = match Bulkhead::builder("db-pool").max(8).build() {
+///     Ok(b) => b,
+///     Err(_) => panic!("invalid bulkhead"),
+/// };
+/// assert_eq!(registry::register(&POOL), "db-pool");
+/// assert_eq!(registry::bulkhead("db-pool").unwrap().max(), 8);
+/// ```
+pub fn register(policy: impl Into<Policy>) -> String {
+    let policy = policy.into();
+    {
+        let mut by_hand = lock(&BY_HAND);
+        if !by_hand.iter().any(|p| p.address() == policy.address()) {
+            by_hand.push(policy);
+        }
+    }
+    *lock(&TABLE) = None;
+    table()
+        .iter()
+        .find(|e| e.policy.address() == policy.address())
+        .map(|e| e.name.clone())
+        .unwrap_or_else(|| policy.built_name().to_owned())
+}
+
+/// The registry names of every policy, sorted.
+pub fn names() -> Vec<String> {
+    table().iter().map(|e| e.name.clone()).collect()
+}
+
+/// Every policy with its registry name, sorted by name.
+pub fn policies() -> Vec<(String, Policy)> {
+    table().iter().map(|e| (e.name.clone(), e.policy)).collect()
+}
+
+/// The policy registered as `name`.
+///
+/// # Errors
+///
+/// [`RegistryErrorKind::UnknownPolicy`] when no policy has that name; the error lists the
+/// close matches ([`RegistryError::suggestions`]).
+pub fn get(name: &str) -> Result<Policy, RegistryError> {
+    let table = table();
+    match table.iter().find(|e| e.name == name) {
+        Some(entry) => Ok(entry.policy),
+        None => Err(RegistryError::unknown_policy(
+            name,
+            None,
+            table.iter().map(|e| e.name.as_str()),
+        )),
+    }
+}
+
+/// The policy named `name` if it is of `kind`; errors list the close matches of that kind.
+fn get_kind(name: &str, kind: PolicyKind) -> Result<Policy, RegistryError> {
+    let table = table();
+    match table.iter().find(|e| e.name == name) {
+        Some(entry) if entry.policy.kind() == kind => Ok(entry.policy),
+        Some(entry) => Err(RegistryError::wrong_kind(name, kind, entry.policy.kind())),
+        None => Err(RegistryError::unknown_policy(
+            name,
+            Some(kind),
+            table
+                .iter()
+                .filter(|e| e.policy.kind() == kind)
+                .map(|e| e.name.as_str()),
+        )),
+    }
+}
+
+macro_rules! getter {
+    ($(#[$doc:meta])* $fn:ident, $variant:ident, $ty:ty) => {
+        $(#[$doc])*
+        ///
+        /// # Errors
+        ///
+        /// When no policy of this kind has that name (the error lists the close matches), or
+        /// the policy of that name is of another kind.
+        pub fn $fn(name: &str) -> Result<&'static $ty, RegistryError> {
+            match get_kind(name, PolicyKind::$variant)? {
+                Policy::$variant(p) => Ok(p),
+                other => Err(RegistryError::wrong_kind(name, PolicyKind::$variant, other.kind())),
+            }
+        }
+    };
+}
+
+getter!(
+    /// The circuit breaker registered as `name`: to force it open, close, disable or reset it,
+    /// or change its settings (`set_threshold`, `set_open`, ...).
+    circuit_breaker, CircuitBreaker, CircuitBreaker
+);
+getter!(
+    /// The retry policy registered as `name` (`set_attempts`, `set_backoff`, ...).
+    retry, Retry, Retry
+);
+getter!(
+    /// The timeout registered as `name` (`set_duration`).
+    timeout, Timeout, Timeout
+);
+getter!(
+    /// The bulkhead registered as `name` (`set_max`, `set_wait`).
+    bulkhead, Bulkhead, Bulkhead
+);
+getter!(
+    /// The rate limiter registered as `name` (`set_rate`, `set_wait`).
+    rate_limiter, RateLimiter, RateLimiter
+);
+
+/// The state, settings and counters of every policy, sorted by name. `Display` prints it as a
+/// table.
+pub fn snapshot() -> Snapshot {
+    Snapshot::of(table().iter().map(|e| (e.name.clone(), e.policy)))
+}
+
+/// Whether the program is up, degraded or down, with the reasons: see [`Health`].
+pub fn health() -> Health {
+    Health::of(table().iter().map(|e| (e.name.as_str(), e.policy)))
+}
+
+/// Changes one setting of the policy registered as `name`, written as in the attributes:
+/// `set("payments", "threshold", "25%")`, `set("fetch/retry", "backoff", "exponential(50ms, max = 1s)")`.
+/// See [`ChangeSet`] for the keys of each kind.
+///
+/// # Errors
+///
+/// An unknown policy or key (with the close matches), a value that does not parse, or a value
+/// the policy's builder rejects, naming the field; nothing changes.
+pub fn set(name: &str, key: &str, value: &str) -> Result<(), RegistryError> {
+    let mut changes = ChangeSet::new();
+    changes.set(name, key, value)?;
+    changes.apply()
+}

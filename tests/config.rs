@@ -1,0 +1,158 @@
+//! The configuration file (feature `config`): named policies' settings from TOML and the
+//! environment, with errors naming the file, line and key, and all-or-nothing reloads.
+
+#![cfg(feature = "config")]
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::ApiError;
+use resilience::registry::{self, RegistryErrorKind, config};
+use resilience::{State, retry};
+
+resilience::policy! {
+    static BILLING: CircuitBreaker = circuit_breaker(threshold = 50%, open = 30s);
+    static BILLING_SLOTS: Bulkhead = bulkhead(max = 10, queue = 5);
+}
+
+#[allow(dead_code)]
+#[retry(attempts = 3, backoff = fixed(100ms))]
+async fn fetch() -> Result<(), ApiError> {
+    Ok(())
+}
+
+fn env(vars: &[(&str, &str)]) -> Vec<(String, String)> {
+    vars.iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+}
+
+fn setting(name: &str, key: &str) -> Option<String> {
+    registry::snapshot()
+        .get(name)
+        .and_then(|p| p.setting(key).map(str::to_owned))
+}
+
+#[test]
+fn a_file_overrides_named_policies_and_a_reload_replaces_it() {
+    let file = r#"
+[BILLING]
+threshold = "25%"
+open = "exponential(5s, max = 5m)"
+
+[BILLING_SLOTS]
+max = 20
+wait = "500ms"
+
+["config::fetch/retry"]
+attempts = 5
+backoff = "exponential(50ms, max = 2s)"
+"#;
+    config::load_str("resilience.toml", file, env(&[])).unwrap();
+    assert_eq!(setting("BILLING", "threshold").as_deref(), Some("25%"));
+    assert_eq!(
+        setting("BILLING", "open").as_deref(),
+        Some("exponential(5s, max = 5m)")
+    );
+    assert_eq!(BILLING_SLOTS.max(), 20);
+    let retry = registry::retry("config::fetch/retry").unwrap();
+    assert_eq!(retry.attempts(), 5);
+    assert_eq!(retry.jitter(), resilience::Jitter::Full);
+
+    // A failed reload changes nothing.
+    let broken = "[BILLING]\nthreshold = \"10%\"\n[BILLING_SLOTS]\nmax = 0\n";
+    let e = config::load_str("resilience.toml", broken, env(&[])).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "resilience.toml:4:1: invalid `max` for policy `BILLING_SLOTS`: must be at least 1: write max = 10"
+    );
+    assert_eq!(setting("BILLING", "threshold").as_deref(), Some("25%"));
+    assert_eq!(BILLING_SLOTS.max(), 20);
+
+    // A reload replaces the former one: what it no longer says goes back to the declaration.
+    BILLING.force_open();
+    config::load_str(
+        "resilience.toml",
+        "[BILLING]\nopen = \"10s\"\n",
+        env(&[("RESILIENCE_BILLING_SLOTS__MAX", "12")]),
+    )
+    .unwrap();
+    assert_eq!(setting("BILLING", "threshold").as_deref(), Some("50%"));
+    assert_eq!(setting("BILLING", "open").as_deref(), Some("10s"));
+    assert_eq!(BILLING_SLOTS.max(), 12);
+    assert_eq!(BILLING_SLOTS.wait(), None);
+    assert_eq!(retry.attempts(), 3);
+    assert_eq!(
+        retry.backoff(),
+        resilience::Backoff::fixed(std::time::Duration::from_millis(100))
+    );
+    // ... and the breaker's state is kept.
+    assert_eq!(BILLING.state(), State::ForcedOpen);
+    BILLING.close();
+}
+
+#[test]
+fn unknown_names_and_keys_are_errors_with_file_line_key_and_did_you_mean() {
+    let e = config::load_str("app.toml", "\n[BILING]\nopen = \"1s\"\n", env(&[])).unwrap_err();
+    assert_eq!(e.kind(), RegistryErrorKind::UnknownPolicy);
+    assert_eq!(
+        e.to_string(),
+        "app.toml:2:2: no policy named `BILING` in the registry; did you mean `BILLING`?"
+    );
+
+    let e = config::load_str(
+        "app.toml",
+        "[BILLING]\nopen = \"1s\"\n  treshold = \"5%\"\n",
+        env(&[]),
+    )
+    .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "app.toml:3:3: unknown setting `treshold` for circuit_breaker `BILLING`; did you mean `threshold`?"
+    );
+    let location = e.location().unwrap();
+    assert_eq!(
+        (location.file.as_str(), location.line, location.column),
+        ("app.toml", 3, 3)
+    );
+
+    let e = config::load_str("app.toml", "[BILLING]\nopen = \"30\"\n", env(&[])).unwrap_err();
+    assert_eq!(e.field(), Some("open"));
+    assert!(
+        e.to_string()
+            .starts_with("app.toml:2:1: invalid `open` for policy `BILLING`: `30` needs a unit"),
+        "{e}"
+    );
+
+    let e = config::load_str("app.toml", "[BILLING]\nopen = [1]\n", env(&[])).unwrap_err();
+    assert!(e.to_string().contains("expected a string"), "{e}");
+
+    let e = config::load_str("app.toml", "[BILLING\n", env(&[])).unwrap_err();
+    assert_eq!(e.kind(), RegistryErrorKind::File);
+    assert!(e.to_string().starts_with("app.toml:1:"), "{e}");
+
+    let e =
+        config::load_str("app.toml", "", env(&[("RESILIENCE_BILLING__OPPEN", "1s")])).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "environment variable `RESILIENCE_BILLING__OPPEN` names no policy setting; did you mean `RESILIENCE_BILLING__OPEN`?"
+    );
+    assert_eq!(
+        setting("BILLING", "open")
+            .as_deref()
+            .map(|s| s.ends_with('s')),
+        Some(true)
+    );
+}
+
+#[test]
+fn environment_variable_names_follow_the_registry_names() {
+    assert_eq!(
+        config::env_var("shop::stock::fetch/retry", "attempts"),
+        "RESILIENCE_SHOP__STOCK__FETCH_RETRY__ATTEMPTS"
+    );
+    assert_eq!(
+        config::env_var("PAYMENTS", "open"),
+        "RESILIENCE_PAYMENTS__OPEN"
+    );
+}

@@ -1,0 +1,146 @@
+//! The `metrics` feature: resilience4j's metric names and tags through the `metrics` facade.
+
+#![cfg(feature = "metrics")]
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use common::ApiError;
+use metrics::{
+    Counter, Gauge, Histogram, HistogramFn, Key, KeyName, Metadata, Recorder, SharedString, Unit,
+};
+use resilience::registry;
+use resilience::{circuit_breaker, retry};
+
+/// Every series by `name{tag=value,...}`, with its last value (histograms: their samples).
+#[derive(Default)]
+struct Recorded {
+    values: Mutex<BTreeMap<String, Arc<AtomicU64>>>,
+    samples: Mutex<BTreeMap<String, Arc<Samples>>>,
+}
+
+#[derive(Default)]
+struct Samples(Mutex<Vec<f64>>);
+
+impl HistogramFn for Samples {
+    fn record(&self, value: f64) {
+        self.0.lock().unwrap().push(value);
+    }
+}
+
+fn series(key: &Key) -> String {
+    let tags: Vec<String> = key
+        .labels()
+        .map(|l| format!("{}={}", l.key(), l.value()))
+        .collect();
+    format!("{}{{{}}}", key.name(), tags.join(","))
+}
+
+impl Recorded {
+    fn value(&self, key: &Key) -> Arc<AtomicU64> {
+        Arc::clone(self.values.lock().unwrap().entry(series(key)).or_default())
+    }
+    fn counter(&self, s: &str) -> u64 {
+        self.values.lock().unwrap()[s].load(Ordering::SeqCst)
+    }
+    fn gauge(&self, s: &str) -> f64 {
+        f64::from_bits(self.values.lock().unwrap()[s].load(Ordering::SeqCst))
+    }
+}
+
+impl Recorder for Recorded {
+    fn describe_counter(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+    fn describe_gauge(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+    fn describe_histogram(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+    fn register_counter(&self, key: &Key, _: &Metadata<'_>) -> Counter {
+        Counter::from_arc(self.value(key))
+    }
+    fn register_gauge(&self, key: &Key, _: &Metadata<'_>) -> Gauge {
+        Gauge::from_arc(self.value(key))
+    }
+    fn register_histogram(&self, key: &Key, _: &Metadata<'_>) -> Histogram {
+        Histogram::from_arc(Arc::clone(
+            self.samples.lock().unwrap().entry(series(key)).or_default(),
+        ))
+    }
+}
+
+#[retry(attempts = 2, backoff = fixed(200ms))]
+#[circuit_breaker(failures = 3, open = 10s)]
+async fn flaky(fail: bool) -> Result<(), ApiError> {
+    if fail { Err(ApiError::Down) } else { Ok(()) }
+}
+
+#[test]
+fn counters_gauges_and_histograms_carry_resilience4j_names_and_tags() {
+    let recorded = Recorded::default();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(true)
+        .build()
+        .unwrap();
+    metrics::with_local_recorder(&recorded, || {
+        runtime.block_on(async {
+            flaky(false).await.unwrap();
+            let _ = flaky(true).await; // two failures, one retry of 200ms
+            let _ = flaky(true).await; // the third failure opens the breaker; the retry is rejected
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        });
+        registry::metrics::export();
+    });
+    let cb = "name=metrics::flaky/circuit_breaker";
+    assert_eq!(
+        recorded.counter(&format!(
+            "resilience4j.circuitbreaker.calls{{{cb},kind=successful}}"
+        )),
+        1
+    );
+    assert_eq!(
+        recorded.counter(&format!(
+            "resilience4j.circuitbreaker.calls{{{cb},kind=failed}}"
+        )),
+        3
+    );
+    assert_eq!(
+        recorded.counter(&format!(
+            "resilience4j.circuitbreaker.not.permitted.calls{{{cb}}}"
+        )),
+        1
+    );
+    assert_eq!(
+        recorded.gauge(&format!(
+            "resilience4j.circuitbreaker.state{{{cb},state=open}}"
+        )),
+        1.0
+    );
+    assert_eq!(
+        recorded.gauge(&format!(
+            "resilience4j.circuitbreaker.state{{{cb},state=closed}}"
+        )),
+        0.0
+    );
+    let retry = "name=metrics::flaky/retry";
+    assert_eq!(
+        recorded.counter(&format!("resilience4j.retry.calls{{{retry},kind=failed}}")),
+        2
+    );
+    let waits = recorded.samples.lock().unwrap()
+        [&format!("resilience4j.retry.wait.duration{{{retry}}}")]
+        .0
+        .lock()
+        .unwrap()
+        .clone();
+    assert_eq!(waits, [0.2, 0.2]);
+    // Tags are bounded: names, outcomes and states only.
+    for series in recorded.values.lock().unwrap().keys() {
+        for tag in series.split(['{', '}', ',']).filter(|t| t.contains('=')) {
+            let key = tag.split('=').next().unwrap();
+            assert!(["name", "kind", "state"].contains(&key), "{series}");
+        }
+    }
+}
