@@ -1,0 +1,292 @@
+//! Per-call overhead on the success path, one thread: a bare call, each policy alone (ours
+//! through the runtime API and through its attribute, and the peers doing the same job), and a
+//! stack of all five.
+
+use std::num::NonZeroU32;
+use std::sync::atomic::AtomicU64;
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::Duration;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use resilience::{Backoff, Bulkhead, CircuitBreaker, Failure, RateLimiter, Retry, Timeout};
+use resilience_benches::{CountingAllocator, OpError, attributed, bench_calls, group, op, runtime};
+use tower::{Layer, Service, ServiceBuilder, ServiceExt, service_fn};
+
+#[global_allocator]
+static ALLOCATOR: CountingAllocator = CountingAllocator;
+
+/// A rate no benchmark loop can reach: one permit a nanosecond, a burst of a second's worth.
+const UNREACHABLE_RATE: u32 = 1_000_000_000;
+
+static BULKHEAD: Bulkhead = match Bulkhead::builder("bench/bulkhead").max(10).build() {
+    Ok(bulkhead) => bulkhead,
+    Err(_) => panic!("invalid bulkhead"),
+};
+
+static RATE_LIMITER: RateLimiter = match RateLimiter::builder("bench/rate_limiter")
+    .rate(UNREACHABLE_RATE, Duration::from_secs(1))
+    .build()
+{
+    Ok(limiter) => limiter,
+    Err(_) => panic!("invalid rate limiter"),
+};
+
+static BREAKER: CircuitBreaker = match CircuitBreaker::builder("bench/circuit_breaker").build() {
+    Ok(breaker) => breaker,
+    Err(_) => panic!("invalid circuit breaker"),
+};
+
+static RETRY: Retry = match Retry::builder("bench/retry")
+    .attempts(3)
+    .backoff(Backoff::exponential(
+        Duration::from_millis(100),
+        Duration::from_secs(10),
+    ))
+    .build()
+{
+    Ok(retry) => retry,
+    Err(_) => panic!("invalid retry"),
+};
+
+static TIMEOUT: Timeout = match Timeout::builder("bench/timeout")
+    .duration(Duration::from_secs(1))
+    .build()
+{
+    Ok(timeout) => timeout,
+    Err(_) => panic!("invalid timeout"),
+};
+
+/// Calls a tower service once, as a tower user does: wait until ready, then call.
+async fn tower_call<S: Service<u64>>(svc: &mut S, i: u64) -> Result<S::Response, S::Error> {
+    svc.ready().await?.call(i).await
+}
+
+fn bare(c: &mut Criterion) {
+    let rt = runtime();
+    let mut g = group(c, "bare");
+    bench_calls!(&mut g, &rt, "async_fn", |i| op(i).await);
+    // A reference, not a peer: what one uncontended atomic read-modify-write (a `lock`-prefixed
+    // instruction) costs on this machine, the unit most of our success paths are made of.
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    bench_calls!(&mut g, &rt, "one_atomic_add", |i| {
+        // Relaxed: a counter, publishing nothing.
+        COUNTER.fetch_add(1, Relaxed);
+        op(i).await
+    });
+    let mut svc = service_fn(op);
+    bench_calls!(&mut g, &rt, "tower_service_fn", |i| tower_call(&mut svc, i)
+        .await);
+    g.inner.finish();
+}
+
+fn circuit_breaker(c: &mut Criterion) {
+    use failsafe::futures::CircuitBreaker as _;
+    use tower_resilience::circuitbreaker::CircuitBreakerLayer;
+
+    let rt = runtime();
+    let mut g = group(c, "circuit_breaker");
+    bench_calls!(&mut g, &rt, "ours_api", |i| BREAKER
+        .call(async { Ok::<_, Failure<OpError>>(op(i).await?) })
+        .await);
+    bench_calls!(&mut g, &rt, "ours_attribute", |i| {
+        attributed::circuit_breaker(i).await
+    });
+    let mut tr = CircuitBreakerLayer::builder()
+        .build()
+        .expect("valid breaker")
+        .layer(service_fn(op));
+    bench_calls!(&mut g, &rt, "tower-resilience", |i| tower_call(&mut tr, i)
+        .await);
+    let recloser = recloser::AsyncRecloser::from(recloser::Recloser::custom().build());
+    bench_calls!(&mut g, &rt, "recloser", |i| recloser.call(op(i)).await);
+    let failsafe = failsafe::Config::new().build();
+    bench_calls!(&mut g, &rt, "failsafe", |i| failsafe.call(op(i)).await);
+    g.inner.finish();
+}
+
+fn retry(c: &mut Criterion) {
+    use backon::{ExponentialBuilder, Retryable};
+    use tower_resilience::retry::RetryLayer;
+
+    let rt = runtime();
+    let mut g = group(c, "retry");
+    bench_calls!(&mut g, &rt, "ours_api", |i| RETRY
+        .call(|| async move { Ok::<_, Failure<OpError>>(op(i).await?) })
+        .await);
+    bench_calls!(&mut g, &rt, "ours_attribute", |i| attributed::retry(i)
+        .await);
+    let mut tr = RetryLayer::<u64, u64, OpError>::builder()
+        .max_attempts(3)
+        .exponential_backoff(Duration::from_millis(100))
+        .build()
+        .layer(service_fn(op));
+    bench_calls!(&mut g, &rt, "tower-resilience", |i| tower_call(&mut tr, i)
+        .await);
+    bench_calls!(&mut g, &rt, "backon", |i| (|| op(i))
+        .retry(ExponentialBuilder::default())
+        .await);
+    g.inner.finish();
+}
+
+fn timeout(c: &mut Criterion) {
+    use tower_resilience::timelimiter::TimeLimiterLayer;
+
+    let rt = runtime();
+    let mut g = group(c, "timeout");
+    bench_calls!(&mut g, &rt, "ours_api", |i| TIMEOUT
+        .call(async { Ok::<_, Failure<OpError>>(op(i).await?) })
+        .await);
+    bench_calls!(&mut g, &rt, "ours_attribute", |i| attributed::timeout(i)
+        .await);
+    bench_calls!(&mut g, &rt, "tokio_timeout", |i| tokio::time::timeout(
+        Duration::from_secs(1),
+        op(i)
+    )
+    .await);
+    let mut tower_timeout = ServiceBuilder::new()
+        .timeout(Duration::from_secs(1))
+        .service(service_fn(op));
+    bench_calls!(&mut g, &rt, "tower_timeout", |i| tower_call(
+        &mut tower_timeout,
+        i
+    )
+    .await);
+    let mut tr = TimeLimiterLayer::builder()
+        .timeout_duration(Duration::from_secs(1))
+        .build()
+        .layer(service_fn(op));
+    bench_calls!(&mut g, &rt, "tower-resilience", |i| tower_call(&mut tr, i)
+        .await);
+    g.inner.finish();
+}
+
+fn bulkhead(c: &mut Criterion) {
+    use tower_resilience::bulkhead::BulkheadLayer;
+
+    let rt = runtime();
+    let mut g = group(c, "bulkhead");
+    bench_calls!(&mut g, &rt, "ours_api", |i| BULKHEAD
+        .call(async { Ok::<_, Failure<OpError>>(op(i).await?) })
+        .await);
+    bench_calls!(&mut g, &rt, "ours_attribute", |i| attributed::bulkhead(i)
+        .await);
+    let semaphore = tokio::sync::Semaphore::new(10);
+    bench_calls!(&mut g, &rt, "tokio_semaphore", |i| {
+        let _permit = semaphore.try_acquire().expect("a free permit");
+        op(i).await
+    });
+    let mut limit = ServiceBuilder::new()
+        .concurrency_limit(10)
+        .service(service_fn(op));
+    bench_calls!(&mut g, &rt, "tower_concurrency_limit", |i| tower_call(
+        &mut limit, i
+    )
+    .await);
+    let mut tr = BulkheadLayer::builder()
+        .max_concurrent_calls(10)
+        .reject_when_full()
+        .build()
+        .expect("valid bulkhead")
+        .layer(service_fn(op));
+    bench_calls!(&mut g, &rt, "tower-resilience", |i| tower_call(&mut tr, i)
+        .await);
+    g.inner.finish();
+}
+
+fn rate_limiter(c: &mut Criterion) {
+    use governor::Quota;
+    use tower_resilience::ratelimiter::RateLimiterLayer;
+
+    let rt = runtime();
+    let mut g = group(c, "rate_limiter");
+    bench_calls!(&mut g, &rt, "ours_api", |i| RATE_LIMITER
+        .call(async { Ok::<_, Failure<OpError>>(op(i).await?) })
+        .await);
+    bench_calls!(&mut g, &rt, "ours_attribute", |i| attributed::rate_limiter(
+        i
+    )
+    .await);
+    let rate = NonZeroU32::new(UNREACHABLE_RATE).expect("non-zero rate");
+    let governor = governor::RateLimiter::direct(Quota::per_second(rate));
+    bench_calls!(&mut g, &rt, "governor_check", |i| match governor.check() {
+        Ok(()) => op(i).await,
+        Err(_) => Err(OpError),
+    });
+    // The other half of the target: one read of tokio's clock, which our limiter needs and
+    // governor (reading its own quanta clock) does not.
+    bench_calls!(&mut g, &rt, "tokio_instant_now", |i| {
+        std::hint::black_box(tokio::time::Instant::now());
+        op(i).await
+    });
+    let mut tr = RateLimiterLayer::builder()
+        .limit_for_period(UNREACHABLE_RATE as usize)
+        .refresh_period(Duration::from_secs(1))
+        .build()
+        .expect("valid rate limiter")
+        .layer(service_fn(op));
+    bench_calls!(&mut g, &rt, "tower-resilience", |i| tower_call(&mut tr, i)
+        .await);
+    g.inner.finish();
+}
+
+/// All five, in the recommended order: retry, circuit breaker, rate limiter, timeout, bulkhead.
+/// The peers' stack is tower-resilience's five layers in the same order.
+fn stack(c: &mut Criterion) {
+    use tower_resilience::bulkhead::BulkheadLayer;
+    use tower_resilience::circuitbreaker::CircuitBreakerLayer;
+    use tower_resilience::ratelimiter::RateLimiterLayer;
+    use tower_resilience::retry::RetryLayer;
+    use tower_resilience::timelimiter::TimeLimiterLayer;
+
+    let rt = runtime();
+    let mut g = group(c, "stack");
+    bench_calls!(&mut g, &rt, "ours_api", |i| RETRY
+        .call(|| BREAKER.call(RATE_LIMITER.call(
+            TIMEOUT.call(BULKHEAD.call(async move { Ok::<_, Failure<OpError>>(op(i).await?) }))
+        )))
+        .await);
+    bench_calls!(&mut g, &rt, "ours_attribute", |i| attributed::stack(i)
+        .await);
+    let mut tr = ServiceBuilder::new()
+        .layer(
+            RetryLayer::<u64, u64, _>::builder()
+                .max_attempts(3)
+                .exponential_backoff(Duration::from_millis(100))
+                .build(),
+        )
+        .layer(
+            CircuitBreakerLayer::builder()
+                .build()
+                .expect("valid breaker"),
+        )
+        .layer(
+            RateLimiterLayer::builder()
+                .limit_for_period(UNREACHABLE_RATE as usize)
+                .refresh_period(Duration::from_secs(1))
+                .build()
+                .expect("valid rate limiter"),
+        )
+        .layer(
+            TimeLimiterLayer::builder()
+                .timeout_duration(Duration::from_secs(1))
+                .build(),
+        )
+        .layer(
+            BulkheadLayer::builder()
+                .max_concurrent_calls(10)
+                .reject_when_full()
+                .build()
+                .expect("valid bulkhead"),
+        )
+        .service(service_fn(op));
+    bench_calls!(&mut g, &rt, "tower-resilience", |i| tower_call(&mut tr, i)
+        .await);
+    g.inner.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = resilience_benches::criterion();
+    targets = bare, circuit_breaker, retry, timeout, bulkhead, rate_limiter, stack
+}
+criterion_main!(benches);

@@ -1,0 +1,205 @@
+//! Turns the output of `cargo bench -p resilience-benches` (on stdin) into the markdown table
+//! of BENCHMARKS.md: ns per call, overhead over the bare call, allocations per call, ratio to
+//! the fastest peer of the group, and the target where there is one.
+//!
+//! Usage: `table [CRITERION_DIR] < bench.log`. The ns per call is the median of criterion's
+//! samples, read from `CRITERION_DIR/<group>/<name>/new/estimates.json` (the median resists
+//! the other processes of a shared machine better than the mean); without the directory, the
+//! middle of criterion's printed `time:` estimate.
+
+use std::collections::BTreeMap;
+use std::io::{self, BufRead};
+
+/// One benchmark's figures.
+#[derive(Default)]
+struct Row {
+    ns: Option<f64>,
+    allocs: Option<f64>,
+}
+
+/// The baseline a benchmark's overhead is counted from.
+fn baseline(group: &str, name: &str) -> &'static str {
+    if group.starts_with("two_threads") {
+        "two_threads_bare/async_fn"
+    } else if group == "retry_two_failures" {
+        "retry_two_failures/hand_loop"
+    } else if name.starts_with("tower") {
+        "bare/tower_service_fn"
+    } else {
+        "bare/async_fn"
+    }
+}
+
+/// Whether a benchmark is ours (the others in its group are peers or references).
+fn is_ours(name: &str) -> bool {
+    name.starts_with("ours")
+}
+
+/// Names that are reference points, not peers doing the job.
+fn is_reference(id: &str) -> bool {
+    id.starts_with("bare/")
+        || id.ends_with("/hand_loop")
+        || id.ends_with("two_threads_bare/async_fn")
+        || id == "rate_limiter/tokio_instant_now"
+        || id == "bare/one_atomic_add"
+}
+
+/// The median point estimate in a criterion `estimates.json`, in nanoseconds.
+fn median_ns(estimates: &str) -> Option<f64> {
+    let median = &estimates[estimates.find("\"median\":")?..];
+    let point = &median[median.find("\"point_estimate\":")? + "\"point_estimate\":".len()..];
+    let end = point.find([',', '}'])?;
+    point[..end].trim().parse().ok()
+}
+
+/// Parses `[1.2 ns 3.4 ns 5.6 ns]` into the middle figure in nanoseconds.
+fn middle_ns(time: &str) -> Option<f64> {
+    let inside = time.split('[').nth(1)?.split(']').next()?;
+    let parts: Vec<&str> = inside.split_whitespace().collect();
+    let value: f64 = parts.get(2)?.parse().ok()?;
+    let scale = match *parts.get(3)? {
+        "ps" => 1e-3,
+        "ns" => 1.0,
+        "µs" | "us" => 1e3,
+        "ms" => 1e6,
+        "s" => 1e9,
+        _ => return None,
+    };
+    Some(value * scale)
+}
+
+fn main() {
+    let mut rows: BTreeMap<String, Row> = BTreeMap::new();
+    let mut order: Vec<String> = Vec::new();
+    let mut current: Option<String> = None;
+    for line in io::stdin().lock().lines().map_while(Result::ok) {
+        if let Some(rest) = line.strip_prefix("allocs/call ") {
+            if let Some((id, n)) = rest.split_once(" = ") {
+                let row = rows.entry(id.to_owned()).or_default();
+                row.allocs = n.trim().parse().ok();
+            }
+            continue;
+        }
+        let first = line.split_whitespace().next().unwrap_or("");
+        if !line.starts_with(' ') && first.contains('/') {
+            current = Some(first.to_owned());
+        }
+        if let (Some(id), Some(at)) = (&current, line.find("time:")) {
+            if let Some(ns) = middle_ns(&line[at..]) {
+                if !order.contains(id) {
+                    order.push(id.clone());
+                }
+                rows.entry(id.clone()).or_default().ns = Some(ns);
+            }
+            current = None;
+        }
+    }
+
+    // Criterion runs the bench binaries in alphabetical order; the table reads better from the
+    // single-thread success path outwards.
+    const GROUP_ORDER: [&str; 12] = [
+        "bare",
+        "circuit_breaker",
+        "retry",
+        "timeout",
+        "bulkhead",
+        "rate_limiter",
+        "stack",
+        "open_breaker",
+        "retry_two_failures",
+        "two_threads_bare",
+        "two_threads_circuit_breaker",
+        "two_threads_bulkhead",
+    ];
+    order.sort_by_key(|id| {
+        let group = id.split_once('/').map_or(id.as_str(), |(g, _)| g);
+        GROUP_ORDER
+            .iter()
+            .position(|g| *g == group)
+            .unwrap_or(GROUP_ORDER.len())
+    });
+
+    if let Some(dir) = std::env::args().nth(1) {
+        for id in &order {
+            let path = std::path::Path::new(&dir)
+                .join(id)
+                .join("new/estimates.json");
+            if let Some(ns) = std::fs::read_to_string(path)
+                .ok()
+                .as_deref()
+                .and_then(median_ns)
+            {
+                rows.entry(id.clone()).or_default().ns = Some(ns);
+            }
+        }
+    }
+
+    let ns_of = |id: &str| rows.get(id).and_then(|r| r.ns);
+    let target = |group: &str, name: &str| -> Option<(f64, String)> {
+        if !is_ours(name) {
+            return None;
+        }
+        let overhead = |id: &str, base: &str| Some(ns_of(id)? - ns_of(base)?);
+        match group {
+            "circuit_breaker" => Some((6.0, "<= 6 ns".into())),
+            "retry" => Some((5.0, "<= 5 ns".into())),
+            "timeout" => Some((10.0, "<= 10 ns".into())),
+            "stack" => Some((60.0, "<= 60 ns".into())),
+            "open_breaker" => Some((30.0, "<= 30 ns".into())),
+            "two_threads_circuit_breaker" => Some((25.0, "<= 25 ns".into())),
+            "bulkhead" => {
+                let t = overhead("bulkhead/tokio_semaphore", "bare/async_fn")?;
+                Some((t, format!("<= tokio try_acquire ({t:.1} ns)")))
+            }
+            "rate_limiter" => {
+                let t = overhead("rate_limiter/governor_check", "bare/async_fn")?
+                    + overhead("rate_limiter/tokio_instant_now", "bare/async_fn")?;
+                Some((t, format!("<= governor + Instant::now ({t:.1} ns)")))
+            }
+            _ => None,
+        }
+    };
+
+    println!(
+        "| benchmark | ns/call | overhead over bare (ns) | allocs/call | ratio to best peer | target (overhead) |"
+    );
+    println!("|---|---:|---:|---:|---:|---|");
+    for id in &order {
+        let Some((group, name)) = id.split_once('/') else {
+            continue;
+        };
+        let row = &rows[id];
+        let Some(ns) = row.ns else { continue };
+        let base = baseline(group, name);
+        let overhead = if base == id.as_str() || id.ends_with("/tower_service_fn") {
+            "-".to_owned()
+        } else {
+            ns_of(base).map_or("?".into(), |b| format!("{:.1}", ns - b))
+        };
+        let allocs = row.allocs.map_or("-".into(), |a| format!("{a:.2}"));
+        let best_peer = order
+            .iter()
+            .filter(|other| {
+                other
+                    .split_once('/')
+                    .is_some_and(|(g, n)| g == group && !is_ours(n))
+                    && !is_reference(other)
+            })
+            .filter_map(|other| ns_of(other))
+            .fold(None, |best: Option<f64>, x| {
+                Some(best.map_or(x, |b| b.min(x)))
+            });
+        let ratio = match (is_reference(id), best_peer) {
+            (false, Some(best)) => format!("{:.2}", ns / best),
+            _ => "-".into(),
+        };
+        let target = match target(group, name) {
+            Some((limit, text)) => {
+                let met = ns_of(base).is_some_and(|b| ns - b <= limit);
+                format!("{text}: {}", if met { "met" } else { "**missed**" })
+            }
+            None => String::new(),
+        };
+        println!("| `{id}` | {ns:.1} | {overhead} | {allocs} | {ratio} | {target} |");
+    }
+}

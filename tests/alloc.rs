@@ -1,0 +1,160 @@
+//! The success path allocates nothing: every policy, and a stack of all five, called through
+//! its attribute, makes zero heap allocations per call once warmed up.
+//!
+//! A counting global allocator (per thread, so the tests running beside these do not count)
+//! measures a run of calls on a current-thread runtime.
+
+use std::future::Future;
+use std::time::Duration;
+
+use resilience::{Bulkhead, Failure, RateLimiter};
+use resilience_counting_alloc::{CountingAllocator, allocations};
+
+#[global_allocator]
+static ALLOCATOR: CountingAllocator = CountingAllocator;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct OpError;
+
+impl From<resilience::Error> for OpError {
+    fn from(_: resilience::Error) -> Self {
+        OpError
+    }
+}
+
+async fn op(x: u64) -> Result<u64, OpError> {
+    Ok(x)
+}
+
+/// Heap allocations made by `CALLS` successful calls of `call`, after a warm-up (one-time work
+/// such as a clock's origin or a tracing callsite's registration is not per call).
+fn allocations_in_calls<T, E, F>(mut call: impl FnMut(u64) -> F) -> u64
+where
+    F: Future<Output = Result<T, E>>,
+    E: std::fmt::Debug,
+{
+    const CALLS: u64 = 1000;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .expect("a current-thread runtime builds");
+    rt.block_on(async {
+        for i in 0..10 {
+            call(i).await.expect("the warm-up call succeeds");
+        }
+        let before = allocations();
+        for i in 0..CALLS {
+            call(i).await.expect("the call succeeds");
+        }
+        allocations() - before
+    })
+}
+
+#[resilience::circuit_breaker]
+async fn breaker_guarded(x: u64) -> Result<u64, OpError> {
+    op(x).await
+}
+
+#[resilience::retry]
+async fn retried(x: u64) -> Result<u64, OpError> {
+    op(x).await
+}
+
+#[resilience::timeout(1s)]
+async fn time_limited(x: u64) -> Result<u64, OpError> {
+    op(x).await
+}
+
+#[resilience::bulkhead(max = 10)]
+async fn bulkheaded(x: u64) -> Result<u64, OpError> {
+    op(x).await
+}
+
+#[resilience::rate_limiter(1000000000/s)]
+async fn rate_limited(x: u64) -> Result<u64, OpError> {
+    op(x).await
+}
+
+#[resilience::fallback(cached)]
+#[resilience::retry]
+#[resilience::circuit_breaker]
+#[resilience::rate_limiter(1000000000/s)]
+#[resilience::timeout(1s)]
+#[resilience::bulkhead(max = 10)]
+async fn fully_protected(x: u64) -> Result<u64, OpError> {
+    op(x).await
+}
+
+fn cached(x: u64, _failure: Failure<OpError>) -> Result<u64, OpError> {
+    Ok(x)
+}
+
+#[test]
+fn the_counter_sees_an_allocation() {
+    let allocs = allocations_in_calls(|i| async move {
+        std::hint::black_box(Box::new(i));
+        op(i).await
+    });
+    assert_eq!(allocs, 1000);
+}
+
+#[test]
+fn closed_circuit_breaker_allocates_nothing() {
+    assert_eq!(allocations_in_calls(breaker_guarded), 0);
+}
+
+#[test]
+fn first_try_retry_allocates_nothing() {
+    assert_eq!(allocations_in_calls(retried), 0);
+}
+
+#[test]
+fn timeout_of_a_call_that_completes_at_once_allocates_nothing() {
+    assert_eq!(allocations_in_calls(time_limited), 0);
+}
+
+#[test]
+fn bulkhead_with_a_free_slot_allocates_nothing() {
+    assert_eq!(allocations_in_calls(bulkheaded), 0);
+}
+
+#[test]
+fn rate_limiter_with_a_free_permit_allocates_nothing() {
+    assert_eq!(allocations_in_calls(rate_limited), 0);
+}
+
+#[test]
+fn stack_of_all_five_under_a_fallback_allocates_nothing() {
+    assert_eq!(allocations_in_calls(fully_protected), 0);
+}
+
+// The same through the runtime API, for the policies whose attribute is a thin wrapper.
+
+static BULKHEAD: Bulkhead = match Bulkhead::builder("alloc/bulkhead").max(10).build() {
+    Ok(bulkhead) => bulkhead,
+    Err(_) => panic!("invalid bulkhead"),
+};
+
+static RATE_LIMITER: RateLimiter = match RateLimiter::builder("alloc/rate_limiter")
+    .rate(1_000_000_000, Duration::from_secs(1))
+    .build()
+{
+    Ok(limiter) => limiter,
+    Err(_) => panic!("invalid rate limiter"),
+};
+
+#[test]
+fn bulkhead_api_allocates_nothing() {
+    let allocs = allocations_in_calls(|i| {
+        BULKHEAD.call(async move { Ok::<_, Failure<OpError>>(op(i).await?) })
+    });
+    assert_eq!(allocs, 0);
+}
+
+#[test]
+fn rate_limiter_api_allocates_nothing() {
+    let allocs = allocations_in_calls(|i| {
+        RATE_LIMITER.call(async move { Ok::<_, Failure<OpError>>(op(i).await?) })
+    });
+    assert_eq!(allocs, 0);
+}
