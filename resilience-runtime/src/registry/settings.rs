@@ -162,14 +162,11 @@ impl Pending {
             Pending::Bulkhead(_, b) => {
                 *b = match key {
                     "max" => b.max(parse_count(value)?),
-                    "queue" => {
-                        if parse_count(value)? != b.queue {
-                            return Err("cannot change while the program runs: change it where \
-                                        the bulkhead is declared"
-                                .to_owned());
-                        }
-                        *b
-                    }
+                    // No queue leaves no wait to apply, as `Bulkhead::set_queue` does.
+                    "queue" => match parse_count(value)? {
+                        0 => b.queue(0).until_a_slot_frees(),
+                        queue => b.queue(queue),
+                    },
                     "wait" if matches!(value.trim(), "none" | "until_a_slot_frees") => {
                         b.until_a_slot_frees()
                     }
@@ -235,7 +232,7 @@ impl Pending {
 /// | circuit breaker | `threshold = "50%"`, `failures = 5`, `min_calls = 20`, `slow = "2s"` (or `"off"`), `slow_threshold = "80%"`, `open = "30s"` or `"exponential(5s, max = 5m)"`, `half_open = 3`, `critical = true`; `window` only to its current value |
 /// | retry | `attempts = 3`, `backoff = "exponential(100ms, max = 10s)"`, `jitter = "full"` (a new backoff without `jitter` gets its default jitter) |
 /// | timeout | `duration = "800ms"` |
-/// | bulkhead | `max = 10`, `wait = "500ms"` (or `"none"`: until a slot frees); `queue` only to its current value |
+/// | bulkhead | `max = 10`, `queue = 20` (`0` also drops `wait`), `wait = "500ms"` (or `"none"`: until a slot frees) |
 /// | rate limiter | `rate = "100/s"`, `burst = 10` (a burst equal to the old rate's count follows a new rate), `wait = "50ms"` |
 ///
 /// A window and a bulkhead's queue bound are laid out when the policy is built, so they cannot
