@@ -39,9 +39,11 @@ fn a_file_overrides_named_policies_and_a_reload_replaces_it() {
 [BILLING]
 threshold = "25%"
 open = "exponential(5s, max = 5m)"
+window = "60s"
 
 [BILLING_SLOTS]
 max = 20
+queue = 8
 wait = "500ms"
 
 ["config::fetch/retry"]
@@ -54,7 +56,8 @@ backoff = "exponential(50ms, max = 2s)"
         setting("BILLING", "open").as_deref(),
         Some("exponential(5s, max = 5m)")
     );
-    assert_eq!(BILLING_SLOTS.max(), 20);
+    assert_eq!(setting("BILLING", "window").as_deref(), Some("1m"));
+    assert_eq!((BILLING_SLOTS.max(), BILLING_SLOTS.queue()), (20, 8));
     let retry = registry::retry("config::fetch/retry").unwrap();
     assert_eq!(retry.attempts(), 5);
     assert_eq!(retry.jitter(), resilience::Jitter::Full);
@@ -79,7 +82,8 @@ backoff = "exponential(50ms, max = 2s)"
     .unwrap();
     assert_eq!(setting("BILLING", "threshold").as_deref(), Some("50%"));
     assert_eq!(setting("BILLING", "open").as_deref(), Some("10s"));
-    assert_eq!(BILLING_SLOTS.max(), 12);
+    assert_eq!(setting("BILLING", "window").as_deref(), Some("100"));
+    assert_eq!((BILLING_SLOTS.max(), BILLING_SLOTS.queue()), (12, 5));
     assert_eq!(BILLING_SLOTS.wait(), None);
     assert_eq!(retry.attempts(), 3);
     assert_eq!(

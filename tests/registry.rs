@@ -327,6 +327,12 @@ fn an_invalid_value_names_the_field_and_changes_nothing() {
     assert!(e.to_string().contains("needs a unit"), "{e}");
     let e = registry::set("VAULT", "treshold", "30%").unwrap_err();
     assert_eq!(e.suggestions(), ["threshold"]);
+    for window in ["0", "1001", "0s"] {
+        let e = registry::set("VAULT", "window", window).unwrap_err();
+        assert_eq!(e.field(), Some("window"), "{window}");
+    }
+    let e = registry::set("VAULT", "window", "lots").unwrap_err();
+    assert!(e.to_string().contains("write 100 (calls) or 60s"), "{e}");
     assert_eq!(breaker.settings(), before);
 
     let retry = registry::retry("registry::never_called/retry").unwrap();
@@ -339,6 +345,40 @@ fn an_invalid_value_names_the_field_and_changes_nothing() {
         .unwrap_err();
     assert_eq!(e.field(), "backoff");
     assert_eq!(retry.attempts(), 4);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_window_changes_by_name_and_starts_empty_keeping_the_state() {
+    let breaker = registry::circuit_breaker("registry::resized/circuit_breaker").unwrap();
+    for _ in 0..3 {
+        let _ = resized(true).await;
+    }
+    assert_eq!(breaker.metrics().window_calls, 3);
+    registry::set("registry::resized/circuit_breaker", "window", "4").unwrap();
+    let p = registry::snapshot();
+    let p = p.get("registry::resized/circuit_breaker").unwrap();
+    assert_eq!(
+        (p.setting("window"), p.setting("min_calls")),
+        (Some("4"), Some("4"))
+    );
+    assert_eq!(breaker.metrics().window_calls, 0);
+    // Two failures of four trip the new window.
+    for fail in [true, false, true, false] {
+        let _ = resized(fail).await;
+    }
+    assert_eq!(breaker.state(), State::Open);
+    registry::set("registry::resized/circuit_breaker", "window", "60s").unwrap();
+    assert_eq!(breaker.state(), State::Open);
+    assert_eq!(
+        breaker.settings().window_time(Duration::from_secs(60)),
+        breaker.settings()
+    );
+}
+
+#[allow(dead_code)]
+#[circuit_breaker(window = 10, min_calls = 10, threshold = 50%, open = 30s)]
+async fn resized(fail: bool) -> Result<(), ApiError> {
+    if fail { Err(ApiError::Down) } else { Ok(()) }
 }
 
 #[test]

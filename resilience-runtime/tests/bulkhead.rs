@@ -305,6 +305,86 @@ async fn lowering_max_admits_nothing_until_fewer_than_the_new_max_run() {
     assert_eq!(b.call(work(origin, SECOND)).await.unwrap(), 2 * SECOND);
 }
 
+#[tokio::test(start_paused = true)]
+async fn lowering_queue_keeps_the_waiting_callers_and_queues_no_new_one_until_below_it() {
+    let b = bulkhead(Bulkhead::builder("db").max(1).queue(3));
+    let origin = Instant::now();
+    let _running = spawn_call(b, origin, SECOND);
+    settle().await;
+    let waiting = [
+        spawn_call(b, origin, SECOND),
+        spawn_call(b, origin, SECOND),
+        spawn_call(b, origin, SECOND),
+    ];
+    settle().await;
+    assert_eq!(b.queued(), 3);
+
+    b.set_queue(1);
+    assert_eq!(b.queue(), 1);
+    // Three wait where one may: they keep their places, a newcomer is rejected at once.
+    assert_eq!(b.queued(), 3);
+    assert_full(b.call(work(origin, SECOND)).await, b);
+    assert_eq!(origin.elapsed(), Duration::ZERO);
+
+    // Two have had their turn: one waits, and the queue of one is full again.
+    sleep(2 * SECOND).await;
+    settle().await;
+    assert_eq!(b.queued(), 1);
+    assert_full(b.call(work(origin, SECOND)).await, b);
+
+    // The last one runs: the queue has room for a newcomer again.
+    sleep(SECOND).await;
+    settle().await;
+    assert_eq!((b.in_use(), b.queued()), (1, 0));
+    let newcomer = spawn_call(b, origin, SECOND);
+    settle().await;
+    assert_eq!(b.queued(), 1);
+    let starts: Vec<_> = starts_of(waiting).await;
+    assert_eq!(starts, [SECOND, 2 * SECOND, 3 * SECOND]);
+    assert_eq!(newcomer.await.unwrap().unwrap(), 4 * SECOND);
+    assert_eq!(b.metrics().rejections, 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn raising_queue_lets_more_callers_wait_at_once() {
+    let b = bulkhead(Bulkhead::builder("db").max(1));
+    let origin = Instant::now();
+    let _running = spawn_call(b, origin, SECOND);
+    settle().await;
+    assert_full(b.call(work(origin, SECOND)).await, b);
+
+    b.set_queue(2);
+    let waiting = [spawn_call(b, origin, SECOND), spawn_call(b, origin, SECOND)];
+    settle().await;
+    assert_eq!(b.queued(), 2);
+    assert_full(b.call(work(origin, SECOND)).await, b);
+    assert_eq!(starts_of(waiting).await, [SECOND, 2 * SECOND]);
+}
+
+#[test]
+fn a_queue_of_zero_drops_the_wait_and_an_invalid_change_keeps_the_queue() {
+    let b = bulkhead(Bulkhead::builder("db").max(1).queue(2).wait(SECOND));
+    b.set_queue(0);
+    assert_eq!((b.queue(), b.wait()), (0, None));
+    b.reconfigure(b.settings().queue(4).wait(SECOND)).unwrap();
+    assert_eq!((b.queue(), b.wait()), (4, Some(SECOND)));
+    // An invalid change elsewhere leaves the queue as it was.
+    let err = b.reconfigure(b.settings().queue(9).max(0)).unwrap_err();
+    assert_eq!(err.field(), "max");
+    assert_eq!(b.queue(), 4);
+}
+
+/// The start of every call, in the order given.
+async fn starts_of<const N: usize>(
+    calls: [JoinHandle<Result<Duration, Failure<()>>>; N],
+) -> Vec<Duration> {
+    let mut starts = Vec::with_capacity(N);
+    for call in calls {
+        starts.push(call.await.unwrap().unwrap());
+    }
+    starts
+}
+
 #[test]
 fn config_errors_name_the_option_and_the_fix() {
     let cases = [

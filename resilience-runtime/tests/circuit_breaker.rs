@@ -937,3 +937,106 @@ async fn every_decision_is_an_event() {
     ];
     assert_eq!(recorded(), manual);
 }
+
+// ---- changing the window at run time ----
+
+#[tokio::test(start_paused = true)]
+async fn a_resized_count_window_starts_empty_and_trips_at_its_new_size() {
+    let b = breaker(|b| b.window_calls(10).min_calls(10).threshold(50.0));
+    run(&b, "FFFFSSSS").await;
+    b.set_window_calls(4).unwrap();
+    let m = b.metrics();
+    assert_eq!((m.state, m.window_calls), (State::Closed, 0));
+    // min_calls was clamped to the new size: the fourth call decides.
+    run(&b, "SFS").await;
+    assert_eq!(b.state(), State::Closed);
+    run(&b, "F").await;
+    assert_eq!(b.state(), State::Open);
+    // The counters span both windows.
+    assert_eq!(counts(&b.metrics()), (6, 6, 0, 0, 0));
+    let now = CircuitBreaker::builder("test")
+        .window_calls(4)
+        .min_calls(4)
+        .threshold(50.0);
+    assert_eq!(b.settings(), now);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_count_window_grown_at_run_time_holds_more_calls() {
+    let b = breaker(|b| b.window_calls(2).min_calls(2).threshold(50.0));
+    run(&b, "S").await;
+    b.set_window_calls(6).unwrap();
+    b.set_min_calls(6).unwrap();
+    run(&b, "FFSSS").await;
+    assert_eq!((b.state(), b.metrics().window_calls), (State::Closed, 5));
+    run(&b, "F").await;
+    assert_eq!(b.state(), State::Open);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_change_to_a_time_window_forgets_calls_as_time_passes() {
+    let b = breaker(|b| b.window_calls(100).min_calls(4).threshold(50.0));
+    run(&b, "FFS").await;
+    b.set_window_time(secs(10)).unwrap();
+    assert_eq!(b.metrics().window_calls, 0);
+    run(&b, "FFS").await;
+    assert_eq!(b.metrics().window_calls, 3);
+    tokio::time::advance(secs(11)).await;
+    assert_eq!(b.metrics().window_calls, 0);
+    // Alone, 1 failure of 4 does not trip; the 3 before the pause would have.
+    run(&b, "FSSS").await;
+    let m = b.metrics();
+    assert_eq!((m.state, m.failure_rate), (State::Closed, Some(25.0)));
+    // And back to a count window, again empty.
+    b.set_window_calls(4).unwrap();
+    assert_eq!(b.metrics().window_calls, 0);
+    run(&b, "FFSS").await;
+    assert_eq!(b.state(), State::Open);
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_open_breaker_stays_open_across_a_window_change() {
+    let b = breaker(|b| b.consecutive_failures(1).open(secs(30)).half_open(1));
+    trip(&b).await;
+    tokio::time::advance(secs(10)).await;
+    b.set_window_time(secs(60)).unwrap();
+    assert_eq!(b.state(), State::Open);
+    let e = rejection(succeed(&b).await);
+    assert_eq!(e.retry_after(), Some(secs(20)));
+    // The deadline is the one it had: the probe at 30s closes it.
+    tokio::time::advance(secs(20)).await;
+    succeed(&b).await.unwrap();
+    assert_eq!(b.state(), State::Closed);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_call_in_flight_across_a_window_change_is_counted_but_not_recorded() {
+    let b = Arc::new(breaker(|b| b.window_calls(4).min_calls(1).threshold(50.0)));
+    let (call, answer) = hold(&b);
+    settle().await;
+    b.set_window_calls(2).unwrap();
+    answer.send(Err(Failure::Error(Boom))).unwrap();
+    call.await.unwrap().unwrap_err();
+    let m = b.metrics();
+    // The late failure neither trips the breaker nor enters the new window.
+    assert_eq!((m.state, m.window_calls, m.failures), (State::Closed, 0, 1));
+}
+
+#[tokio::test(start_paused = true)]
+async fn invalid_windows_are_rejected_naming_window_and_nothing_changes() {
+    let b = breaker(|b| b.window_calls(10));
+    succeed(&b).await.unwrap();
+    let before = b.settings();
+    for result in [
+        b.set_window_calls(0),
+        b.set_window_calls(resilience_runtime::circuit_breaker::MAX_WINDOW_CALLS + 1),
+        b.set_window_time(Duration::ZERO),
+    ] {
+        assert_eq!(result.unwrap_err().field(), "window");
+    }
+    assert_eq!((b.settings(), b.metrics().window_calls), (before, 1));
+    // Setting the window it has changes nothing, not even the calls it holds.
+    b.set_window_calls(10).unwrap();
+    b.set_threshold(25.0).unwrap();
+    assert_eq!(b.metrics().window_calls, 1);
+}

@@ -133,26 +133,21 @@ impl Bulkhead {
 
     /// Replaces the settings, checked as [`BulkheadBuilder::build`] checks them, without a
     /// lock. A raised `max` wakes the waiting callers at once; a lowered one lets the calls in
-    /// flight finish and admits no new one until fewer than the new `max` run. A new `wait`
-    /// applies to callers that queue after it.
+    /// flight finish and admits no new one until fewer than the new `max` run. A raised `queue`
+    /// lets more callers wait at once; a lowered one keeps the callers already waiting and
+    /// queues no new one until fewer than the new bound wait. A new `wait` applies to callers
+    /// that queue after it.
     ///
     /// # Errors
     ///
-    /// The [`ConfigError`] that `build` would return, and one for `queue` if it differs (the
-    /// queue's bound is fixed when the bulkhead is built). Nothing changes on error.
+    /// The [`ConfigError`] that `build` would return. Nothing changes on error.
     pub fn reconfigure(&self, settings: BulkheadBuilder) -> Result<(), ConfigError> {
         let checked = BulkheadBuilder {
             name: self.name,
             ..settings
         }
         .build()?;
-        if checked.queue() != self.queue() {
-            return Err(ConfigError::new(
-                self.name,
-                "queue",
-                "cannot change while the program runs: change it where the bulkhead is declared",
-            ));
-        }
+        self.core.set_queue(checked.queue());
         // Relaxed: an independent setting, read once per queued caller.
         self.wait.store(
             checked.wait.load(std::sync::atomic::Ordering::Relaxed),

@@ -109,7 +109,8 @@ impl BulkheadCore {
         self.queued.load(SeqCst) != 0
     }
 
-    /// Counts the caller into the queue if it has room.
+    /// Counts the caller into the queue if it has room. The CAS only moves `queued` from below
+    /// the bound it read, so a lowered bound never evicts anyone and a raised one admits at once.
     pub(crate) fn try_enqueue(&self) -> bool {
         // Relaxed: the limit publishes nothing.
         let limit = self.queue.load(Relaxed);
@@ -139,6 +140,15 @@ impl BulkheadCore {
     pub(crate) fn set_max(&self, max: u32) -> u32 {
         // Relaxed: see `try_acquire_slot`; the policy wakes the waiting callers after a raise.
         self.max.swap(max, Relaxed)
+    }
+
+    /// Sets the most callers waiting at once. Callers already waiting stay when it is lowered
+    /// below their number (they have their place); `try_enqueue` admits none until fewer
+    /// than the new bound wait.
+    pub(crate) fn set_queue(&self, queue: u32) {
+        // Relaxed: the limit publishes nothing; a caller that read the old one queued as if it
+        // had arrived a moment earlier.
+        self.queue.store(queue, Relaxed);
     }
 
     /// Calls in flight now.

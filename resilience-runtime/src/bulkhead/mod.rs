@@ -203,6 +203,19 @@ impl Bulkhead {
         self.reconfigure(self.settings().max(max))
     }
 
+    /// Changes the most callers that may wait for a slot, without a lock. Raising it lets more
+    /// callers queue at once; lowering it below the number already waiting keeps them (they
+    /// have their place) and queues no new caller until fewer than `queue` wait. `0` rejects
+    /// at once when every slot is taken, and drops the `wait` (it has no queue to apply to).
+    pub fn set_queue(&self, queue: u32) {
+        let mut settings = self.settings().queue(queue);
+        if queue == 0 {
+            settings = settings.until_a_slot_frees();
+        }
+        // Every bound is valid, and the other settings are the bulkhead's own.
+        let _ = self.reconfigure(settings);
+    }
+
     /// Changes the longest wait in the queue (`None`: until a slot frees), for callers that
     /// queue from now on.
     ///

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use super::CircuitBreaker;
 use super::core::{Config, Core, RATE_SCALE};
-use super::window::{CountWindow, MAX_WINDOW_CALLS, TimeWindow, Window};
+use super::window::{MAX_WINDOW_CALLS, Spec, Window};
 use super::word::MAX_HALF_OPEN_PROBES;
 use crate::clock::{Clock, ticks};
 use crate::error::ConfigError;
@@ -279,9 +279,9 @@ impl CircuitBreakerBuilder {
                 } else {
                     self.min_calls
                 };
-                (Window::Count(CountWindow::new(n)), min_calls)
+                (Spec::Calls(n), min_calls)
             }
-            WindowSpec::Time(d) => (Window::Time(TimeWindow::new(ticks(d))), self.min_calls),
+            WindowSpec::Time(d) => (Spec::Time(ticks(d)), self.min_calls),
         };
         let config = Config {
             threshold,
@@ -304,9 +304,8 @@ impl CircuitBreakerBuilder {
             critical: self.critical,
         };
         Ok(CircuitBreaker {
-            core: Core::new(name, config, window),
+            core: Core::new(name, config, Window::new(window)),
             clock: Clock::new(),
-            window: self.window,
         })
     }
 
@@ -353,14 +352,23 @@ impl CircuitBreaker {
     /// The breaker's settings now, as a builder: change what you need and pass it to
     /// [`reconfigure`](Self::reconfigure).
     pub fn settings(&self) -> CircuitBreakerBuilder {
-        CircuitBreakerBuilder::from_config(self.name(), self.core.config(), self.window)
+        let window = match self.core.window() {
+            Spec::Calls(n) => WindowSpec::Calls(n),
+            Spec::Time(d) => WindowSpec::Time(Duration::from_nanos(d)),
+        };
+        CircuitBreakerBuilder::from_config(self.name(), self.core.config(), window)
     }
 
     /// Replaces the breaker's settings with `settings`, checked exactly as
-    /// [`build`](CircuitBreakerBuilder::build) checks them, without losing its state, window
-    /// or counters. Takes effect from the next call; an open breaker keeps the wait it is in
+    /// [`build`](CircuitBreakerBuilder::build) checks them, without losing its state or
+    /// counters. Takes effect from the next call; an open breaker keeps the wait it is in
     /// (the new `open` applies from the next time it opens). Each setting is stored on its own
     /// atomic: a call racing with the change sees some old and some new settings, each valid.
+    ///
+    /// A new window (a count window of another size, a time window of another duration, or
+    /// the other kind) starts empty; the state is kept (see
+    /// [`set_window_calls`](Self::set_window_calls)). Any other change keeps the window as it
+    /// is.
     ///
     /// ```
     /// use resilience_runtime::CircuitBreaker;
@@ -371,24 +379,17 @@ impl CircuitBreaker {
     ///
     /// # Errors
     ///
-    /// The [`ConfigError`] that `build` would return, naming the field; also for a different
-    /// window (the window's memory is laid out when the breaker is built, so it cannot change
-    /// at run time). Nothing changes on error.
+    /// The [`ConfigError`] that `build` would return, naming the field. Nothing changes on
+    /// error.
     pub fn reconfigure(&self, settings: CircuitBreakerBuilder) -> Result<(), ConfigError> {
         let checked = CircuitBreakerBuilder {
             name: self.name(),
             ..settings
         }
         .build()?;
-        if settings.window != self.window {
-            return Err(ConfigError::new(
-                self.name(),
-                "window",
-                "cannot change while the program runs (its memory is laid out when the breaker \
-                 is built): change it where the breaker is declared",
-            ));
-        }
+        // The settings first: `min_calls` is already clamped to a new count window's size.
         self.core.set_config(checked.core.config());
+        self.core.set_window(checked.core.window());
         Ok(())
     }
 }

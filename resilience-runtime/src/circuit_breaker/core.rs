@@ -12,7 +12,7 @@
 use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release, SeqCst};
 
 use super::State;
-use super::window::{Recorded, Tally, Window};
+use super::window::{Active, Recorded, Spec, Tally, Window};
 use super::word::Word;
 use crate::event::{EventKind, PolicyKind, emit};
 use crate::sync::{AtomicBool, AtomicU32, AtomicU64, fence, loom_const};
@@ -482,14 +482,14 @@ impl Core {
                 self.consecutive.0.store(0, Relaxed);
             }
         }
-        let check = match &self.window {
-            Window::Count(w) => {
-                let calls = w.record(failed, slow, self.slow() != 0);
+        let check = match self.window.active() {
+            Active::Count(w, ring) => {
+                let calls = w.record(ring, failed, slow, self.slow() != 0);
                 // A success can only make a rate trip by completing `min_calls`; after that it
                 // only lowers the rates.
                 failed || slow || calls == self.settings.min_calls.load(Relaxed) as u64
             }
-            Window::Time(w) => match w.record(now(), failed, slow) {
+            Active::Time(w, span) => match w.record(span, now(), failed, slow) {
                 // Buckets expire, so any call may be the one that completes `min_calls`.
                 Recorded::Yes => true,
                 // Too late for the window, or its bucket is full: counted beside it.
@@ -520,8 +520,8 @@ impl Core {
         now: &mut impl FnMut() -> u64,
     ) {
         let s = &self.settings;
-        let tally = match &self.window {
-            Window::Count(w) => {
+        let tally = match self.window.active() {
+            Active::Count(w, ring) => {
                 // SeqCst fence: two calls recording at once each write the window, then read it
                 // here (the store-buffer pattern). With the fence the later of them reads both
                 // outcomes; without it each could miss the other's, and a rate the two reach
@@ -529,9 +529,9 @@ impl Core {
                 // the call completing `min_calls` get here, never a plain success. (A time
                 // window is checked on every call, so the next call heals such a miss.)
                 fence(SeqCst);
-                w.tally()
+                w.tally(ring)
             }
-            Window::Time(w) => w.tally(now()),
+            Active::Time(w, span) => w.tally(span, now()),
         };
         let ready = tally.calls >= s.min_calls.load(Relaxed) as u64;
         let failures = if consecutive_limit != 0 {
@@ -653,10 +653,7 @@ impl Core {
 
     fn clear_window(&self) {
         self.consecutive.0.store(0, Relaxed);
-        match &self.window {
-            Window::Count(w) => w.clear(),
-            Window::Time(w) => w.clear(),
-        }
+        self.window.clear();
     }
 
     fn transitioned(&self, from: State, to: State) {
@@ -686,24 +683,46 @@ impl Core {
         }
     }
 
+    /// The window's shape now.
+    pub(crate) fn window(&self) -> Spec {
+        self.window.spec()
+    }
+
+    /// Changes the window's shape (already validated); nothing happens if it is the same.
+    ///
+    /// A new shape starts a fresh, empty window, as [`force`](Self::force) with `fresh` does,
+    /// but keeps the state: an open breaker stays open with its deadline, a half-open one
+    /// keeps its probe round, and the counters are kept. A closed (or metrics-only) breaker
+    /// moves to a new generation of the same state, so a call admitted before the change
+    /// that completes after it is counted but not recorded in the new window, and cannot
+    /// trip it. In the other states no call records into the window, and the window is
+    /// emptied again when the breaker closes.
+    pub(crate) fn set_window(&self, spec: Spec) {
+        if !self.window.reshape(spec) {
+            return;
+        }
+        self.consecutive.0.store(0, Relaxed);
+        // AcqRel: ordered with every transition by this one word; the new generation comes
+        // after the new shape, so a call admitted in it (Acquire) records with that shape.
+        let _ = self.word.0.fetch_update(AcqRel, Acquire, |w| {
+            let w = Word(w);
+            matches!(w.state(), State::Closed | State::MetricsOnly)
+                .then(|| w.transition(w.state()).0)
+        });
+    }
+
     /// Back to closed with an empty window and every counter at zero.
     pub(crate) fn reset(&self) {
         self.consecutive.0.store(0, Relaxed);
-        match &self.window {
-            Window::Count(w) => w.reset(),
-            Window::Time(w) => w.reset(),
-        }
+        self.window.reset();
         self.counters.reset();
         self.force(State::Closed, false);
     }
 
     /// The counters and the window's rates. Reads the clock (`now`) for a time window only.
-    pub(crate) fn snapshot(&self, mut now: impl FnMut() -> u64) -> Snapshot {
+    pub(crate) fn snapshot(&self, now: impl FnMut() -> u64) -> Snapshot {
         let word = Word(self.word.0.load(Acquire));
-        let (window, lifetime) = match &self.window {
-            Window::Count(w) => (w.tally(), w.lifetime_calls()),
-            Window::Time(w) => (w.tally(now()), w.lifetime_calls()),
-        };
+        let (window, lifetime) = (self.window.tally(now), self.window.lifetime_calls());
         let c = &self.counters;
         let failures_windowed = c.failures_windowed.load(Relaxed);
         Snapshot {
@@ -730,7 +749,6 @@ impl Core {
 #[cfg(all(test, not(resilience_loom)))]
 #[allow(clippy::unwrap_used, reason = "tests may unwrap")]
 mod tests {
-    use super::super::window::{CountWindow, TimeWindow};
     use super::*;
 
     const SECOND: u64 = 1_000_000_000;
@@ -750,7 +768,7 @@ mod tests {
     }
 
     fn count_core(config: Config, size: u32) -> Core {
-        Core::new("core", config, Window::Count(CountWindow::new(size)))
+        Core::new("core", config, Window::new(Spec::Calls(size)))
     }
 
     fn at(t: u64) -> impl FnMut() -> u64 {
@@ -878,7 +896,7 @@ mod tests {
 
     #[test]
     fn time_window_trips_on_a_success_that_completes_min_calls() {
-        let core = Core::new("core", config(), Window::Time(TimeWindow::new(10 * SECOND)));
+        let core = Core::new("core", config(), Window::new(Spec::Time(10 * SECOND)));
         for _ in 0..3 {
             run(&core, Outcome::Failure, SECOND).unwrap();
         }
@@ -939,7 +957,6 @@ mod loom_tests {
     use loom::sync::Arc;
     use loom::thread;
 
-    use super::super::window::CountWindow;
     use super::*;
 
     /// The open wait, in ticks.
@@ -960,11 +977,7 @@ mod loom_tests {
     }
 
     fn breaker(config: Config) -> Arc<Core> {
-        Arc::new(Core::new(
-            "loom",
-            config,
-            Window::Count(CountWindow::new(4)),
-        ))
+        Arc::new(Core::new("loom", config, Window::new(Spec::Calls(4))))
     }
 
     fn word(core: &Core) -> Word {

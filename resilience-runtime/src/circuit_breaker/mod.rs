@@ -184,8 +184,6 @@ pub struct CircuitBreakerMetrics {
 pub struct CircuitBreaker {
     core: Core,
     clock: Clock,
-    /// The window it was built with (fixed: its memory is laid out at build time).
-    window: builder::WindowSpec,
 }
 
 impl fmt::Debug for CircuitBreaker {
@@ -409,6 +407,44 @@ impl CircuitBreaker {
     /// A [`ConfigError`] for `failures` when `n` is 0; nothing changes.
     pub fn set_consecutive_failures(&self, n: u32) -> Result<(), ConfigError> {
         self.reconfigure(self.settings().consecutive_mode().consecutive_failures(n))
+    }
+
+    /// Decides on the last `n` calls from now on (a count window, `1..=MAX_WINDOW_CALLS`),
+    /// in place of the window it had, of either kind.
+    ///
+    /// A new window starts empty, like the one [`close`](Self::close) leaves, but the state is
+    /// kept: an open breaker stays open until its deadline, a half-open one finishes its
+    /// probe round, and the counters are kept. Calls that were admitted before the change and
+    /// complete after it are counted but not recorded in the new window. Setting the window
+    /// the breaker already has changes nothing. `min_calls` is clamped to the new size, as
+    /// [`CircuitBreakerBuilder::min_calls`] is, and stays so if the window grows again.
+    ///
+    /// ```
+    /// use resilience_runtime::CircuitBreaker;
+    /// let breaker = CircuitBreaker::builder("payments").window_calls(100).build().unwrap();
+    /// breaker.set_window_calls(20).unwrap();
+    /// let expected = CircuitBreaker::builder("payments").threshold(50.0).window_calls(20);
+    /// assert_eq!(breaker.settings(), expected);
+    /// assert_eq!(breaker.set_window_calls(0).unwrap_err().field(), "window");
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// A [`ConfigError`] for `window` when `n` is 0 or above [`MAX_WINDOW_CALLS`]; nothing
+    /// changes.
+    pub fn set_window_calls(&self, n: u32) -> Result<(), ConfigError> {
+        self.reconfigure(self.settings().window_calls(n))
+    }
+
+    /// Decides on the calls of the last `d` from now on (a time window of 10 buckets of
+    /// `d / 10`), in place of the window it had, of either kind. The new window starts empty
+    /// and the state is kept, as with [`set_window_calls`](Self::set_window_calls).
+    ///
+    /// # Errors
+    ///
+    /// A [`ConfigError`] for `window` when `d` is zero; nothing changes.
+    pub fn set_window_time(&self, d: Duration) -> Result<(), ConfigError> {
+        self.reconfigure(self.settings().window_time(d))
     }
 
     /// Sets the calls the window must hold before a rate can open the breaker.

@@ -49,19 +49,60 @@ fn read_aggregate(a: &AtomicU64) -> u64 {
     (a.load(Relaxed) as i64).max(0) as u64
 }
 
+/// The size of a count window and the constant that turns a ring index into its slot, packed
+/// in the window's shape word (see [`Window`]) so that a resize publishes both at once.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Ring {
+    size: u32,
+    /// `ceil(2^42 / size)` modulo 2^42: turns `index % size` into two multiplications
+    /// (Lemire's fastmod), because a division would cost more than the whole rest of the
+    /// success path. 42 bits are enough for 32-bit indices and sizes below 2^10: the error
+    /// `e = fastmod * size - 2^42 < size` keeps `e * index < 2^42` (Lemire, Kaser, Kurz:
+    /// "Faster remainder by direct computation", 2019, theorem 1 with F = N + L = 32 + 10).
+    fastmod: u64,
+}
+
+const FASTMOD_BITS: u32 = 42;
+const FASTMOD_MASK: u64 = (1 << FASTMOD_BITS) - 1;
+const SIZE_BITS: u32 = 10;
+
+// The largest window fits the size field, and the fastmod bound above holds for it.
+const _: () = assert!(MAX_WINDOW_CALLS < 1 << SIZE_BITS);
+
+impl Ring {
+    /// A ring of `size` slots, clamped to `1..=MAX_WINDOW_CALLS` (the builder checks; the clamp
+    /// keeps the core safe from a bad value).
+    pub(crate) const fn new(size: u32) -> Ring {
+        let size = if size == 0 {
+            1
+        } else if size > MAX_WINDOW_CALLS {
+            MAX_WINDOW_CALLS
+        } else {
+            size
+        };
+        let fastmod = (1u64 << FASTMOD_BITS).div_ceil(size as u64) & FASTMOD_MASK;
+        Ring { size, fastmod }
+    }
+
+    /// `index % size`, for any 32-bit index: the low 42 bits of `fastmod * index`, times
+    /// `size`, over 2^42. The product below 2^52 cannot overflow.
+    #[inline]
+    fn slot(self, index: u64) -> usize {
+        let low = self.fastmod.wrapping_mul(index as u32 as u64) & FASTMOD_MASK;
+        ((low * self.size as u64) >> FASTMOD_BITS) as usize
+    }
+}
+
 /// The last `size` calls, as a ring of outcome bits: one plane of failure bits and one of slow
-/// bits, `MAX_WINDOW_CALLS` bits each, so the window needs no allocation and is
-/// `const`-constructible.
+/// bits, `MAX_WINDOW_CALLS` bits each, so the window needs no allocation, is
+/// `const`-constructible, and can take any size up to the maximum at run time. The size
+/// ([`Ring`]) is passed in by the caller, which read it from the window's shape word.
 ///
 /// A call takes the next slot with one `fetch_add` on the ring index, then sets or clears its
 /// slot's bits. A bit is written only when it flips, and the aggregate only then: a success
 /// that overwrites a success writes nothing but the index.
 #[derive(Debug)]
 pub(crate) struct CountWindow {
-    size: u32,
-    /// `u64::MAX / size + 1`: turns `index % size` into two multiplications (Lemire's fastmod),
-    /// because a division would cost more than the whole rest of the success path.
-    fastmod: u64,
     /// Calls recorded since the last clear. The slot is computed from its low 32 bits, so once
     /// every 2^32 calls one round of the ring is reordered; the aggregates stay exact.
     next: AtomicU64,
@@ -75,19 +116,9 @@ pub(crate) struct CountWindow {
 
 impl CountWindow {
     loom_const! {
-        /// A window of the last `size` calls; `size` is in `1..=MAX_WINDOW_CALLS` (the builder
-        /// checks, and clamps here keep the core safe from a bad value).
-        pub(crate) const fn new(size: u32) -> Self {
-            let size = if size == 0 {
-                1
-            } else if size > MAX_WINDOW_CALLS {
-                MAX_WINDOW_CALLS
-            } else {
-                size
-            };
+        /// An empty window.
+        pub(crate) const fn new() -> Self {
             CountWindow {
-                size,
-                fastmod: (u64::MAX / size as u64).wrapping_add(1),
                 next: AtomicU64::new(0),
                 folded: AtomicU64::new(0),
                 failure_plane: zeroed(),
@@ -96,14 +127,6 @@ impl CountWindow {
                 slow: AtomicU64::new(0),
             }
         }
-    }
-
-    /// `index % size`, for any 32-bit index (Lemire, Kaser, Kurz: "Faster remainder by direct
-    /// computation", 2019).
-    #[inline]
-    fn slot(&self, index: u64) -> usize {
-        let low = self.fastmod.wrapping_mul(index as u32 as u64);
-        ((low as u128 * self.size as u128) >> 64) as usize
     }
 
     /// Sets the slot's bit in `plane` to `value`, keeping `aggregate` equal to the plane's
@@ -127,19 +150,19 @@ impl CountWindow {
     /// `track_slow` is false when the breaker has no `slow` setting: the slow plane is then all
     /// zeros and is not even read.
     #[inline]
-    pub(crate) fn record(&self, failed: bool, slow: bool, track_slow: bool) -> u64 {
+    pub(crate) fn record(&self, ring: Ring, failed: bool, slow: bool, track_slow: bool) -> u64 {
         let index = self.next.fetch_add(1, Relaxed);
-        let slot = self.slot(index);
+        let slot = ring.slot(index);
         let (word, bit) = (slot / 64, 1u64 << (slot % 64));
         Self::put(&self.failure_plane[word], &self.failures, bit, failed);
         if track_slow {
             Self::put(&self.slow_plane[word], &self.slow, bit, slow);
         }
-        (index + 1).min(self.size as u64)
+        (index + 1).min(ring.size as u64)
     }
 
-    pub(crate) fn tally(&self) -> Tally {
-        let calls = self.next.load(Relaxed).min(self.size as u64);
+    pub(crate) fn tally(&self, ring: Ring) -> Tally {
+        let calls = self.next.load(Relaxed).min(ring.size as u64);
         Tally {
             calls,
             failures: read_aggregate(&self.failures).min(calls),
@@ -266,7 +289,6 @@ const fn before(a: u16, b: u16) -> bool {
 /// current bucket time is (the usual bucketed-window approximation, as in resilience4j).
 #[derive(Debug)]
 pub(crate) struct TimeWindow {
-    bucket_len: u64,
     buckets: [AtomicU64; BUCKETS],
     /// The newest period any call has reached (0: none yet).
     head: AtomicU64,
@@ -274,23 +296,50 @@ pub(crate) struct TimeWindow {
     retired: AtomicU64,
 }
 
+/// The duration of a time window, in ticks: passed in by the caller, which read it from the
+/// window's shape word (see [`Window`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Span {
+    duration: u64,
+}
+
+impl Span {
+    /// The most ticks a window lasts (146 years): the shape word holds 62 bits of it.
+    const MAX: u64 = (1 << 62) - 1;
+
+    pub(crate) const fn new(duration: u64) -> Span {
+        Span {
+            duration: if duration > Span::MAX {
+                Span::MAX
+            } else {
+                duration
+            },
+        }
+    }
+
+    /// A tenth of the window, at least 1 tick.
+    #[inline]
+    const fn bucket_len(self) -> u64 {
+        let len = self.duration / BUCKETS as u64;
+        if len == 0 { 1 } else { len }
+    }
+
+    #[inline]
+    const fn period(self, now: u64) -> u64 {
+        now / self.bucket_len() + 1
+    }
+}
+
 impl TimeWindow {
     loom_const! {
-        /// A window of the last `duration` ticks, in buckets of a tenth of it (at least 1 tick).
-        pub(crate) const fn new(duration: u64) -> Self {
-            let bucket_len = duration / BUCKETS as u64;
+        /// An empty window.
+        pub(crate) const fn new() -> Self {
             TimeWindow {
-                bucket_len: if bucket_len == 0 { 1 } else { bucket_len },
                 buckets: zeroed(),
                 head: AtomicU64::new(0),
                 retired: AtomicU64::new(0),
             }
         }
-    }
-
-    #[inline]
-    fn period(&self, now: u64) -> u64 {
-        now / self.bucket_len + 1
     }
 
     #[inline]
@@ -385,8 +434,8 @@ impl TimeWindow {
     /// Records one outcome at time `now`: one compare-and-swap of its bucket, which either
     /// adds to the bucket's period or, for a bucket still holding an older period, retires
     /// that period's calls and starts the bucket afresh with this outcome.
-    pub(crate) fn record(&self, now: u64, failed: bool, slow: bool) -> Recorded {
-        let period = self.period(now);
+    pub(crate) fn record(&self, span: Span, now: u64, failed: bool, slow: bool) -> Recorded {
+        let period = span.period(now);
         if self.advance(period) >= period + BUCKETS as u64 {
             // A concurrent call moved the window past `now` already: this outcome is history.
             return Recorded::Expired;
@@ -421,8 +470,9 @@ impl TimeWindow {
 
     /// The window's counts at time `now` (or at a later time a concurrent call reached): the
     /// sum of the buckets stamped with the last `BUCKETS` periods.
-    pub(crate) fn tally(&self, now: u64) -> Tally {
-        let head = self.advance(self.period(now)).max(self.period(now));
+    pub(crate) fn tally(&self, span: Span, now: u64) -> Tally {
+        let period = span.period(now);
+        let head = self.advance(period).max(period);
         let mut tally = Tally::default();
         for age in 0..(BUCKETS as u64).min(head) {
             let period = head - age;
@@ -460,29 +510,267 @@ impl TimeWindow {
         self.clear();
         self.retired.store(0, Relaxed);
     }
+
+    /// Empties the window and forgets its periods, for a new [`Span`]: periods of another
+    /// span mean other times. Only for a window no call records into (the inactive one of
+    /// [`Window`]); the calls it held are retired.
+    fn renew(&self) {
+        for bucket in &self.buckets {
+            self.retired
+                .fetch_add(Bucket(bucket.swap(0, Relaxed)).calls(), Relaxed);
+        }
+        self.head.store(0, Relaxed);
+    }
 }
 
-/// The window a breaker was built with.
-#[derive(Debug)]
-pub(crate) enum Window {
+/// The shape of a window, as plain values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Spec {
     /// The last N calls.
-    Count(CountWindow),
-    /// The last D of time.
-    Time(TimeWindow),
+    Calls(u32),
+    /// The last D of time, in ticks.
+    Time(u64),
+}
+
+/// The window's shape as read by a call: which window records, and its ring or span.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Active<'a> {
+    Count(&'a CountWindow, Ring),
+    Time(&'a TimeWindow, Span),
+}
+
+const SHAPE_TIME: u64 = 1;
+const SHAPE_SLOT_SHIFT: u32 = 1;
+const SHAPE_VALUE_SHIFT: u32 = 2;
+const SHAPE_FASTMOD_SHIFT: u32 = SHAPE_VALUE_SHIFT + SIZE_BITS;
+
+// A count shape's fields fill at most the word.
+const _: () = assert!(SHAPE_FASTMOD_SHIFT + FASTMOD_BITS <= 64);
+
+/// The shape word of `spec`, recording into the windows of `slot`:
+///
+/// ```text
+/// bit  0      kind: 0 count, 1 time
+/// bit  1      slot: which of the two windows of that kind records
+/// count: bits 2..12 the size, bits 12..54 its fastmod constant (see `Ring`)
+/// time:  bits 2..64 the duration in ticks
+/// ```
+const fn encode(spec: Spec, slot: u64) -> u64 {
+    let slot = (slot & 1) << SHAPE_SLOT_SHIFT;
+    match spec {
+        Spec::Calls(n) => {
+            let ring = Ring::new(n);
+            slot | (ring.size as u64) << SHAPE_VALUE_SHIFT | ring.fastmod << SHAPE_FASTMOD_SHIFT
+        }
+        Spec::Time(d) => SHAPE_TIME | slot | Span::new(d).duration << SHAPE_VALUE_SHIFT,
+    }
+}
+
+/// The windows of a breaker and the one shape word that says which of them records, and with
+/// what size or duration, so that the shape can change at run time.
+///
+/// A call reads the shape word once (`Relaxed`, beside the state word it already reads) and
+/// records into the window it names with the ring or span it names, so a call never mixes an
+/// old size with a new one. A change of shape empties the window of the other slot, then
+/// publishes a shape naming it: a new shape starts a fresh window, and a call that read the
+/// old shape records into the old window, which nobody reads any more; it is emptied before
+/// it is used again, one change later. Only a call stalled between its read of the shape and
+/// its record across two changes of shape could write into a window in use with an old size.
+///
+/// Two windows of each kind cost 2 × 288 + 2 × 96 bytes, against 288 for the one window a
+/// breaker of a fixed shape would need: the price of changing shape without a lock on the
+/// calls' path and without allocating.
+#[derive(Debug)]
+pub(crate) struct Window {
+    shape: AtomicU64,
+    count: [CountWindow; 2],
+    time: [TimeWindow; 2],
+}
+
+impl Window {
+    loom_const! {
+        /// A window of shape `spec` (values clamped as [`Ring::new`] and [`Span::new`] do).
+        pub(crate) const fn new(spec: Spec) -> Self {
+            Window {
+                shape: AtomicU64::new(encode(spec, 0)),
+                count: [CountWindow::new(), CountWindow::new()],
+                time: [TimeWindow::new(), TimeWindow::new()],
+            }
+        }
+    }
+
+    /// The window that records now, with its shape.
+    #[inline]
+    pub(crate) fn active(&self) -> Active<'_> {
+        // Relaxed: a call admitted after a change of shape saw the change's bump of the state
+        // word's generation (Acquire), which comes after the shape's store. Any other call is
+        // a late one, and either window is then fine for it (see the type's docs).
+        let shape = self.shape.load(Relaxed);
+        let slot = ((shape >> SHAPE_SLOT_SHIFT) & 1) as usize;
+        if shape & SHAPE_TIME == 0 {
+            let ring = Ring {
+                size: ((shape >> SHAPE_VALUE_SHIFT) & ((1 << SIZE_BITS) - 1)) as u32,
+                fastmod: shape >> SHAPE_FASTMOD_SHIFT,
+            };
+            Active::Count(&self.count[slot], ring)
+        } else {
+            let span = Span {
+                duration: shape >> SHAPE_VALUE_SHIFT,
+            };
+            Active::Time(&self.time[slot], span)
+        }
+    }
+
+    /// The shape now.
+    pub(crate) fn spec(&self) -> Spec {
+        self.spec_of(self.shape.load(Relaxed))
+    }
+
+    /// What the window holds now. Reads the clock (`now`) for a time window only.
+    pub(crate) fn tally(&self, now: impl FnOnce() -> u64) -> Tally {
+        match self.active() {
+            Active::Count(w, ring) => w.tally(ring),
+            Active::Time(w, span) => w.tally(span, now()),
+        }
+    }
+
+    /// Calls ever recorded, in every shape the window has had.
+    pub(crate) fn lifetime_calls(&self) -> u64 {
+        let count: u64 = self.count.iter().map(CountWindow::lifetime_calls).sum();
+        let time: u64 = self.time.iter().map(TimeWindow::lifetime_calls).sum();
+        count + time
+    }
+
+    /// Empties the window that records. A call recording concurrently may land in the emptied
+    /// window, whole.
+    pub(crate) fn clear(&self) {
+        match self.active() {
+            Active::Count(w, _) => w.clear(),
+            Active::Time(w, _) => w.clear(),
+        }
+    }
+
+    /// Empties every window and forgets the lifetime total.
+    pub(crate) fn reset(&self) {
+        self.count.iter().for_each(CountWindow::reset);
+        self.time.iter().for_each(TimeWindow::reset);
+    }
+
+    /// Changes the shape to `spec`: a fresh, empty window of that shape records from now on.
+    /// Returns false when the shape already was `spec` (nothing changes). Concurrent changes
+    /// each publish in turn; the last one stays.
+    pub(crate) fn reshape(&self, spec: Spec) -> bool {
+        let spec = spec.clamped();
+        let mut seen = self.shape.load(Acquire);
+        loop {
+            if self.spec_of(seen) == spec {
+                return false;
+            }
+            let slot = ((seen >> SHAPE_SLOT_SHIFT) & 1) ^ 1;
+            match spec {
+                Spec::Calls(_) => self.count[slot as usize].clear(),
+                Spec::Time(_) => self.time[slot as usize].renew(),
+            }
+            // AcqRel: one change publishes at a time; a change that lost starts over from
+            // the shape that won, emptying the other slot again.
+            match self
+                .shape
+                .compare_exchange(seen, encode(spec, slot), AcqRel, Acquire)
+            {
+                Ok(_) => return true,
+                Err(now) => seen = now,
+            }
+        }
+    }
+
+    fn spec_of(&self, shape: u64) -> Spec {
+        if shape & SHAPE_TIME == 0 {
+            Spec::Calls(((shape >> SHAPE_VALUE_SHIFT) & ((1 << SIZE_BITS) - 1)) as u32)
+        } else {
+            Spec::Time(shape >> SHAPE_VALUE_SHIFT)
+        }
+    }
+}
+
+impl Spec {
+    /// The spec as a window holds it: sizes and durations clamped to what it can hold.
+    pub(crate) const fn clamped(self) -> Spec {
+        match self {
+            Spec::Calls(n) => Spec::Calls(Ring::new(n).size),
+            Spec::Time(d) => Spec::Time(Span::new(d).duration),
+        }
+    }
+}
+
+/// Windows of one fixed shape, for the tests of the windows alone.
+#[cfg(test)]
+mod fixed {
+    use std::ops::Deref;
+
+    use super::*;
+
+    pub(super) struct Count(CountWindow, Ring);
+
+    impl Count {
+        pub(super) fn new(size: u32) -> Self {
+            Count(CountWindow::new(), Ring::new(size))
+        }
+
+        pub(super) fn record(&self, failed: bool, slow: bool, track_slow: bool) -> u64 {
+            self.0.record(self.1, failed, slow, track_slow)
+        }
+
+        pub(super) fn tally(&self) -> Tally {
+            self.0.tally(self.1)
+        }
+    }
+
+    impl Deref for Count {
+        type Target = CountWindow;
+        fn deref(&self) -> &CountWindow {
+            &self.0
+        }
+    }
+
+    pub(super) struct Time(TimeWindow, Span);
+
+    impl Time {
+        pub(super) fn new(duration: u64) -> Self {
+            Time(TimeWindow::new(), Span::new(duration))
+        }
+
+        pub(super) fn record(&self, now: u64, failed: bool, slow: bool) -> Recorded {
+            self.0.record(self.1, now, failed, slow)
+        }
+
+        pub(super) fn tally(&self, now: u64) -> Tally {
+            self.0.tally(self.1, now)
+        }
+    }
+
+    impl Deref for Time {
+        type Target = TimeWindow;
+        fn deref(&self) -> &TimeWindow {
+            &self.0
+        }
+    }
 }
 
 #[cfg(all(test, not(resilience_loom)))]
 #[allow(clippy::unwrap_used, reason = "tests may unwrap")]
 mod tests {
+    use super::fixed::{Count, Time};
     use super::*;
 
     #[test]
     fn fastmod_matches_the_remainder() {
-        for size in [1, 2, 3, 7, 64, 100, 999, 1000] {
-            let w = CountWindow::new(size);
-            for i in (0..5000u64).chain([u32::MAX as u64 - 3, u32::MAX as u64]) {
+        for size in 1..=MAX_WINDOW_CALLS {
+            let ring = Ring::new(size);
+            let top = (u32::MAX as u64 - 3000)..=u32::MAX as u64;
+            let spread = (0..64).map(|k| (u32::MAX as u64 / 64) * k + 1);
+            for i in (0..3000u64).chain(top).chain(spread) {
                 assert_eq!(
-                    w.slot(i),
+                    ring.slot(i),
                     (i as u32 % size) as usize,
                     "size {size}, index {i}"
                 );
@@ -492,7 +780,7 @@ mod tests {
 
     #[test]
     fn count_window_holds_the_last_n_outcomes() {
-        let w = CountWindow::new(4);
+        let w = Count::new(4);
         w.record(true, false, true);
         w.record(true, true, true);
         assert_eq!(
@@ -538,7 +826,7 @@ mod tests {
 
     #[test]
     fn count_window_clear_empties_it_and_keeps_the_lifetime_total() {
-        let w = CountWindow::new(1000);
+        let w = Count::new(1000);
         for i in 0..1500 {
             w.record(i % 3 == 0, i % 5 == 0, true);
         }
@@ -561,7 +849,7 @@ mod tests {
 
     #[test]
     fn count_window_aggregates_stay_exact_under_contention() {
-        let w = CountWindow::new(100);
+        let w = Count::new(100);
         std::thread::scope(|s| {
             for t in 0..4 {
                 let w = &w;
@@ -589,7 +877,7 @@ mod tests {
 
     #[test]
     fn time_window_forgets_buckets_older_than_its_duration() {
-        let w = TimeWindow::new(10 * SECOND);
+        let w = Time::new(10 * SECOND);
         w.record(1, true, false);
         w.record(SECOND / 2, false, true);
         w.record(5 * SECOND, true, false);
@@ -616,7 +904,7 @@ mod tests {
 
     #[test]
     fn time_window_survives_a_long_idle_gap() {
-        let w = TimeWindow::new(10 * SECOND);
+        let w = Time::new(10 * SECOND);
         for i in 0..10 {
             w.record(i * SECOND + 1, true, false);
         }
@@ -635,7 +923,7 @@ mod tests {
 
     #[test]
     fn time_window_drops_an_outcome_already_outside_it() {
-        let w = TimeWindow::new(10 * SECOND);
+        let w = Time::new(10 * SECOND);
         w.record(20 * SECOND, false, false);
         assert_eq!(w.record(SECOND, true, false), Recorded::Expired);
         assert_eq!(
@@ -650,7 +938,7 @@ mod tests {
 
     #[test]
     fn time_window_stops_counting_a_full_bucket_instead_of_wrapping() {
-        let w = TimeWindow::new(10 * SECOND);
+        let w = Time::new(10 * SECOND);
         for i in 0..MAX_BUCKET_CALLS {
             assert_eq!(w.record(1, i % 2 == 0, i % 4 == 0), Recorded::Yes);
         }
@@ -675,7 +963,7 @@ mod tests {
         // 2^16 laps (the stamp comes round to the same value) and of 2^15 + 5 laps (an old
         // stamp that compares as newer) must forget the old calls like any other gap.
         for gap in [1 << 16, (1 << 15) + 5, 1 << 15, 3 << 16, 2, 3] {
-            let w = TimeWindow::new(10);
+            let w = Time::new(10);
             for t in 0..10 {
                 w.record(t, true, true);
             }
@@ -697,7 +985,7 @@ mod tests {
 
     #[test]
     fn time_window_counts_every_racing_record() {
-        let w = TimeWindow::new(10 * SECOND);
+        let w = Time::new(10 * SECOND);
         std::thread::scope(|s| {
             for t in 0..4u64 {
                 let w = &w;
@@ -724,7 +1012,7 @@ mod tests {
 
     #[test]
     fn time_window_clear_keeps_the_lifetime_total() {
-        let w = TimeWindow::new(10 * SECOND);
+        let w = Time::new(10 * SECOND);
         w.record(1, true, true);
         w.record(2, false, false);
         w.clear();
@@ -741,6 +1029,7 @@ mod loom_tests {
     use loom::sync::Arc;
     use loom::thread;
 
+    use super::fixed::{Count, Time};
     use super::*;
 
     fn ones(plane: &[AtomicU64]) -> u64 {
@@ -753,7 +1042,7 @@ mod loom_tests {
     #[test]
     fn loom_count_window_aggregates_equal_its_bits_when_records_race_a_clear() {
         loom::model(|| {
-            let w = Arc::new(CountWindow::new(4));
+            let w = Arc::new(Count::new(4));
             let recorders: Vec<_> = [(true, true), (true, false)]
                 .into_iter()
                 .map(|(failed, slow)| {
@@ -775,12 +1064,45 @@ mod loom_tests {
         });
     }
 
+    /// A change of shape racing records: whichever window each record lands in, every
+    /// window's aggregates equal its bits, none is set beyond the size it was written with,
+    /// and no record is lost from the lifetime total.
+    #[test]
+    fn loom_a_resize_racing_records_keeps_every_window_equal_to_its_contents() {
+        loom::model(|| {
+            let w = Arc::new(Window::new(Spec::Calls(4)));
+            let recorder = {
+                let w = w.clone();
+                thread::spawn(move || {
+                    for failed in [true, true] {
+                        match w.active() {
+                            Active::Count(c, ring) => c.record(ring, failed, failed, true),
+                            Active::Time(..) => unreachable!(),
+                        };
+                    }
+                })
+            };
+            assert!(w.reshape(Spec::Calls(2)));
+            recorder.join().expect("no panic");
+            for c in &w.count {
+                assert_eq!(c.failures.load(Relaxed), ones(&c.failure_plane));
+                assert_eq!(c.slow.load(Relaxed), ones(&c.slow_plane));
+            }
+            // The new window (slot 1) of size 2 holds nothing beyond its two slots.
+            assert_eq!(w.count[1].failure_plane[0].load(Relaxed) & !0b11, 0);
+            assert_eq!(w.lifetime_calls(), 2);
+            assert_eq!(w.spec(), Spec::Calls(2));
+            let t = w.tally(|| 0);
+            assert!(t.failures <= t.calls && t.calls <= 2, "{t:?}");
+        });
+    }
+
     /// Every call recorded is in a live bucket or retired, exactly once.
     #[test]
     fn loom_time_window_loses_no_record_when_a_record_races_a_recycle() {
         loom::model(|| {
             // Buckets of 1 tick: ticks 1 and 11 fall in the same bucket, ten periods apart.
-            let w = Arc::new(TimeWindow::new(10));
+            let w = Arc::new(Time::new(10));
             let old = {
                 let w = w.clone();
                 thread::spawn(move || w.record(1, true, false))
@@ -801,7 +1123,7 @@ mod loom_tests {
     #[test]
     fn loom_time_window_holds_no_part_of_a_record_from_an_expired_period() {
         loom::model(|| {
-            let w = Arc::new(TimeWindow::new(10));
+            let w = Arc::new(Time::new(10));
             let old = {
                 let w = w.clone();
                 thread::spawn(move || w.record(1, true, false))
@@ -825,7 +1147,7 @@ mod loom_tests {
     #[test]
     fn loom_time_window_clear_racing_records_keeps_every_record_whole() {
         loom::model(|| {
-            let w = Arc::new(TimeWindow::new(10));
+            let w = Arc::new(Time::new(10));
             let recorder = {
                 let w = w.clone();
                 thread::spawn(move || w.record(1, true, true))

@@ -108,15 +108,10 @@ impl Pending {
                                 )
                             })?),
                         };
-                        if window != b.window {
-                            return Err(
-                                "cannot change while the program runs (its memory is laid \
-                                        out when the breaker is built): change it where the \
-                                        breaker is declared"
-                                    .to_owned(),
-                            );
+                        match window {
+                            WindowSpec::Calls(n) => b.window_calls(n),
+                            WindowSpec::Time(d) => b.window_time(d),
                         }
-                        *b
                     }
                     "min_calls" => b.min_calls(parse_count(value)?),
                     "slow" if matches!(value.trim(), "off" | "none") => b.without_slow(),
@@ -162,14 +157,11 @@ impl Pending {
             Pending::Bulkhead(_, b) => {
                 *b = match key {
                     "max" => b.max(parse_count(value)?),
-                    "queue" => {
-                        if parse_count(value)? != b.queue {
-                            return Err("cannot change while the program runs: change it where \
-                                        the bulkhead is declared"
-                                .to_owned());
-                        }
-                        *b
-                    }
+                    // No queue leaves no wait to apply, as `Bulkhead::set_queue` does.
+                    "queue" => match parse_count(value)? {
+                        0 => b.queue(0).until_a_slot_frees(),
+                        queue => b.queue(queue),
+                    },
                     "wait" if matches!(value.trim(), "none" | "until_a_slot_frees") => {
                         b.until_a_slot_frees()
                     }
@@ -232,14 +224,11 @@ impl Pending {
 ///
 /// | kind | keys |
 /// |---|---|
-/// | circuit breaker | `threshold = "50%"`, `failures = 5`, `min_calls = 20`, `slow = "2s"` (or `"off"`), `slow_threshold = "80%"`, `open = "30s"` or `"exponential(5s, max = 5m)"`, `half_open = 3`, `critical = true`; `window` only to its current value |
+/// | circuit breaker | `threshold = "50%"`, `failures = 5`, `min_calls = 20`, `slow = "2s"` (or `"off"`), `slow_threshold = "80%"`, `open = "30s"` or `"exponential(5s, max = 5m)"`, `half_open = 3`, `critical = true`, `window = 100` or `"60s"` (a new window starts empty) |
 /// | retry | `attempts = 3`, `backoff = "exponential(100ms, max = 10s)"`, `jitter = "full"` (a new backoff without `jitter` gets its default jitter) |
 /// | timeout | `duration = "800ms"` |
-/// | bulkhead | `max = 10`, `wait = "500ms"` (or `"none"`: until a slot frees); `queue` only to its current value |
+/// | bulkhead | `max = 10`, `queue = 20` (`0` also drops `wait`), `wait = "500ms"` (or `"none"`: until a slot frees) |
 /// | rate limiter | `rate = "100/s"`, `burst = 10` (a burst equal to the old rate's count follows a new rate), `wait = "50ms"` |
-///
-/// A window and a bulkhead's queue bound are laid out when the policy is built, so they cannot
-/// change while the program runs.
 ///
 /// ```
 /// use resilience_runtime::{registry, Retry};
