@@ -291,13 +291,54 @@ fn publish(event: Event) {
     }
 }
 
+/// The `tracing` level of an event of kind `what` (see [`emit`]).
+#[inline(always)]
+const fn level(what: &EventKind) -> tracing::Level {
+    match what {
+        EventKind::Success | EventKind::Attempt { .. } => tracing::Level::TRACE,
+        EventKind::StateTransition {
+            to: State::Open | State::ForcedOpen,
+            ..
+        } => tracing::Level::WARN,
+        EventKind::StateTransition { .. } => tracing::Level::INFO,
+        _ => tracing::Level::DEBUG,
+    }
+}
+
+/// Whether an event of kind `what` would reach anyone: a subscription, a `tracing` subscriber
+/// whose maximum level admits it, `log` (when `tracing`'s `log` feature forwards events there
+/// and no `tracing` subscriber is set), or the metrics hook. The same tests `tracing`'s own
+/// macros make first, so nothing that would have been delivered is skipped; when every one is
+/// false, nothing is built or called.
+#[inline(always)]
+fn wanted(what: &EventKind) -> bool {
+    let level = level(what);
+    subscribed()
+        || tracing::level_enabled!(level)
+        // `tracing`'s own test (hidden, but what every `tracing` event macro expands to):
+        // `false` unless `tracing` forwards to `log`, which it does while no subscriber is set.
+        || tracing::if_log_enabled! { level, { true } else { false } }
+        || (cfg!(feature = "metrics") && matches!(what, EventKind::Retry { .. } | EventKind::Slow { .. }))
+}
+
 /// Reports one decision. Policies call this and nothing else to report.
 ///
 /// Routine outcomes (success, attempt) are `TRACE` events, so a subscriber filtering at `DEBUG`
 /// or above pays one relaxed load per call for them; rejections, retries and timeouts are
 /// `DEBUG`; a breaker's state transitions are `INFO`, or `WARN` when it opens.
-#[inline]
+///
+/// With nobody to tell (no subscription, the event's level off), this is two relaxed loads
+/// and a compare, inlined at the call site; everything else is out of line.
+#[inline(always)]
 pub(crate) fn emit(policy: &'static str, kind: PolicyKind, what: EventKind) {
+    if wanted(&what) {
+        deliver(policy, kind, what);
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn deliver(policy: &'static str, kind: PolicyKind, what: EventKind) {
     if subscribed() {
         publish(Event { policy, kind, what });
     }

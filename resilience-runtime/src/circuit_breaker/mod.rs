@@ -299,22 +299,13 @@ impl CircuitBreaker {
                 );
             }
         }
+        // `emit` tests first whether anyone would see the event (TRACE for a success).
         let event = match outcome {
-            // `emit` would only find out after building its fields that successes (TRACE) are
-            // off and nobody subscribes: check first, on the path every call takes.
-            Outcome::Success
-                if !tracing::level_enabled!(tracing::Level::TRACE)
-                    && !crate::event::subscribed() =>
-            {
-                None
-            }
-            Outcome::Success => Some(EventKind::Success),
-            Outcome::Failure => Some(EventKind::Failure),
-            Outcome::Ignored | Outcome::Cancelled => Some(EventKind::Ignored),
+            Outcome::Success => EventKind::Success,
+            Outcome::Failure => EventKind::Failure,
+            Outcome::Ignored | Outcome::Cancelled => EventKind::Ignored,
         };
-        if let Some(event) = event {
-            emit(self.name(), PolicyKind::CircuitBreaker, event);
-        }
+        emit(self.name(), PolicyKind::CircuitBreaker, event);
         self.core
             .complete(permit, outcome, slow, self.now_once(ended));
     }
