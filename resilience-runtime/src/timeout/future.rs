@@ -20,6 +20,7 @@ pin_project! {
     /// [`TimedOut`](crate::ErrorKind::TimedOut) at the deadline. The timer lives inside this
     /// future (no allocation) and is created only when the call first returns `Pending`.
     #[must_use = "futures do nothing unless you `.await` or poll them"]
+    #[project = TimeoutFutureProj]
     pub struct TimeoutFuture<'a, F> {
         // `None` once the deadline passed: the call is dropped right then, not when this future is.
         #[pin]
@@ -48,18 +49,34 @@ where
 {
     type Output = Result<T, Failure<E>>;
 
+    /// The call first: a call that completes at once costs this and nothing more, inlined into
+    /// the caller; the timer and everything after a `Pending` are out of line.
+    #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
-        let timeout = *this.timeout;
         let Some(call) = this.call.as_mut().as_pin_mut() else {
             // Polled again after timing out: the answer has not changed.
-            return Poll::Ready(Err(Failure::Rejected(timeout.rejection())));
+            return Poll::Ready(Err(Failure::Rejected(this.timeout.rejection())));
         };
-
         if let Poll::Ready(outcome) = call.poll(cx) {
             return Poll::Ready(outcome);
         }
+        Self::poll_deadline(this, cx)
+    }
+}
 
+impl<T, E, F> TimeoutFuture<'_, F>
+where
+    F: Future<Output = Result<T, Failure<E>>>,
+{
+    /// After the call returned `Pending`: starts the timer on the first `Pending`, polls it,
+    /// and cancels the call at the deadline.
+    #[inline(never)]
+    fn poll_deadline(
+        mut this: TimeoutFutureProj<'_, '_, F>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<T, Failure<E>>> {
+        let timeout = *this.timeout;
         let expired = match this.deadline.as_mut().as_pin_mut() {
             Some(deadline) => {
                 if !coop::has_budget_remaining() {
