@@ -91,10 +91,12 @@ where
 
         let stage = &mut *this.stage;
         // Runs only if the inner poll unwinds: the call panicked, so it is a failure, and the
-        // stage moves on so the later drop of this future does not count it again.
-        let unwinding = OnExit::new(|exit| {
-            *stage = Stage::Done;
-            breaker.exited(permit, exit);
+        // stage moves on so the later drop of this future does not count it again. It reads
+        // the permit back from the stage, so the guard holds two pointers and nothing more.
+        let unwinding = OnExit::new(move |exit| {
+            if let Stage::Running { permit, .. } = std::mem::replace(stage, Stage::Done) {
+                breaker.exited(permit, exit);
+            }
         });
         let poll = this.fut.poll(cx);
         unwinding.complete();

@@ -406,13 +406,39 @@ impl Core {
             if slow {
                 self.counters.slow.fetch_add(1, Relaxed);
             }
-            self.complete_closed(permit, outcome == Outcome::Failure, slow, &mut now);
+            let track_slow = self.slow() != 0;
+            self.complete_closed(
+                permit,
+                outcome == Outcome::Failure,
+                slow,
+                track_slow,
+                &mut now,
+            );
         } else {
             self.complete_other(permit, outcome, slow && recorded, &mut now);
         }
     }
 
+    /// The success of a call admitted closed when slow calls are not tracked (`slow` was 0
+    /// when read by the caller): the path nearly every call takes, with the outcome and the
+    /// slowness known, so nothing tests them again. Same effect as
+    /// `complete(permit, Outcome::Success, false, now)` with slow calls untracked.
+    /// `false`: the permit is not a closed one; nothing was done, call [`complete`](Self::complete).
+    #[inline]
+    pub(crate) fn complete_closed_success(
+        &self,
+        permit: Permit,
+        mut now: impl FnMut() -> u64,
+    ) -> bool {
+        if permit.role != Role::Closed {
+            return false;
+        }
+        self.complete_closed(permit, false, false, false, &mut now);
+        true
+    }
+
     /// Every completion but a closed call's success or failure.
+    #[inline(never)]
     fn complete_other(
         &self,
         permit: Permit,
@@ -459,6 +485,7 @@ impl Core {
         permit: Permit,
         failed: bool,
         slow: bool,
+        track_slow: bool,
         now: &mut impl FnMut() -> u64,
     ) {
         // Acquire: see `state`. A closed or metrics-only word holds no tallies, so any change
@@ -484,7 +511,7 @@ impl Core {
         }
         let check = match self.window.active() {
             Active::Count(w, ring) => {
-                let calls = w.record(ring, failed, slow, self.slow() != 0);
+                let calls = w.record(ring, failed, slow, track_slow);
                 // A success can only make a rate trip by completing `min_calls`; after that it
                 // only lowers the rates.
                 failed || slow || calls == self.settings.min_calls.load(Relaxed) as u64
@@ -512,6 +539,7 @@ impl Core {
     }
 
     /// Trips the breaker if the window (or the run of consecutive failures) says so.
+    #[inline(never)]
     fn check_trip(
         &self,
         word: Word,

@@ -265,7 +265,7 @@ impl CircuitBreaker {
     }
 
     /// Admits a call or rejects it; the tick it started at when slow calls are tracked.
-    #[inline]
+    #[inline(always)]
     fn admit(&self) -> Result<(Permit, u64), Error> {
         match self.core.acquire(|| self.clock.now()) {
             Ok(permit) => {
@@ -280,9 +280,24 @@ impl CircuitBreaker {
         }
     }
 
-    /// Reports and records a call that completed. Not generic, so every `call` shares it.
-    #[inline]
+    /// Reports and records a call that completed: a closed call's success, when slow calls
+    /// are not tracked, inline; every other case out of line.
+    #[inline(always)]
     fn finish(&self, permit: Permit, outcome: Outcome, started: u64) {
+        if outcome == Outcome::Success && self.core.slow() == 0 {
+            emit(self.name(), PolicyKind::CircuitBreaker, EventKind::Success);
+            if self.core.complete_closed_success(permit, self.now_once(0)) {
+                return;
+            }
+            self.core.complete(permit, outcome, false, self.now_once(0));
+            return;
+        }
+        self.finish_other(permit, outcome, started);
+    }
+
+    /// Reports and records a call that completed. Not generic, so every `call` shares it.
+    #[inline(never)]
+    fn finish_other(&self, permit: Permit, outcome: Outcome, started: u64) {
         let slow_after = self.core.slow();
         let mut ended = 0;
         let mut slow = false;
