@@ -2,6 +2,8 @@
 
 #![allow(clippy::unwrap_used, reason = "tests may unwrap")]
 
+mod common;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::Duration;
@@ -12,6 +14,8 @@ use resilience_runtime::{
 };
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
+
+use common::events;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Boom;
@@ -827,66 +831,20 @@ fn invalid_configurations_name_the_field_and_the_fix() {
 
 // ---- events ----
 
-/// Collects the events of the breaker named `events` as `event` or `from->to` strings. It is
-/// the process-wide subscriber: a scoped one would race with tests running in parallel over
-/// `tracing`'s global callsite interest and level caches.
-struct Recorder;
-
-static EVENTS: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
-
-impl tracing::Subscriber for Recorder {
-    fn enabled(&self, metadata: &tracing::Metadata<'_>) -> bool {
-        metadata.target() == "resilience"
-    }
-    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
-        tracing::span::Id::from_u64(1)
-    }
-    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
-    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
-    fn event(&self, event: &tracing::Event<'_>) {
-        #[derive(Default)]
-        struct Fields {
-            policy: String,
-            event: String,
-            from: String,
-            to: String,
-        }
-        impl tracing::field::Visit for Fields {
-            fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
-                let slot = match field.name() {
-                    "policy" => &mut self.policy,
-                    "event" => &mut self.event,
-                    "from" => &mut self.from,
-                    "to" => &mut self.to,
-                    _ => return,
-                };
-                *slot = value.to_owned();
-            }
-            fn record_debug(&mut self, _: &tracing::field::Field, _: &dyn std::fmt::Debug) {}
-        }
-        let mut f = Fields::default();
-        event.record(&mut f);
-        if f.policy != "events" {
-            return;
-        }
-        let line = if f.event == "state_transition" {
-            format!("{}->{}", f.from, f.to)
-        } else {
-            f.event
-        };
-        EVENTS.lock().unwrap().push(line);
-    }
-    fn enter(&self, _: &tracing::span::Id) {}
-    fn exit(&self, _: &tracing::span::Id) {}
-}
-
+/// The events of the breaker named `events`, as `event` or, for a transition, `from->to`.
 fn recorded() -> Vec<String> {
-    std::mem::take(&mut *EVENTS.lock().unwrap())
+    events::take()
+        .into_iter()
+        .map(|e| match e.str("event") {
+            "state_transition" => format!("{}->{}", e.str("from"), e.str("to")),
+            other => other.to_owned(),
+        })
+        .collect()
 }
 
 #[tokio::test(start_paused = true)]
 async fn every_decision_is_an_event() {
-    tracing::subscriber::set_global_default(Recorder).unwrap();
+    events::install("events");
     let b = Arc::new(
         CircuitBreaker::builder("events")
             .consecutive_failures(1)

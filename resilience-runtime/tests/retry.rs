@@ -1,11 +1,14 @@
 //! Behaviour of the retry policy, in virtual time.
 #![allow(clippy::unwrap_used, reason = "tests may unwrap")]
 
-use std::sync::{Arc, Mutex};
+mod common;
+
 use std::time::Duration;
 
 use resilience_runtime::{Backoff, Error, ErrorKind, Failure, Jitter, Retry, Timeout};
 use tokio::time::Instant;
+
+use common::events;
 
 fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
@@ -13,7 +16,7 @@ fn ms(n: u64) -> Duration {
 
 /// Every test builds its policies here, so the event recorder is in place before any event.
 fn builder(name: &'static str) -> resilience_runtime::RetryBuilder {
-    recorder();
+    events::install("test/events");
     Retry::builder(name)
 }
 
@@ -517,60 +520,6 @@ fn a_policy_can_be_a_static() {
     assert_eq!(RETRY.name(), "static");
 }
 
-/// The events of the policy named `test/events`, each as `event field=value ...`.
-///
-/// Installed as the global subscriber before any test emits an event: `tracing` caches each
-/// event site's interest when the site is first hit, so a subscriber installed later, or for one
-/// thread only, can miss events that other tests' threads hit first.
-#[derive(Default)]
-struct Recorder(Mutex<Vec<String>>);
-
-fn recorder() -> &'static Arc<Recorder> {
-    static RECORDER: std::sync::OnceLock<Arc<Recorder>> = std::sync::OnceLock::new();
-    RECORDER.get_or_init(|| {
-        let recorder = Arc::new(Recorder::default());
-        tracing::subscriber::set_global_default(Arc::clone(&recorder)).unwrap();
-        recorder
-    })
-}
-
-impl tracing::Subscriber for Recorder {
-    fn enabled(&self, metadata: &tracing::Metadata<'_>) -> bool {
-        metadata.target() == "resilience"
-    }
-    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
-        tracing::span::Id::from_u64(1)
-    }
-    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
-    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
-    fn event(&self, event: &tracing::Event<'_>) {
-        #[derive(Default)]
-        struct Fields {
-            policy: String,
-            text: String,
-        }
-        impl tracing::field::Visit for Fields {
-            fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
-                match field.name() {
-                    "policy" => self.policy = value.to_owned(),
-                    "event" => self.text.insert_str(0, value),
-                    _ => {}
-                }
-            }
-            fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
-                self.text += &format!(" {}={value:?}", field.name());
-            }
-        }
-        let mut fields = Fields::default();
-        event.record(&mut fields);
-        if fields.policy == "test/events" {
-            self.0.lock().unwrap().push(fields.text);
-        }
-    }
-    fn enter(&self, _: &tracing::span::Id) {}
-    fn exit(&self, _: &tracing::span::Id) {}
-}
-
 #[tokio::test(start_paused = true)]
 async fn every_attempt_retry_and_the_giving_up_is_an_event() {
     let retry = builder("test/events")
@@ -580,7 +529,11 @@ async fn every_attempt_retry_and_the_giving_up_is_an_event() {
         .unwrap();
     let (outcome, _) = run(&retry, None, unavailable).await;
     assert_eq!(outcome, Err(unavailable(3)));
-    let events = recorder().0.lock().unwrap().clone();
+    // Each as `event field=value ...`.
+    let events: Vec<String> = events::take()
+        .into_iter()
+        .map(|e| format!("{}{}", e.str("event"), e.others))
+        .collect();
     assert_eq!(
         events,
         [

@@ -1,0 +1,3 @@
+//! Helpers shared by the runtime's behaviour tests.
+
+pub mod events;
