@@ -15,68 +15,60 @@ use proc_macro2::{Delimiter, Group, Span, TokenStream, TokenTree};
 use proptest::prelude::*;
 use proptest::sample::select;
 use proptest::test_runner::Config;
+use resilience_syntax::names;
 
 use crate::attr::Args;
 use crate::expand;
 use crate::model::Kind;
 
 /// Option names of every kind, values that are identifiers, and near misses.
-const IDENTS: &[&str] = &[
-    "threshold",
-    "failures",
-    "window",
-    "min_calls",
-    "slow",
-    "slow_threshold",
-    "open",
-    "half_open",
-    "record",
-    "ignore",
-    "critical",
-    "name",
-    "fallback",
-    "attempts",
-    "backoff",
-    "jitter",
-    "when",
-    "max",
-    "queue",
-    "wait",
-    "burst",
-    "factor",
-    "fixed",
-    "linear",
-    "exponential",
-    "none",
-    "full",
-    "equal",
-    "decorrelated",
-    "true",
-    "false",
-    "crate",
-    "self",
-    "Self",
-    "super",
-    "r#type",
-    "_",
-    "attemps",
-    "treshold",
-    "windw",
-    "Max",
-    "ATTEMPTS",
-    "exponentail",
-    "PAYMENTS",
-    "ms",
-    "s",
-    "m",
-    "h",
-    "circuit_breaker",
-    "retry",
-    "timeout",
-    "bulkhead",
-    "rate_limiter",
-    "is_transient",
-];
+fn idents() -> Vec<&'static str> {
+    let settings = [
+        names::CIRCUIT_BREAKER,
+        names::RETRY,
+        names::TIMEOUT,
+        names::BULKHEAD,
+        names::RATE_LIMITER,
+    ];
+    let others: &[&str] = &[
+        "record",
+        "ignore",
+        "when",
+        "name",
+        "fallback",
+        "crate",
+        "factor",
+        "true",
+        "false",
+        "self",
+        "Self",
+        "super",
+        "r#type",
+        "_",
+        "attemps",
+        "treshold",
+        "windw",
+        "Max",
+        "ATTEMPTS",
+        "exponentail",
+        "PAYMENTS",
+        "ms",
+        "s",
+        "m",
+        "h",
+        "circuit_breaker",
+        "retry",
+        "timeout",
+        "bulkhead",
+        "rate_limiter",
+        "is_transient",
+    ];
+    let mut idents = settings.concat();
+    idents.extend(names::BACKOFFS.iter().chain(names::JITTERS).chain(others));
+    idents.sort_unstable();
+    idents.dedup();
+    idents
+}
 
 /// Literals with and without units, out-of-range, huge, negative and odd ones; a few tokens
 /// that the grammar puts together (`50%`, `100/s`, `-1`) come as one leaf.
@@ -200,7 +192,7 @@ fn lex(text: &str) -> TokenStream {
 /// One token tree as text: a leaf, or a group of trees (possibly empty).
 fn tree() -> impl Strategy<Value = String> {
     let leaf = prop_oneof![
-        3 => select(IDENTS).prop_map(str::to_owned),
+        3 => select(idents()).prop_map(str::to_owned),
         3 => select(LITERALS).prop_map(str::to_owned),
         2 => select(PUNCTS).prop_map(str::to_owned),
     ];
@@ -520,7 +512,7 @@ proptest! {
 
 #[test]
 fn every_hostile_leaf_lexes() {
-    for text in IDENTS.iter().chain(LITERALS).chain(PUNCTS) {
+    for text in idents().iter().chain(LITERALS).chain(PUNCTS) {
         assert!(!lex(text).is_empty(), "{text}");
     }
 }

@@ -8,7 +8,11 @@ use proc_macro2::Span;
 use syn::spanned::Spanned;
 use syn::{Ident, LitStr, Path};
 
-use crate::attr::{Arg, Args, Call, Number, Value};
+use resilience_syntax::duration::{self as units, unit_nanos};
+use resilience_syntax::names::{self, BACKOFFS, JITTERS};
+use resilience_syntax::suggest::edit_distance;
+
+use crate::attr::{Arg, Args, Call, Value};
 use crate::model::{Backoff, Config, Jitter, Kind, Layer, Nanos, Open, Rate, Spanned as S, Window};
 
 /// Collects errors; turned into one `syn::Error` (shown as several) at the end.
@@ -55,33 +59,19 @@ pub enum Site<'a> {
     Declaration(&'a Ident),
 }
 
-/// The options each attribute takes by name.
-fn options(kind: Kind) -> &'static [&'static str] {
-    match kind {
-        Kind::CircuitBreaker => &[
-            "threshold",
-            "failures",
-            "window",
-            "min_calls",
-            "slow",
-            "slow_threshold",
-            "open",
-            "half_open",
-            "record",
-            "ignore",
-            "critical",
-            "name",
-            "fallback",
-            "crate",
-        ],
-        Kind::Retry => &[
-            "attempts", "backoff", "jitter", "when", "name", "fallback", "crate",
-        ],
-        Kind::Timeout => &["name", "fallback", "crate"],
-        Kind::Bulkhead => &["max", "queue", "wait", "name", "fallback", "crate"],
-        Kind::RateLimiter => &["burst", "wait", "name", "fallback", "crate"],
-        Kind::Fallback => &["crate"],
-    }
+/// The options each attribute takes by name: its settings (shared with the registry's keys),
+/// then the options that depend on the annotated function, then those every attribute takes.
+fn options(kind: Kind) -> Vec<&'static str> {
+    let (settings, predicates): (&[&str], &[&str]) = match kind {
+        Kind::CircuitBreaker => (names::CIRCUIT_BREAKER, &["record", "ignore"]),
+        Kind::Retry => (names::RETRY, &["when"]),
+        Kind::Timeout => (names::TIMEOUT, &[]),
+        Kind::Bulkhead => (names::BULKHEAD, &[]),
+        Kind::RateLimiter => (names::RATE_LIMITER, &[]),
+        Kind::Fallback => return vec!["crate"],
+    };
+    let common = ["name", "fallback", "crate"];
+    [settings, predicates, &common].concat()
 }
 
 /// Options that depend on the annotated function (its error type, its arguments), so they are
@@ -118,26 +108,6 @@ fn example(option: &str) -> &'static str {
     }
 }
 
-/// The number of single-character edits between `a` and `b` (Levenshtein).
-pub fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut prev = row[0];
-        row[0] = i + 1;
-        for (j, &cb) in b.iter().enumerate() {
-            let cur = row[j + 1];
-            row[j + 1] = if ca == cb {
-                prev
-            } else {
-                1 + prev.min(cur).min(row[j])
-            };
-            prev = cur;
-        }
-    }
-    row[b.len()]
-}
-
 /// The candidate closest to `word`, if it is close enough to be a misspelling.
 pub fn did_you_mean<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
     let limit = (word.chars().count() / 3).clamp(1, 3);
@@ -151,7 +121,7 @@ pub fn did_you_mean<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
 
 fn unknown_option(kind: Kind, name: &str) -> String {
     let opts = options(kind);
-    match did_you_mean(name, opts) {
+    match did_you_mean(name, &opts) {
         Some(s) => format!("unknown option '{name}'; did you mean '{s}'?"),
         None if kind == Kind::Fallback => {
             format!(
@@ -297,7 +267,7 @@ fn positional(layer: &mut Layer, value: &Value, site: Site, cx: &mut Ctxt) {
                 );
                 return;
             }
-            if let Some(s) = did_you_mean(&word, options(kind)) {
+            if let Some(s) = did_you_mean(&word, &options(kind)) {
                 cx.error(
                     ident.span(),
                     format!("unknown option '{word}'; did you mean '{s}'?"),
@@ -565,31 +535,6 @@ fn callable(value: &Value, key: &str, cx: &mut Ctxt) -> Option<Path> {
     }
 }
 
-/// The nanoseconds in one unit of a duration suffix.
-fn unit_nanos(unit: &str) -> Option<u128> {
-    match unit {
-        "ms" => Some(1_000_000),
-        "s" => Some(1_000_000_000),
-        "m" => Some(60_000_000_000),
-        "h" => Some(3_600_000_000_000),
-        _ => None,
-    }
-}
-
-/// `amount` (the digits of a literal) times `unit` nanoseconds, if it fits in a u64.
-fn scale(n: &Number, unit: u128) -> Option<u64> {
-    let nanos = if n.is_int {
-        n.digits.parse::<u128>().ok()?.checked_mul(unit)?
-    } else {
-        let f = n.digits.parse::<f64>().ok()? * unit as f64;
-        if !f.is_finite() || f >= u64::MAX as f64 {
-            return None;
-        }
-        f.round() as u128
-    };
-    u64::try_from(nanos).ok()
-}
-
 pub(crate) fn duration(value: &Value, key: &str, cx: &mut Ctxt) -> Option<S<Nanos>> {
     let n = match value {
         Value::Number(n) if !n.percent && n.per.is_none() => n,
@@ -623,7 +568,7 @@ pub(crate) fn duration(value: &Value, key: &str, cx: &mut Ctxt) -> Option<S<Nano
         cx.error(n.span, "a duration cannot be negative");
         return None;
     }
-    match scale(n, unit) {
+    match units::scale(&n.digits, unit) {
         Some(v) => Some(S {
             value: v,
             span: n.span,
@@ -776,10 +721,7 @@ fn rate(value: &Value, cx: &mut Ctxt) -> Option<S<Rate>> {
             None
         }
         Ok(count) => Some(S {
-            value: Rate {
-                count,
-                per: period as u64,
-            },
+            value: Rate { count, per: period },
             span: n.span,
         }),
         Err(_) => {
@@ -891,7 +833,6 @@ impl CallArgs<'_> {
     }
 }
 
-const BACKOFFS: &[&str] = &["fixed", "linear", "exponential"];
 const BACKOFF_FORMS: &str = "fixed(500ms), linear(100ms, max = 2s) or exponential(100ms, max = 2s)";
 /// The default cap of an exponential backoff, as in the runtime: 10 seconds.
 const DEFAULT_BACKOFF_MAX: Nanos = 10_000_000_000;
@@ -1018,31 +959,14 @@ fn check_cap(first: Nanos, max: S<Nanos>, cx: &mut Ctxt) -> Option<()> {
             max.span,
             format!(
                 "'max' ({}) is shorter than the first delay ({}); make it at least as long: max = {}",
-                show_duration(max.value),
-                show_duration(first),
-                show_duration(first),
+                units::format(max.value),
+                units::format(first),
+                units::format(first),
             ),
         );
         return None;
     }
     Some(())
-}
-
-/// A duration as the attribute language writes it, in its largest whole unit: `2m`, `1500ms`.
-fn show_duration(nanos: Nanos) -> String {
-    const MS: Nanos = 1_000_000;
-    [
-        ("h", 3_600_000 * MS),
-        ("m", 60_000 * MS),
-        ("s", 1_000 * MS),
-        ("ms", MS),
-    ]
-    .into_iter()
-    .find(|(_, unit)| nanos != 0 && nanos.is_multiple_of(*unit))
-    .map_or_else(
-        || format!("{nanos}ns"),
-        |(name, unit)| format!("{}{name}", nanos / unit),
-    )
 }
 
 fn factor(value: &Value, cx: &mut Ctxt) -> Option<f64> {
@@ -1065,8 +989,6 @@ fn factor(value: &Value, cx: &mut Ctxt) -> Option<f64> {
         }
     }
 }
-
-const JITTERS: &[&str] = &["none", "full", "equal", "decorrelated"];
 
 fn jitter(value: &Value, cx: &mut Ctxt) -> Option<S<Jitter>> {
     let ident = match value.as_ident() {
@@ -1156,14 +1078,6 @@ mod tests {
     }
 
     #[test]
-    fn edit_distance_counts_single_edits() {
-        assert_eq!(edit_distance("treshold", "threshold"), 1);
-        assert_eq!(edit_distance("attemps", "attempts"), 1);
-        assert_eq!(edit_distance("", "abc"), 3);
-        assert_eq!(edit_distance("same", "same"), 0);
-    }
-
-    #[test]
     fn misspelt_option_suggests_the_closest() {
         assert_eq!(
             errors(Kind::CircuitBreaker, "treshold = 50%"),
@@ -1204,16 +1118,6 @@ mod tests {
             ["a duration needs a unit: 30s, 500ms, 2m"]
         );
         assert!(errors(Kind::Timeout, "30sec")[0].starts_with("unknown unit 'sec'"));
-    }
-
-    #[test]
-    fn durations_are_shown_in_their_largest_whole_unit() {
-        let ms = 1_000_000;
-        assert_eq!(show_duration(1_500 * ms), "1500ms");
-        assert_eq!(show_duration(5_000 * ms), "5s");
-        assert_eq!(show_duration(120_000 * ms), "2m");
-        assert_eq!(show_duration(7_200_000 * ms), "2h");
-        assert_eq!(show_duration(10), "10ns");
     }
 
     #[test]

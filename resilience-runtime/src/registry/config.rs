@@ -155,10 +155,10 @@ pub fn load_str(
             };
             for (key, value) in off {
                 if !settings.iter().any(|(k, _)| k == key)
-                    && let Some(key) = keys(p.kind).iter().find(|k| *k == key)
+                    && let Some(key) = keys(p.kind).into_iter().find(|k| k == key)
                 {
                     // `slow` first: it clears `slow_threshold`, which must come after it.
-                    settings.insert(0, (*key, (*value).to_owned()));
+                    settings.insert(0, (key, (*value).to_owned()));
                 }
             }
             declared.insert(name.clone(), settings);
@@ -222,7 +222,7 @@ fn from_env(env: impl IntoIterator<Item = (String, String)>) -> Result<Vec<Given
     let mut known = HashMap::new();
     for (name, policy) in super::policies() {
         for key in keys(policy.kind()) {
-            known.insert(env_var(&name, key), (name.clone(), (*key).to_owned()));
+            known.insert(env_var(&name, key), (name.clone(), key.to_owned()));
         }
     }
     let mut out = Vec::new();

@@ -4,6 +4,8 @@
 
 use std::fmt;
 
+use resilience_syntax::suggest::edit_distance;
+
 use crate::error::ConfigError;
 use crate::event::PolicyKind;
 
@@ -217,24 +219,6 @@ pub(crate) fn close_matches<'a>(
         .take(3)
         .map(|(_, c)| c.to_owned())
         .collect()
-}
-
-/// Levenshtein distance, over chars.
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut diagonal = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let above = row[j + 1];
-            row[j + 1] = (above + 1)
-                .min(row[j] + 1)
-                .min(diagonal + usize::from(ca != *cb));
-            diagonal = above;
-        }
-    }
-    row[b.len()]
 }
 
 #[cfg(test)]

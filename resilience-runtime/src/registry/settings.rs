@@ -1,5 +1,7 @@
 //! Settings by key: changes written as in the attributes, checked together, applied together.
 
+use resilience_syntax::names;
+
 use crate::circuit_breaker::builder::WindowSpec;
 use crate::event::PolicyKind;
 use crate::{
@@ -13,32 +15,18 @@ use super::units::{
 };
 use super::{Policy, RegistryError};
 
-/// The keys of each kind, as in the attributes.
-pub(crate) const CIRCUIT_BREAKER_KEYS: &[&str] = &[
-    "threshold",
-    "failures",
-    "window",
-    "min_calls",
-    "slow",
-    "slow_threshold",
-    "open",
-    "half_open",
-    "critical",
-];
-pub(crate) const RETRY_KEYS: &[&str] = &["attempts", "backoff", "jitter"];
-pub(crate) const TIMEOUT_KEYS: &[&str] = &["duration"];
-pub(crate) const BULKHEAD_KEYS: &[&str] = &["max", "queue", "wait"];
-pub(crate) const RATE_LIMITER_KEYS: &[&str] = &["rate", "burst", "wait"];
-
-pub(crate) fn keys(kind: PolicyKind) -> &'static [&'static str] {
-    match kind {
-        PolicyKind::CircuitBreaker => CIRCUIT_BREAKER_KEYS,
-        PolicyKind::Retry => RETRY_KEYS,
-        PolicyKind::Timeout => TIMEOUT_KEYS,
-        PolicyKind::Bulkhead => BULKHEAD_KEYS,
-        PolicyKind::RateLimiter => RATE_LIMITER_KEYS,
-        PolicyKind::Fallback => &[],
-    }
+/// The keys of each kind: the attributes' settings, after the positional value's own key for
+/// a timeout (`duration`) and a rate limiter (`rate`).
+pub(crate) fn keys(kind: PolicyKind) -> Vec<&'static str> {
+    let (positional, named): (&[&str], &[&str]) = match kind {
+        PolicyKind::CircuitBreaker => (&[], names::CIRCUIT_BREAKER),
+        PolicyKind::Retry => (&[], names::RETRY),
+        PolicyKind::Timeout => (&["duration"], names::TIMEOUT),
+        PolicyKind::Bulkhead => (&[], names::BULKHEAD),
+        PolicyKind::RateLimiter => (&["rate"], names::RATE_LIMITER),
+        PolicyKind::Fallback => (&[], &[]),
+    };
+    [positional, named].concat()
 }
 
 /// A policy and the settings it will get.
@@ -272,7 +260,7 @@ impl ChangeSet {
         let kind = pending.policy().kind();
         match pending.set(key, value) {
             Ok(true) => Ok(()),
-            Ok(false) => Err(RegistryError::unknown_setting(name, kind, key, keys(kind))),
+            Ok(false) => Err(RegistryError::unknown_setting(name, kind, key, &keys(kind))),
             Err(message) => Err(RegistryError::invalid_value(name, key, message)),
         }
     }

@@ -4,50 +4,34 @@
 
 use std::time::Duration;
 
+use resilience_syntax::duration as units;
+
 use crate::{Backoff, Jitter};
 
-/// A duration with its unit: `250ms`, `1.5s`, `2m`, `1h`.
+/// A duration with its unit: `250ms`, `1.5s`, `2m`, `1h`; the units and their scaling are the
+/// attributes' own (`resilience_syntax::duration`).
 pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
     let split = s
         .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '_'))
         .unwrap_or(s.len());
     let (number, unit) = s.split_at(split);
-    let number = number.replace('_', "");
-    let scale = match unit.trim() {
-        "ms" => 1e-3,
-        "s" => 1.0,
-        "m" => 60.0,
-        "h" => 3600.0,
+    let unit = match unit.trim() {
         "" => return Err(format!("`{s}` needs a unit: write 30s, 500ms, 2m or 1h")),
-        other => {
-            return Err(format!(
-                "unknown unit `{other}` in `{s}`: write ms, s, m or h (30s, 500ms, 2m)"
-            ));
-        }
+        unit => units::unit_nanos(unit).ok_or_else(|| {
+            format!("unknown unit `{unit}` in `{s}`: write ms, s, m or h (30s, 500ms, 2m)")
+        })?,
     };
-    let value: f64 = number
-        .parse()
-        .map_err(|_| format!("`{s}` is not a duration: write 30s, 500ms, 2m or 1h"))?;
-    Duration::try_from_secs_f64(value * scale)
-        .map_err(|_| format!("`{s}` is not a duration: write 30s, 500ms, 2m or 1h"))
+    units::scale(number, unit)
+        .map(Duration::from_nanos)
+        .ok_or_else(|| format!("`{s}` is not a duration: write 30s, 500ms, 2m or 1h"))
 }
 
-/// A duration in the largest unit that writes it exactly (`30s`, `1500ms`, `5m`), or in
-/// seconds with decimals.
+/// A duration as the attributes write it: in the largest unit that writes it exactly (`30s`,
+/// `1500ms`, `5m`), or in seconds with decimals.
 pub(crate) fn fmt_duration(d: Duration) -> String {
-    let nanos = d.as_nanos();
-    const MS: u128 = 1_000_000;
-    const S: u128 = 1_000 * MS;
-    for (unit, size) in [("h", 3600 * S), ("m", 60 * S), ("s", S), ("ms", MS)] {
-        if nanos != 0 && nanos.is_multiple_of(size) {
-            return format!("{}{unit}", nanos / size);
-        }
-    }
-    if nanos == 0 {
-        return "0s".to_owned();
-    }
-    format!("{}s", d.as_secs_f64())
+    // Policies hold durations as u64 nanoseconds (584 years): none is longer.
+    units::format(u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
 }
 
 /// A percentage: `50%` (the `%` may be left out: `50`).
