@@ -11,6 +11,8 @@
 #![cfg(not(resilience_loom))]
 #![allow(clippy::unwrap_used, reason = "tests may unwrap")]
 
+mod common;
+
 use std::cell::Cell;
 use std::future::{Future, poll_fn};
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -21,6 +23,8 @@ use std::time::Duration;
 use resilience_runtime::{
     Backoff, Bulkhead, CircuitBreaker, Failure, RateLimiter, Retry, State, Timeout,
 };
+
+use common::paused_runtime;
 
 #[derive(Debug)]
 struct Boom;
@@ -124,14 +128,6 @@ impl Policies {
 async fn poll_once<F: Future + ?Sized>(fut: Pin<&mut F>) -> Poll<F::Output> {
     let mut fut = Some(fut);
     poll_fn(|cx| Poll::Ready(fut.take().unwrap().poll(cx))).await
-}
-
-fn paused_runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_time()
-        .start_paused(true)
-        .build()
-        .unwrap()
 }
 
 type Stack = for<'a> fn(&'a Policies) -> Call<'a>;

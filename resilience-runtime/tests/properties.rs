@@ -6,6 +6,8 @@
 #![cfg(not(resilience_loom))]
 #![allow(clippy::unwrap_used, reason = "tests may unwrap")]
 
+mod common;
+
 use std::cell::Cell;
 use std::collections::VecDeque;
 use std::future::{Future, poll_fn};
@@ -20,15 +22,9 @@ use resilience_runtime::{
     Backoff, CircuitBreaker, Error, ErrorKind, Failure, Jitter, RateLimiter, Retry, State,
 };
 
-const MS: u64 = 1_000_000;
+use common::paused_runtime;
 
-fn paused_runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_time()
-        .start_paused(true)
-        .build()
-        .unwrap()
-}
+const MS: u64 = 1_000_000;
 
 /// Polls `fut` once.
 async fn poll_once<F: Future + ?Sized>(fut: Pin<&mut F>) -> Poll<F::Output> {
