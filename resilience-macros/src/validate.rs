@@ -343,7 +343,9 @@ fn named(layer: &mut Layer, key: &str, value: &Value, cx: &mut Ctxt) {
             "slow" => cb.slow = positive(duration(value, key, cx), key, cx),
             "slow_threshold" => cb.slow_threshold = percent(value, key, cx),
             "open" => cb.open = open(value, cx),
-            "half_open" => cb.half_open = at_least(count(value, key, cx), 1, key, cx),
+            "half_open" => {
+                cb.half_open = at_most(at_least(count(value, key, cx), 1, key, cx), 1000, key, cx)
+            }
             "critical" => cb.critical = boolean(value, key, cx),
             "record" => cb.record = callable(value, key, cx),
             "ignore" => cb.ignore = callable(value, key, cx),
@@ -366,9 +368,10 @@ fn named(layer: &mut Layer, key: &str, value: &Value, cx: &mut Ctxt) {
             _ => {}
         },
         Config::Bulkhead(b) => match key {
-            "max" => b.max = at_least(count(value, key, cx), 1, key, cx),
+            // The runtime's MAX_BULKHEAD_SLOTS.
+            "max" => b.max = at_most(at_least(count(value, key, cx), 1, key, cx), 1_048_575, key, cx),
             "queue" => b.queue = count(value, key, cx),
-            "wait" => b.wait = duration(value, key, cx),
+            "wait" => b.wait = positive(duration(value, key, cx), key, cx),
             _ => {}
         },
         Config::RateLimiter(rl) => match key {
@@ -449,6 +452,13 @@ fn combinations(layer: &Layer, cx: &mut Ctxt) {
                 cx.error(j.span, "jitter = decorrelated grows its own delays, so it works only with exponential backoff; use jitter = full or equal here, or backoff = exponential(...)");
             }
         }
+        Config::Bulkhead(b) => {
+            if let Some(w) = &b.wait
+                && b.queue.is_none_or(|q| q.value == 0)
+            {
+                cx.error(w.span, "'wait' is the longest wait in the queue, so it needs a queue: add queue = 20 beside it, or remove wait");
+            }
+        }
         _ => {}
     }
 }
@@ -459,6 +469,18 @@ fn at_least(n: Option<S<u32>>, min: u32, key: &str, cx: &mut Ctxt) -> Option<S<u
         cx.error(
             n.span,
             format!("'{key}' must be at least {min}: {}", example(key)),
+        );
+        return None;
+    }
+    Some(n)
+}
+
+fn at_most(n: Option<S<u32>>, max: u32, key: &str, cx: &mut Ctxt) -> Option<S<u32>> {
+    let n = n?;
+    if n.value > max {
+        cx.error(
+            n.span,
+            format!("'{key}' must be at most {max}: {}", example(key)),
         );
         return None;
     }
@@ -1160,6 +1182,40 @@ mod tests {
         assert!(errors(Kind::Timeout, "")[0].contains("needs a duration"));
         assert!(errors(Kind::Bulkhead, "queue = 2")[0].contains("max = 10"));
         assert!(errors(Kind::RateLimiter, "")[0].contains("needs a rate"));
+    }
+
+    #[test]
+    fn a_bulkhead_wait_needs_a_queue_and_a_length() {
+        assert_eq!(
+            errors(Kind::Bulkhead, "max = 10, wait = 500ms"),
+            [
+                "'wait' is the longest wait in the queue, so it needs a queue: add queue = 20 beside it, or remove wait"
+            ]
+        );
+        assert!(
+            errors(Kind::Bulkhead, "max = 10, queue = 0, wait = 500ms")[0]
+                .contains("needs a queue")
+        );
+        assert_eq!(
+            errors(Kind::Bulkhead, "max = 10, queue = 5, wait = 0ms"),
+            ["'wait' must be longer than 0: wait = 500ms"]
+        );
+        assert!(errors(Kind::Bulkhead, "max = 10, queue = 5, wait = 500ms").is_empty());
+        assert!(errors(Kind::RateLimiter, "100/s, wait = 0ms").is_empty());
+    }
+
+    #[test]
+    fn counts_the_runtime_caps_are_capped_here_too() {
+        assert_eq!(
+            errors(Kind::CircuitBreaker, "half_open = 1001"),
+            ["'half_open' must be at most 1000: half_open = 3"]
+        );
+        assert!(errors(Kind::CircuitBreaker, "half_open = 1000").is_empty());
+        assert_eq!(
+            errors(Kind::Bulkhead, "max = 1048576"),
+            ["'max' must be at most 1048575: max = 10"]
+        );
+        assert!(errors(Kind::Bulkhead, "max = 1048575").is_empty());
     }
 
     #[test]
