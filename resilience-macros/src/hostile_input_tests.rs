@@ -516,3 +516,20 @@ fn every_hostile_leaf_lexes() {
         assert!(!lex(text).is_empty(), "{text}");
     }
 }
+
+/// Found by the policy proptest: a declaration cut short after its attributes or visibility
+/// was reported at the call site; it is reported at what came before the missing declaration.
+#[test]
+fn a_declaration_missing_after_its_attributes_or_visibility_is_reported_there() {
+    for input in ["#[threshold]", "/// Docs.\npub", "pub(crate)"] {
+        let case = format!("policy! {{ {input} }}");
+        let out = expand::policy(lex(input));
+        let mut errors = Vec::new();
+        compile_errors(out, &mut errors);
+        assert!(!errors.is_empty(), "accepted: {case}");
+        for (span, message) in &errors {
+            assert!(message.contains("expected a declaration"), "{case}: {message}");
+            assert_ne!(span.byte_range(), 0..0, "spanned at the call site: {case}");
+        }
+    }
+}

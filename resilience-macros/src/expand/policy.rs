@@ -37,7 +37,18 @@ impl Parse for Decls {
             let attrs = input.call(Attribute::parse_outer)?;
             let vis = input.parse()?;
             input.parse::<Token![static]>().map_err(|e| {
-                syn::Error::new(e.span(), "expected a declaration: pub static NAME: CircuitBreaker = circuit_breaker(...);")
+                const EXPECTED: &str = "expected a declaration: pub static NAME: CircuitBreaker = circuit_breaker(...);";
+                // At the end of the input there is no token to point at: point at what came
+                // before the missing declaration (its attributes or visibility) instead.
+                if input.is_empty() {
+                    if !matches!(vis, Visibility::Inherited) {
+                        return syn::Error::new_spanned(&vis, EXPECTED);
+                    }
+                    if let Some(last) = attrs.last() {
+                        return syn::Error::new_spanned(last, EXPECTED);
+                    }
+                }
+                syn::Error::new(e.span(), EXPECTED)
             })?;
             let ident = input.parse()?;
             input.parse::<Token![:]>()?;
