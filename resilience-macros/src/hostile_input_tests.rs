@@ -17,7 +17,7 @@ use proptest::sample::select;
 use proptest::test_runner::Config;
 use resilience_syntax::names;
 
-use crate::attr::Args;
+use crate::attr::parse_args;
 use crate::expand;
 use crate::model::Kind;
 
@@ -388,7 +388,7 @@ fn check_attribute(kind: Kind, args: TokenStream, item: &Item) -> Result<(), Tes
     .map_err(|_| TestCaseError::fail(format!("the macro panicked on {case}")))?;
     let mut errors = Vec::new();
     compile_errors(out.clone(), &mut errors);
-    if syn::parse2::<Args>(args).is_err() {
+    if parse_args(args).is_err() {
         prop_assert!(
             !errors.is_empty(),
             "arguments that do not parse were accepted: {case}"
@@ -528,7 +528,10 @@ fn a_declaration_missing_after_its_attributes_or_visibility_is_reported_there() 
         compile_errors(out, &mut errors);
         assert!(!errors.is_empty(), "accepted: {case}");
         for (span, message) in &errors {
-            assert!(message.contains("expected a declaration"), "{case}: {message}");
+            assert!(
+                message.contains("expected a declaration"),
+                "{case}: {message}"
+            );
             assert_ne!(span.byte_range(), 0..0, "spanned at the call site: {case}");
         }
     }

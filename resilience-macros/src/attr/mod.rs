@@ -12,9 +12,9 @@
 //!         | "string" | true | false
 //! ```
 
-use proc_macro2::Span;
+use proc_macro2::{Delimiter, Group, Span, TokenStream, TokenTree};
 use syn::ext::IdentExt;
-use syn::parse::{Parse, ParseStream};
+use syn::parse::{Parse, ParseStream, Parser};
 use syn::punctuated::Punctuated;
 use syn::spanned::Spanned;
 use syn::{Ident, Lit, LitBool, LitStr, Path, Token};
@@ -113,19 +113,29 @@ impl Value {
     }
 }
 
+/// Parses an attribute's arguments.
+///
+/// The arguments are parsed inside a group spanned at their last token, so an error at their
+/// end (a value cut short: `rate = 100/`, `when = ApiError::`, `POOL<`) points at that token;
+/// parsed as a bare stream, syn would span it at the whole attribute, or for an attribute taken
+/// into a stack, at the one that expands.
+pub fn parse_args(tokens: TokenStream) -> syn::Result<Args> {
+    let Some(last) = tokens.clone().into_iter().last().map(|t| t.span()) else {
+        return syn::parse2(tokens);
+    };
+    let mut group = Group::new(Delimiter::Parenthesis, tokens);
+    group.set_span(last);
+    let in_group = |input: ParseStream| {
+        let content;
+        syn::parenthesized!(content in input);
+        content.parse::<Args>()
+    };
+    in_group.parse2(TokenStream::from(TokenTree::Group(group)))
+}
+
 impl Parse for Args {
     fn parse(input: ParseStream) -> syn::Result<Self> {
-        let last = last_token_span(input);
-        let items = Punctuated::<Arg, Token![,]>::parse_terminated(input).map_err(|e| {
-            // syn spans an error at the end of an attribute's arguments at the whole attribute
-            // (`Span::call_site()`); the token the arguments stop at is more use.
-            match last {
-                Some(last) if e.to_string().starts_with("unexpected end of input") => {
-                    syn::Error::new(last, e.to_string())
-                }
-                _ => e,
-            }
-        })?;
+        let items = Punctuated::<Arg, Token![,]>::parse_terminated(input)?;
         Ok(Args {
             items: items.into_iter().collect(),
         })
@@ -204,17 +214,6 @@ impl Parse for Value {
             Err(lookahead.error())
         }
     }
-}
-
-/// The span of the last token tree of `input`, if it has any.
-fn last_token_span(input: ParseStream) -> Option<Span> {
-    let mut cursor = input.cursor();
-    let mut last = None;
-    while let Some((tree, next)) = cursor.token_tree() {
-        last = Some(tree.span());
-        cursor = next;
-    }
-    last
 }
 
 fn number(
@@ -366,7 +365,7 @@ mod tests {
     /// default, arguments that end too soon point at the whole attribute (no text here).
     fn error_at(src: &str) -> (String, Option<String>) {
         let tokens: proc_macro2::TokenStream = src.parse().expect("lexes");
-        match syn::parse2::<Args>(tokens) {
+        match parse_args(tokens) {
             Ok(_) => panic!("{src} parses"),
             Err(e) => (e.to_string(), e.span().source_text()),
         }
@@ -393,6 +392,14 @@ mod tests {
         let (message, at) = error_at("attempts = -");
         assert_eq!(message, "expected a number after '-'");
         assert_eq!(at.as_deref(), Some("-"));
+    }
+
+    #[test]
+    fn generic_arguments_cut_short_are_reported_at_the_last_token() {
+        // Found by the hostile-input proptest: syn reads `POOL<` as the start of generic
+        // arguments and stops at the end of the stream.
+        let (_, at) = error_at("POOL < fallback = f");
+        assert_eq!(at.as_deref(), Some("f"));
     }
 
     #[test]

@@ -42,7 +42,7 @@ use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{Ident, Path, ReturnType, Type};
 
-use crate::attr::Args;
+use crate::attr::parse_args;
 use crate::model::{Config, Kind, Layer};
 use crate::validate::{self, Ctxt, Site};
 use func::{Func, Param, Pass, Receiver, Shape};
@@ -82,7 +82,7 @@ pub fn attribute(kind: Kind, args: TokenStream, item: TokenStream) -> TokenStrea
 
     let layers: Vec<Layer> = sources
         .iter()
-        .filter_map(|s| match syn::parse2::<Args>(s.args.clone()) {
+        .filter_map(|s| match parse_args(s.args.clone()) {
             Ok(args) => Some(validate::layer(
                 s.kind,
                 &args,

@@ -13,7 +13,7 @@ use syn::parse::{Parse, ParseStream};
 use syn::spanned::Spanned;
 use syn::{Attribute, Ident, LitStr, Path, Token, Visibility};
 
-use crate::attr::Args;
+use crate::attr::{Args, parse_args};
 use crate::model::{Kind, Layer};
 use crate::validate::{self, Ctxt, Site, did_you_mean};
 
@@ -146,7 +146,7 @@ pub fn policy(input: TokenStream) -> TokenStream {
             out.extend(cx.finish().err().map(syn::Error::into_compile_error));
             continue;
         };
-        let layer = match syn::parse2::<Args>(decl.args.clone()) {
+        let layer = match parse_args(decl.args.clone()) {
             Ok(args) if ctor_kind == Some(kind) => Some(validate::layer(
                 kind,
                 &args,
