@@ -43,6 +43,7 @@
 
 mod error;
 pub mod event;
+mod per_thread;
 mod sync;
 
 // Under `--cfg resilience_loom` only the lock-free cores are built, on loom's atomics, for the

@@ -1,0 +1,242 @@
+//! Counters that a thread adds to without a locked instruction and without sharing a cache
+//! line with another thread: the success path's counts.
+//!
+//! A locked read-modify-write (`lock xadd`) costs several nanoseconds even uncontended, and
+//! when two threads add to one counter its cache line travels between their cores on every
+//! call. A [`Counter`] instead has one cell per *stripe*, each on its own cache line. The first
+//! [`STRIPES`] threads that count anything own one stripe each, for as long as they live: only
+//! the owner writes its cell, so it adds with a plain load and store. Threads beyond that share
+//! one more cell, with `fetch_add`. A read sums the cells.
+//!
+//! A thread's stripe is the same for every counter (one thread-local byte), and is given back
+//! when the thread exits, for the next thread to take over with the cells' values as they are:
+//! the cells are running totals, never reset, so whoever owns a stripe only ever adds to it.
+//!
+//! A sum is not a snapshot of one instant: it reads each cell once, `Relaxed`, so an add that
+//! races with it may or may not be in it. Every add is counted exactly once, and a sum taken
+//! after the adders are done (joined, or synchronised with by any other means) is exact.
+
+use std::sync::atomic::Ordering::Relaxed;
+
+use crate::sync::{AtomicU64, loom_const};
+
+/// How many threads at once own a stripe.
+pub(crate) const STRIPES: usize = 16;
+
+/// One cell per cache line (128 bytes: adjacent lines are fetched in pairs on x86-64).
+#[derive(Debug)]
+#[repr(align(128))]
+struct Cell(AtomicU64);
+
+/// A running total that threads add to, each in its own cache line (see the module docs).
+#[derive(Debug)]
+pub(crate) struct Counter {
+    /// `STRIPES` owned cells, then the shared one.
+    cells: [Cell; STRIPES + 1],
+}
+
+impl Counter {
+    loom_const! {
+        /// A counter at zero.
+        pub(crate) const fn new() -> Counter {
+            #[cfg(not(resilience_loom))]
+            let cells = [const { Cell(AtomicU64::new(0)) }; STRIPES + 1];
+            #[cfg(resilience_loom)]
+            let cells = std::array::from_fn(|_| Cell(AtomicU64::new(0)));
+            Counter { cells }
+        }
+    }
+
+    /// Adds `n` to the total.
+    #[inline]
+    pub(crate) fn add(&self, n: u64) {
+        match stripe::current() {
+            Some(i) => {
+                // Only this thread writes this cell while it owns stripe `i` (see `stripe`), so a
+                // load and a store cannot lose another add; readers see either value.
+                let cell = &self.cells[i].0;
+                cell.store(cell.load(Relaxed).wrapping_add(n), Relaxed);
+            }
+            None => {
+                self.cells[STRIPES].0.fetch_add(n, Relaxed);
+            }
+        }
+    }
+
+    /// The total: every add that happened before this call (see the module docs).
+    pub(crate) fn sum(&self) -> u64 {
+        self.cells
+            .iter()
+            .fold(0u64, |total, cell| total.wrapping_add(cell.0.load(Relaxed)))
+    }
+}
+
+#[cfg(not(resilience_loom))]
+mod stripe {
+    //! Which stripe the current thread owns.
+
+    use std::cell::Cell;
+    use std::sync::atomic::AtomicU32;
+    use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
+
+    use super::STRIPES;
+
+    /// Not asked for a stripe yet.
+    const UNASKED: u8 = u8::MAX;
+    /// Shares the shared cell: every stripe was taken when it asked, or it is exiting.
+    const SHARED: u8 = u8::MAX - 1;
+
+    const _: () = assert!(STRIPES <= 32 && STRIPES < SHARED as usize);
+
+    /// Bit `i` set: stripe `i` is owned by a live thread.
+    static TAKEN: AtomicU32 = AtomicU32::new(0);
+
+    thread_local! {
+        /// This thread's stripe, [`UNASKED`] or [`SHARED`]. `const` and without `Drop`, so
+        /// reading it is one thread-local load, and it stays readable while the thread exits.
+        static STRIPE: Cell<u8> = const { Cell::new(UNASKED) };
+        /// Gives the stripe back when the thread exits. Touched only when a stripe is taken,
+        /// which registers its destructor.
+        static OWNER: Owner = const { Owner };
+    }
+
+    struct Owner;
+
+    impl Drop for Owner {
+        fn drop(&mut self) {
+            let _ = STRIPE.try_with(|stripe| {
+                // Anything this thread still counts while it exits goes to the shared cell.
+                let i = stripe.replace(SHARED);
+                if (i as usize) < STRIPES {
+                    // Release: this thread's last adds to stripe `i` happen before the next
+                    // owner's first (which takes the bit with Acquire).
+                    TAKEN.fetch_and(!(1 << i), Release);
+                }
+            });
+        }
+    }
+
+    /// The current thread's stripe, or `None` if it shares the shared cell.
+    #[inline]
+    pub(super) fn current() -> Option<usize> {
+        // A thread being torn down past its thread-locals shares the shared cell.
+        let i = STRIPE.try_with(Cell::get).unwrap_or(SHARED);
+        if (i as usize) < STRIPES {
+            Some(i as usize)
+        } else if i == UNASKED {
+            take()
+        } else {
+            None
+        }
+    }
+
+    /// Takes the lowest free stripe for the current thread, once in its life.
+    #[cold]
+    #[inline(never)]
+    fn take() -> Option<usize> {
+        let mut taken = TAKEN.load(Relaxed);
+        let taken_now = loop {
+            let free = (!taken).trailing_zeros() as usize;
+            if free >= STRIPES {
+                break None;
+            }
+            // Acquire: the previous owner's adds (released when it exited) happen before ours.
+            match TAKEN.compare_exchange_weak(taken, taken | 1 << free, Acquire, Relaxed) {
+                Ok(_) => break Some(free),
+                Err(seen) => taken = seen,
+            }
+        };
+        let Some(i) = taken_now else {
+            let _ = STRIPE.try_with(|stripe| stripe.set(SHARED));
+            return None;
+        };
+        // Registers the destructor that gives the stripe back. If the thread is already
+        // exiting, that cannot happen: give it back now and share.
+        if OWNER.try_with(|_| ()).is_err() {
+            TAKEN.fetch_and(!(1 << i), Release);
+            let _ = STRIPE.try_with(|stripe| stripe.set(SHARED));
+            return None;
+        }
+        let _ = STRIPE.try_with(|stripe| stripe.set(i as u8));
+        Some(i)
+    }
+
+    #[cfg(test)]
+    pub(super) fn owned() -> u32 {
+        TAKEN.load(Relaxed)
+    }
+}
+
+#[cfg(resilience_loom)]
+mod stripe {
+    //! Under loom every thread shares the shared cell: loom models the atomics, not std's
+    //! thread-locals.
+
+    #[inline]
+    pub(super) fn current() -> Option<usize> {
+        None
+    }
+}
+
+#[cfg(all(test, not(resilience_loom)))]
+mod tests {
+    use std::sync::{Barrier, Mutex, MutexGuard, PoisonError};
+
+    use super::*;
+
+    /// The first test takes every stripe at once; the others need one free.
+    fn take_turn() -> MutexGuard<'static, ()> {
+        static TURN: Mutex<()> = Mutex::new(());
+        TURN.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    #[test]
+    fn adds_from_many_threads_are_each_counted_once() {
+        let _turn = take_turn();
+        static COUNTER: Counter = Counter::new();
+        // More threads than stripes, so some share the shared cell, all at once.
+        let threads = STRIPES + 8;
+        let barrier = Barrier::new(threads);
+        std::thread::scope(|scope| {
+            for t in 0..threads {
+                let barrier = &barrier;
+                scope.spawn(move || {
+                    barrier.wait();
+                    for _ in 0..10_000 {
+                        COUNTER.add(1);
+                    }
+                    COUNTER.add(t as u64);
+                });
+            }
+        });
+        let expected = threads as u64 * 10_000 + (0..threads as u64).sum::<u64>();
+        assert_eq!(COUNTER.sum(), expected);
+    }
+
+    #[test]
+    fn a_stripe_given_back_keeps_its_total_for_the_next_owner() {
+        let _turn = take_turn();
+        static COUNTER: Counter = Counter::new();
+        // Threads one after another: each takes a stripe freed by an earlier one, or a new one.
+        for _ in 0..STRIPES * 3 {
+            std::thread::spawn(|| {
+                COUNTER.add(5);
+                assert!(stripe::current().is_some(), "a stripe was free");
+            })
+            .join()
+            .unwrap();
+        }
+        assert_eq!(COUNTER.sum(), 5 * STRIPES as u64 * 3);
+    }
+
+    #[test]
+    fn a_thread_that_owns_a_stripe_marks_it_taken() {
+        let _turn = take_turn();
+        std::thread::spawn(|| {
+            let i = stripe::current().unwrap();
+            assert_ne!(stripe::owned() & 1 << i, 0);
+        })
+        .join()
+        .unwrap();
+    }
+}
