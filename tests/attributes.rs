@@ -210,6 +210,21 @@ async fn rate_limiter_with_wait_waits_for_the_next_permit() {
     assert_eq!(start.elapsed(), Duration::from_secs(1));
 }
 
+#[rate_limiter(2/ms, wait = 1ms)]
+async fn per_millisecond() -> Result<u32, ApiError> {
+    Ok(1)
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_rate_per_millisecond_spaces_calls_half_a_millisecond_apart() {
+    let start = Instant::now();
+    for _ in 0..4 {
+        assert_eq!(per_millisecond().await, Ok(1));
+    }
+    // A burst of two at once, then one every 500 µs.
+    assert_eq!(start.elapsed(), Duration::from_micros(1000));
+}
+
 fn cached(id: String, _d: Duration, failure: Failure<ApiError>) -> Result<String, ApiError> {
     Ok(format!(
         "cached {id} after {:?}",

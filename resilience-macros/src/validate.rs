@@ -726,7 +726,7 @@ fn rate(value: &Value, cx: &mut Ctxt) -> Option<S<Rate>> {
     let Some(period) = unit_nanos(&per.to_string()) else {
         cx.error(
             per.span(),
-            format!("unknown period '{per}'; a rate is per s, m or h: 100/s, 6000/m"),
+            format!("unknown period '{per}'; a rate is per ms, s, m or h: 100/s, 6000/m"),
         );
         return None;
     };

@@ -63,13 +63,15 @@ pub(crate) fn parse_bool(s: &str) -> Result<bool, String> {
     }
 }
 
-/// A rate: `100/s`, `6000/m`, `10/h`.
+/// A rate: `100/s`, `6000/m`, `10/h`, `1/ms`: a count per unit, as the attribute takes it. A
+/// period with digits (`5/10s`) is accepted too.
 pub(crate) fn parse_rate(s: &str) -> Result<(u32, Duration), String> {
     let t = s.trim();
     let wrong = || format!("`{t}` is not a rate: write 100/s, 6000/m or 10/h");
     let (count, per) = t.split_once('/').ok_or_else(wrong)?;
     let count = parse_count(count).map_err(|_| wrong())?;
     let per = match per.trim() {
+        "ms" => Duration::from_millis(1),
         "s" => Duration::from_secs(1),
         "m" => Duration::from_secs(60),
         "h" => Duration::from_secs(3600),
@@ -79,6 +81,9 @@ pub(crate) fn parse_rate(s: &str) -> Result<(u32, Duration), String> {
 }
 
 pub(crate) fn fmt_rate(count: u32, per: Duration) -> String {
+    if per == Duration::from_millis(1) {
+        return format!("{count}/ms");
+    }
     match per.as_secs() {
         1 if per.subsec_nanos() == 0 => format!("{count}/s"),
         60 if per.subsec_nanos() == 0 => format!("{count}/m"),
@@ -255,5 +260,16 @@ mod tests {
         assert_eq!(fmt_rate(100, Duration::from_secs(1)), "100/s");
         assert_eq!(parse_percent("12.5%").unwrap(), 12.5);
         assert!(parse_rate("100").is_err());
+        // Every period the attribute takes, and back.
+        for (rate, per) in [
+            ("5/ms", Duration::from_millis(1)),
+            ("100/s", Duration::from_secs(1)),
+            ("10/h", Duration::from_secs(3600)),
+            ("3/10s", Duration::from_secs(10)),
+        ] {
+            let parsed = parse_rate(rate).unwrap();
+            assert_eq!(parsed, (parsed.0, per), "{rate}");
+            assert_eq!(fmt_rate(parsed.0, parsed.1), rate);
+        }
     }
 }
