@@ -21,6 +21,11 @@ use tokio::time::sleep;
 resilience::policy! {
     static LEDGER: CircuitBreaker = circuit_breaker(failures = 2, open = 10s, half_open = 1);
     static VAULT: CircuitBreaker = circuit_breaker(failures = 1, open = 10s, critical = true);
+    // Each operated by hand by one test only: a test that forces a breaker open changes what
+    // any other test sees of its state, and of the health.
+    static JOURNAL: CircuitBreaker = circuit_breaker(failures = 2, open = 10s, half_open = 1);
+    static ACCOUNTS: CircuitBreaker = circuit_breaker(failures = 2, open = 10s);
+    static TREASURY: CircuitBreaker = circuit_breaker(failures = 1, open = 10s, critical = true);
 }
 
 /// Never called: listed all the same.
@@ -257,16 +262,16 @@ async fn a_slow_subscriber_loses_the_oldest_events_and_never_blocks_calls() {
 
 #[tokio::test(start_paused = true)]
 async fn a_breaker_is_operated_by_name() {
-    let ledger = registry::circuit_breaker("LEDGER").unwrap();
-    ledger.force_open();
-    assert_eq!(LEDGER.state(), State::ForcedOpen);
-    ledger.close();
-    assert_eq!(LEDGER.state(), State::Closed);
-    ledger.disable();
-    assert_eq!(LEDGER.state(), State::Disabled);
-    ledger.reset();
-    assert_eq!(LEDGER.state(), State::Closed);
-    assert_eq!(LEDGER.metrics().calls, 0);
+    let journal = registry::circuit_breaker("JOURNAL").unwrap();
+    journal.force_open();
+    assert_eq!(JOURNAL.state(), State::ForcedOpen);
+    journal.close();
+    assert_eq!(JOURNAL.state(), State::Closed);
+    journal.disable();
+    assert_eq!(JOURNAL.state(), State::Disabled);
+    journal.reset();
+    assert_eq!(JOURNAL.state(), State::Closed);
+    assert_eq!(JOURNAL.metrics().calls, 0);
 }
 
 #[test]
@@ -457,28 +462,28 @@ async fn concurrent_reconfiguration_while_calls_run_keeps_every_invariant() {
 
 #[test]
 fn health_is_up_degraded_or_down_with_the_reasons() {
-    // Only this test touches the health of LEDGER and VAULT; other breakers stay closed or
-    // belong to other tests, so look at these two reasons only.
+    // Only this test operates ACCOUNTS and TREASURY; other tests open breakers of their own,
+    // so look at these two reasons only.
     let mine = |h: &registry::Health| {
         h.reasons
             .iter()
-            .filter(|r| r.policy == "LEDGER" || r.policy == "VAULT")
+            .filter(|r| r.policy == "ACCOUNTS" || r.policy == "TREASURY")
             .map(|r| (r.policy.clone(), r.state, r.status))
             .collect::<Vec<_>>()
     };
-    LEDGER.close();
-    VAULT.close();
+    ACCOUNTS.close();
+    TREASURY.close();
     assert!(mine(&registry::health()).is_empty());
 
-    LEDGER.force_open();
+    ACCOUNTS.force_open();
     let h = registry::health();
     assert!(h.status >= Status::Degraded);
     assert_eq!(
         mine(&h),
-        [("LEDGER".to_owned(), State::ForcedOpen, Status::Degraded)]
+        [("ACCOUNTS".to_owned(), State::ForcedOpen, Status::Degraded)]
     );
 
-    VAULT.force_open();
+    TREASURY.force_open();
     let h = registry::health();
     assert_eq!(h.status, Status::Down);
     assert!(!h.is_ready());
@@ -486,10 +491,10 @@ fn health_is_up_degraded_or_down_with_the_reasons() {
     assert!(h.to_string().starts_with("down: "), "{h}");
     assert!(
         h.to_json()
-            .contains(r#"{"policy":"VAULT","state":"forced_open","critical":true}"#)
+            .contains(r#"{"policy":"TREASURY","state":"forced_open","critical":true}"#)
     );
-    LEDGER.close();
-    VAULT.close();
+    ACCOUNTS.close();
+    TREASURY.close();
 }
 
 #[bulkhead(max = 3)]
