@@ -28,6 +28,13 @@ resilience::policy! {
     static TREASURY: CircuitBreaker = circuit_breaker(failures = 1, open = 10s, critical = true);
 }
 
+/// The event channel keeps the last `resilience::event::CAPACITY` events for a subscriber: a
+/// test that makes thousands of calls while another subscribes pushes out the events the
+/// subscriber checks. The tests that subscribe and the tests that make hundreds of calls or more
+/// take turns; the others make a few dozen calls in all, far below the capacity. An async lock,
+/// held across awaits.
+static EVENTS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// Never called: listed all the same.
 #[allow(dead_code)]
 #[retry(attempts = 4, backoff = fixed(100ms))]
@@ -203,6 +210,7 @@ async fn quote(mode: u8) -> Result<u32, ApiError> {
 
 #[tokio::test(start_paused = true)]
 async fn a_subscription_yields_every_kind_of_event() {
+    let _turn = EVENTS.lock().await;
     let mut events = registry::subscribe();
     assert_eq!(quote(0).await, Ok(1)); // attempt, success
     assert_eq!(quote(2).await, Ok(0)); // ignored, fallback
@@ -247,6 +255,7 @@ async fn chatty() -> Result<(), ApiError> {
 
 #[tokio::test(start_paused = true)]
 async fn a_slow_subscriber_loses_the_oldest_events_and_never_blocks_calls() {
+    let _turn = EVENTS.lock().await;
     let mut events = registry::subscribe();
     let calls = resilience::event::CAPACITY + 100;
     for _ in 0..calls {
@@ -422,6 +431,7 @@ async fn busy(i: u32) -> Result<(), ApiError> {
 
 #[tokio::test(start_paused = true)]
 async fn concurrent_reconfiguration_while_calls_run_keeps_every_invariant() {
+    let _turn = EVENTS.lock().await;
     let breaker = registry::circuit_breaker("registry::busy/circuit_breaker").unwrap();
     let slots = registry::bulkhead("registry::busy/bulkhead").unwrap();
     let calls: Vec<_> = (0..400u32)
@@ -511,6 +521,7 @@ async fn parallel(i: u32) -> Result<(), ApiError> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reconfiguration_from_another_thread_while_calls_run_in_parallel() {
+    let _turn = EVENTS.lock().await;
     let reconfigure = std::thread::spawn(|| {
         let breaker = registry::circuit_breaker("registry::parallel/circuit_breaker").unwrap();
         let slots = registry::bulkhead("registry::parallel/bulkhead").unwrap();
