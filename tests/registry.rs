@@ -21,7 +21,19 @@ use tokio::time::sleep;
 resilience::policy! {
     static LEDGER: CircuitBreaker = circuit_breaker(failures = 2, open = 10s, half_open = 1);
     static VAULT: CircuitBreaker = circuit_breaker(failures = 1, open = 10s, critical = true);
+    // Each operated by hand by one test only: a test that forces a breaker open changes what
+    // any other test sees of its state, and of the health.
+    static JOURNAL: CircuitBreaker = circuit_breaker(failures = 2, open = 10s, half_open = 1);
+    static ACCOUNTS: CircuitBreaker = circuit_breaker(failures = 2, open = 10s);
+    static TREASURY: CircuitBreaker = circuit_breaker(failures = 1, open = 10s, critical = true);
 }
+
+/// The event channel keeps the last `resilience::event::CAPACITY` events for a subscriber: a
+/// test that makes thousands of calls while another subscribes pushes out the events the
+/// subscriber checks. The tests that subscribe and the tests that make hundreds of calls or more
+/// take turns; the others make a few dozen calls in all, far below the capacity. An async lock,
+/// held across awaits.
+static EVENTS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// Never called: listed all the same.
 #[allow(dead_code)]
@@ -198,6 +210,7 @@ async fn quote(mode: u8) -> Result<u32, ApiError> {
 
 #[tokio::test(start_paused = true)]
 async fn a_subscription_yields_every_kind_of_event() {
+    let _turn = EVENTS.lock().await;
     let mut events = registry::subscribe();
     assert_eq!(quote(0).await, Ok(1)); // attempt, success
     assert_eq!(quote(2).await, Ok(0)); // ignored, fallback
@@ -242,6 +255,7 @@ async fn chatty() -> Result<(), ApiError> {
 
 #[tokio::test(start_paused = true)]
 async fn a_slow_subscriber_loses_the_oldest_events_and_never_blocks_calls() {
+    let _turn = EVENTS.lock().await;
     let mut events = registry::subscribe();
     let calls = resilience::event::CAPACITY + 100;
     for _ in 0..calls {
@@ -257,16 +271,16 @@ async fn a_slow_subscriber_loses_the_oldest_events_and_never_blocks_calls() {
 
 #[tokio::test(start_paused = true)]
 async fn a_breaker_is_operated_by_name() {
-    let ledger = registry::circuit_breaker("LEDGER").unwrap();
-    ledger.force_open();
-    assert_eq!(LEDGER.state(), State::ForcedOpen);
-    ledger.close();
-    assert_eq!(LEDGER.state(), State::Closed);
-    ledger.disable();
-    assert_eq!(LEDGER.state(), State::Disabled);
-    ledger.reset();
-    assert_eq!(LEDGER.state(), State::Closed);
-    assert_eq!(LEDGER.metrics().calls, 0);
+    let journal = registry::circuit_breaker("JOURNAL").unwrap();
+    journal.force_open();
+    assert_eq!(JOURNAL.state(), State::ForcedOpen);
+    journal.close();
+    assert_eq!(JOURNAL.state(), State::Closed);
+    journal.disable();
+    assert_eq!(JOURNAL.state(), State::Disabled);
+    journal.reset();
+    assert_eq!(JOURNAL.state(), State::Closed);
+    assert_eq!(JOURNAL.metrics().calls, 0);
 }
 
 #[test]
@@ -417,6 +431,7 @@ async fn busy(i: u32) -> Result<(), ApiError> {
 
 #[tokio::test(start_paused = true)]
 async fn concurrent_reconfiguration_while_calls_run_keeps_every_invariant() {
+    let _turn = EVENTS.lock().await;
     let breaker = registry::circuit_breaker("registry::busy/circuit_breaker").unwrap();
     let slots = registry::bulkhead("registry::busy/bulkhead").unwrap();
     let calls: Vec<_> = (0..400u32)
@@ -457,28 +472,28 @@ async fn concurrent_reconfiguration_while_calls_run_keeps_every_invariant() {
 
 #[test]
 fn health_is_up_degraded_or_down_with_the_reasons() {
-    // Only this test touches the health of LEDGER and VAULT; other breakers stay closed or
-    // belong to other tests, so look at these two reasons only.
+    // Only this test operates ACCOUNTS and TREASURY; other tests open breakers of their own,
+    // so look at these two reasons only.
     let mine = |h: &registry::Health| {
         h.reasons
             .iter()
-            .filter(|r| r.policy == "LEDGER" || r.policy == "VAULT")
+            .filter(|r| r.policy == "ACCOUNTS" || r.policy == "TREASURY")
             .map(|r| (r.policy.clone(), r.state, r.status))
             .collect::<Vec<_>>()
     };
-    LEDGER.close();
-    VAULT.close();
+    ACCOUNTS.close();
+    TREASURY.close();
     assert!(mine(&registry::health()).is_empty());
 
-    LEDGER.force_open();
+    ACCOUNTS.force_open();
     let h = registry::health();
     assert!(h.status >= Status::Degraded);
     assert_eq!(
         mine(&h),
-        [("LEDGER".to_owned(), State::ForcedOpen, Status::Degraded)]
+        [("ACCOUNTS".to_owned(), State::ForcedOpen, Status::Degraded)]
     );
 
-    VAULT.force_open();
+    TREASURY.force_open();
     let h = registry::health();
     assert_eq!(h.status, Status::Down);
     assert!(!h.is_ready());
@@ -486,10 +501,10 @@ fn health_is_up_degraded_or_down_with_the_reasons() {
     assert!(h.to_string().starts_with("down: "), "{h}");
     assert!(
         h.to_json()
-            .contains(r#"{"policy":"VAULT","state":"forced_open","critical":true}"#)
+            .contains(r#"{"policy":"TREASURY","state":"forced_open","critical":true}"#)
     );
-    LEDGER.close();
-    VAULT.close();
+    ACCOUNTS.close();
+    TREASURY.close();
 }
 
 #[bulkhead(max = 3)]
@@ -506,6 +521,7 @@ async fn parallel(i: u32) -> Result<(), ApiError> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reconfiguration_from_another_thread_while_calls_run_in_parallel() {
+    let _turn = EVENTS.lock().await;
     let reconfigure = std::thread::spawn(|| {
         let breaker = registry::circuit_breaker("registry::parallel/circuit_breaker").unwrap();
         let slots = registry::bulkhead("registry::parallel/bulkhead").unwrap();

@@ -26,9 +26,14 @@ const fn secs(s: u64) -> Duration {
     Duration::from_secs(s)
 }
 
+/// Every test builds its breakers here (or installs the recorder itself before its first
+/// call), so the event recorder is in place before any test emits an event: an event site that
+/// another test's call reaches first while the recorder is being installed is registered with no
+/// subscriber yet, and `tracing` then never sends the recorder that site's events.
 fn breaker(
     configure: impl FnOnce(CircuitBreakerBuilder) -> CircuitBreakerBuilder,
 ) -> CircuitBreaker {
+    events::install("events");
     configure(CircuitBreaker::builder("test")).build().unwrap()
 }
 
@@ -762,6 +767,7 @@ static SHARED: CircuitBreaker = match CircuitBreaker::builder("shared")
 
 #[tokio::test(start_paused = true)]
 async fn a_breaker_can_be_a_static() {
+    events::install("events");
     succeed(&SHARED).await.unwrap();
     assert_eq!(
         (SHARED.name(), SHARED.state(), SHARED.is_critical()),
