@@ -179,6 +179,7 @@ mod stripe {
 }
 
 #[cfg(all(test, not(resilience_loom)))]
+#[allow(clippy::unwrap_used, reason = "tests may unwrap")]
 mod tests {
     use std::sync::{Barrier, Mutex, MutexGuard, PoisonError};
 

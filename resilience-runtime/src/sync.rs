@@ -6,9 +6,9 @@
 //! everywhere but under loom, where only the cores are compiled.
 
 #[cfg(resilience_loom)]
-pub(crate) use loom::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, fence};
+pub(crate) use loom::sync::atomic::{AtomicBool, AtomicU32, AtomicU64};
 #[cfg(not(resilience_loom))]
-pub(crate) use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, fence};
+pub(crate) use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64};
 
 /// Declares `const fn` as written, except under loom, where it declares the same `fn` without
 /// `const`.

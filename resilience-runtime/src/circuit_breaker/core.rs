@@ -1,5 +1,7 @@
 //! The breaker's atomic core: the state machine over one packed state word, the window of
-//! outcomes, the settings and the counters. Lock-free, allocation-free, and free of tokio:
+//! outcomes, the settings and the counters. Allocation-free, lock-free but for a count
+//! window's lock (taken by failures, slow calls and reads, never by a plain success once the
+//! window holds `min_calls` calls; see `window.rs`), and free of tokio:
 //! time arrives as `u64` ticks (nanoseconds) through a closure, read only where the semantics
 //! need it, so the core can be model-checked and the clock is never read on a closed count
 //! window's success path.
@@ -9,13 +11,13 @@
 //! if that generation is still current, so a call admitted before a transition never pollutes
 //! the new state's window or probe round.
 
-use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release, SeqCst};
+use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release};
 
 use super::State;
 use super::window::{Active, Recorded, Spec, Tally, Window};
 use super::word::Word;
 use crate::event::{EventKind, PolicyKind, emit};
-use crate::sync::{AtomicBool, AtomicU32, AtomicU64, fence, loom_const};
+use crate::sync::{AtomicBool, AtomicU32, AtomicU64, loom_const};
 
 /// Rates are kept in hundredths of a percent: 5000 is 50%, 10000 is 100%.
 pub(crate) const RATE_SCALE: u64 = 10_000;
@@ -282,6 +284,8 @@ impl Core {
         s.open_max.store(c.open_max, Relaxed);
         s.half_open.store(c.half_open, Relaxed);
         s.critical.store(c.critical, Relaxed);
+        // After the stores: a success may trip the breaker under new settings.
+        self.window.settings_changed();
     }
 
     /// The slow-call duration in ticks, 0 when slow calls are not tracked.
@@ -406,14 +410,7 @@ impl Core {
             if slow {
                 self.counters.slow.fetch_add(1, Relaxed);
             }
-            let track_slow = self.slow() != 0;
-            self.complete_closed(
-                permit,
-                outcome == Outcome::Failure,
-                slow,
-                track_slow,
-                &mut now,
-            );
+            self.complete_closed(permit, outcome == Outcome::Failure, slow, &mut now);
         } else {
             self.complete_other(permit, outcome, slow && recorded, &mut now);
         }
@@ -433,7 +430,18 @@ impl Core {
         if permit.role != Role::Closed {
             return false;
         }
-        self.complete_closed(permit, false, false, false, &mut now);
+        // Inline, the common case of `complete_closed`: the same generation, no run of
+        // consecutive failures to end, and a count window that holds `min_calls`.
+        // Acquire: see `complete_closed`.
+        if Word(self.word.0.load(Acquire)) == permit.word
+            && self.settings.consecutive_failures.load(Relaxed) == 0
+            && let Active::Count(w, _) = self.window.active()
+            && w.is_filled()
+        {
+            w.count_success();
+            return true;
+        }
+        self.complete_closed(permit, false, false, &mut now);
         true
     }
 
@@ -485,7 +493,6 @@ impl Core {
         permit: Permit,
         failed: bool,
         slow: bool,
-        track_slow: bool,
         now: &mut impl FnMut() -> u64,
     ) {
         // Acquire: see `state`. A closed or metrics-only word holds no tallies, so any change
@@ -511,10 +518,15 @@ impl Core {
         }
         let check = match self.window.active() {
             Active::Count(w, ring) => {
-                let calls = w.record(ring, failed, slow, track_slow);
-                // A success can only make a rate trip by completing `min_calls`; after that it
-                // only lowers the rates.
-                failed || slow || calls == self.settings.min_calls.load(Relaxed) as u64
+                if failed || slow || !w.is_filled() {
+                    // Under the window's lock. A success checks when it completes `min_calls`.
+                    w.record(ring, failed, slow, self.settings.min_calls.load(Relaxed))
+                } else {
+                    // Once the window holds `min_calls`, a plain success only lowers the rates:
+                    // it adds 1 on a cache line this thread owns, and checks nothing.
+                    w.count_success();
+                    false
+                }
             }
             Active::Time(w, span) => match w.record(span, now(), failed, slow) {
                 // Buckets expire, so any call may be the one that completes `min_calls`.
@@ -549,16 +561,12 @@ impl Core {
     ) {
         let s = &self.settings;
         let tally = match self.window.active() {
-            Active::Count(w, ring) => {
-                // SeqCst fence: two calls recording at once each write the window, then read it
-                // here (the store-buffer pattern). With the fence the later of them reads both
-                // outcomes; without it each could miss the other's, and a rate the two reach
-                // together would not trip until the next failure. Only failures, slow calls and
-                // the call completing `min_calls` get here, never a plain success. (A time
-                // window is checked on every call, so the next call heals such a miss.)
-                fence(SeqCst);
-                w.tally(ring)
-            }
+            // Under the window's lock, which every outcome that can raise a rate also takes
+            // (failures, slow calls, and successes while the window fills to `min_calls`): of
+            // two calls recording at once, the later to take the lock here reads both
+            // outcomes, so a rate the two reach together trips. (This replaces a SeqCst fence
+            // that the count window needed when its records were lock-free atomics.)
+            Active::Count(w, ring) => w.tally(ring),
             Active::Time(w, span) => w.tally(span, now()),
         };
         let ready = tally.calls >= s.min_calls.load(Relaxed) as u64;
@@ -1079,6 +1087,72 @@ mod loom_tests {
                 t.join().expect("no panic");
             }
             assert_eq!(core.state(), State::Open);
+        });
+    }
+
+    /// The success that completes `min_calls` checks for a trip as a failure does: racing a
+    /// failure, whichever records second sees a rate of 50% over 2 calls and trips.
+    #[test]
+    fn loom_the_success_completing_min_calls_trips_when_it_races_a_failure() {
+        loom::model(|| {
+            let core = breaker(Config {
+                threshold: 5000,
+                consecutive_failures: 0,
+                min_calls: 2,
+                ..consecutive(1)
+            });
+            let threads: Vec<_> = [Outcome::Failure, Outcome::Success]
+                .into_iter()
+                .map(|outcome| {
+                    let core = core.clone();
+                    thread::spawn(move || {
+                        let permit = core.acquire(at(1)).expect("closed");
+                        core.complete(permit, outcome, false, at(1));
+                    })
+                })
+                .collect();
+            for t in threads {
+                t.join().expect("no panic");
+            }
+            assert_eq!(core.state(), State::Open);
+            let s = core.snapshot(at(1));
+            assert_eq!((s.successes, s.failures), (1, 1));
+        });
+    }
+
+    /// Once the window holds `min_calls`, successes skip its lock. A failure racing such a
+    /// success counts it or not (either order is a valid history), and trips if the rate it
+    /// then reads reaches the threshold: with 25%, both [S F] and [S S F] trip.
+    #[test]
+    fn loom_a_success_without_the_lock_racing_a_failure_is_counted_once_and_the_failure_trips() {
+        loom::model(|| {
+            let core = breaker(Config {
+                threshold: 2500,
+                consecutive_failures: 0,
+                min_calls: 1,
+                ..consecutive(1)
+            });
+            let first = core.acquire(at(1)).expect("closed");
+            core.complete(first, Outcome::Success, false, at(1));
+            let threads: Vec<_> = [Outcome::Failure, Outcome::Success]
+                .into_iter()
+                .map(|outcome| {
+                    let core = core.clone();
+                    thread::spawn(move || {
+                        // The success may come after the trip, and be rejected.
+                        if let Ok(permit) = core.acquire(at(1)) {
+                            core.complete(permit, outcome, false, at(1));
+                        }
+                    })
+                })
+                .collect();
+            for t in threads {
+                t.join().expect("no panic");
+            }
+            assert_eq!(core.state(), State::Open);
+            let s = core.snapshot(at(1));
+            assert_eq!(s.failures, 1);
+            assert_eq!(s.successes + s.rejections, 2);
         });
     }
 

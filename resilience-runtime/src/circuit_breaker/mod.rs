@@ -74,9 +74,15 @@
 //! A call belongs to the state it was admitted in: if the breaker changes state while the call
 //! runs, its outcome is counted but not recorded in the new state's window or probe round.
 //!
-//! Cost: a closed breaker with a count window reads no clock and takes no lock; a success is
-//! two loads of the state word and one `fetch_add` on the window's ring index. Time windows and
-//! `slow` read the clock (tokio's, so virtual time in tests).
+//! Cost: a closed breaker with a count window reads no clock. Once its window holds
+//! [`min_calls`] calls, a success takes no lock, uses no locked instruction and writes no cache
+//! line another thread writes: it reads the state word (twice), the window's shape and a few
+//! settings, and adds 1 to a counter on a cache line its thread owns (the first 16 threads to
+//! count anything own one each; further threads share one more, with a `fetch_add`). Failures,
+//! slow calls, the calls that fill the window up to `min_calls`, and reads of the window
+//! (metrics) take the window's lock, and write the successes counted since into it. Time
+//! windows cost more: every outcome reads the clock (tokio's, so virtual time in tests) and
+//! changes its bucket with a compare-and-swap; `slow` reads the clock too.
 //!
 //! [`window_calls`]: CircuitBreakerBuilder::window_calls
 //! [`window_time`]: CircuitBreakerBuilder::window_time

@@ -1,15 +1,27 @@
 //! The closed-state windows of outcomes a breaker decides on: the last N calls (a ring of
 //! outcome bits) or the last D of time (ten buckets of D/10).
 //!
-//! Every operation here is a handful of `Relaxed` atomics: a window is a statistic, and the
-//! breaker's decisions are serialised by the state word, not by the window. What the atomics do
-//! guarantee is that the aggregate counters always equal what the bits and buckets hold, because
-//! an aggregate changes only by the amount that one read-modify-write observed flipping.
+//! A window is a statistic: the breaker's decisions are serialised by the state word, not by
+//! the window. What the windows do guarantee is that every outcome is counted exactly once, and
+//! that the aggregate counts always equal what the bits and buckets hold.
+//!
+//! A count window's plain success (once the window holds `min_calls` calls) writes only to a
+//! cache line the current thread owns ([`per_thread::Counter`]): no locked instruction, no line
+//! shared with another thread. Failures, slow calls and reads take a lock and write the
+//! successes into the ring lazily (see [`CountWindow`]). A time window costs more: every record
+//! reads the clock and changes its bucket with a compare-and-swap.
 //! No tokio here: time arrives as `u64` ticks (nanoseconds), so the file can be model-checked.
 
+use std::sync::PoisonError;
 use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release};
 
-use crate::sync::{AtomicU64, loom_const, zeroed};
+#[cfg(resilience_loom)]
+use loom::sync::{Mutex, MutexGuard};
+#[cfg(not(resilience_loom))]
+use std::sync::{Mutex, MutexGuard};
+
+use crate::per_thread;
+use crate::sync::{AtomicU32, AtomicU64, loom_const, zeroed};
 
 /// The most calls a count window can hold.
 pub const MAX_WINDOW_CALLS: u32 = 1000;
@@ -42,31 +54,16 @@ pub(crate) enum Recorded {
     Full,
 }
 
-/// An aggregate that may be decremented before the matching increment lands (see
-/// [`CountWindow::clear`]): it wraps, and reads clamp a transient negative to 0.
-#[inline]
-fn read_aggregate(a: &AtomicU64) -> u64 {
-    (a.load(Relaxed) as i64).max(0) as u64
-}
-
-/// The size of a count window and the constant that turns a ring index into its slot, packed
-/// in the window's shape word (see [`Window`]) so that a resize publishes both at once.
+/// The size of a count window, packed in the window's shape word (see [`Window`]) so that a
+/// call never mixes an old size with a new one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Ring {
     size: u32,
-    /// `ceil(2^42 / size)` modulo 2^42: turns `index % size` into two multiplications
-    /// (Lemire's fastmod), because a division would cost more than the whole rest of the
-    /// success path. 42 bits are enough for 32-bit indices and sizes below 2^10: the error
-    /// `e = fastmod * size - 2^42 < size` keeps `e * index < 2^42` (Lemire, Kaser, Kurz:
-    /// "Faster remainder by direct computation", 2019, theorem 1 with F = N + L = 32 + 10).
-    fastmod: u64,
 }
 
-const FASTMOD_BITS: u32 = 42;
-const FASTMOD_MASK: u64 = (1 << FASTMOD_BITS) - 1;
 const SIZE_BITS: u32 = 10;
 
-// The largest window fits the size field, and the fastmod bound above holds for it.
+// The largest window fits the size field.
 const _: () = assert!(MAX_WINDOW_CALLS < 1 << SIZE_BITS);
 
 impl Ring {
@@ -80,38 +77,164 @@ impl Ring {
         } else {
             size
         };
-        let fastmod = (1u64 << FASTMOD_BITS).div_ceil(size as u64) & FASTMOD_MASK;
-        Ring { size, fastmod }
-    }
-
-    /// `index % size`, for any 32-bit index: the low 42 bits of `fastmod * index`, times
-    /// `size`, over 2^42. The product below 2^52 cannot overflow.
-    #[inline]
-    fn slot(self, index: u64) -> usize {
-        let low = self.fastmod.wrapping_mul(index as u32 as u64) & FASTMOD_MASK;
-        ((low * self.size as u64) >> FASTMOD_BITS) as usize
+        Ring { size }
     }
 }
+
+/// `min_calls` not reached since the window was emptied: every outcome takes the lock, and
+/// the first one that brings the window to `min_calls` calls checks for a trip.
+const FILLING: u32 = 0;
+/// `min_calls` reached: a plain success only counts itself (it can only lower the rates).
+const FILLED: u32 = 1;
+/// The settings changed since: every outcome takes the lock again, and a success checks for a
+/// trip when it brings the window to exactly `min_calls` calls, as when filling; the first
+/// outcome at `min_calls` or beyond makes the window filled again.
+const RECONFIGURED: u32 = 2;
 
 /// The last `size` calls, as a ring of outcome bits: one plane of failure bits and one of slow
 /// bits, `MAX_WINDOW_CALLS` bits each, so the window needs no allocation, is
 /// `const`-constructible, and can take any size up to the maximum at run time. The size
 /// ([`Ring`]) is passed in by the caller, which read it from the window's shape word.
 ///
-/// A call takes the next slot with one `fetch_add` on the ring index, then sets or clears its
-/// slot's bits. A bit is written only when it flips, and the aggregate only then: a success
-/// that overwrites a success writes nothing but the index.
+/// Outcomes are numbered in the order they are counted: the window's *total* is the plain
+/// successes counted so far ([`per_thread::Counter`], one cache line per thread) plus the
+/// outcomes recorded under the lock (`Ledger::marked`). A plain success only adds 1 to its
+/// thread's line: it has no slot and writes no bit. An outcome that needs bits (a failure, a
+/// slow call, or any outcome while the window fills up to `min_calls`) takes the lock, takes
+/// the number `total` as it reads it, and first writes into the ring the successes counted
+/// since the ring was last written (clearing their slots, the whole ring if there are `size`
+/// or more), then its own bits. Reads ([`tally`](Self::tally)) write the ring up to the total
+/// the same way before counting. The aggregates change with the bits, under the lock, so they
+/// always equal the planes' populations.
+///
+/// A success that races a locked outcome is counted before it (its add is in the sum) or
+/// after it; either way exactly once, in the window's order of numbers.
 #[derive(Debug)]
 pub(crate) struct CountWindow {
-    /// Calls recorded since the last clear. The slot is computed from its low 32 bits, so once
-    /// every 2^32 calls one round of the ring is reordered; the aggregates stay exact.
-    next: AtomicU64,
-    /// Calls recorded before the last clear, so the lifetime total survives clears.
-    folded: AtomicU64,
-    failure_plane: [AtomicU64; PLANE_WORDS],
-    slow_plane: [AtomicU64; PLANE_WORDS],
-    failures: AtomicU64,
-    slow: AtomicU64,
+    /// Plain successes counted without the lock: a running total, never reset.
+    successes: per_thread::Counter,
+    /// [`FILLING`], [`FILLED`] or [`RECONFIGURED`]; written under the lock, read by successes.
+    phase: AtomicU32,
+    ledger: Mutex<Ledger>,
+}
+
+/// What a count window changes under its lock. Positions (`written`, `base`, `origin`) are
+/// numbers in the window's total (see [`CountWindow`]).
+#[derive(Debug)]
+struct Ledger {
+    failure_plane: [u64; PLANE_WORDS],
+    slow_plane: [u64; PLANE_WORDS],
+    /// Bits set in `failure_plane`.
+    failures: u64,
+    /// Bits set in `slow_plane`.
+    slow: u64,
+    /// Outcomes recorded under the lock: a running total, never reset.
+    marked: u64,
+    /// The planes hold every outcome numbered below this.
+    written: u64,
+    /// The slot of outcome `written`.
+    cursor: u32,
+    /// The total at the last clear: the window holds the outcomes from here on.
+    base: u64,
+    /// The total at the last reset: the lifetime count starts here.
+    origin: u64,
+}
+
+impl Ledger {
+    const fn new() -> Ledger {
+        Ledger {
+            failure_plane: [0; PLANE_WORDS],
+            slow_plane: [0; PLANE_WORDS],
+            failures: 0,
+            slow: 0,
+            marked: 0,
+            written: 0,
+            cursor: 0,
+            base: 0,
+            origin: 0,
+        }
+    }
+
+    /// Calls in the window of `ring`.
+    fn calls(&self, ring: Ring) -> u64 {
+        (self.written - self.base).min(u64::from(ring.size))
+    }
+
+    /// Writes the successes numbered `written..total` into the ring: their slots are cleared.
+    /// A total below `written` (not expected: every sum is taken under the lock, and the cells
+    /// only grow) changes nothing.
+    fn catch_up(&mut self, ring: Ring, total: u64) {
+        if total <= self.written {
+            return;
+        }
+        let gap = total - self.written;
+        let size = ring.size as usize;
+        // A cursor written with another size (a call that read an older shape) wraps here.
+        let cursor = self.cursor as usize % size;
+        if gap >= size as u64 {
+            // Every outcome the planes held is now older than the window.
+            self.empty_planes();
+        } else {
+            let gap = gap as usize;
+            let first = gap.min(size - cursor);
+            self.clear_slots(cursor, cursor + first);
+            self.clear_slots(0, gap - first);
+        }
+        self.cursor = ((cursor as u64 + gap % size as u64) % size as u64) as u32;
+        self.written = total;
+    }
+
+    /// Clears slots `from..to` of both planes, counting the cleared bits out.
+    fn clear_slots(&mut self, from: usize, to: usize) {
+        let mut slot = from;
+        while slot < to {
+            let word = slot / 64;
+            let low = slot % 64;
+            let high = (to - word * 64).min(64);
+            let mask = (u64::MAX >> (64 - high)) & (u64::MAX << low);
+            self.failures -= u64::from((self.failure_plane[word] & mask).count_ones());
+            self.failure_plane[word] &= !mask;
+            self.slow -= u64::from((self.slow_plane[word] & mask).count_ones());
+            self.slow_plane[word] &= !mask;
+            slot = (word + 1) * 64;
+        }
+    }
+
+    fn empty_planes(&mut self) {
+        self.failure_plane = [0; PLANE_WORDS];
+        self.slow_plane = [0; PLANE_WORDS];
+        self.failures = 0;
+        self.slow = 0;
+    }
+
+    /// Writes outcome `written` (the ring is written up to it) into its slot.
+    fn push(&mut self, ring: Ring, failed: bool, slow: bool) {
+        let slot = self.cursor as usize % ring.size as usize;
+        let (word, bit) = (slot / 64, 1u64 << (slot % 64));
+        Self::put(
+            &mut self.failure_plane[word],
+            &mut self.failures,
+            bit,
+            failed,
+        );
+        Self::put(&mut self.slow_plane[word], &mut self.slow, bit, slow);
+        self.cursor = ((slot + 1) % ring.size as usize) as u32;
+        self.written += 1;
+        self.marked += 1;
+    }
+
+    /// Sets `bit` of `word` to `value`, keeping `aggregate` equal to the plane's population.
+    fn put(word: &mut u64, aggregate: &mut u64, bit: u64, value: bool) {
+        let was = *word & bit != 0;
+        if was != value {
+            *word ^= bit;
+            if value {
+                *aggregate += 1;
+            } else {
+                *aggregate -= 1;
+            }
+        }
+    }
 }
 
 impl CountWindow {
@@ -119,85 +242,112 @@ impl CountWindow {
         /// An empty window.
         pub(crate) const fn new() -> Self {
             CountWindow {
-                next: AtomicU64::new(0),
-                folded: AtomicU64::new(0),
-                failure_plane: zeroed(),
-                slow_plane: zeroed(),
-                failures: AtomicU64::new(0),
-                slow: AtomicU64::new(0),
+                successes: per_thread::Counter::new(),
+                phase: AtomicU32::new(FILLING),
+                ledger: Mutex::new(Ledger::new()),
             }
         }
     }
 
-    /// Sets the slot's bit in `plane` to `value`, keeping `aggregate` equal to the plane's
-    /// population. The first load skips the write when the bit already has the value.
-    #[inline]
-    fn put(plane: &AtomicU64, aggregate: &AtomicU64, bit: u64, value: bool) {
-        if (plane.load(Relaxed) & bit != 0) == value {
-            return;
-        }
-        if value {
-            // Only the call that flipped the bit (seen in the returned old value) counts it.
-            if plane.fetch_or(bit, Relaxed) & bit == 0 {
-                aggregate.fetch_add(1, Relaxed);
-            }
-        } else if plane.fetch_and(!bit, Relaxed) & bit != 0 {
-            aggregate.fetch_sub(1, Relaxed);
-        }
+    /// The ledger. Nothing under the lock can panic halfway through a change (no user code,
+    /// arithmetic on counts the lock keeps consistent), so a poisoned lock's data is sound.
+    fn lock(&self) -> MutexGuard<'_, Ledger> {
+        self.ledger.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Records one outcome in the next slot, overwriting the call `size` calls ago.
-    /// `track_slow` is false when the breaker has no `slow` setting: the slow plane is then all
-    /// zeros and is not even read.
-    #[inline]
-    pub(crate) fn record(&self, ring: Ring, failed: bool, slow: bool, track_slow: bool) -> u64 {
-        let index = self.next.fetch_add(1, Relaxed);
-        let slot = ring.slot(index);
-        let (word, bit) = (slot / 64, 1u64 << (slot % 64));
-        Self::put(&self.failure_plane[word], &self.failures, bit, failed);
-        if track_slow {
-            Self::put(&self.slow_plane[word], &self.slow, bit, slow);
-        }
-        (index + 1).min(ring.size as u64)
+    /// Every outcome counted so far (see the type's docs), for a holder of the lock.
+    fn total(&self, ledger: &Ledger) -> u64 {
+        self.successes.sum().wrapping_add(ledger.marked)
     }
 
+    /// Whether the window holds `min_calls` calls, so that a plain success may be counted with
+    /// [`count_success`](Self::count_success) instead of [`record`](Self::record).
+    #[inline]
+    pub(crate) fn is_filled(&self) -> bool {
+        // Relaxed: a stale "filling" only sends a success through the lock; a stale "filled"
+        // (a success racing a clear) counts it without a trip check it could only have
+        // needed if it completed `min_calls`, and the next locked outcome of a filling window
+        // checks at `min_calls` or beyond (see `record`).
+        self.phase.load(Relaxed) == FILLED
+    }
+
+    /// Counts a success that is neither slow nor failed, in a filled window: one add to a cache
+    /// line the current thread owns.
+    #[inline]
+    pub(crate) fn count_success(&self) {
+        self.successes.add(1);
+    }
+
+    /// Records one outcome after every outcome counted so far, overwriting the call `size`
+    /// calls before it. Returns whether the breaker must check for a trip: always for a
+    /// failure or a slow call; for a success, when it brings the window to `min_calls` calls
+    /// (in a window still filling: to `min_calls` or beyond, which is the same thing unless
+    /// successes counted without the lock raced past it).
+    #[inline(never)]
+    pub(crate) fn record(&self, ring: Ring, failed: bool, slow: bool, min_calls: u32) -> bool {
+        let mut ledger = self.lock();
+        let total = self.total(&ledger);
+        ledger.catch_up(ring, total);
+        ledger.push(ring, failed, slow);
+        let calls = ledger.calls(ring);
+        let min_calls = u64::from(min_calls);
+        let phase = self.phase.load(Relaxed);
+        let completes = calls == min_calls || (phase == FILLING && calls >= min_calls);
+        if phase != FILLED && calls >= min_calls {
+            self.phase.store(FILLED, Relaxed);
+        }
+        failed || slow || completes
+    }
+
+    /// What the window holds now: every outcome counted before this call, and maybe some
+    /// counted while it runs.
     pub(crate) fn tally(&self, ring: Ring) -> Tally {
-        let calls = self.next.load(Relaxed).min(ring.size as u64);
+        let mut ledger = self.lock();
+        let total = self.total(&ledger);
+        ledger.catch_up(ring, total);
+        let calls = ledger.calls(ring);
         Tally {
             calls,
-            failures: read_aggregate(&self.failures).min(calls),
-            slow: read_aggregate(&self.slow).min(calls),
+            failures: ledger.failures.min(calls),
+            slow: ledger.slow.min(calls),
         }
     }
 
     /// Calls ever recorded (across clears).
     pub(crate) fn lifetime_calls(&self) -> u64 {
-        self.folded.load(Relaxed) + self.next.load(Relaxed)
+        let ledger = self.lock();
+        self.total(&ledger).max(ledger.written) - ledger.origin
     }
 
-    /// Empties the window. A call recording concurrently may land in the emptied window; the
-    /// aggregates stay equal to the bits because every bit is taken out with `swap` and counted
-    /// out by exactly the number of bits it held.
+    /// The settings changed: a success may trip the breaker again (see [`RECONFIGURED`]).
+    pub(crate) fn settings_changed(&self) {
+        let _ledger = self.lock();
+        self.phase.store(RECONFIGURED, Relaxed);
+    }
+
+    /// Empties the window. A success counted concurrently without the lock lands in the
+    /// emptied window or before it, whole; so does a locked outcome (it takes the lock before
+    /// or after).
     pub(crate) fn clear(&self) {
-        let recorded = self.next.swap(0, Relaxed);
-        self.folded.fetch_add(recorded, Relaxed);
-        for (plane, aggregate) in [
-            (&self.failure_plane, &self.failures),
-            (&self.slow_plane, &self.slow),
-        ] {
-            for word in plane {
-                let bits = word.swap(0, Relaxed).count_ones() as u64;
-                if bits != 0 {
-                    aggregate.fetch_sub(bits, Relaxed);
-                }
-            }
-        }
+        self.empty(false);
     }
 
     /// Empties the window and forgets the lifetime total.
     pub(crate) fn reset(&self) {
-        self.clear();
-        self.folded.store(0, Relaxed);
+        self.empty(true);
+    }
+
+    fn empty(&self, forget_lifetime: bool) {
+        let mut ledger = self.lock();
+        let total = self.total(&ledger).max(ledger.written);
+        ledger.empty_planes();
+        ledger.written = total;
+        ledger.base = total;
+        ledger.cursor = 0;
+        if forget_lifetime {
+            ledger.origin = total;
+        }
+        self.phase.store(FILLING, Relaxed);
     }
 }
 
@@ -542,17 +692,13 @@ pub(crate) enum Active<'a> {
 const SHAPE_TIME: u64 = 1;
 const SHAPE_SLOT_SHIFT: u32 = 1;
 const SHAPE_VALUE_SHIFT: u32 = 2;
-const SHAPE_FASTMOD_SHIFT: u32 = SHAPE_VALUE_SHIFT + SIZE_BITS;
-
-// A count shape's fields fill at most the word.
-const _: () = assert!(SHAPE_FASTMOD_SHIFT + FASTMOD_BITS <= 64);
 
 /// The shape word of `spec`, recording into the windows of `slot`:
 ///
 /// ```text
 /// bit  0      kind: 0 count, 1 time
 /// bit  1      slot: which of the two windows of that kind records
-/// count: bits 2..12 the size, bits 12..54 its fastmod constant (see `Ring`)
+/// count: bits 2..12 the size
 /// time:  bits 2..64 the duration in ticks
 /// ```
 const fn encode(spec: Spec, slot: u64) -> u64 {
@@ -560,7 +706,7 @@ const fn encode(spec: Spec, slot: u64) -> u64 {
     match spec {
         Spec::Calls(n) => {
             let ring = Ring::new(n);
-            slot | (ring.size as u64) << SHAPE_VALUE_SHIFT | ring.fastmod << SHAPE_FASTMOD_SHIFT
+            slot | (ring.size as u64) << SHAPE_VALUE_SHIFT
         }
         Spec::Time(d) => SHAPE_TIME | slot | Span::new(d).duration << SHAPE_VALUE_SHIFT,
     }
@@ -577,9 +723,10 @@ const fn encode(spec: Spec, slot: u64) -> u64 {
 /// it is used again, one change later. Only a call stalled between its read of the shape and
 /// its record across two changes of shape could write into a window in use with an old size.
 ///
-/// Two windows of each kind cost 2 × 288 + 2 × 96 bytes, against 288 for the one window a
+/// Two windows of each kind cost 2 × 2560 + 2 × 96 bytes, against 2560 for the one window a
 /// breaker of a fixed shape would need: the price of changing shape without a lock on the
-/// calls' path and without allocating.
+/// calls' path and without allocating. Most of a count window's 2560 bytes are its successes'
+/// 17 cache lines (see [`per_thread::Counter`]), so that threads never share one.
 #[derive(Debug)]
 pub(crate) struct Window {
     shape: AtomicU64,
@@ -610,7 +757,6 @@ impl Window {
         if shape & SHAPE_TIME == 0 {
             let ring = Ring {
                 size: ((shape >> SHAPE_VALUE_SHIFT) & ((1 << SIZE_BITS) - 1)) as u32,
-                fastmod: shape >> SHAPE_FASTMOD_SHIFT,
             };
             Active::Count(&self.count[slot], ring)
         } else {
@@ -654,6 +800,12 @@ impl Window {
     pub(crate) fn reset(&self) {
         self.count.iter().for_each(CountWindow::reset);
         self.time.iter().for_each(TimeWindow::reset);
+    }
+
+    /// The breaker's settings changed: a count window's success may trip it again (see
+    /// [`CountWindow::settings_changed`]).
+    pub(crate) fn settings_changed(&self) {
+        self.count.iter().for_each(CountWindow::settings_changed);
     }
 
     /// Changes the shape to `spec`: a fresh, empty window of that shape records from now on.
@@ -702,6 +854,28 @@ impl Spec {
     }
 }
 
+#[cfg(test)]
+impl CountWindow {
+    /// The planes' populations and the aggregates, read together: (failure bits, failures,
+    /// slow bits, slow).
+    fn bits(&self) -> (u64, u64, u64, u64) {
+        let l = self.lock();
+        let ones = |plane: &[u64]| plane.iter().map(|w| u64::from(w.count_ones())).sum();
+        (
+            ones(&l.failure_plane),
+            l.failures,
+            ones(&l.slow_plane),
+            l.slow,
+        )
+    }
+
+    /// The failure bits of the first 64 slots.
+    #[cfg(resilience_loom)]
+    fn failure_word(&self) -> u64 {
+        self.lock().failure_plane[0]
+    }
+}
+
 /// Windows of one fixed shape, for the tests of the windows alone.
 #[cfg(test)]
 mod fixed {
@@ -716,8 +890,15 @@ mod fixed {
             Count(CountWindow::new(), Ring::new(size))
         }
 
-        pub(super) fn record(&self, failed: bool, slow: bool, track_slow: bool) -> u64 {
-            self.0.record(self.1, failed, slow, track_slow)
+        /// Records as the breaker does with `min_calls = 1`: the first outcome takes the lock,
+        /// and plain successes after it are counted without. (Slow bits are always written:
+        /// `_track_slow` is kept so the call sites read as the breaker's.)
+        pub(super) fn record(&self, failed: bool, slow: bool, _track_slow: bool) {
+            if !(failed || slow) && self.0.is_filled() {
+                self.0.count_success();
+            } else {
+                self.0.record(self.1, failed, slow, 1);
+            }
         }
 
         pub(super) fn tally(&self) -> Tally {
@@ -761,22 +942,6 @@ mod fixed {
 mod tests {
     use super::fixed::{Count, Time};
     use super::*;
-
-    #[test]
-    fn fastmod_matches_the_remainder() {
-        for size in 1..=MAX_WINDOW_CALLS {
-            let ring = Ring::new(size);
-            let top = (u32::MAX as u64 - 3000)..=u32::MAX as u64;
-            let spread = (0..64).map(|k| (u32::MAX as u64 / 64) * k + 1);
-            for i in (0..3000u64).chain(top).chain(spread) {
-                assert_eq!(
-                    ring.slot(i),
-                    (i as u32 % size) as usize,
-                    "size {size}, index {i}"
-                );
-            }
-        }
-    }
 
     #[test]
     fn count_window_holds_the_last_n_outcomes() {
@@ -860,17 +1025,70 @@ mod tests {
                 });
             }
         });
-        let ones = |plane: &[AtomicU64]| {
-            plane
-                .iter()
-                .map(|b| b.load(Relaxed).count_ones() as u64)
-                .sum::<u64>()
-        };
         let t = w.tally();
+        let (failure_bits, failures, slow_bits, slow) = w.bits();
         assert_eq!(t.calls, 100);
-        assert_eq!(t.failures, ones(&w.failure_plane));
-        assert_eq!(t.slow, ones(&w.slow_plane));
+        assert_eq!((t.failures, t.slow), (failures, slow));
+        assert_eq!((failures, slow), (failure_bits, slow_bits));
         assert_eq!(w.lifetime_calls(), 40_000);
+    }
+
+    /// The window against a list of the last `size` outcomes, with successes counted without
+    /// the lock between locked outcomes and reads at random, for sizes on and across word
+    /// boundaries, gaps shorter and longer than the window, and clears.
+    #[test]
+    fn count_window_holds_the_last_n_outcomes_whatever_is_counted_without_the_lock() {
+        let mut seed = 0x9E37_79B9_7F4A_7C15u64;
+        let mut random = move |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        for size in [1, 2, 3, 63, 64, 65, 100, 129, 1000] {
+            let w = Count::new(size);
+            let mut model = std::collections::VecDeque::new();
+            for _ in 0..20_000 {
+                match random(100) {
+                    0 => {
+                        w.clear();
+                        model.clear();
+                    }
+                    1..=9 => {
+                        let t = w.tally();
+                        let failures = model.iter().filter(|(f, _)| *f).count() as u64;
+                        let slow = model.iter().filter(|(_, s)| *s).count() as u64;
+                        assert_eq!(
+                            t,
+                            Tally {
+                                calls: model.len() as u64,
+                                failures,
+                                slow
+                            },
+                            "size {size}"
+                        );
+                    }
+                    roll => {
+                        // Runs of successes, some longer than the window.
+                        let (failed, slow) = (roll % 7 == 0, roll % 11 == 0);
+                        let times = if failed || slow {
+                            1
+                        } else {
+                            1 + random(2 * u64::from(size))
+                        };
+                        for _ in 0..times {
+                            w.record(failed, slow, true);
+                            model.push_back((failed, slow));
+                            if model.len() > size as usize {
+                                model.pop_front();
+                            }
+                        }
+                    }
+                }
+                let (failure_bits, failures, slow_bits, slow) = w.bits();
+                assert_eq!((failures, slow), (failure_bits, slow_bits), "size {size}");
+            }
+        }
     }
 
     const SECOND: u64 = 1_000_000_000;
@@ -1032,11 +1250,10 @@ mod loom_tests {
     use super::fixed::{Count, Time};
     use super::*;
 
-    fn ones(plane: &[AtomicU64]) -> u64 {
-        plane
-            .iter()
-            .map(|w| u64::from(w.load(Relaxed).count_ones()))
-            .sum()
+    /// The window's aggregates equal its bits.
+    fn assert_consistent(w: &CountWindow) {
+        let (failure_bits, failures, slow_bits, slow) = w.bits();
+        assert_eq!((failures, slow), (failure_bits, slow_bits));
     }
 
     #[test]
@@ -1056,11 +1273,66 @@ mod loom_tests {
             for t in recorders {
                 t.join().expect("no panic");
             }
-            assert_eq!(w.failures.load(Relaxed), ones(&w.failure_plane));
-            assert_eq!(w.slow.load(Relaxed), ones(&w.slow_plane));
+            assert_consistent(&w);
             assert_eq!(w.lifetime_calls(), 2);
             let t = w.tally();
             assert!(t.failures <= t.calls && t.slow <= t.calls);
+        });
+    }
+
+    /// A success counted without the lock racing a failure (locked) and a read: each is
+    /// counted once, in one order or the other, and the window of 2 holds both.
+    #[test]
+    fn loom_a_success_counted_without_the_lock_and_a_racing_failure_are_each_counted_once() {
+        loom::model(|| {
+            let w = Arc::new(Count::new(2));
+            // Fills the window (min_calls 1): later plain successes skip the lock.
+            w.record(false, false, true);
+            assert!(w.is_filled());
+            let success = {
+                let w = w.clone();
+                thread::spawn(move || w.count_success())
+            };
+            let failure = {
+                let w = w.clone();
+                thread::spawn(move || {
+                    w.record(true, false, true);
+                })
+            };
+            let seen = w.tally();
+            assert!(seen.calls >= 1 && seen.failures <= 1, "{seen:?}");
+            success.join().expect("no panic");
+            failure.join().expect("no panic");
+            assert_eq!(
+                w.tally(),
+                Tally {
+                    calls: 2,
+                    failures: 1,
+                    slow: 0
+                }
+            );
+            assert_consistent(&w);
+            assert_eq!(w.lifetime_calls(), 3);
+        });
+    }
+
+    /// A clear racing a success counted without the lock: the success is in the emptied
+    /// window or before it, and in the lifetime total either way.
+    #[test]
+    fn loom_a_clear_racing_a_success_counted_without_the_lock_keeps_it_once() {
+        loom::model(|| {
+            let w = Arc::new(Count::new(4));
+            w.record(true, false, true);
+            let success = {
+                let w = w.clone();
+                thread::spawn(move || w.count_success())
+            };
+            w.clear();
+            success.join().expect("no panic");
+            let t = w.tally();
+            assert!(t.calls <= 1 && t.failures == 0, "{t:?}");
+            assert_consistent(&w);
+            assert_eq!(w.lifetime_calls(), 2);
         });
     }
 
@@ -1076,7 +1348,7 @@ mod loom_tests {
                 thread::spawn(move || {
                     for failed in [true, true] {
                         match w.active() {
-                            Active::Count(c, ring) => c.record(ring, failed, failed, true),
+                            Active::Count(c, ring) => c.record(ring, failed, failed, 1),
                             Active::Time(..) => unreachable!(),
                         };
                     }
@@ -1085,11 +1357,10 @@ mod loom_tests {
             assert!(w.reshape(Spec::Calls(2)));
             recorder.join().expect("no panic");
             for c in &w.count {
-                assert_eq!(c.failures.load(Relaxed), ones(&c.failure_plane));
-                assert_eq!(c.slow.load(Relaxed), ones(&c.slow_plane));
+                assert_consistent(c);
             }
             // The new window (slot 1) of size 2 holds nothing beyond its two slots.
-            assert_eq!(w.count[1].failure_plane[0].load(Relaxed) & !0b11, 0);
+            assert_eq!(w.count[1].failure_word() & !0b11, 0);
             assert_eq!(w.lifetime_calls(), 2);
             assert_eq!(w.spec(), Spec::Calls(2));
             let t = w.tally(|| 0);
