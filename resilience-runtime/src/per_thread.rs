@@ -47,8 +47,8 @@ impl Counter {
         }
     }
 
-    /// Adds `n` to the total.
-    #[inline]
+    /// Adds `n` to the total. Always inlined: it is a few instructions on every success path.
+    #[inline(always)]
     pub(crate) fn add(&self, n: u64) {
         match stripe::current() {
             Some(i) => {

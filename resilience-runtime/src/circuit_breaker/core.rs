@@ -17,6 +17,7 @@ use super::State;
 use super::window::{Active, Recorded, Spec, Tally, Window};
 use super::word::Word;
 use crate::event::{EventKind, PolicyKind, emit};
+use crate::per_thread;
 use crate::sync::{AtomicBool, AtomicU32, AtomicU64, loom_const};
 
 /// Rates are kept in hundredths of a percent: 5000 is 50%, 10000 is 100%.
@@ -96,7 +97,10 @@ struct Counters {
     /// Failures not recorded in the window.
     failures_unwindowed: AtomicU64,
     ignored: AtomicU64,
-    rejections: AtomicU64,
+    /// Per thread: an open breaker's rejection writes no shared line. A running total; a reset
+    /// moves `rejections_before` up to it instead of zeroing it.
+    rejections: per_thread::Counter,
+    rejections_before: AtomicU64,
     cancelled: AtomicU64,
     slow: AtomicU64,
 }
@@ -109,7 +113,8 @@ impl Counters {
                 failures_windowed: AtomicU64::new(0),
                 failures_unwindowed: AtomicU64::new(0),
                 ignored: AtomicU64::new(0),
-                rejections: AtomicU64::new(0),
+                rejections: per_thread::Counter::new(),
+                rejections_before: AtomicU64::new(0),
                 cancelled: AtomicU64::new(0),
                 slow: AtomicU64::new(0),
             }
@@ -122,12 +127,19 @@ impl Counters {
             &self.failures_windowed,
             &self.failures_unwindowed,
             &self.ignored,
-            &self.rejections,
             &self.cancelled,
             &self.slow,
         ] {
             c.store(0, Relaxed);
         }
+        self.rejections_before.store(self.rejections.sum(), Relaxed);
+    }
+
+    fn rejections(&self) -> u64 {
+        // Saturating: a read racing a reset may see the new base with an older sum.
+        self.rejections
+            .sum()
+            .saturating_sub(self.rejections_before.load(Relaxed))
     }
 }
 
@@ -391,7 +403,7 @@ impl Core {
 
     #[cold]
     fn reject(&self, retry_after: Option<u64>) -> Rejected {
-        self.counters.rejections.fetch_add(1, Relaxed);
+        self.counters.rejections.add(1);
         Rejected { retry_after }
     }
 
@@ -767,7 +779,7 @@ impl Core {
                 + c.successes_unwindowed.load(Relaxed),
             failures: failures_windowed + c.failures_unwindowed.load(Relaxed),
             ignored: c.ignored.load(Relaxed),
-            rejections: c.rejections.load(Relaxed),
+            rejections: c.rejections(),
             cancelled: c.cancelled.load(Relaxed),
             slow: c.slow.load(Relaxed),
             window,
