@@ -532,7 +532,7 @@ impl Core {
             Active::Count(w, ring) => {
                 if failed || slow || !w.is_filled() {
                     // Under the window's lock. A success checks when it completes `min_calls`.
-                    w.record(ring, failed, slow, self.settings.min_calls.load(Relaxed))
+                    w.record(ring, failed, slow, || self.settings.min_calls.load(Relaxed))
                 } else {
                     // Once the window holds `min_calls`, a plain success only lowers the rates:
                     // it adds 1 on a cache line this thread owns, and checks nothing.

@@ -7,8 +7,9 @@
 //!
 //! A count window's plain success (once the window holds `min_calls` calls) writes only to a
 //! cache line the current thread owns ([`per_thread::Counter`]): no locked instruction, no line
-//! shared with another thread. Failures, slow calls and reads take a lock and write the
-//! successes into the ring lazily (see [`CountWindow`]). A time window costs more: every record
+//! shared with another thread. Failures, slow calls, every outcome while the window fills up to
+//! `min_calls` (after it is emptied, or after a change of settings) and reads take a lock and
+//! write the successes into the ring lazily (see [`CountWindow`]). A time window costs more: every record
 //! reads the clock and changes its bucket with a compare-and-swap.
 //! No tokio here: time arrives as `u64` ticks (nanoseconds), so the file can be model-checked.
 
@@ -81,15 +82,15 @@ impl Ring {
     }
 }
 
-/// `min_calls` not reached since the window was emptied: every outcome takes the lock, and
-/// the first one that brings the window to `min_calls` calls checks for a trip.
+/// `min_calls` not reached since the window was emptied, or the settings changed since: every
+/// outcome takes the lock, and the first one that finds the window at `min_calls` calls or
+/// beyond checks for a trip and makes the window filled. (After a change of settings that is
+/// the next outcome, so a lowered threshold or `min_calls` takes effect at the next call, a
+/// success included.)
 const FILLING: u32 = 0;
-/// `min_calls` reached: a plain success only counts itself (it can only lower the rates).
+/// `min_calls` reached under the current settings: a plain success only counts itself (it can
+/// only lower the rates).
 const FILLED: u32 = 1;
-/// The settings changed since: every outcome takes the lock again, and a success checks for a
-/// trip when it brings the window to exactly `min_calls` calls, as when filling; the first
-/// outcome at `min_calls` or beyond makes the window filled again.
-const RECONFIGURED: u32 = 2;
 
 /// The last `size` calls, as a ring of outcome bits: one plane of failure bits and one of slow
 /// bits, `MAX_WINDOW_CALLS` bits each, so the window needs no allocation, is
@@ -113,7 +114,7 @@ const RECONFIGURED: u32 = 2;
 pub(crate) struct CountWindow {
     /// Plain successes counted without the lock: a running total, never reset.
     successes: per_thread::Counter,
-    /// [`FILLING`], [`FILLED`] or [`RECONFIGURED`]; written under the lock, read by successes.
+    /// [`FILLING`] or [`FILLED`]; written under the lock, read by successes.
     phase: AtomicU32,
     ledger: Mutex<Ledger>,
 }
@@ -280,17 +281,26 @@ impl CountWindow {
 
     /// Records one outcome after every outcome counted so far, overwriting the call `size`
     /// calls before it. Returns whether the breaker must check for a trip: always for a
-    /// failure or a slow call; for a success, when it brings the window to `min_calls` calls
-    /// (in a window still filling: to `min_calls` or beyond, which is the same thing unless
-    /// successes counted without the lock raced past it).
+    /// failure or a slow call; for a success, when it brings the window to `min_calls` calls,
+    /// or finds it there or beyond while filling (see [`FILLING`]).
+    ///
+    /// `min_calls` is read under the lock: a change of settings stores the new value before it
+    /// takes the lock to mark the window filling, so an outcome never marks the window filled
+    /// by a value older than that mark.
     #[inline(never)]
-    pub(crate) fn record(&self, ring: Ring, failed: bool, slow: bool, min_calls: u32) -> bool {
+    pub(crate) fn record(
+        &self,
+        ring: Ring,
+        failed: bool,
+        slow: bool,
+        min_calls: impl FnOnce() -> u32,
+    ) -> bool {
         let mut ledger = self.lock();
         let total = self.total(&ledger);
         ledger.catch_up(ring, total);
         ledger.push(ring, failed, slow);
         let calls = ledger.calls(ring);
-        let min_calls = u64::from(min_calls);
+        let min_calls = u64::from(min_calls());
         let phase = self.phase.load(Relaxed);
         let completes = calls == min_calls || (phase == FILLING && calls >= min_calls);
         if phase != FILLED && calls >= min_calls {
@@ -319,10 +329,11 @@ impl CountWindow {
         self.total(&ledger).max(ledger.written) - ledger.origin
     }
 
-    /// The settings changed: a success may trip the breaker again (see [`RECONFIGURED`]).
+    /// The settings changed: the window fills again, so the next outcome checks for a trip
+    /// under them (see [`FILLING`]).
     pub(crate) fn settings_changed(&self) {
         let _ledger = self.lock();
-        self.phase.store(RECONFIGURED, Relaxed);
+        self.phase.store(FILLING, Relaxed);
     }
 
     /// Empties the window. A success counted concurrently without the lock lands in the
@@ -726,7 +737,7 @@ const fn encode(spec: Spec, slot: u64) -> u64 {
 /// Two windows of each kind cost 2 × 2560 + 2 × 96 bytes, against 2560 for the one window a
 /// breaker of a fixed shape would need: the price of changing shape without a lock on the
 /// calls' path and without allocating. Most of a count window's 2560 bytes are its successes'
-/// 17 cache lines (see [`per_thread::Counter`]), so that threads never share one.
+/// 17 cells of 128 bytes (see [`per_thread::Counter`]), so that threads never share a line.
 #[derive(Debug)]
 pub(crate) struct Window {
     shape: AtomicU64,
@@ -897,7 +908,7 @@ mod fixed {
             if !(failed || slow) && self.0.is_filled() {
                 self.0.count_success();
             } else {
-                self.0.record(self.1, failed, slow, 1);
+                self.0.record(self.1, failed, slow, || 1);
             }
         }
 
@@ -987,6 +998,44 @@ mod tests {
             }
         );
         assert_eq!(w.lifetime_calls(), 6);
+    }
+
+    /// A success that saw the window filled just before a change of settings (which raised
+    /// `min_calls`) is counted without the lock and lands on the new `min_calls`; the next
+    /// locked outcome, beyond it, must still check for a trip.
+    #[test]
+    fn after_a_change_of_settings_the_next_outcome_at_or_beyond_min_calls_checks() {
+        let w = CountWindow::new();
+        let ring = Ring::new(10);
+        assert!(w.record(ring, true, false, || 2));
+        assert!(w.record(ring, true, false, || 2));
+        assert!(w.is_filled());
+        w.count_success(); // 3 calls
+        // A success reads "filled" here; then `min_calls` goes up to 5.
+        w.settings_changed();
+        assert!(!w.is_filled());
+        assert!(
+            !w.record(ring, false, false, || 5),
+            "4 calls, below min_calls"
+        );
+        w.count_success(); // the racing success: 5 calls, counted without the lock
+        assert!(
+            w.record(ring, false, false, || 5),
+            "6 calls: the first locked outcome at or beyond min_calls checks"
+        );
+        assert!(w.is_filled());
+        assert!(
+            !w.record(ring, false, false, || 5),
+            "filled: no more checks"
+        );
+        assert_eq!(
+            w.tally(ring),
+            Tally {
+                calls: 7,
+                failures: 2,
+                slow: 0
+            }
+        );
     }
 
     #[test]
@@ -1348,7 +1397,7 @@ mod loom_tests {
                 thread::spawn(move || {
                     for failed in [true, true] {
                         match w.active() {
-                            Active::Count(c, ring) => c.record(ring, failed, failed, 1),
+                            Active::Count(c, ring) => c.record(ring, failed, failed, || 1),
                             Active::Time(..) => unreachable!(),
                         };
                     }
