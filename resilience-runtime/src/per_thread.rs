@@ -83,36 +83,44 @@ mod stripe {
 
     /// Not asked for a stripe yet.
     const UNASKED: u8 = u8::MAX;
-    /// Shares the shared cell: every stripe was taken when it asked, or it is exiting.
+    /// Shares the shared cell because every stripe was taken when it last asked; asks again
+    /// once one is free.
     const SHARED: u8 = u8::MAX - 1;
+    /// Shares the shared cell for good: it is exiting.
+    const EXITING: u8 = u8::MAX - 2;
 
-    const _: () = assert!(STRIPES <= 32 && STRIPES < SHARED as usize);
+    const _: () = assert!(STRIPES < 32 && STRIPES < EXITING as usize);
+
+    /// Every stripe taken.
+    const FULL: u32 = (1 << STRIPES) - 1;
 
     /// Bit `i` set: stripe `i` is owned by a live thread.
     static TAKEN: AtomicU32 = AtomicU32::new(0);
 
     thread_local! {
-        /// This thread's stripe, [`UNASKED`] or [`SHARED`]. `const` and without `Drop`, so
-        /// reading it is one thread-local load, and it stays readable while the thread exits.
+        /// This thread's stripe, [`UNASKED`], [`SHARED`] or [`EXITING`]. `const` and without
+        /// `Drop`, so reading it is one thread-local load, and it stays readable while the
+        /// thread exits.
         static STRIPE: Cell<u8> = const { Cell::new(UNASKED) };
-        /// Gives the stripe back when the thread exits. Touched only when a stripe is taken,
-        /// which registers its destructor.
-        static OWNER: Owner = const { Owner };
+        /// Gives the stripe back when the thread exits. Set only when a stripe is taken, which
+        /// registers its destructor; it keeps the stripe's number itself, so giving it back
+        /// does not depend on reading [`STRIPE`] during the thread's teardown.
+        static OWNER: Owner = const { Owner(Cell::new(UNASKED)) };
     }
 
-    struct Owner;
+    struct Owner(Cell<u8>);
 
     impl Drop for Owner {
         fn drop(&mut self) {
-            let _ = STRIPE.try_with(|stripe| {
-                // Anything this thread still counts while it exits goes to the shared cell.
-                let i = stripe.replace(SHARED);
-                if (i as usize) < STRIPES {
-                    // Release: this thread's last adds to stripe `i` happen before the next
-                    // owner's first (which takes the bit with Acquire).
-                    TAKEN.fetch_and(!(1 << i), Release);
-                }
-            });
+            let i = self.0.replace(EXITING);
+            // Anything this thread still counts while it exits goes to the shared cell. (If
+            // `STRIPE` is gone, so is every way to reach stripe `i` from this thread.)
+            let _ = STRIPE.try_with(|stripe| stripe.set(EXITING));
+            if (i as usize) < STRIPES {
+                // Release: this thread's last adds to stripe `i` happen before the next
+                // owner's first (which takes the bit with Acquire).
+                TAKEN.fetch_and(!(1 << i), Release);
+            }
         }
     }
 
@@ -120,19 +128,28 @@ mod stripe {
     #[inline]
     pub(super) fn current() -> Option<usize> {
         // A thread being torn down past its thread-locals shares the shared cell.
-        let i = STRIPE.try_with(Cell::get).unwrap_or(SHARED);
+        let i = STRIPE.try_with(Cell::get).unwrap_or(EXITING);
         if (i as usize) < STRIPES {
             Some(i as usize)
-        } else if i == UNASKED {
-            take()
         } else {
-            None
+            ask(i)
         }
     }
 
-    /// Takes the lowest free stripe for the current thread, once in its life.
+    /// A thread without a stripe: asks for one if it never did, or if it shares for want of
+    /// one and one is free now (one `Relaxed` load of a word written only when a thread
+    /// takes or gives back a stripe).
     #[cold]
     #[inline(never)]
+    fn ask(state: u8) -> Option<usize> {
+        match state {
+            UNASKED => take(),
+            SHARED if TAKEN.load(Relaxed) != FULL => take(),
+            _ => None,
+        }
+    }
+
+    /// Takes the lowest free stripe for the current thread, if any.
     fn take() -> Option<usize> {
         let mut taken = TAKEN.load(Relaxed);
         let taken_now = loop {
@@ -151,10 +168,10 @@ mod stripe {
             return None;
         };
         // Registers the destructor that gives the stripe back. If the thread is already
-        // exiting, that cannot happen: give it back now and share.
-        if OWNER.try_with(|_| ()).is_err() {
+        // exiting, that cannot happen: give it back now and share for good.
+        if OWNER.try_with(|owner| owner.0.set(i as u8)).is_err() {
             TAKEN.fetch_and(!(1 << i), Release);
-            let _ = STRIPE.try_with(|stripe| stripe.set(SHARED));
+            let _ = STRIPE.try_with(|stripe| stripe.set(EXITING));
             return None;
         }
         let _ = STRIPE.try_with(|stripe| stripe.set(i as u8));
@@ -218,15 +235,19 @@ mod tests {
     fn a_stripe_given_back_keeps_its_total_for_the_next_owner() {
         let _turn = take_turn();
         static COUNTER: Counter = Counter::new();
-        // Threads one after another: each takes a stripe freed by an earlier one, or a new one.
+        // Threads one after another: each takes a stripe freed by an earlier one (other tests'
+        // threads may hold a few, never all), so stripes change hands many times.
+        let mut owned = 0;
         for _ in 0..STRIPES * 3 {
-            std::thread::spawn(|| {
+            let stripe = std::thread::spawn(|| {
                 COUNTER.add(5);
-                assert!(stripe::current().is_some(), "a stripe was free");
+                stripe::current()
             })
             .join()
             .unwrap();
+            owned += usize::from(stripe.is_some());
         }
+        assert_eq!(owned, STRIPES * 3, "every thread found a stripe free");
         assert_eq!(COUNTER.sum(), 5 * STRIPES as u64 * 3);
     }
 
@@ -239,5 +260,40 @@ mod tests {
         })
         .join()
         .unwrap();
+    }
+
+    #[test]
+    fn a_thread_that_found_every_stripe_taken_takes_one_once_one_is_free() {
+        let _turn = take_turn();
+        let (taken, release) = (Barrier::new(STRIPES + 1), Barrier::new(STRIPES + 1));
+        let holders_gone = Barrier::new(2);
+        std::thread::scope(|scope| {
+            // Holders take every stripe that is free (those other tests hold stay held).
+            let holders: Vec<_> = (0..STRIPES)
+                .map(|_| {
+                    scope.spawn(|| {
+                        let _ = stripe::current();
+                        taken.wait();
+                        release.wait();
+                    })
+                })
+                .collect();
+            let late = scope.spawn(|| {
+                taken.wait();
+                let first = stripe::current();
+                release.wait();
+                holders_gone.wait();
+                (first, stripe::current())
+            });
+            for holder in holders {
+                holder.join().unwrap();
+            }
+            // The holders have exited and given their stripes back.
+            holders_gone.wait();
+            // `first` is `None` unless another test's thread gave a stripe back in between;
+            // either way the late thread owns one by now.
+            let (_first, later) = late.join().unwrap();
+            assert!(later.is_some(), "a stripe is free again, and it takes one");
+        });
     }
 }
