@@ -1043,6 +1043,25 @@ mod loom_tests {
         assert_eq!(core.state(), State::Open);
     }
 
+    /// One call per outcome, each on its own thread, all at tick 1: each is admitted or
+    /// rejected, and an admitted one completes with its outcome.
+    fn calls_at_once(core: &Arc<Core>, outcomes: [Outcome; 2]) {
+        let threads: Vec<_> = outcomes
+            .into_iter()
+            .map(|outcome| {
+                let core = core.clone();
+                thread::spawn(move || {
+                    if let Ok(permit) = core.acquire(at(1)) {
+                        core.complete(permit, outcome, false, at(1));
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().expect("no panic");
+        }
+    }
+
     /// Trips the breaker and turns it half-open with `probes` probe slots taken.
     fn half_open_with(core: &Core, probes: u32) -> Vec<Permit> {
         trip(core);
@@ -1086,18 +1105,8 @@ mod loom_tests {
                 min_calls: 2,
                 ..consecutive(1)
             });
-            let threads: Vec<_> = (0..2)
-                .map(|_| {
-                    let core = core.clone();
-                    thread::spawn(move || {
-                        let permit = core.acquire(at(1)).expect("closed");
-                        core.complete(permit, Outcome::Failure, false, at(1));
-                    })
-                })
-                .collect();
-            for t in threads {
-                t.join().expect("no panic");
-            }
+            // Neither can be rejected: one failure cannot trip before `min_calls`.
+            calls_at_once(&core, [Outcome::Failure, Outcome::Failure]);
             assert_eq!(core.state(), State::Open);
         });
     }
@@ -1113,22 +1122,11 @@ mod loom_tests {
                 min_calls: 2,
                 ..consecutive(1)
             });
-            let threads: Vec<_> = [Outcome::Failure, Outcome::Success]
-                .into_iter()
-                .map(|outcome| {
-                    let core = core.clone();
-                    thread::spawn(move || {
-                        let permit = core.acquire(at(1)).expect("closed");
-                        core.complete(permit, outcome, false, at(1));
-                    })
-                })
-                .collect();
-            for t in threads {
-                t.join().expect("no panic");
-            }
+            calls_at_once(&core, [Outcome::Failure, Outcome::Success]);
             assert_eq!(core.state(), State::Open);
             let s = core.snapshot(at(1));
-            assert_eq!((s.successes, s.failures), (1, 1));
+            // Both were admitted: neither call alone reaches `min_calls`.
+            assert_eq!((s.successes, s.failures, s.rejections), (1, 1, 0));
         });
     }
 
@@ -1146,21 +1144,8 @@ mod loom_tests {
             });
             let first = core.acquire(at(1)).expect("closed");
             core.complete(first, Outcome::Success, false, at(1));
-            let threads: Vec<_> = [Outcome::Failure, Outcome::Success]
-                .into_iter()
-                .map(|outcome| {
-                    let core = core.clone();
-                    thread::spawn(move || {
-                        // The success may come after the trip, and be rejected.
-                        if let Ok(permit) = core.acquire(at(1)) {
-                            core.complete(permit, outcome, false, at(1));
-                        }
-                    })
-                })
-                .collect();
-            for t in threads {
-                t.join().expect("no panic");
-            }
+            // The success may come after the trip, and be rejected.
+            calls_at_once(&core, [Outcome::Failure, Outcome::Success]);
             assert_eq!(core.state(), State::Open);
             let s = core.snapshot(at(1));
             assert_eq!(s.failures, 1);
