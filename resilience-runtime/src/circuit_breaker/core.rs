@@ -143,6 +143,15 @@ impl Counters {
     }
 }
 
+/// What a completed call's trip check reads.
+#[derive(Clone, Copy, Debug)]
+enum Check {
+    /// What the count window held right after the call's record, read under its lock.
+    Tallied(Tally),
+    /// The window as it is now (a time window: its buckets are read at the check's time).
+    ReadWindow,
+}
+
 /// How a call admitted by [`Core::acquire`] takes part in the breaker.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Role {
@@ -533,16 +542,17 @@ impl Core {
                 if failed || slow || !w.is_filled() {
                     // Under the window's lock. A success checks when it completes `min_calls`.
                     w.record(ring, failed, slow, || self.settings.min_calls.load(Relaxed))
+                        .map(Check::Tallied)
                 } else {
                     // Once the window holds `min_calls`, a plain success only lowers the rates:
                     // it adds 1 on a cache line this thread owns, and checks nothing.
                     w.count_success();
-                    false
+                    None
                 }
             }
             Active::Time(w, span) => match w.record(span, now(), failed, slow) {
                 // Buckets expire, so any call may be the one that completes `min_calls`.
-                Recorded::Yes => true,
+                Recorded::Yes => Some(Check::ReadWindow),
                 // Too late for the window, or its bucket is full: counted beside it.
                 Recorded::Expired | Recorded::Full => {
                     self.count_unwindowed(if failed {
@@ -557,8 +567,10 @@ impl Core {
         if failed {
             self.counters.failures_windowed.fetch_add(1, Relaxed);
         }
-        if check && permit.role == Role::Closed {
-            self.check_trip(word, consecutive, consecutive_limit, now);
+        if let Some(check) = check
+            && permit.role == Role::Closed
+        {
+            self.check_trip(word, check, consecutive, consecutive_limit, now);
         }
     }
 
@@ -567,19 +579,24 @@ impl Core {
     fn check_trip(
         &self,
         word: Word,
+        check: Check,
         consecutive: u32,
         consecutive_limit: u32,
         now: &mut impl FnMut() -> u64,
     ) {
         let s = &self.settings;
-        let tally = match self.window.active() {
-            // Under the window's lock, which every outcome that can raise a rate also takes
-            // (failures, slow calls, and successes while the window fills to `min_calls`): of
-            // two calls recording at once, the later to take the lock here reads both
-            // outcomes, so a rate the two reach together trips. (This replaces a SeqCst fence
-            // that the count window needed when its records were lock-free atomics.)
-            Active::Count(w, ring) => w.tally(ring),
-            Active::Time(w, span) => w.tally(span, now()),
+        let tally = match check {
+            // Read by the record, under the window's lock, which every outcome that can raise
+            // a rate also takes (failures, slow calls, and successes while the window fills
+            // to `min_calls`): of two calls recording at once, the later to take the lock
+            // reads both outcomes, so a rate the two reach together trips. (This replaces a
+            // SeqCst fence that the count window needed when its records were lock-free
+            // atomics.)
+            Check::Tallied(tally) => tally,
+            Check::ReadWindow => match self.window.active() {
+                Active::Count(w, ring) => w.tally(ring),
+                Active::Time(w, span) => w.tally(span, now()),
+            },
         };
         let ready = tally.calls >= s.min_calls.load(Relaxed) as u64;
         let failures = if consecutive_limit != 0 {

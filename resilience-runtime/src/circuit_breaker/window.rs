@@ -161,6 +161,16 @@ impl Ledger {
         (self.written - self.base).min(u64::from(ring.size))
     }
 
+    /// What the window of `ring` holds, as written so far.
+    fn tally(&self, ring: Ring) -> Tally {
+        let calls = self.calls(ring);
+        Tally {
+            calls,
+            failures: self.failures.min(calls),
+            slow: self.slow.min(calls),
+        }
+    }
+
     /// Writes the successes numbered `written..total` into the ring: their slots are cleared.
     /// A total below `written` (not expected: every sum is taken under the lock, and the cells
     /// only grow) changes nothing.
@@ -280,9 +290,11 @@ impl CountWindow {
     }
 
     /// Records one outcome after every outcome counted so far, overwriting the call `size`
-    /// calls before it. Returns whether the breaker must check for a trip: always for a
-    /// failure or a slow call; for a success, when it brings the window to `min_calls` calls,
-    /// or finds it there or beyond while filling (see [`FILLING`]).
+    /// calls before it. Returns what the window holds with it when the breaker must check for
+    /// a trip: always for a failure or a slow call; for a success, when it brings the window to
+    /// `min_calls` calls, or finds it there or beyond while filling (see [`FILLING`]). The
+    /// tally is read under the same lock as the record, so of two outcomes recorded at once the
+    /// later one's tally holds both.
     ///
     /// `min_calls` is read under the lock: a change of settings stores the new value before it
     /// takes the lock to mark the window filling, so an outcome never marks the window filled
@@ -294,7 +306,7 @@ impl CountWindow {
         failed: bool,
         slow: bool,
         min_calls: impl FnOnce() -> u32,
-    ) -> bool {
+    ) -> Option<Tally> {
         let mut ledger = self.lock();
         let total = self.total(&ledger);
         ledger.catch_up(ring, total);
@@ -306,7 +318,7 @@ impl CountWindow {
         if phase != FILLED && calls >= min_calls {
             self.phase.store(FILLED, Relaxed);
         }
-        failed || slow || completes
+        (failed || slow || completes).then(|| ledger.tally(ring))
     }
 
     /// What the window holds now: every outcome counted before this call, and maybe some
@@ -315,12 +327,7 @@ impl CountWindow {
         let mut ledger = self.lock();
         let total = self.total(&ledger);
         ledger.catch_up(ring, total);
-        let calls = ledger.calls(ring);
-        Tally {
-            calls,
-            failures: ledger.failures.min(calls),
-            slow: ledger.slow.min(calls),
-        }
+        ledger.tally(ring)
     }
 
     /// Calls ever recorded (across clears).
@@ -1007,35 +1014,38 @@ mod tests {
     fn after_a_change_of_settings_the_next_outcome_at_or_beyond_min_calls_checks() {
         let w = CountWindow::new();
         let ring = Ring::new(10);
-        assert!(w.record(ring, true, false, || 2));
-        assert!(w.record(ring, true, false, || 2));
+        let tally = |calls, failures| {
+            Some(Tally {
+                calls,
+                failures,
+                slow: 0,
+            })
+        };
+        assert_eq!(w.record(ring, true, false, || 2), tally(1, 1));
+        assert_eq!(w.record(ring, true, false, || 2), tally(2, 2));
         assert!(w.is_filled());
         w.count_success(); // 3 calls
         // A success reads "filled" here; then `min_calls` goes up to 5.
         w.settings_changed();
         assert!(!w.is_filled());
-        assert!(
-            !w.record(ring, false, false, || 5),
+        assert_eq!(
+            w.record(ring, false, false, || 5),
+            None,
             "4 calls, below min_calls"
         );
         w.count_success(); // the racing success: 5 calls, counted without the lock
-        assert!(
+        assert_eq!(
             w.record(ring, false, false, || 5),
+            tally(6, 2),
             "6 calls: the first locked outcome at or beyond min_calls checks"
         );
         assert!(w.is_filled());
-        assert!(
-            !w.record(ring, false, false, || 5),
+        assert_eq!(
+            w.record(ring, false, false, || 5),
+            None,
             "filled: no more checks"
         );
-        assert_eq!(
-            w.tally(ring),
-            Tally {
-                calls: 7,
-                failures: 2,
-                slow: 0
-            }
-        );
+        assert_eq!(w.tally(ring), tally(7, 2).unwrap());
     }
 
     #[test]
