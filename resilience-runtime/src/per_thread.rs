@@ -6,7 +6,8 @@
 //! call. A [`Counter`] instead has one cell per *stripe*, each on its own cache line. The first
 //! [`STRIPES`] threads that count anything own one stripe each, for as long as they live: only
 //! the owner writes its cell, so it adds with a plain load and store. Threads beyond that share
-//! one more cell, with `fetch_add`. A read sums the cells.
+//! one more cell, with `fetch_add`, and take a stripe as soon as an exiting thread gives one
+//! back. A read sums the cells.
 //!
 //! A thread's stripe is the same for every counter (one thread-local byte), and is given back
 //! when the thread exits, for the next thread to take over with the cells' values as they are:
