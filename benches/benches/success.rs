@@ -104,6 +104,19 @@ fn circuit_breaker(c: &mut Criterion) {
     g.inner.finish();
 }
 
+/// What a time window, or slow-call tracking, costs on top of the default breaker.
+fn circuit_breaker_options(c: &mut Criterion) {
+    let rt = runtime();
+    let mut g = group(c, "circuit_breaker_options");
+    bench_calls!(&mut g, &rt, "ours_time_window", |i| {
+        attributed::circuit_breaker_time_window(i).await
+    });
+    bench_calls!(&mut g, &rt, "ours_slow_calls", |i| {
+        attributed::circuit_breaker_slow_calls(i).await
+    });
+    g.inner.finish();
+}
+
 fn retry(c: &mut Criterion) {
     use backon::{ExponentialBuilder, Retryable};
     use tower_resilience::retry::RetryLayer;
@@ -287,6 +300,6 @@ fn stack(c: &mut Criterion) {
 criterion_group! {
     name = benches;
     config = resilience_benches::criterion();
-    targets = bare, circuit_breaker, retry, timeout, bulkhead, rate_limiter, stack
+    targets = bare, circuit_breaker, circuit_breaker_options, retry, timeout, bulkhead, rate_limiter, stack
 }
 criterion_main!(benches);

@@ -99,6 +99,18 @@ pub mod attributed {
         op(x).await
     }
 
+    /// Under a circuit breaker with a time window of 60 s (ten buckets of 6 s) instead.
+    #[resilience::circuit_breaker(window = 60s)]
+    pub async fn circuit_breaker_time_window(x: u64) -> Result<u64, OpError> {
+        op(x).await
+    }
+
+    /// Under a circuit breaker with the default count window that also tracks slow calls.
+    #[resilience::circuit_breaker(slow = 2s)]
+    pub async fn circuit_breaker_slow_calls(x: u64) -> Result<u64, OpError> {
+        op(x).await
+    }
+
     /// Under a retry with the defaults (3 attempts, exponential backoff from 100ms).
     #[resilience::retry]
     pub async fn retry(x: u64) -> Result<u64, OpError> {
