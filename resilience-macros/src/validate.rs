@@ -573,7 +573,11 @@ pub(crate) fn duration(value: &Value, key: &str, cx: &mut Ctxt) -> Option<S<Nano
         }
     };
     if n.suffix.is_empty() {
-        cx.error(n.span, "a duration needs a unit: 30s, 500ms, 2m");
+        let d = &n.digits;
+        cx.error(
+            n.span,
+            format!("a duration needs a unit: write {d}ms, {d}s, {d}m or {d}h"),
+        );
         return None;
     }
     let Some(unit) = unit_nanos(&n.suffix) else {
@@ -1137,7 +1141,7 @@ mod tests {
         assert_eq!(t.duration.map(|d| d.value), Some(1_500_000_000));
         assert_eq!(
             errors(Kind::Timeout, "30"),
-            ["a duration needs a unit: 30s, 500ms, 2m"]
+            ["a duration needs a unit: write 30ms, 30s, 30m or 30h"]
         );
         assert!(errors(Kind::Timeout, "30sec")[0].starts_with("unknown unit 'sec'"));
     }
