@@ -248,7 +248,10 @@ mod tests {
             .unwrap();
             owned += usize::from(stripe.is_some());
         }
-        assert_eq!(owned, STRIPES * 3, "every thread found a stripe free");
+        // More owners than stripes: stripes were given back and taken again. (Not "all of
+        // them": on a machine running many tests at once, others may hold every stripe for a
+        // moment.)
+        assert!(owned > STRIPES, "{owned} of {} threads owned a stripe", STRIPES * 3);
         assert_eq!(COUNTER.sum(), 5 * STRIPES as u64 * 3);
     }
 
