@@ -102,20 +102,17 @@ fn the_success_that_completes_min_calls_trips_the_breaker_from_another_thread() 
     assert_eq!(b.state(), State::Open);
 }
 
-#[test]
-fn two_threads_hammering_one_breaker_keep_exact_totals() {
-    const THREADS: u64 = 2;
-    const CALLS: u64 = 20_000;
-    // Every tenth call of each thread fails; 100% never trips, so every call is admitted.
-    let b = breaker(|b| b.window_calls(100).threshold(100.0));
-    let start = Arc::new(Barrier::new(THREADS as usize));
-    let threads: Vec<_> = (0..THREADS)
+/// `threads` OS threads, started together, each making `calls` calls through `b`, every tenth
+/// of which fails; returns once they have all ended.
+fn hammer(b: &Arc<CircuitBreaker>, threads: u64, calls: u64) {
+    let start = Arc::new(Barrier::new(threads as usize));
+    let handles: Vec<_> = (0..threads)
         .map(|_| {
-            let (b, start) = (Arc::clone(&b), Arc::clone(&start));
+            let (b, start) = (Arc::clone(b), Arc::clone(&start));
             std::thread::spawn(move || {
                 block_on(async {
                     start.wait();
-                    for i in 0..CALLS {
+                    for i in 0..calls {
                         let _ = b
                             .call(async move {
                                 if i % 10 == 9 {
@@ -130,9 +127,18 @@ fn two_threads_hammering_one_breaker_keep_exact_totals() {
             })
         })
         .collect();
-    for t in threads {
-        t.join().unwrap();
+    for h in handles {
+        h.join().unwrap();
     }
+}
+
+#[test]
+fn two_threads_hammering_one_breaker_keep_exact_totals() {
+    const THREADS: u64 = 2;
+    const CALLS: u64 = 20_000;
+    // Every tenth call of each thread fails; 100% never trips, so every call is admitted.
+    let b = breaker(|b| b.window_calls(100).threshold(100.0));
+    hammer(&b, THREADS, CALLS);
     let m = b.metrics();
     assert_eq!(b.state(), State::Closed);
     assert_eq!(m.calls, THREADS * CALLS);
@@ -143,4 +149,23 @@ fn two_threads_hammering_one_breaker_keep_exact_totals() {
     // it holds a run of each thread's calls: a tenth of them failed, give or take one each.
     let rate = m.failure_rate.unwrap();
     assert!((9.0..=11.0).contains(&rate), "failure rate {rate}");
+}
+
+#[test]
+fn more_threads_than_stripes_coming_and_going_keep_exact_totals() {
+    // 24 threads at once (more than the 16 that own a counter cell; the rest share one), in
+    // three rounds, so cells change hands between exiting and new threads while counting.
+    const THREADS: u64 = 24;
+    const ROUNDS: u64 = 3;
+    const CALLS: u64 = 2_000;
+    let b = breaker(|b| b.window_calls(100).threshold(100.0));
+    for _ in 0..ROUNDS {
+        hammer(&b, THREADS, CALLS);
+    }
+    let m = b.metrics();
+    assert_eq!(b.state(), State::Closed);
+    assert_eq!(m.calls, THREADS * CALLS * ROUNDS);
+    assert_eq!(m.successes + m.failures, m.calls);
+    assert_eq!(m.failures, THREADS * CALLS * ROUNDS / 10);
+    assert_eq!(m.window_calls, 100);
 }
