@@ -1,12 +1,12 @@
-//! Two threads sharing one policy: a circuit breaker, a bulkhead, a rate limiter; ours and the
-//! peers'. The baseline is two threads making bare calls.
+//! Two threads sharing one policy: a circuit breaker (closed, and open: its rejections), a
+//! bulkhead, a rate limiter; ours and the peers'. The baseline is two threads making bare calls.
 
 use std::num::NonZeroU32;
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use resilience::{Bulkhead, CircuitBreaker, Failure, RateLimiter};
-use resilience_benches::{CountingAllocator, bench_two_threads, group, op};
+use resilience::{Bulkhead, CircuitBreaker, Failure, RateLimiter, State};
+use resilience_benches::{CountingAllocator, bench_two_threads, failing_op, group, op};
 use tower::{Layer, Service, ServiceExt, service_fn};
 
 #[global_allocator]
@@ -33,6 +33,18 @@ static BREAKER: CircuitBreaker =
         Ok(breaker) => breaker,
         Err(_) => panic!("invalid circuit breaker"),
     };
+
+const HOUR: Duration = Duration::from_secs(3600);
+
+/// Opened by one failure and held open for an hour: every benchmarked call is rejected.
+static OPEN_BREAKER: CircuitBreaker = match CircuitBreaker::builder("bench/shared_open_breaker")
+    .consecutive_failures(1)
+    .open(HOUR)
+    .build()
+{
+    Ok(breaker) => breaker,
+    Err(_) => panic!("invalid circuit breaker"),
+};
 
 /// Calls a tower service once, as a tower user does: wait until ready, then call.
 async fn tower_call<S: Service<u64>>(svc: &mut S, i: u64) -> Result<S::Response, S::Error> {
@@ -68,6 +80,35 @@ fn circuit_breaker(c: &mut Criterion) {
     bench_two_threads!(&mut g, "recloser", |r = recloser.clone(), i| r.call(op(i)).await);
     let failsafe = failsafe::Config::new().build();
     bench_two_threads!(&mut g, "failsafe", |f = failsafe.clone(), i| f.call(op(i)).await);
+    g.inner.finish();
+}
+
+fn open_breaker(c: &mut Criterion) {
+    let recloser = recloser::AsyncRecloser::from(
+        recloser::Recloser::custom()
+            .closed_len(2)
+            .open_wait(HOUR)
+            .build(),
+    );
+    resilience_benches::runtime().block_on(async {
+        for i in 0..4 {
+            let _ = OPEN_BREAKER
+                .call(async { Ok::<_, Failure<_>>(failing_op(i).await?) })
+                .await;
+            let _ = recloser.call(failing_op(i)).await;
+        }
+    });
+    assert_eq!(OPEN_BREAKER.state(), State::Open);
+
+    let mut g = group(c, "two_threads_open_breaker");
+    bench_two_threads!(&mut g, "ours_api", |_unused = (), i| OPEN_BREAKER
+        .call(async { Ok::<_, Failure<_>>(op(i).await?) })
+        .await
+        .is_err());
+    bench_two_threads!(&mut g, "recloser", |r = recloser.clone(), i| r
+        .call(op(i))
+        .await
+        .is_err());
     g.inner.finish();
 }
 
@@ -128,6 +169,6 @@ fn rate_limiter(c: &mut Criterion) {
 criterion_group! {
     name = benches;
     config = resilience_benches::criterion();
-    targets = bare, circuit_breaker, bulkhead, rate_limiter
+    targets = bare, circuit_breaker, open_breaker, bulkhead, rate_limiter
 }
 criterion_main!(benches);
