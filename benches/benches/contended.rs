@@ -6,14 +6,15 @@ use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use resilience::{Bulkhead, CircuitBreaker, Failure, RateLimiter, State};
-use resilience_benches::{CountingAllocator, bench_two_threads, failing_op, group, op};
+use resilience_benches::{
+    CountingAllocator, UNREACHABLE_RATE, bench_two_threads, failing_op, group, op,
+};
 use tower::{Layer, Service, ServiceExt, service_fn};
+
+mod common;
 
 #[global_allocator]
 static ALLOCATOR: CountingAllocator = CountingAllocator;
-
-/// A rate no benchmark loop can reach: one permit a nanosecond, a burst of a second's worth.
-const UNREACHABLE_RATE: u32 = 1_000_000_000;
 
 static BULKHEAD: Bulkhead = match Bulkhead::builder("bench/shared_bulkhead").max(10).build() {
     Ok(bulkhead) => bulkhead,
@@ -166,9 +167,22 @@ fn rate_limiter(c: &mut Criterion) {
     g.inner.finish();
 }
 
+fn stack(c: &mut Criterion) {
+    let mut g = group(c, "two_threads_stack");
+    bench_two_threads!(&mut g, "ours_attribute", |_unused = (), i| {
+        resilience_benches::attributed::stack(i).await
+    });
+    let tr = common::tower_resilience_stack();
+    bench_two_threads!(&mut g, "tower-resilience", |svc = tr.clone(), i| tower_call(
+        &mut svc, i
+    )
+    .await);
+    g.inner.finish();
+}
+
 criterion_group! {
     name = benches;
     config = resilience_benches::criterion();
-    targets = bare, circuit_breaker, open_breaker, bulkhead, rate_limiter
+    targets = bare, circuit_breaker, open_breaker, bulkhead, rate_limiter, stack
 }
 criterion_main!(benches);

@@ -9,14 +9,15 @@ use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use resilience::{Backoff, Bulkhead, CircuitBreaker, Failure, RateLimiter, Retry, Timeout};
-use resilience_benches::{CountingAllocator, OpError, attributed, bench_calls, group, op, runtime};
+use resilience_benches::{
+    CountingAllocator, OpError, UNREACHABLE_RATE, attributed, bench_calls, group, op, runtime,
+};
 use tower::{Layer, Service, ServiceBuilder, ServiceExt, service_fn};
+
+mod common;
 
 #[global_allocator]
 static ALLOCATOR: CountingAllocator = CountingAllocator;
-
-/// A rate no benchmark loop can reach: one permit a nanosecond, a burst of a second's worth.
-const UNREACHABLE_RATE: u32 = 1_000_000_000;
 
 static BULKHEAD: Bulkhead = match Bulkhead::builder("bench/bulkhead").max(10).build() {
     Ok(bulkhead) => bulkhead,
@@ -245,12 +246,6 @@ fn rate_limiter(c: &mut Criterion) {
 /// All five, in the recommended order: retry, circuit breaker, rate limiter, timeout, bulkhead.
 /// The peers' stack is tower-resilience's five layers in the same order.
 fn stack(c: &mut Criterion) {
-    use tower_resilience::bulkhead::BulkheadLayer;
-    use tower_resilience::circuitbreaker::CircuitBreakerLayer;
-    use tower_resilience::ratelimiter::RateLimiterLayer;
-    use tower_resilience::retry::RetryLayer;
-    use tower_resilience::timelimiter::TimeLimiterLayer;
-
     let rt = runtime();
     let mut g = group(c, "stack");
     bench_calls!(&mut g, &rt, "ours_api", |i| RETRY
@@ -260,38 +255,7 @@ fn stack(c: &mut Criterion) {
         .await);
     bench_calls!(&mut g, &rt, "ours_attribute", |i| attributed::stack(i)
         .await);
-    let mut tr = ServiceBuilder::new()
-        .layer(
-            RetryLayer::<u64, u64, _>::builder()
-                .max_attempts(3)
-                .exponential_backoff(Duration::from_millis(100))
-                .build(),
-        )
-        .layer(
-            CircuitBreakerLayer::builder()
-                .build()
-                .expect("valid breaker"),
-        )
-        .layer(
-            RateLimiterLayer::builder()
-                .limit_for_period(UNREACHABLE_RATE as usize)
-                .refresh_period(Duration::from_secs(1))
-                .build()
-                .expect("valid rate limiter"),
-        )
-        .layer(
-            TimeLimiterLayer::builder()
-                .timeout_duration(Duration::from_secs(1))
-                .build(),
-        )
-        .layer(
-            BulkheadLayer::builder()
-                .max_concurrent_calls(10)
-                .reject_when_full()
-                .build()
-                .expect("valid bulkhead"),
-        )
-        .service(service_fn(op));
+    let mut tr = common::tower_resilience_stack();
     bench_calls!(&mut g, &rt, "tower-resilience", |i| tower_call(&mut tr, i)
         .await);
     g.inner.finish();

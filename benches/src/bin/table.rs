@@ -97,7 +97,7 @@ fn main() {
 
     // Criterion runs the bench binaries in alphabetical order; the table reads better from the
     // single-thread success path outwards.
-    const GROUP_ORDER: [&str; 14] = [
+    const GROUP_ORDER: [&str; 15] = [
         "bare",
         "circuit_breaker",
         "circuit_breaker_options",
@@ -111,6 +111,7 @@ fn main() {
         "two_threads_bare",
         "two_threads_circuit_breaker",
         "two_threads_open_breaker",
+        "two_threads_stack",
         "two_threads_bulkhead",
     ];
     order.sort_by_key(|id| {
