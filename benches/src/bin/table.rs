@@ -193,6 +193,8 @@ fn main() {
                 Some(best.map_or(x, |b| b.min(x)))
             });
         let ratio = match (is_reference(id), best_peer) {
+            // Two decimals, or as many as it takes to show a ratio below 0.01 at all.
+            (false, Some(best)) if ns / best < 0.01 => format!("{:.4}", ns / best),
             (false, Some(best)) => format!("{:.2}", ns / best),
             _ => "-".into(),
         };
