@@ -1027,6 +1027,17 @@ mod loom_tests {
     /// The open wait, in ticks.
     const WAIT: u64 = 10;
 
+    /// Trips at a failure rate of `threshold` (hundredths of a percent) over at least
+    /// `min_calls` calls; one probe.
+    fn rate(threshold: u32, min_calls: u32) -> Config {
+        Config {
+            threshold,
+            consecutive_failures: 0,
+            min_calls,
+            ..consecutive(1)
+        }
+    }
+
     fn consecutive(half_open: u32) -> Config {
         Config {
             threshold: 5000,
@@ -1116,12 +1127,7 @@ mod loom_tests {
     fn loom_a_rate_reaching_the_threshold_trips_even_when_its_calls_race() {
         loom::model(|| {
             // Both calls must fail for the rate (100% of 2) to trip.
-            let core = breaker(Config {
-                threshold: 10_000,
-                consecutive_failures: 0,
-                min_calls: 2,
-                ..consecutive(1)
-            });
+            let core = breaker(rate(10_000, 2));
             // Neither can be rejected: one failure cannot trip before `min_calls`.
             calls_at_once(&core, [Outcome::Failure, Outcome::Failure]);
             assert_eq!(core.state(), State::Open);
@@ -1133,12 +1139,7 @@ mod loom_tests {
     #[test]
     fn loom_the_success_completing_min_calls_trips_when_it_races_a_failure() {
         loom::model(|| {
-            let core = breaker(Config {
-                threshold: 5000,
-                consecutive_failures: 0,
-                min_calls: 2,
-                ..consecutive(1)
-            });
+            let core = breaker(rate(5000, 2));
             calls_at_once(&core, [Outcome::Failure, Outcome::Success]);
             assert_eq!(core.state(), State::Open);
             let s = core.snapshot(at(1));
@@ -1153,12 +1154,7 @@ mod loom_tests {
     #[test]
     fn loom_a_success_without_the_lock_racing_a_failure_is_counted_once_and_the_failure_trips() {
         loom::model(|| {
-            let core = breaker(Config {
-                threshold: 2500,
-                consecutive_failures: 0,
-                min_calls: 1,
-                ..consecutive(1)
-            });
+            let core = breaker(rate(2500, 1));
             let first = core.acquire(at(1)).expect("closed");
             core.complete(first, Outcome::Success, false, at(1));
             // The success may come after the trip, and be rejected.
