@@ -13,9 +13,9 @@
 //!         loop {
 //!             let outcome = {
 //!                 let id = id.clone();                 // per attempt, spanned at `id: Id`
-//!                 TIMEOUT.call(async {                 // the original body, typed by a fake return edge
-//!                     Result::map_err(async { <body> }.await, Failure::Error)
-//!                 }).await
+//!                 TIMEOUT.call(own_errors(async {      // the body's errors as Failure::Error
+//!                     <body>                           // typed by a fake return edge
+//!                 })).await
 //!             };
 //!             match attempts.next(&outcome, |_| true) { None => break outcome, Some(d) => attempts.wait(d).await }
 //!         }
@@ -271,17 +271,19 @@ impl Gen<'_> {
             }
         });
         quote! {
-            async {
-                ::core::result::Result::map_err(
-                    async { #(#destructure)* #fake_return #body }.await,
-                    #private::Failure::Error,
-                )
-            }
+            #private::own_errors(async { #(#destructure)* #fake_return #body })
         }
     }
 
-    /// A policy that wraps a future once: `policy.call(inner)`.
-    fn wrap(&mut self, layer: &Layer, index: usize, inner: TokenStream) -> TokenStream {
+    /// A policy that wraps a future once: `policy.call(inner)`. With `in_place`, a retry is
+    /// the block of its loop, to run in the function's own future, rather than a future.
+    fn wrap(
+        &mut self,
+        layer: &Layer,
+        index: usize,
+        inner: TokenStream,
+        in_place: bool,
+    ) -> TokenStream {
         let private = self.private.clone();
         let handle = self.handle(layer, index);
         match &layer.config {
@@ -302,14 +304,21 @@ impl Gen<'_> {
                 };
                 quote!(#handle.call_classified(#inner, |#e| #ignored #recorded))
             }
-            Config::Retry(retry) => self.retry(handle, retry.when.as_ref(), inner),
+            Config::Retry(retry) => {
+                let block = self.retry(handle, retry.when.as_ref(), inner);
+                if in_place {
+                    block
+                } else {
+                    quote!(async #block)
+                }
+            }
             Config::Fallback => inner,
             _ => quote!(#handle.call(#inner)),
         }
     }
 
     /// Retry: an inline loop that awaits a fresh future each attempt, over per-attempt clones of
-    /// the owned arguments.
+    /// the owned arguments. The block of the loop, whose value is the last outcome.
     fn retry(&self, handle: TokenStream, when: Option<&Path>, inner: TokenStream) -> TokenStream {
         let private = &self.private;
         let attempts = local("__resilience_attempts");
@@ -334,7 +343,7 @@ impl Gen<'_> {
             None => quote!(|#e| { let _ = #e; true }),
         };
         quote! {
-            async {
+            {
                 let mut #attempts = #handle.start();
                 loop {
                     let #outcome = {
@@ -405,8 +414,13 @@ fn generate(mut func: Func, layers: &[Layer], shape: Shape, ret: &Type) -> Token
     let fake_ret = if is_async { Some(ret) } else { None };
     let mut future = g.innermost(user_body, fake_ret);
     let mut outermost_fallback = None;
+    // An outermost retry without a fallback runs its loop in the function's own future: one
+    // state machine less around every call.
+    let in_place = layers
+        .first()
+        .is_some_and(|l| l.kind == Kind::Retry && l.fallback.is_none());
     for (index, layer) in layers.iter().enumerate().rev() {
-        future = g.wrap(layer, index, future);
+        future = g.wrap(layer, index, future, in_place && index == 0);
         if let Some(path) = &layer.fallback {
             if index == 0 {
                 outermost_fallback = Some(path);
@@ -421,8 +435,13 @@ fn generate(mut func: Func, layers: &[Layer], shape: Shape, ret: &Type) -> Token
             let failure = local_at("__resilience_failure", ret.span());
             let value = local("__resilience_value");
             let into_error = quote_spanned!(ret.span()=> #private::into_error(#failure));
+            let outcome = if in_place {
+                future
+            } else {
+                quote!(#future.await)
+            };
             quote! {
-                match #future.await {
+                match #outcome {
                     ::core::result::Result::Ok(#value) => ::core::result::Result::Ok(#value),
                     ::core::result::Result::Err(#failure) => ::core::result::Result::Err(#into_error),
                 }
