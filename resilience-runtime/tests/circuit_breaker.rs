@@ -1004,3 +1004,47 @@ async fn invalid_windows_are_rejected_naming_window_and_nothing_changes() {
     b.set_threshold(25.0).unwrap();
     assert_eq!(b.metrics().window_calls, 1);
 }
+
+// ---- the plain success's shortcut follows changes of settings ----
+
+#[tokio::test(start_paused = true)]
+async fn consecutive_failures_turned_on_at_run_time_are_runs_that_a_success_ends() {
+    // Filled with successes, a breaker counts a plain success with one add and nothing else:
+    // turning on `consecutive_failures` must make successes end runs again.
+    let b = breaker(|b| b.threshold(50.0).window_calls(10).min_calls(5));
+    run(&b, "SSSSSSSSSS").await;
+    b.set_consecutive_failures(3).unwrap();
+    run(&b, "FFSFF").await; // 4 of the last 10 failed (below 50%), and no run of 3
+    assert_eq!(b.state(), State::Closed);
+    fail(&b).await.unwrap_err(); // the run of 3
+    assert_eq!(b.state(), State::Open);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_lowered_threshold_applies_from_the_next_success_after_the_window_filled() {
+    let b = breaker(|b| b.threshold(50.0).window_calls(20).min_calls(5));
+    run(&b, "FSSSSSSSSS").await; // filled, 10% failed
+    b.set_threshold(5.0).unwrap();
+    assert_eq!(b.state(), State::Closed);
+    succeed(&b).await.unwrap(); // 1 of 11 failed: above the new threshold
+    assert_eq!(b.state(), State::Open);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_call_admitted_before_slow_calls_were_tracked_is_not_timed() {
+    let b = Arc::new(breaker(|b| b.window_calls(10).min_calls(10)));
+    let (early, tx) = hold(&b);
+    settle().await;
+    b.set_slow(Some(secs(1))).unwrap();
+    tokio::time::advance(secs(2)).await;
+    tx.send(Ok(1)).unwrap();
+    early.await.unwrap().unwrap();
+    assert_eq!(b.metrics().slow, 0);
+    // Admitted after the change, the same call is timed, and slow.
+    let (late, tx) = hold(&b);
+    settle().await;
+    tokio::time::advance(secs(2)).await;
+    tx.send(Ok(1)).unwrap();
+    late.await.unwrap().unwrap();
+    assert_eq!(b.metrics().slow, 1);
+}

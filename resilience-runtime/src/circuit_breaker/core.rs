@@ -455,9 +455,7 @@ impl Core {
         // consecutive failures to end, and a count window that holds `min_calls`.
         // Acquire: see `complete_closed`.
         if Word(self.word.0.load(Acquire)) == permit.word
-            && self.settings.consecutive_failures.load(Relaxed) == 0
-            && let Active::Count(w, _) = self.window.active()
-            && w.is_filled()
+            && let Some(w) = self.window.fast_lane()
         {
             w.count_success();
             return true;
@@ -541,8 +539,19 @@ impl Core {
             Active::Count(w, ring) => {
                 if failed || slow || !w.is_filled() {
                     // Under the window's lock. A success checks when it completes `min_calls`.
-                    w.record(ring, failed, slow, || self.settings.min_calls.load(Relaxed))
-                        .map(Check::Tallied)
+                    w.record_then(
+                        ring,
+                        failed,
+                        slow,
+                        || self.settings.min_calls.load(Relaxed),
+                        // Under the window's lock, after any change of settings' stores.
+                        || {
+                            if self.settings.consecutive_failures.load(Relaxed) == 0 {
+                                self.window.open_lane(w);
+                            }
+                        },
+                    )
+                    .map(Check::Tallied)
                 } else {
                     // Once the window holds `min_calls`, a plain success only lowers the rates:
                     // it adds 1 on a cache line this thread owns, and checks nothing.

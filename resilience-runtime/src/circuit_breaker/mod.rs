@@ -287,10 +287,10 @@ impl CircuitBreaker {
     }
 
     /// Reports and records a call that completed: a closed call's success, when slow calls
-    /// are not tracked, inline; every other case out of line.
+    /// were not tracked at its admission (`started` is 0), inline; every other case out of line.
     #[inline(always)]
     fn finish(&self, permit: Permit, outcome: Outcome, started: u64) {
-        if outcome == Outcome::Success && self.core.slow() == 0 {
+        if outcome == Outcome::Success && started == 0 {
             emit(self.name(), PolicyKind::CircuitBreaker, EventKind::Success);
             if self.core.complete_closed_success(permit, self.now_once(0)) {
                 return;
@@ -307,7 +307,9 @@ impl CircuitBreaker {
         let slow_after = self.core.slow();
         let mut ended = 0;
         let mut slow = false;
-        if slow_after != 0 && outcome != Outcome::Ignored {
+        // A call admitted while slow calls were untracked (`started` 0) is not timed, even if
+        // tracking began while it ran.
+        if slow_after != 0 && started != 0 && outcome != Outcome::Ignored {
             ended = self.clock.now();
             let elapsed = ended.saturating_sub(started);
             if elapsed >= slow_after {

@@ -299,13 +299,27 @@ impl CountWindow {
     /// `min_calls` is read under the lock: a change of settings stores the new value before it
     /// takes the lock to mark the window filling, so an outcome never marks the window filled
     /// by a value older than that mark.
-    #[inline(never)]
+    #[cfg(test)]
     pub(crate) fn record(
         &self,
         ring: Ring,
         failed: bool,
         slow: bool,
         min_calls: impl FnOnce() -> u32,
+    ) -> Option<Tally> {
+        self.record_then(ring, failed, slow, min_calls, || {})
+    }
+
+    /// [`record`](Self::record), running `filled` under the lock when the window becomes
+    /// filled (the breaker's fast lane, see [`Window::fast_lane`]).
+    #[inline(never)]
+    pub(crate) fn record_then(
+        &self,
+        ring: Ring,
+        failed: bool,
+        slow: bool,
+        min_calls: impl FnOnce() -> u32,
+        filled: impl FnOnce(),
     ) -> Option<Tally> {
         let mut ledger = self.lock();
         let total = self.total(&ledger);
@@ -317,6 +331,7 @@ impl CountWindow {
         let completes = calls == min_calls || (phase == FILLING && calls >= min_calls);
         if phase != FILLED && calls >= min_calls {
             self.phase.store(FILLED, Relaxed);
+            filled();
         }
         (failed || slow || completes).then(|| ledger.tally(ring))
     }
@@ -338,24 +353,27 @@ impl CountWindow {
 
     /// The settings changed: the window fills again, so the next outcome checks for a trip
     /// under them (see [`FILLING`]).
-    pub(crate) fn settings_changed(&self) {
+    /// `filling` runs under the lock, after the window is marked filling.
+    pub(crate) fn settings_changed(&self, filling: impl FnOnce()) {
         let _ledger = self.lock();
         self.phase.store(FILLING, Relaxed);
+        filling();
     }
 
     /// Empties the window. A success counted concurrently without the lock lands in the
     /// emptied window or before it, whole; so does a locked outcome (it takes the lock before
-    /// or after).
-    pub(crate) fn clear(&self) {
-        self.empty(false);
+    /// or after). `filling` runs under the lock, after the window is marked filling.
+    pub(crate) fn clear(&self, filling: impl FnOnce()) {
+        self.empty(false, filling);
     }
 
-    /// Empties the window and forgets the lifetime total.
-    pub(crate) fn reset(&self) {
-        self.empty(true);
+    /// Empties the window and forgets the lifetime total; `filling` as for
+    /// [`clear`](Self::clear).
+    pub(crate) fn reset(&self, filling: impl FnOnce()) {
+        self.empty(true, filling);
     }
 
-    fn empty(&self, forget_lifetime: bool) {
+    fn empty(&self, forget_lifetime: bool, filling: impl FnOnce()) {
         let mut ledger = self.lock();
         let total = self.total(&ledger).max(ledger.written);
         ledger.empty_planes();
@@ -366,6 +384,7 @@ impl CountWindow {
             ledger.origin = total;
         }
         self.phase.store(FILLING, Relaxed);
+        filling();
     }
 }
 
@@ -472,8 +491,8 @@ pub(crate) struct Span {
 }
 
 impl Span {
-    /// The most ticks a window lasts (146 years): the shape word holds 62 bits of it.
-    const MAX: u64 = (1 << 62) - 1;
+    /// The most ticks a window lasts (73 years): the shape word holds 61 bits of it.
+    const MAX: u64 = (1 << 61) - 1;
 
     pub(crate) const fn new(duration: u64) -> Span {
         Span {
@@ -709,15 +728,19 @@ pub(crate) enum Active<'a> {
 
 const SHAPE_TIME: u64 = 1;
 const SHAPE_SLOT_SHIFT: u32 = 1;
-const SHAPE_VALUE_SHIFT: u32 = 2;
+/// The fast lane (see [`Window::fast_lane`]).
+const SHAPE_FAST: u64 = 1 << 2;
+const SHAPE_VALUE_SHIFT: u32 = 3;
 
-/// The shape word of `spec`, recording into the windows of `slot`:
+/// The shape word of `spec`, recording into the windows of `slot`, fast lane closed:
 ///
 /// ```text
 /// bit  0      kind: 0 count, 1 time
 /// bit  1      slot: which of the two windows of that kind records
-/// count: bits 2..12 the size
-/// time:  bits 2..64 the duration in ticks
+/// bit  2      fast lane: the count window of `slot` is filled, and the breaker counts no
+///             consecutive failures
+/// count: bits 3..13 the size
+/// time:  bits 3..64 the duration in ticks
 /// ```
 const fn encode(spec: Spec, slot: u64) -> u64 {
     let slot = (slot & 1) << SHAPE_SLOT_SHIFT;
@@ -785,6 +808,42 @@ impl Window {
         }
     }
 
+    /// The count window a plain success of a closed call is counted into with one add, when
+    /// the fast lane is open: the window that records is a count window holding `min_calls`
+    /// (filled) and the breaker counts no consecutive failures (so a success has no run to
+    /// end). One load of the shape word, instead of the shape, then the window's phase, then
+    /// the setting.
+    ///
+    /// The lane opens only under the window's lock, when it becomes filled (and the setting,
+    /// read under that lock, is 0; see [`CountWindow::record_then`]), and closes under the
+    /// same lock whenever the window is marked filling (emptied, or the settings changed:
+    /// every change of settings marks the windows filling after its stores). So an open lane
+    /// says what the window's phase says, read with the same staleness ([`CountWindow::is_filled`]).
+    #[inline]
+    pub(crate) fn fast_lane(&self) -> Option<&CountWindow> {
+        // Relaxed: as `is_filled` (see there) and `active`.
+        let shape = self.shape.load(Relaxed);
+        (shape & (SHAPE_TIME | SHAPE_FAST) == SHAPE_FAST)
+            .then(|| &self.count[((shape >> SHAPE_SLOT_SHIFT) & 1) as usize])
+    }
+
+    /// Opens the fast lane for `w`, if it is the count window that records.
+    pub(crate) fn open_lane(&self, w: &CountWindow) {
+        let slot = u64::from(std::ptr::eq(w, &self.count[1]));
+        // Relaxed: the lane mirrors the window's phase, both written under its lock.
+        let _ = self.shape.fetch_update(Relaxed, Relaxed, |s| {
+            (s & SHAPE_TIME == 0 && (s >> SHAPE_SLOT_SHIFT) & 1 == slot).then_some(s | SHAPE_FAST)
+        });
+    }
+
+    /// Closes the fast lane if the count window of `slot` records.
+    fn close_lane(&self, slot: usize) {
+        let slot = slot as u64;
+        let _ = self.shape.fetch_update(Relaxed, Relaxed, |s| {
+            (s & SHAPE_FAST != 0 && (s >> SHAPE_SLOT_SHIFT) & 1 == slot).then_some(s & !SHAPE_FAST)
+        });
+    }
+
     /// The shape now.
     pub(crate) fn spec(&self) -> Spec {
         self.spec_of(self.shape.load(Relaxed))
@@ -809,21 +868,27 @@ impl Window {
     /// window, whole.
     pub(crate) fn clear(&self) {
         match self.active() {
-            Active::Count(w, _) => w.clear(),
+            Active::Count(w, _) => {
+                w.clear(|| self.close_lane(usize::from(std::ptr::eq(w, &self.count[1]))))
+            }
             Active::Time(w, _) => w.clear(),
         }
     }
 
     /// Empties every window and forgets the lifetime total.
     pub(crate) fn reset(&self) {
-        self.count.iter().for_each(CountWindow::reset);
+        for (slot, w) in self.count.iter().enumerate() {
+            w.reset(|| self.close_lane(slot));
+        }
         self.time.iter().for_each(TimeWindow::reset);
     }
 
     /// The breaker's settings changed: a count window's success may trip it again (see
     /// [`CountWindow::settings_changed`]).
     pub(crate) fn settings_changed(&self) {
-        self.count.iter().for_each(CountWindow::settings_changed);
+        for (slot, w) in self.count.iter().enumerate() {
+            w.settings_changed(|| self.close_lane(slot));
+        }
     }
 
     /// Changes the shape to `spec`: a fresh, empty window of that shape records from now on.
@@ -838,7 +903,9 @@ impl Window {
             }
             let slot = ((seen >> SHAPE_SLOT_SHIFT) & 1) ^ 1;
             match spec {
-                Spec::Calls(_) => self.count[slot as usize].clear(),
+                Spec::Calls(_) => {
+                    self.count[slot as usize].clear(|| self.close_lane(slot as usize));
+                }
                 Spec::Time(_) => self.time[slot as usize].renew(),
             }
             // AcqRel: one change publishes at a time; a change that lost starts over from
@@ -1026,7 +1093,7 @@ mod tests {
         assert!(w.is_filled());
         w.count_success(); // 3 calls
         // A success reads "filled" here; then `min_calls` goes up to 5.
-        w.settings_changed();
+        w.settings_changed(|| {});
         assert!(!w.is_filled());
         assert_eq!(
             w.record(ring, false, false, || 5),
@@ -1055,7 +1122,7 @@ mod tests {
             w.record(i % 3 == 0, i % 5 == 0, true);
         }
         assert_eq!(w.tally().calls, 1000);
-        w.clear();
+        w.clear(|| {});
         assert_eq!(w.tally(), Tally::default());
         assert_eq!(w.lifetime_calls(), 1500);
         w.record(true, false, true);
@@ -1067,7 +1134,7 @@ mod tests {
                 slow: 0
             }
         );
-        w.reset();
+        w.reset(|| {});
         assert_eq!(w.lifetime_calls(), 0);
     }
 
@@ -1110,7 +1177,7 @@ mod tests {
             for _ in 0..20_000 {
                 match random(100) {
                     0 => {
-                        w.clear();
+                        w.clear(|| {});
                         model.clear();
                     }
                     1..=9 => {
