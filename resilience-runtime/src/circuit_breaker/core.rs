@@ -1175,6 +1175,49 @@ mod loom_tests {
         });
     }
 
+    /// A plain success of a filled window skips its lock (the fast lane); a change of settings
+    /// closes the lane, so some success after it checks for a trip under the new threshold,
+    /// whichever way it races the change.
+    #[test]
+    fn loom_a_change_of_settings_racing_a_plain_success_closes_the_fast_lane() {
+        loom::model(|| {
+            let core = breaker(rate(5000, 2));
+            for outcome in [
+                Outcome::Success,
+                Outcome::Success,
+                Outcome::Success,
+                Outcome::Failure,
+            ] {
+                let permit = core.acquire(at(1)).expect("closed");
+                core.complete(permit, outcome, false, at(1));
+            }
+            assert_eq!(core.state(), State::Closed); // 25% failed, below 50%
+            let success = |core: &Core| {
+                if let Ok(permit) = core.acquire(at(1)) {
+                    assert!(core.complete_closed_success(permit, at(1)));
+                }
+            };
+            let changer = {
+                let core = core.clone();
+                thread::spawn(move || {
+                    core.set_config(Config {
+                        threshold: 2500,
+                        ..rate(5000, 2)
+                    })
+                })
+            };
+            let racer = {
+                let core = core.clone();
+                thread::spawn(move || success(&core))
+            };
+            changer.join().expect("no panic");
+            racer.join().expect("no panic");
+            success(&core);
+            // The window still holds one failure in 4: at the new threshold of 25%.
+            assert_eq!(core.state(), State::Open);
+        });
+    }
+
     #[test]
     fn loom_a_caller_that_sees_the_breaker_open_sees_its_deadline() {
         loom::model(|| {

@@ -1395,7 +1395,7 @@ mod loom_tests {
                     })
                 })
                 .collect();
-            w.clear();
+            w.clear(|| {});
             for t in recorders {
                 t.join().expect("no panic");
             }
@@ -1453,7 +1453,7 @@ mod loom_tests {
                 let w = w.clone();
                 thread::spawn(move || w.count_success())
             };
-            w.clear();
+            w.clear(|| {});
             success.join().expect("no panic");
             let t = w.tally();
             assert!(t.calls <= 1 && t.failures == 0, "{t:?}");
