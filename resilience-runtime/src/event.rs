@@ -25,18 +25,24 @@
 //!
 //! # Cost
 //!
-//! With no subscription alive, publishing costs one relaxed load of a counter per event. While
+//! With no subscription alive and no `tracing` subscriber taking the event's level, an event
+//! costs one relaxed load and a test (see [`emit`]'s docs). While
 //! at least one subscription is alive, each event is sent on a `tokio::sync::broadcast`
 //! channel, whose `send` takes a short lock: the price of watching, paid only while someone
 //! watches. The channel is bounded ([`CAPACITY`] events): a subscriber that falls behind loses
 //! the oldest events (counted in [`Subscription::missed`]) and never slows a call down.
 
 use std::fmt;
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use std::sync::{Once, OnceLock};
 use std::time::Duration;
 
 use tokio::sync::broadcast;
+use tracing::callsite::{Callsite, Identifier};
+use tracing::field::FieldSet;
+use tracing::metadata::Kind;
+use tracing::subscriber::Interest;
+use tracing::{Level, Metadata};
 
 use crate::circuit_breaker::State;
 use crate::error::ErrorKind;
@@ -201,8 +207,94 @@ impl fmt::Display for Event {
 /// the oldest are dropped for it.
 pub const CAPACITY: usize = 4096;
 
-/// Subscriptions alive now. Checked (relaxed) by every event: 0 means nobody to tell.
-static SUBSCRIBERS: AtomicUsize = AtomicUsize::new(0);
+/// Who wants events, read by every event with one relaxed load: the subscriptions alive now
+/// (counted from bit [`SUBSCRIPTION_SHIFT`] up), and whether `tracing` would take an event of
+/// each level (a bit per level, kept by [`Probe`]s), or [`UNKNOWN`] until the probes are
+/// registered (by the first event's slow path).
+static WANTED: AtomicUsize = AtomicUsize::new(UNKNOWN);
+
+const TRACE_WANTED: usize = 1 << 0;
+const DEBUG_WANTED: usize = 1 << 1;
+const INFO_WANTED: usize = 1 << 2;
+const WARN_WANTED: usize = 1 << 3;
+/// The probes are not registered yet: every event takes the slow path, which registers them.
+const UNKNOWN: usize = 1 << 4;
+const SUBSCRIPTION_SHIFT: u32 = 8;
+/// A count of subscriptions in any of these bits means someone subscribes.
+const SUBSCRIBED: usize = !0 << SUBSCRIPTION_SHIFT;
+
+/// A `tracing` callsite that never fires: registered once per level, it is told by `tracing`
+/// (through [`Callsite::set_interest`]) whether the subscribers would take an event at its
+/// level from this module, each time that changes: when a subscriber is set, globally or for
+/// a scope, and when filters are reloaded. So [`wanted`] reads one word of ours instead of
+/// `tracing`'s maximum level and our subscription count, behind two more pointers.
+///
+/// Its metadata is that of the events [`deliver`] sends (target `resilience`, this module
+/// and file, every field name any of them has), so a filter on level, target, module or field
+/// names that takes one of them takes the probe of its level. It answers "maybe" for every
+/// event the probe's level, and `deliver`'s own `tracing` macros then decide exactly: a bit
+/// set for nothing costs a call, never an event.
+struct Probe {
+    bit: usize,
+    metadata: &'static Metadata<'static>,
+}
+
+impl Callsite for Probe {
+    fn set_interest(&self, interest: Interest) {
+        // Relaxed: a hint, as the subscription count; an event racing with the change of
+        // subscriber may be missed or sent, as it would be a moment earlier or later.
+        if interest.is_never() {
+            WANTED.fetch_and(!self.bit, Relaxed);
+        } else {
+            WANTED.fetch_or(self.bit, Relaxed);
+        }
+    }
+
+    fn metadata(&self) -> &Metadata<'_> {
+        self.metadata
+    }
+}
+
+/// The field names of every event [`deliver`] sends.
+const FIELDS: &[&str] = &[
+    "message", "policy", "kind", "event", "what", "from", "to", "reason", "attempt", "delay",
+];
+
+macro_rules! probe {
+    ($probe:ident, $metadata:ident, $level:expr, $bit:expr) => {
+        static $probe: Probe = Probe {
+            bit: $bit,
+            metadata: &$metadata,
+        };
+        static $metadata: Metadata<'static> = Metadata::new(
+            "resilience event probe",
+            "resilience",
+            $level,
+            Some(file!()),
+            Some(line!()),
+            Some(module_path!()),
+            FieldSet::new(FIELDS, Identifier(&$probe)),
+            Kind::EVENT,
+        );
+    };
+}
+
+probe!(TRACE_PROBE, TRACE_METADATA, Level::TRACE, TRACE_WANTED);
+probe!(DEBUG_PROBE, DEBUG_METADATA, Level::DEBUG, DEBUG_WANTED);
+probe!(INFO_PROBE, INFO_METADATA, Level::INFO, INFO_WANTED);
+probe!(WARN_PROBE, WARN_METADATA, Level::WARN, WARN_WANTED);
+
+/// Registers the probes, once; each learns its interest as it is registered.
+#[cold]
+fn register_probes() {
+    static REGISTERED: Once = Once::new();
+    REGISTERED.call_once(|| {
+        for probe in [&TRACE_PROBE, &DEBUG_PROBE, &INFO_PROBE, &WARN_PROBE] {
+            tracing::callsite::register(probe);
+        }
+        WANTED.fetch_and(!UNKNOWN, Relaxed);
+    });
+}
 
 /// The channel, made by the first subscription.
 static CHANNEL: OnceLock<broadcast::Sender<Event>> = OnceLock::new();
@@ -216,7 +308,7 @@ pub fn subscribe() -> Subscription {
     let receiver = sender.subscribe();
     // Relaxed: a hint for publishers; an event racing with the first subscription may be
     // missed, as it would be a moment earlier.
-    SUBSCRIBERS.fetch_add(1, Relaxed);
+    WANTED.fetch_add(1 << SUBSCRIPTION_SHIFT, Relaxed);
     Subscription {
         receiver,
         missed: 0,
@@ -227,7 +319,7 @@ pub fn subscribe() -> Subscription {
 /// reads.
 #[inline]
 pub(crate) fn subscribed() -> bool {
-    SUBSCRIBERS.load(Relaxed) != 0
+    WANTED.load(Relaxed) & SUBSCRIBED != 0
 }
 
 /// A stream of [`Event`]s from every policy; made by [`subscribe`].
@@ -278,7 +370,7 @@ impl Subscription {
 impl Drop for Subscription {
     fn drop(&mut self) {
         // Relaxed: see `subscribe`.
-        SUBSCRIBERS.fetch_sub(1, Relaxed);
+        WANTED.fetch_sub(1 << SUBSCRIPTION_SHIFT, Relaxed);
     }
 }
 
@@ -306,15 +398,30 @@ const fn level(what: &EventKind) -> tracing::Level {
 }
 
 /// Whether an event of kind `what` would reach anyone: a subscription, a `tracing` subscriber
-/// whose maximum level admits it, `log` (when `tracing`'s `log` feature forwards events there
-/// and no `tracing` subscriber is set), or the metrics hook. The same tests `tracing`'s own
-/// macros make first, so nothing that would have been delivered is skipped; when every one is
-/// false, nothing is built or called.
+/// interested in events of its level from this module (as told to the [`Probe`] of that
+/// level), `log` (when `tracing`'s `log` feature forwards events there and no `tracing`
+/// subscriber is set), or the metrics hook. A subscriber that would take one of the events
+/// is interested in its level's probe (same target, module, file and field names), so
+/// nothing that would have been delivered is skipped; when every test is false, nothing is
+/// built or called.
 #[inline(always)]
 fn wanted(what: &EventKind) -> bool {
     let level = level(what);
-    subscribed()
-        || tracing::level_enabled!(level)
+    let bit = match level {
+        Level::TRACE => TRACE_WANTED,
+        Level::DEBUG => DEBUG_WANTED,
+        Level::INFO => INFO_WANTED,
+        _ => WARN_WANTED,
+    };
+    // One load and a test against a constant: a subscription, `tracing`'s interest at this
+    // level, or probes not registered yet (the slow path registers them). A level compiled
+    // out by `tracing`'s `max_level_*` features only asks for subscriptions.
+    let mask = if level <= tracing::level_filters::STATIC_MAX_LEVEL {
+        bit | SUBSCRIBED | UNKNOWN
+    } else {
+        SUBSCRIBED
+    };
+    WANTED.load(Relaxed) & mask != 0
         // `tracing`'s own test (hidden, but what every `tracing` event macro expands to):
         // `false` unless `tracing` forwards to `log`, which it does while no subscriber is set.
         || tracing::if_log_enabled! { level, { true } else { false } }
@@ -327,8 +434,8 @@ fn wanted(what: &EventKind) -> bool {
 /// or above pays one relaxed load per call for them; rejections, retries and timeouts are
 /// `DEBUG`; a breaker's state transitions are `INFO`, or `WARN` when it opens.
 ///
-/// With nobody to tell (no subscription, the event's level off), this is two relaxed loads
-/// and a compare, inlined at the call site; everything else is out of line.
+/// With nobody to tell (no subscription, the event's level off), this is one relaxed load
+/// and a test, inlined at the call site; everything else is out of line.
 #[inline(always)]
 pub(crate) fn emit(policy: &'static str, kind: PolicyKind, what: EventKind) {
     if wanted(&what) {
@@ -339,6 +446,9 @@ pub(crate) fn emit(policy: &'static str, kind: PolicyKind, what: EventKind) {
 #[cold]
 #[inline(never)]
 fn deliver(policy: &'static str, kind: PolicyKind, what: EventKind) {
+    if WANTED.load(Relaxed) & UNKNOWN != 0 {
+        register_probes();
+    }
     if subscribed() {
         publish(Event { policy, kind, what });
     }
