@@ -1,11 +1,17 @@
-//! Turns the output of `cargo bench -p resilience-benches` (on stdin) into the markdown table
-//! of BENCHMARKS.md: ns per call, overhead over the bare call, allocations per call, ratio to
-//! the fastest peer of the group, and the target where there is one.
+//! Turns the output of `cargo bench -p resilience-benches` into the markdown table of
+//! BENCHMARKS.md: ns per call, overhead over the bare call, allocations per call, ratio to the
+//! fastest peer of the group, and the target where there is one.
 //!
-//! Usage: `table [CRITERION_DIR] < bench.log`. The ns per call is the median of criterion's
-//! samples, read from `CRITERION_DIR/<group>/<name>/new/estimates.json` (the median resists
-//! the other processes of a shared machine better than the mean); without the directory, the
-//! middle of criterion's printed `time:` estimate.
+//! Two steps, so the table can be the median of several runs:
+//!
+//! - `table --save [CRITERION_DIR] < bench.log > run.txt` keeps one run: a line
+//!   `id ns allocs` per benchmark. The ns per call is the median of criterion's samples, read
+//!   from `CRITERION_DIR/<group>/<name>/new/estimates.json` (the median resists the other
+//!   processes of a shared machine better than the mean); without the directory, the middle of
+//!   criterion's printed `time:` estimate.
+//! - `table run1.txt [run2.txt ...]` prints the table: each benchmark's ns per call is the
+//!   median of its runs (with their range when there are several), and the overheads, ratios
+//!   and verdicts are computed from those medians.
 
 use std::collections::BTreeMap;
 use std::io::{self, BufRead};
@@ -69,6 +75,16 @@ fn middle_ns(time: &str) -> Option<f64> {
 }
 
 fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("--save") {
+        save(args.get(1).map(String::as_str));
+    } else {
+        print_table(&args);
+    }
+}
+
+/// Reads one run's log on stdin and prints `id ns allocs` per benchmark, in the table's order.
+fn save(criterion_dir: Option<&str>) {
     let mut rows: BTreeMap<String, Row> = BTreeMap::new();
     let mut order: Vec<String> = Vec::new();
     let mut current: Option<String> = None;
@@ -122,7 +138,7 @@ fn main() {
             .unwrap_or(GROUP_ORDER.len())
     });
 
-    if let Some(dir) = std::env::args().nth(1) {
+    if let Some(dir) = criterion_dir {
         for id in &order {
             let path = std::path::Path::new(&dir)
                 .join(id)
@@ -136,6 +152,73 @@ fn main() {
             }
         }
     }
+
+    for id in &order {
+        let row = &rows[id];
+        if let Some(ns) = row.ns {
+            let allocs = row.allocs.map_or("-".into(), |a| a.to_string());
+            println!("{id} {ns} {allocs}");
+        }
+    }
+}
+
+/// One benchmark across runs.
+#[derive(Default)]
+struct Runs {
+    ns: Vec<f64>,
+    allocs: Option<f64>,
+}
+
+impl Runs {
+    fn median(&self) -> Option<f64> {
+        let mut v = self.ns.clone();
+        v.sort_by(f64::total_cmp);
+        match v.len() {
+            0 => None,
+            n if n % 2 == 1 => Some(v[n / 2]),
+            n => Some((v[n / 2 - 1] + v[n / 2]) / 2.0),
+        }
+    }
+}
+
+/// Prints the table from the runs saved in `files` (see [`save`]).
+fn print_table(files: &[String]) {
+    let mut runs: BTreeMap<String, Runs> = BTreeMap::new();
+    let mut order: Vec<String> = Vec::new();
+    for file in files {
+        let text = std::fs::read_to_string(file).unwrap_or_else(|e| {
+            eprintln!("table: cannot read {file}: {e}");
+            std::process::exit(2);
+        });
+        for line in text.lines() {
+            let mut parts = line.split_whitespace();
+            let (Some(id), Some(ns)) = (parts.next(), parts.next().and_then(|n| n.parse().ok()))
+            else {
+                continue;
+            };
+            if !order.iter().any(|o| o == id) {
+                order.push(id.to_owned());
+            }
+            let entry = runs.entry(id.to_owned()).or_default();
+            entry.ns.push(ns);
+            if let Some(a) = parts.next().and_then(|a| a.parse().ok()) {
+                entry.allocs = Some(a);
+            }
+        }
+    }
+    let rows: BTreeMap<String, Row> = runs
+        .iter()
+        .map(|(id, r)| {
+            (
+                id.clone(),
+                Row {
+                    ns: r.median(),
+                    allocs: r.allocs,
+                },
+            )
+        })
+        .collect();
+    let several = files.len() > 1;
 
     let ns_of = |id: &str| rows.get(id).and_then(|r| r.ns);
     let target = |group: &str, name: &str| -> Option<(f64, String)> {
@@ -163,10 +246,18 @@ fn main() {
         }
     };
 
-    println!(
-        "| benchmark | ns/call | overhead over bare (ns) | allocs/call | ratio to best peer | target (overhead) |"
-    );
-    println!("|---|---:|---:|---:|---:|---|");
+    if several {
+        println!(
+            "| benchmark | ns/call (median of {} runs) | range over the runs | overhead over bare (ns) | allocs/call | ratio to best peer | target (overhead) |",
+            files.len()
+        );
+        println!("|---|---:|---:|---:|---:|---:|---|");
+    } else {
+        println!(
+            "| benchmark | ns/call | overhead over bare (ns) | allocs/call | ratio to best peer | target (overhead) |"
+        );
+        println!("|---|---:|---:|---:|---:|---|");
+    }
     for id in &order {
         let Some((group, name)) = id.split_once('/') else {
             continue;
@@ -205,6 +296,15 @@ fn main() {
             }
             None => String::new(),
         };
-        println!("| `{id}` | {ns:.1} | {overhead} | {allocs} | {ratio} | {target} |");
+        if several {
+            let r = &runs[id];
+            let lo = r.ns.iter().copied().fold(f64::INFINITY, f64::min);
+            let hi = r.ns.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            println!(
+                "| `{id}` | {ns:.1} | {lo:.1} to {hi:.1} | {overhead} | {allocs} | {ratio} | {target} |"
+            );
+        } else {
+            println!("| `{id}` | {ns:.1} | {overhead} | {allocs} | {ratio} | {target} |");
+        }
     }
 }
