@@ -332,12 +332,20 @@ impl Retry {
     /// worth retrying (see the [module docs](self)).
     ///
     /// `f` is called once per attempt, so each attempt gets a fresh future.
-    pub async fn call<T, E, F, Fut>(&self, f: F) -> Result<T, Failure<E>>
+    pub async fn call<T, E, F, Fut>(&self, mut f: F) -> Result<T, Failure<E>>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, Failure<E>>>,
     {
-        self.call_when(f, |_: &E| true).await
+        // The loop of `call_when`, not a call to it: one future fewer around every attempt.
+        let mut attempts = self.start();
+        loop {
+            let outcome = f().await;
+            match attempts.next(&outcome, |_: &E| true) {
+                None => return outcome,
+                Some(delay) => attempts.wait(delay).await,
+            }
+        }
     }
 
     /// Runs `f` until it succeeds, retrying the errors of its own for which `when` is true and
