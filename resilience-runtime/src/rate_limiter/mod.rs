@@ -55,16 +55,20 @@ mod builder;
 mod gcra;
 
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::atomic::{AtomicU32, AtomicU64};
+use std::task::{Context, Poll, ready};
 use std::time::Duration;
+
+use pin_project_lite::pin_project;
+use tokio::time::Sleep;
 
 pub use self::builder::RateLimiterBuilder;
 use self::gcra::{Decision, Gcra, Reservation};
 use crate::clock::Clock;
 use crate::error::{ConfigError, Error, ErrorKind, Failure};
 use crate::event::{EventKind, PolicyKind, emit};
-use crate::guard::OnExit;
 use crate::per_thread;
 
 /// Limits the rate of calls; see the [module docs](self) for an example.
@@ -140,18 +144,16 @@ impl RateLimiter {
     /// `Err(Failure::Rejected(e))` with `e.kind() == ErrorKind::RateLimited` and
     /// `e.retry_after()` set, without running `fut`, when no permit frees within the wait;
     /// otherwise whatever `fut` returns.
-    pub async fn call<T, E, F>(&self, fut: F) -> Result<T, Failure<E>>
+    pub fn call<T, E, F>(&self, fut: F) -> Call<'_, F>
     where
         F: Future<Output = Result<T, Failure<E>>>,
     {
-        match self.gcra.acquire(self.clock.now(), self.wait_ticks()) {
-            Decision::Admitted => self.count_admitted(),
-            Decision::Reserved(reservation) => self.wait_for(reservation).await,
-            Decision::Rejected { retry_after } => {
-                return Err(Failure::Rejected(self.reject(retry_after)));
-            }
+        Call {
+            limiter: self,
+            fut,
+            stage: Stage::Idle,
+            wait: None,
         }
-        fut.await
     }
 
     /// The registry name.
@@ -259,24 +261,31 @@ impl RateLimiter {
         self.counters.admitted.add(1);
     }
 
-    /// Sleeps until a reserved permit is due; gives it back if dropped before.
-    async fn wait_for(&self, reservation: Reservation) {
+    /// A caller starts sleeping until its reserved permit is due.
+    #[cold]
+    fn start_waiting(&self, reservation: Reservation) -> Sleep {
         // Relaxed: a counter, read only for snapshots.
         self.counters.waiting.fetch_add(1, Relaxed);
         emit(self.name, PolicyKind::RateLimiter, EventKind::Queued);
-        // Gives the reservation back if the caller is dropped while it sleeps.
-        let reserved = OnExit::new(|_exit| {
-            self.gcra.give_back(reservation, self.clock.now());
-            // Relaxed (both): counters, read only for snapshots.
-            self.counters.waiting.fetch_sub(1, Relaxed);
-            self.counters.cancelled.fetch_add(1, Relaxed);
-            emit(self.name, PolicyKind::RateLimiter, EventKind::Cancelled);
-        });
-        tokio::time::sleep_until(self.clock.instant(reservation.due)).await;
-        reserved.complete();
+        tokio::time::sleep_until(self.clock.instant(reservation.due))
+    }
+
+    /// A waiting caller's permit is due: it is admitted.
+    #[cold]
+    fn done_waiting(&self) {
         // Relaxed: a counter, read only for snapshots.
         self.counters.waiting.fetch_sub(1, Relaxed);
         self.count_admitted();
+    }
+
+    /// A caller dropped while it waited gives its reservation back.
+    #[cold]
+    fn abandon_wait(&self, reservation: Reservation) {
+        self.gcra.give_back(reservation, self.clock.now());
+        // Relaxed (both): counters, read only for snapshots.
+        self.counters.waiting.fetch_sub(1, Relaxed);
+        self.counters.cancelled.fetch_add(1, Relaxed);
+        emit(self.name, PolicyKind::RateLimiter, EventKind::Cancelled);
     }
 
     #[cold]
@@ -292,5 +301,113 @@ impl RateLimiter {
         );
         Error::new(ErrorKind::RateLimited, self.name)
             .with_retry_after(Duration::from_nanos(retry_after))
+    }
+}
+
+pin_project! {
+    /// The future returned by [`RateLimiter::call`].
+    ///
+    /// The limiter decides on the first poll, not when the future is created. A caller that
+    /// must wait for its permit sleeps in this future; dropping it while it sleeps gives the
+    /// permit back (counted as `cancelled`).
+    ///
+    /// Written by hand rather than as an `async fn`, so the call's future is polled where it
+    /// lies: an `async fn` would move it once more, into its own state, on the first poll.
+    #[must_use = "futures do nothing unless polled"]
+    pub struct Call<'a, F> {
+        limiter: &'a RateLimiter,
+        #[pin]
+        fut: F,
+        stage: Stage,
+        // Apart from `stage`, so an admitted call's path writes a plain `stage` and never
+        // touches a timer; its drop gives a reservation back.
+        #[pin]
+        wait: Option<Wait<'a>>,
+    }
+}
+
+pin_project! {
+    /// A caller sleeping until its reserved permit is due. Dropped before it is
+    /// [`admitted`](Wait::admitted), it gives the reservation back.
+    struct Wait<'a> {
+        limiter: &'a RateLimiter,
+        reservation: Reservation,
+        admitted: bool,
+        #[pin]
+        sleep: Sleep,
+    }
+
+    impl PinnedDrop for Wait<'_> {
+        fn drop(this: Pin<&mut Self>) {
+            let this = this.project();
+            if !*this.admitted {
+                this.limiter.abandon_wait(*this.reservation);
+            }
+        }
+    }
+}
+
+/// Where a call is.
+#[derive(Clone, Copy, Debug)]
+enum Stage {
+    /// Not polled yet: not decided.
+    Idle,
+    /// Sleeping (in `wait`) until the reserved permit is due.
+    Waiting,
+    /// Admitted: the call's future runs.
+    Running,
+    /// Rejected: nothing more to do.
+    Done,
+}
+
+impl<T, E, F> Future for Call<'_, F>
+where
+    F: Future<Output = Result<T, Failure<E>>>,
+{
+    type Output = Result<T, Failure<E>>;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        let limiter = *this.limiter;
+        match *this.stage {
+            Stage::Running => return this.fut.poll(cx),
+            Stage::Idle => match limiter
+                .gcra
+                .acquire(limiter.clock.now(), limiter.wait_ticks())
+            {
+                Decision::Admitted => {
+                    limiter.count_admitted();
+                    *this.stage = Stage::Running;
+                    return this.fut.poll(cx);
+                }
+                Decision::Reserved(reservation) => {
+                    this.wait.set(Some(Wait {
+                        limiter,
+                        reservation,
+                        admitted: false,
+                        sleep: limiter.start_waiting(reservation),
+                    }));
+                    *this.stage = Stage::Waiting;
+                }
+                Decision::Rejected { retry_after } => {
+                    *this.stage = Stage::Done;
+                    return Poll::Ready(Err(Failure::Rejected(limiter.reject(retry_after))));
+                }
+            },
+            Stage::Waiting => {}
+            Stage::Done => panic!("rate limiter call polled after it completed"),
+        }
+        // Waiting for the reserved permit.
+        if let Some(wait) = this.wait.as_mut().as_pin_mut() {
+            let wait = wait.project();
+            ready!(wait.sleep.poll(cx));
+            // The permit is used from here on: the drop must not give it back.
+            *wait.admitted = true;
+        }
+        *this.stage = Stage::Running;
+        this.wait.set(None);
+        limiter.done_waiting();
+        this.fut.poll(cx)
     }
 }
