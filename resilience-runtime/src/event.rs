@@ -33,13 +33,14 @@
 //! the oldest events (counted in [`Subscription::missed`]) and never slows a call down.
 
 use std::fmt;
-use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
-use std::sync::{Once, OnceLock};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
 use std::time::Duration;
 
 use tokio::sync::broadcast;
 use tracing::callsite::{Callsite, Identifier};
 use tracing::field::FieldSet;
+use tracing::level_filters::LevelFilter;
 use tracing::metadata::Kind;
 use tracing::subscriber::Interest;
 use tracing::{Level, Metadata};
@@ -230,10 +231,12 @@ const SUBSCRIBED: usize = !0 << SUBSCRIPTION_SHIFT;
 /// `tracing`'s maximum level and our subscription count, behind two more pointers.
 ///
 /// Its metadata is that of the events [`deliver`] sends (target `resilience`, this module
-/// and file, every field name any of them has), so a filter on level, target, module or field
-/// names that takes one of them takes the probe of its level. It answers "maybe" for every
-/// event the probe's level, and `deliver`'s own `tracing` macros then decide exactly: a bit
-/// set for nothing costs a call, never an event.
+/// and file, every field name any of them has), so a filter on level, target, module or the
+/// presence of field names that takes one of them takes the probe of its level. (A filter
+/// that refuses events for having a field, or by name or line, could refuse the probe and
+/// take an event: README, "Known limits".) A bit answers "maybe" for every event of the
+/// probe's level, and `deliver`'s own `tracing` macros then decide exactly: a bit set for
+/// nothing costs a call, never an event.
 struct Probe {
     bit: usize,
     metadata: &'static Metadata<'static>,
@@ -284,16 +287,36 @@ probe!(DEBUG_PROBE, DEBUG_METADATA, Level::DEBUG, DEBUG_WANTED);
 probe!(INFO_PROBE, INFO_METADATA, Level::INFO, INFO_WANTED);
 probe!(WARN_PROBE, WARN_METADATA, Level::WARN, WARN_WANTED);
 
-/// Registers the probes, once; each learns its interest as it is registered.
+/// Registers the probes, once, on the first caller's thread; each learns its interest as it
+/// is registered. Until it is done, events take the slow path, whose `tracing` macros decide;
+/// if a subscriber panics while a probe registers, they keep taking it (no probe is trusted).
 #[cold]
 fn register_probes() {
-    static REGISTERED: Once = Once::new();
-    REGISTERED.call_once(|| {
-        for probe in [&TRACE_PROBE, &DEBUG_PROBE, &INFO_PROBE, &WARN_PROBE] {
-            tracing::callsite::register(probe);
-        }
-        WANTED.fetch_and(!UNKNOWN, Relaxed);
-    });
+    static STARTED: AtomicBool = AtomicBool::new(false);
+    // Relaxed: only one caller registers; the others deliver through the slow path meanwhile.
+    if STARTED.swap(true, Relaxed) {
+        return;
+    }
+    for probe in [&TRACE_PROBE, &DEBUG_PROBE, &INFO_PROBE, &WARN_PROBE] {
+        tracing::callsite::register(probe);
+    }
+    // With a single subscriber, `tracing` asks this thread's subscriber about a new callsite:
+    // a subscriber set for another thread only (`set_default`) would leave every probe
+    // uninterested, for good. `tracing`'s maximum level, set when that subscriber was, counts
+    // every thread's: the levels it admits are wanted until the next change of subscriber,
+    // which tells each probe its interest from every subscriber.
+    let max = LevelFilter::current();
+    let admitted = [
+        (Level::TRACE, TRACE_WANTED),
+        (Level::DEBUG, DEBUG_WANTED),
+        (Level::INFO, INFO_WANTED),
+        (Level::WARN, WARN_WANTED),
+    ]
+    .into_iter()
+    .filter(|(level, _)| *level <= max)
+    .fold(0, |bits, (_, bit)| bits | bit);
+    WANTED.fetch_or(admitted, Relaxed);
+    WANTED.fetch_and(!UNKNOWN, Relaxed);
 }
 
 /// The channel, made by the first subscription.
@@ -478,5 +501,23 @@ fn deliver(policy: &'static str, kind: PolicyKind, what: EventKind) {
             tracing::debug!(target: "resilience", policy, kind = k, event = name, attempt, ?delay)
         }
         _ => tracing::debug!(target: "resilience", policy, kind = k, event = name, ?what),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_first_event_registers_the_probes_and_ends_the_unknown_state() {
+        emit("t", PolicyKind::Retry, EventKind::Attempt { attempt: 1 });
+        // Another test's thread may be the one registering: let it finish.
+        for _ in 0..100_000 {
+            if WANTED.load(Relaxed) & UNKNOWN == 0 {
+                break;
+            }
+            std::thread::yield_now();
+        }
+        assert_eq!(WANTED.load(Relaxed) & UNKNOWN, 0);
     }
 }

@@ -95,4 +95,17 @@ async fn events_reach_subscribers_set_after_the_first_calls_at_the_levels_they_t
     let _ = b.call(async { Err::<(), _>(Failure::Error(())) }).await;
     drop(guard);
     assert_eq!(*seen.lock().unwrap(), ["state_transition"]);
+
+    // One taking DEBUG and above: the rejection by the open breaker (DEBUG) is sent, and the
+    // closing by hand (INFO); a success after it (TRACE) is not.
+    let (debug, seen) = recorder(Level::DEBUG);
+    let guard = tracing::subscriber::set_default(debug);
+    let _ = b
+        .call(async { Ok::<_, Failure<()>>(()) })
+        .await
+        .unwrap_err();
+    b.close();
+    succeed(&b).await;
+    drop(guard);
+    assert_eq!(*seen.lock().unwrap(), ["rejected", "state_transition"]);
 }
