@@ -1218,6 +1218,40 @@ mod loom_tests {
         });
     }
 
+    /// The lane opens when the window becomes filled, only if consecutive failures are not
+    /// counted; turning them on races that opening, and whichever way it goes, the lane is
+    /// closed once both are done.
+    #[test]
+    fn loom_turning_on_consecutive_failures_racing_the_filling_success_leaves_the_lane_closed() {
+        loom::model(|| {
+            let core = breaker(rate(5000, 4));
+            for _ in 0..3 {
+                let permit = core.acquire(at(1)).expect("closed");
+                core.complete(permit, Outcome::Success, false, at(1));
+            }
+            assert!(core.window.fast_lane().is_none()); // 3 of `min_calls` 4
+            let changer = {
+                let core = core.clone();
+                thread::spawn(move || {
+                    core.set_config(Config {
+                        consecutive_failures: 2,
+                        ..rate(5000, 4)
+                    });
+                })
+            };
+            let filler = {
+                let core = core.clone();
+                thread::spawn(move || {
+                    let permit = core.acquire(at(1)).expect("closed");
+                    core.complete(permit, Outcome::Success, false, at(1));
+                })
+            };
+            changer.join().expect("no panic");
+            filler.join().expect("no panic");
+            assert!(core.window.fast_lane().is_none());
+        });
+    }
+
     #[test]
     fn loom_a_caller_that_sees_the_breaker_open_sees_its_deadline() {
         loom::model(|| {
