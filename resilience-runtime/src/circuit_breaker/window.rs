@@ -827,9 +827,14 @@ impl Window {
             .then(|| &self.count[((shape >> SHAPE_SLOT_SHIFT) & 1) as usize])
     }
 
+    /// The slot of the count window `w` (one of this window's two).
+    fn slot_of(&self, w: &CountWindow) -> u64 {
+        u64::from(std::ptr::eq(w, &self.count[1]))
+    }
+
     /// Opens the fast lane for `w`, if it is the count window that records.
     pub(crate) fn open_lane(&self, w: &CountWindow) {
-        let slot = u64::from(std::ptr::eq(w, &self.count[1]));
+        let slot = self.slot_of(w);
         // Relaxed: the lane mirrors the window's phase, both written under its lock.
         let _ = self.shape.fetch_update(Relaxed, Relaxed, |s| {
             (s & SHAPE_TIME == 0 && (s >> SHAPE_SLOT_SHIFT) & 1 == slot).then_some(s | SHAPE_FAST)
@@ -837,8 +842,7 @@ impl Window {
     }
 
     /// Closes the fast lane if the count window of `slot` records.
-    fn close_lane(&self, slot: usize) {
-        let slot = slot as u64;
+    fn close_lane(&self, slot: u64) {
         let _ = self.shape.fetch_update(Relaxed, Relaxed, |s| {
             (s & SHAPE_FAST != 0 && (s >> SHAPE_SLOT_SHIFT) & 1 == slot).then_some(s & !SHAPE_FAST)
         });
@@ -868,17 +872,15 @@ impl Window {
     /// window, whole.
     pub(crate) fn clear(&self) {
         match self.active() {
-            Active::Count(w, _) => {
-                w.clear(|| self.close_lane(usize::from(std::ptr::eq(w, &self.count[1]))))
-            }
+            Active::Count(w, _) => w.clear(|| self.close_lane(self.slot_of(w))),
             Active::Time(w, _) => w.clear(),
         }
     }
 
     /// Empties every window and forgets the lifetime total.
     pub(crate) fn reset(&self) {
-        for (slot, w) in self.count.iter().enumerate() {
-            w.reset(|| self.close_lane(slot));
+        for w in &self.count {
+            w.reset(|| self.close_lane(self.slot_of(w)));
         }
         self.time.iter().for_each(TimeWindow::reset);
     }
@@ -886,8 +888,8 @@ impl Window {
     /// The breaker's settings changed: a count window's success may trip it again (see
     /// [`CountWindow::settings_changed`]).
     pub(crate) fn settings_changed(&self) {
-        for (slot, w) in self.count.iter().enumerate() {
-            w.settings_changed(|| self.close_lane(slot));
+        for w in &self.count {
+            w.settings_changed(|| self.close_lane(self.slot_of(w)));
         }
     }
 
@@ -904,7 +906,7 @@ impl Window {
             let slot = ((seen >> SHAPE_SLOT_SHIFT) & 1) ^ 1;
             match spec {
                 Spec::Calls(_) => {
-                    self.count[slot as usize].clear(|| self.close_lane(slot as usize));
+                    self.count[slot as usize].clear(|| self.close_lane(slot));
                 }
                 Spec::Time(_) => self.time[slot as usize].renew(),
             }
