@@ -424,8 +424,8 @@ const fn level(what: &EventKind) -> tracing::Level {
 /// interested in events of its level from this module (as told to the [`Probe`] of that
 /// level), `log` (when `tracing`'s `log` feature forwards events there and no `tracing`
 /// subscriber is set), or the metrics hook. A subscriber that would take one of the events
-/// is interested in its level's probe (same target, module, file and field names), so
-/// nothing that would have been delivered is skipped; when every test is false, nothing is
+/// is interested in its level's probe (same target, module, file and field names; see
+/// [`Probe`] for the filters it cannot stand in for); when every test is false, nothing is
 /// built or called.
 #[inline(always)]
 fn wanted(what: &EventKind) -> bool {
