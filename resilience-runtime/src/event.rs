@@ -26,7 +26,7 @@
 //! # Cost
 //!
 //! With no subscription alive and no `tracing` subscriber taking the event's level, an event
-//! costs one relaxed load and a test (see [`emit`]'s docs). While
+//! costs one relaxed load and a test. While
 //! at least one subscription is alive, each event is sent on a `tokio::sync::broadcast`
 //! channel, whose `send` takes a short lock: the price of watching, paid only while someone
 //! watches. The channel is bounded ([`CAPACITY`] events): a subscriber that falls behind loses
