@@ -10,43 +10,12 @@
 
 #![allow(clippy::unwrap_used, reason = "tests may unwrap")]
 
-use std::fmt;
-use std::sync::{Arc, Mutex};
+mod common;
 
 use resilience_runtime::{CircuitBreaker, Failure};
-use tracing::field::{Field, Visit};
+use tracing::Level;
 
-/// Records the `event` field of every event from `resilience`.
-struct Recorder(Arc<Mutex<Vec<String>>>);
-
-struct EventName(Option<String>);
-
-impl Visit for EventName {
-    fn record_str(&mut self, field: &Field, value: &str) {
-        if field.name() == "event" {
-            self.0 = Some(value.to_owned());
-        }
-    }
-    fn record_debug(&mut self, _: &Field, _: &dyn fmt::Debug) {}
-}
-
-impl tracing::Subscriber for Recorder {
-    fn enabled(&self, metadata: &tracing::Metadata<'_>) -> bool {
-        metadata.target() == "resilience"
-    }
-    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
-        tracing::span::Id::from_u64(1)
-    }
-    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
-    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
-    fn event(&self, event: &tracing::Event<'_>) {
-        let mut name = EventName(None);
-        event.record(&mut name);
-        self.0.lock().unwrap().extend(name.0);
-    }
-    fn enter(&self, _: &tracing::span::Id) {}
-    fn exit(&self, _: &tracing::span::Id) {}
-}
+use common::events::scoped;
 
 static BREAKER: CircuitBreaker = match CircuitBreaker::builder("scoped").build() {
     Ok(b) => b,
@@ -62,8 +31,7 @@ fn call() -> Result<(), Failure<()>> {
 
 #[test]
 fn a_thread_subscriber_gets_its_events_after_another_thread_emitted_the_first() {
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let _guard = tracing::subscriber::set_default(Recorder(Arc::clone(&seen)));
+    let (_guard, recorder) = scoped(Level::TRACE);
     // The first events of the process, on a thread without a subscriber: the breaker forced
     // open, and a rejection.
     std::thread::spawn(|| {
@@ -74,7 +42,7 @@ fn a_thread_subscriber_gets_its_events_after_another_thread_emitted_the_first() 
     .unwrap()
     .unwrap_err();
     BREAKER.close();
-    seen.lock().unwrap().clear(); // the closing by hand, on this thread
+    recorder.take(); // the closing by hand, on this thread
     call().unwrap();
-    assert_eq!(*seen.lock().unwrap(), ["success"]);
+    assert_eq!(recorder.take_names(), ["success"]);
 }
