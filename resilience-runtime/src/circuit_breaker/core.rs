@@ -1073,6 +1073,12 @@ mod loom_tests {
         move || t
     }
 
+    /// One call of a closed breaker at tick 1, completed with `outcome`.
+    fn record(core: &Core, outcome: Outcome) {
+        let permit = core.acquire(at(1)).expect("closed");
+        core.complete(permit, outcome, false, at(1));
+    }
+
     /// Trips the breaker at tick 1: it is open (generation 1) until tick `1 + WAIT`.
     fn trip(core: &Core) {
         let permit = core.acquire(at(1)).expect("a closed breaker admits");
@@ -1188,8 +1194,7 @@ mod loom_tests {
                 Outcome::Success,
                 Outcome::Failure,
             ] {
-                let permit = core.acquire(at(1)).expect("closed");
-                core.complete(permit, outcome, false, at(1));
+                record(&core, outcome);
             }
             assert_eq!(core.state(), State::Closed); // 25% failed, below 50%
             let success = |core: &Core| {
@@ -1226,8 +1231,7 @@ mod loom_tests {
         loom::model(|| {
             let core = breaker(rate(5000, 4));
             for _ in 0..3 {
-                let permit = core.acquire(at(1)).expect("closed");
-                core.complete(permit, Outcome::Success, false, at(1));
+                record(&core, Outcome::Success);
             }
             assert!(core.window.fast_lane().is_none()); // 3 of `min_calls` 4
             let changer = {
@@ -1241,10 +1245,7 @@ mod loom_tests {
             };
             let filler = {
                 let core = core.clone();
-                thread::spawn(move || {
-                    let permit = core.acquire(at(1)).expect("closed");
-                    core.complete(permit, Outcome::Success, false, at(1));
-                })
+                thread::spawn(move || record(&core, Outcome::Success))
             };
             changer.join().expect("no panic");
             filler.join().expect("no panic");
