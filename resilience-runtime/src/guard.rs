@@ -11,36 +11,40 @@ pub(crate) enum Exit {
 }
 
 /// Runs `f` with the way the call ended if it is dropped before [`OnExit::complete`].
+///
+/// `complete` forgets the guard instead of clearing a flag, so a call that completes pays
+/// for no "armed" state: the guard's fields are only read on the unwinding or cancelled
+/// path. `f` must therefore own nothing that needs dropping (it borrows what it touches);
+/// `complete` checks that at compile time.
 #[must_use]
-pub(crate) struct OnExit<F: FnOnce(Exit)> {
-    f: Option<F>,
+pub(crate) struct OnExit<F: FnMut(Exit)> {
+    f: F,
 }
 
-impl<F: FnOnce(Exit)> OnExit<F> {
+impl<F: FnMut(Exit)> OnExit<F> {
     #[inline]
     pub(crate) fn new(f: F) -> Self {
-        OnExit { f: Some(f) }
+        OnExit { f }
     }
 
     /// The call completed: the guard does nothing more.
     #[inline]
-    pub(crate) fn complete(mut self) {
-        self.f = None;
+    pub(crate) fn complete(self) {
+        const { assert!(!std::mem::needs_drop::<F>(), "an exit guard's closure must only borrow") };
+        std::mem::forget(self);
     }
 }
 
-impl<F: FnOnce(Exit)> Drop for OnExit<F> {
+impl<F: FnMut(Exit)> Drop for OnExit<F> {
     #[inline]
     fn drop(&mut self) {
-        if let Some(f) = self.f.take() {
-            // A guard dropped while unwinding belongs to the call that panicked: policies only
-            // drop a pending call's guard on unwinding through that call's own poll.
-            let exit = if std::thread::panicking() {
-                Exit::Panicked
-            } else {
-                Exit::Cancelled
-            };
-            f(exit);
-        }
+        // A guard dropped while unwinding belongs to the call that panicked: policies only
+        // drop a pending call's guard on unwinding through that call's own poll.
+        let exit = if std::thread::panicking() {
+            Exit::Panicked
+        } else {
+            Exit::Cancelled
+        };
+        (self.f)(exit);
     }
 }
