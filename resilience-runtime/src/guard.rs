@@ -30,7 +30,12 @@ impl<F: FnMut(Exit)> OnExit<F> {
     /// The call completed: the guard does nothing more.
     #[inline]
     pub(crate) fn complete(self) {
-        const { assert!(!std::mem::needs_drop::<F>(), "an exit guard's closure must only borrow") };
+        const {
+            assert!(
+                !std::mem::needs_drop::<F>(),
+                "an exit guard's closure must only borrow"
+            )
+        };
         std::mem::forget(self);
     }
 }

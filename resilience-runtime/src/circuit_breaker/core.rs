@@ -154,6 +154,8 @@ enum Check {
 
 /// How a call admitted by [`Core::acquire`] takes part in the breaker.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+// A word, so a `Permit` (and the results and stages holding one) has no padding; see `Error`.
+#[repr(u64)]
 pub(crate) enum Role {
     /// Closed: recorded in the window, may trip the breaker.
     Closed,
