@@ -10,6 +10,17 @@ pub(crate) enum Exit {
     Panicked,
 }
 
+impl Exit {
+    /// How a call dropped now ended: a drop while unwinding belongs to a panic.
+    pub(crate) fn of_drop() -> Exit {
+        if std::thread::panicking() {
+            Exit::Panicked
+        } else {
+            Exit::Cancelled
+        }
+    }
+}
+
 /// Runs `f` with the way the call ended if it is dropped before [`OnExit::complete`].
 ///
 /// `complete` forgets the guard instead of clearing a flag, so a call that completes pays
@@ -45,11 +56,6 @@ impl<F: FnMut(Exit)> Drop for OnExit<F> {
     fn drop(&mut self) {
         // A guard dropped while unwinding belongs to the call that panicked: policies only
         // drop a pending call's guard on unwinding through that call's own poll.
-        let exit = if std::thread::panicking() {
-            Exit::Panicked
-        } else {
-            Exit::Cancelled
-        };
-        (self.f)(exit);
+        (self.f)(Exit::of_drop());
     }
 }

@@ -49,23 +49,22 @@
 //!   A caller cancelled while it waits leaves the queue at once.
 
 mod builder;
+mod call;
 mod core;
 
-use std::future::{Future, poll_fn};
-use std::pin::pin;
 use std::sync::atomic::AtomicU64;
 use std::sync::atomic::Ordering::Relaxed;
-use std::task::Poll;
 use std::time::Duration;
 
 use tokio::sync::Notify;
 
 pub use self::builder::BulkheadBuilder;
+pub use self::call::Call;
 use self::core::BulkheadCore;
 pub use self::core::MAX_BULKHEAD_SLOTS;
 use crate::error::{ConfigError, Error, ErrorKind, Failure};
 use crate::event::{EventKind, PolicyKind, emit};
-use crate::guard::{Exit, OnExit};
+use crate::guard::Exit;
 
 /// `wait` meaning "until a slot frees".
 const UNTIL_A_SLOT_FREES: u64 = u64::MAX;
@@ -143,19 +142,11 @@ impl Bulkhead {
     /// `Err(Failure::Rejected(e))` with `e.kind() == ErrorKind::BulkheadFull`, without running
     /// `fut`, when every slot is taken and the queue is full or the wait ran out; otherwise
     /// whatever `fut` returns.
-    pub async fn call<T, E, F>(&self, fut: F) -> Result<T, Failure<E>>
+    pub fn call<T, E, F>(&self, fut: F) -> Call<'_, F>
     where
         F: Future<Output = Result<T, Failure<E>>>,
     {
-        if !self.core.try_acquire() {
-            self.wait_for_slot().await.map_err(Failure::Rejected)?;
-        }
-        // Releases the slot if the call is dropped or panics; disarmed when it returns.
-        let slot = OnExit::new(|exit| self.abandon_slot(exit));
-        let outcome = fut.await;
-        slot.complete();
-        self.release(true);
-        outcome
+        Call::new(self, fut)
     }
 
     /// The registry name.
@@ -253,61 +244,6 @@ impl Bulkhead {
             in_use,
             queued,
             max: self.core.max(),
-        }
-    }
-
-    /// The slow path: no slot for a newcomer. Queues the caller if there is room and waits;
-    /// on `Ok` the caller holds a slot.
-    async fn wait_for_slot(&self) -> Result<(), Error> {
-        if !self.core.try_enqueue() {
-            return Err(self.reject());
-        }
-        emit(self.name, PolicyKind::Bulkhead, EventKind::Queued);
-        // Gives the queue place back if the caller is dropped while it waits.
-        let place = OnExit::new(|exit| {
-            self.core.leave_queue();
-            self.count_exit(exit);
-        });
-        let admitted = self.wait_in_queue().await;
-        place.complete();
-        self.core.leave_queue();
-        if admitted { Ok(()) } else { Err(self.reject()) }
-    }
-
-    /// Waits, counted in the queue, until this caller takes a slot (`true`) or its wait runs out
-    /// (`false`).
-    async fn wait_in_queue(&self) -> bool {
-        // Relaxed: a snapshot of the configuration.
-        let wait = self.wait.load(Relaxed);
-        // The deadline is fixed once, when the caller joins the queue; no timer without a wait.
-        let deadline =
-            (wait != UNTIL_A_SLOT_FREES).then(|| tokio::time::sleep(Duration::from_nanos(wait)));
-        let mut deadline = pin!(deadline);
-        loop {
-            // Register for a wake-up before looking for a slot, so a slot freed between the
-            // look and the sleep still wakes this caller (see the core's module docs).
-            let mut slot_freed = pin!(self.slot_freed.notified());
-            slot_freed.as_mut().enable();
-            if self.core.try_acquire_slot() {
-                // Dropping the registration passes on a wake-up it may have received meanwhile.
-                return true;
-            }
-            let woken = poll_fn(|cx| {
-                // The wake-up first: a slot that frees at the deadline is still taken.
-                if slot_freed.as_mut().poll(cx).is_ready() {
-                    return Poll::Ready(true);
-                }
-                match deadline.as_mut().as_pin_mut() {
-                    Some(sleep) => sleep.poll(cx).map(|()| false),
-                    None => Poll::Pending,
-                }
-            })
-            .await;
-            if !woken {
-                // The wait ran out: one last look, then reject. Dropping the registration
-                // passes a wake-up that raced with the deadline on to the next waiter.
-                return self.core.try_acquire_slot();
-            }
         }
     }
 
