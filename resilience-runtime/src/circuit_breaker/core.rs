@@ -829,6 +829,19 @@ mod tests {
 
     const SECOND: u64 = 1_000_000_000;
 
+    #[test]
+    fn a_permit_is_its_two_words_without_padding() {
+        use std::mem::size_of;
+        // The fields fill the struct: no padding after the role for a move of an admission's
+        // result to copy in pieces (see `Error`).
+        assert_eq!(size_of::<Permit>(), size_of::<Word>() + size_of::<Role>());
+        assert_eq!(size_of::<Permit>(), 2 * size_of::<u64>());
+        assert_eq!(
+            size_of::<Result<(Permit, u64), crate::Error>>(),
+            size_of::<crate::Error>()
+        );
+    }
+
     fn config() -> Config {
         Config {
             threshold: 5000,
