@@ -3,10 +3,11 @@
 #![allow(clippy::unwrap_used)] // tests may unwrap (see the workspace lints)
 
 use std::future::{Future, poll_fn};
-use std::pin::pin;
+use std::panic::AssertUnwindSafe;
+use std::pin::{Pin, pin};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering::SeqCst};
-use std::task::Poll;
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use resilience_runtime::{Bulkhead, BulkheadBuilder, ErrorKind, Failure, MAX_BULKHEAD_SLOTS};
@@ -225,6 +226,144 @@ async fn panicking_call_frees_its_slot_and_the_panic_propagates() {
         b.call(work(Instant::now(), SECOND)).await.unwrap(),
         Duration::ZERO
     );
+}
+
+/// Polls `fut` once with a waker that does nothing.
+fn poll_once<F: Future>(fut: Pin<&mut F>) -> Poll<F::Output> {
+    fut.poll(&mut Context::from_waker(Waker::noop()))
+}
+
+/// A call's future that records, when dropped, how many slots were in use.
+struct Holds {
+    bulkhead: &'static Bulkhead,
+    in_use_at_drop: Arc<AtomicU32>,
+    ready: bool,
+}
+
+impl Future for Holds {
+    type Output = Result<(), Failure<()>>;
+    fn poll(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Self::Output> {
+        if self.ready {
+            Poll::Ready(Ok(()))
+        } else {
+            Poll::Pending
+        }
+    }
+}
+
+impl Drop for Holds {
+    fn drop(&mut self) {
+        self.in_use_at_drop.store(self.bulkhead.in_use(), SeqCst);
+    }
+}
+
+#[test]
+fn the_calls_future_is_dropped_while_it_still_holds_its_slot() {
+    let b = bulkhead(Bulkhead::builder("pool").max(1));
+    let in_use_at_drop = Arc::new(AtomicU32::new(u32::MAX));
+    let holds = |ready| Holds {
+        bulkhead: b,
+        in_use_at_drop: Arc::clone(&in_use_at_drop),
+        ready,
+    };
+
+    // Returned: dropped when it returns, not when the bulkhead's future is.
+    let mut returned = pin!(b.call(holds(true)));
+    assert!(poll_once(returned.as_mut()).is_ready());
+    assert_eq!(in_use_at_drop.load(SeqCst), 1);
+    assert_eq!(b.in_use(), 0);
+
+    // Cancelled: what the call holds goes before its slot, so no waiter starts beside it.
+    let mut cancelled = Box::pin(b.call(holds(false)));
+    assert!(poll_once(cancelled.as_mut()).is_pending());
+    in_use_at_drop.store(u32::MAX, SeqCst);
+    drop(cancelled);
+    assert_eq!(in_use_at_drop.load(SeqCst), 1);
+    assert_eq!((b.in_use(), b.metrics().cancelled), (0, 1));
+}
+
+#[test]
+fn calls_dropped_while_a_panic_unwinds_count_as_panicked() {
+    let b = bulkhead(Bulkhead::builder("pool").max(1).queue(1));
+    let unwound = std::panic::catch_unwind(AssertUnwindSafe(|| {
+        let mut running = pin!(b.call(std::future::pending::<Result<(), Failure<()>>>()));
+        assert!(poll_once(running.as_mut()).is_pending());
+        let mut queued = pin!(b.call(async { Ok::<_, Failure<()>>(()) }));
+        assert!(poll_once(queued.as_mut()).is_pending());
+        assert_eq!((b.in_use(), b.queued()), (1, 1));
+        panic!("the task panics while one call runs and one waits");
+    }));
+    assert!(unwound.is_err());
+    let m = b.metrics();
+    assert_eq!((m.panicked, m.cancelled, m.in_use, m.queued), (2, 0, 0, 0));
+}
+
+#[test]
+fn a_panic_while_joining_the_queue_gives_the_place_back_at_once() {
+    // No timer: the queued caller's deadline cannot be set, and tokio panics.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let b = bulkhead(Bulkhead::builder("pool").max(1).queue(1).wait(SECOND));
+        let mut running = pin!(b.call(std::future::pending::<Result<(), Failure<()>>>()));
+        assert!(poll_once(running.as_mut()).is_pending());
+        let mut queued = pin!(b.call(async { Ok::<_, Failure<()>>(()) }));
+        let joined = std::panic::catch_unwind(AssertUnwindSafe(|| poll_once(queued.as_mut())));
+        assert!(joined.is_err());
+        let m = b.metrics();
+        assert_eq!((m.queued, m.panicked, m.in_use), (0, 1, 1));
+
+        // A caller polled again after its panic panics again, and the count does not move.
+        let again = std::panic::catch_unwind(AssertUnwindSafe(|| poll_once(queued.as_mut())));
+        assert!(again.is_err());
+        assert_eq!(b.queued(), 0);
+
+        // Once the slot frees, a newcomer runs: nothing was left behind in the queue.
+        running.set(b.call(std::future::pending()));
+        assert_eq!(b.in_use(), 0);
+        assert!(b.call(async { Ok::<_, Failure<()>>(()) }).await.is_ok());
+    });
+}
+
+#[test]
+#[should_panic(expected = "bulkhead call polled after it completed")]
+fn a_call_polled_after_it_completed_panics() {
+    let b = bulkhead(Bulkhead::builder("pool").max(1));
+    let mut call = pin!(b.call(async { Ok::<_, Failure<()>>(()) }));
+    assert!(poll_once(call.as_mut()).is_ready());
+    let _ = poll_once(call.as_mut());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_tasks_taking_turns_through_one_slot_never_lose_a_wake_up() {
+    // Each call yields once while it holds the only slot, so the other task queues behind it
+    // nearly every time, and only its release can wake it: a waiter that missed or ignored a
+    // wake-up would sleep for good (the timeout turns that hang into a failure). A queue of two: a caller
+    // back for its next turn queues behind the one it just woke, which still counts as queued
+    // until it takes the slot.
+    let b = bulkhead(Bulkhead::builder("turns").max(1).queue(2));
+    let turns = |n| {
+        tokio::spawn(async move {
+            for _ in 0..n {
+                b.call(async {
+                    yield_now().await;
+                    Ok::<_, Failure<()>>(())
+                })
+                .await
+                .unwrap();
+            }
+        })
+    };
+    let (first, second) = (turns(20_000), turns(20_000));
+    timeout(Duration::from_secs(60), async {
+        first.await.unwrap();
+        second.await.unwrap();
+    })
+    .await
+    .expect("a waiter was never woken");
+    let m = b.metrics();
+    assert_eq!((m.completed, m.in_use, m.queued), (40_000, 0, 0));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -41,8 +41,10 @@ pin_project! {
     #[must_use = "futures do nothing unless polled"]
     pub struct Call<'a, F> {
         bulkhead: &'a Bulkhead,
+        // Dropped as soon as the call returns, and before its slot is freed however it ends,
+        // so what it holds counts against the bulkhead as long as it exists.
         #[pin]
-        fut: F,
+        fut: Option<F>,
         stage: Stage,
         // Apart from `stage`, so a call that finds a free slot writes a plain `stage` and
         // never touches the queue's wake-up or a timer.
@@ -52,9 +54,12 @@ pin_project! {
 
     impl<F> PinnedDrop for Call<'_, F> {
         fn drop(this: Pin<&mut Self>) {
-            let this = this.project();
+            let mut this = this.project();
             if let Stage::Running = *this.stage {
-                this.bulkhead.abandon_slot(Exit::of_drop());
+                let bulkhead = *this.bulkhead;
+                // The call's future first; the slot is freed even if its drop panics.
+                let _slot = OnExit::new(|exit| bulkhead.abandon_slot(exit));
+                this.fut.set(None);
             }
         }
     }
@@ -64,7 +69,7 @@ impl<'a, F> Call<'a, F> {
     pub(super) fn new(bulkhead: &'a Bulkhead, fut: F) -> Self {
         Call {
             bulkhead,
-            fut,
+            fut: Some(fut),
             stage: Stage::Idle,
             wait: None,
         }
@@ -90,9 +95,9 @@ where
                         *this.stage = Stage::Done;
                         return Poll::Ready(Err(Failure::Rejected(bulkhead.reject())));
                     }
-                    emit(bulkhead.name, PolicyKind::Bulkhead, EventKind::Queued);
                     this.wait.set(Some(Wait::new(bulkhead)));
                     *this.stage = Stage::Waiting;
+                    emit(bulkhead.name, PolicyKind::Bulkhead, EventKind::Queued);
                     return poll_waiting(bulkhead, this.wait, this.fut, this.stage, cx);
                 }
                 *this.stage = Stage::Running;
@@ -111,7 +116,7 @@ where
 fn poll_waiting<T, E, F>(
     bulkhead: &Bulkhead,
     mut wait: Pin<&mut Option<Wait<'_>>>,
-    fut: Pin<&mut F>,
+    fut: Pin<&mut Option<F>>,
     stage: &mut Stage,
     cx: &mut Context<'_>,
 ) -> Poll<Result<T, Failure<E>>>
@@ -132,24 +137,32 @@ where
     poll_running(bulkhead, fut, stage, cx)
 }
 
-/// Polls the call's future while it holds a slot; frees the slot when it returns or panics.
+/// Polls the call's future while it holds a slot; when it returns, drops it, then frees the
+/// slot.
 #[inline(always)]
 fn poll_running<T, E, F>(
     bulkhead: &Bulkhead,
-    fut: Pin<&mut F>,
+    mut fut: Pin<&mut Option<F>>,
     stage: &mut Stage,
     cx: &mut Context<'_>,
 ) -> Poll<Result<T, Failure<E>>>
 where
     F: Future<Output = Result<T, Failure<E>>>,
 {
-    // Runs only if the call's poll unwinds: the slot is freed, counted as panicked, and the
-    // stage moves on so the later drop of this future does not free it again.
+    let Some(running) = fut.as_mut().as_pin_mut() else {
+        unreachable!("a running bulkhead call has its future")
+    };
+    // Runs only if the call's poll or its drop unwinds: the slot is freed, counted as
+    // panicked, and the stage moves on so the later drop of this future does not free it
+    // again. (A future that panicked in its poll is dropped with this one, after the slot.)
     let unwinding = OnExit::new(|exit| {
         *stage = Stage::Done;
         bulkhead.abandon_slot(exit);
     });
-    let poll = fut.poll(cx);
+    let poll = running.poll(cx);
+    if poll.is_ready() {
+        fut.set(None);
+    }
     unwinding.complete();
     let outcome = ready!(poll);
     *stage = Stage::Done;
@@ -162,7 +175,9 @@ pin_project! {
     /// has a `wait`). Dropped while it still holds its place, it gives the place back.
     struct Wait<'a> {
         bulkhead: &'a Bulkhead,
-        // Set when the caller joins the queue; `None` to wait until a slot frees.
+        // The bulkhead's `wait` when the caller joined the queue.
+        wait: u64,
+        // Set on the first poll, unless `wait` is "until a slot frees".
         #[pin]
         deadline: Option<Sleep>,
         // Registered before each look for a slot, so a slot freed between the look and the
@@ -171,7 +186,7 @@ pin_project! {
         slot_freed: Notified<'a>,
         // `slot_freed` is registered and a slot was looked for since.
         armed: bool,
-        // Counted in the queue.
+        // Counted in the queue: until the wait ends, or a panic in its poll.
         queued: bool,
     }
 
@@ -189,14 +204,11 @@ pin_project! {
 impl<'a> Wait<'a> {
     /// For a caller just counted in the queue.
     fn new(bulkhead: &'a Bulkhead) -> Self {
-        // Relaxed: a snapshot of the configuration.
-        let wait = bulkhead.wait.load(std::sync::atomic::Ordering::Relaxed);
         Wait {
             bulkhead,
-            // The deadline is fixed once, when the caller joins the queue; no timer without a
-            // wait.
-            deadline: (wait != UNTIL_A_SLOT_FREES)
-                .then(|| tokio::time::sleep(Duration::from_nanos(wait))),
+            // Relaxed: a snapshot of the configuration.
+            wait: bulkhead.wait.load(std::sync::atomic::Ordering::Relaxed),
+            deadline: None,
             slot_freed: bulkhead.slot_freed.notified(),
             armed: false,
             queued: true,
@@ -211,11 +223,25 @@ impl Future for Wait<'_> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<bool> {
         let mut this = self.project();
-        let core = &this.bulkhead.core;
-        loop {
+        let bulkhead = *this.bulkhead;
+        let queued = this.queued;
+        assert!(*queued, "bulkhead call polled after it panicked");
+        // A panic in here (creating the timer in a runtime built without one, say) gives the
+        // place in the queue back at once, counted as panicked.
+        let unwinding = OnExit::new(|exit| {
+            *queued = false;
+            bulkhead.core.leave_queue();
+            bulkhead.count_exit(exit);
+        });
+        if *this.wait != UNTIL_A_SLOT_FREES && this.deadline.is_none() {
+            // The deadline is fixed once, at the first poll, when the caller joined the queue.
+            let wait = Duration::from_nanos(*this.wait);
+            this.deadline.set(Some(tokio::time::sleep(wait)));
+        }
+        let polled = loop {
             if !*this.armed {
                 this.slot_freed.as_mut().enable();
-                if core.try_acquire_slot() {
+                if bulkhead.core.try_acquire_slot() {
                     break Poll::Ready(true);
                 }
                 *this.armed = true;
@@ -223,7 +249,7 @@ impl Future for Wait<'_> {
             // The wake-up first: a slot that frees at the deadline is still taken.
             if this.slot_freed.as_mut().poll(cx).is_ready() {
                 // Woken for a freed slot: register again, then look.
-                this.slot_freed.set(this.bulkhead.slot_freed.notified());
+                this.slot_freed.set(bulkhead.slot_freed.notified());
                 *this.armed = false;
                 continue;
             }
@@ -232,16 +258,16 @@ impl Future for Wait<'_> {
                 None => false,
             };
             if !ran_out {
-                return Poll::Pending;
+                break Poll::Pending;
             }
             // The wait ran out: one last look, then reject. The registration, dropped with
             // this wait, passes a wake-up that raced with the deadline on to the next waiter.
-            break Poll::Ready(core.try_acquire_slot());
-        }
-        .map(|admitted| {
-            core.leave_queue();
-            *this.queued = false;
-            admitted
-        })
+            break Poll::Ready(bulkhead.core.try_acquire_slot());
+        };
+        unwinding.complete();
+        let admitted = ready!(polled);
+        bulkhead.core.leave_queue();
+        *queued = false;
+        Poll::Ready(admitted)
     }
 }
