@@ -364,7 +364,7 @@ mod tests {
     }
 
     #[test]
-    fn error_is_small_and_thread_safe() {
+    fn error_is_copy_and_thread_safe() {
         fn assert_traits<T: Copy + Send + Sync + std::error::Error + 'static>() {}
         assert_traits::<Error>();
     }
