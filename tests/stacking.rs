@@ -202,3 +202,56 @@ async fn fallback_option_on_a_breaker_serves_when_the_circuit_is_open() {
     assert_eq!(breaker_with_fallback(false).await, Err(ApiError::Down));
     assert_eq!(breaker_with_fallback(true).await, Ok(99));
 }
+
+// Every spelling that names one of our attributes stacks in the order written.
+
+mod spellings {
+    use super::{ApiError, Calls};
+    use std::time::Duration;
+    use tokio::time::sleep;
+
+    /// A crate that re-exports the framework, as an application's `infra` module would.
+    pub mod infra {
+        pub use resilience;
+    }
+
+    use resilience as res;
+
+    pub static RENAMED_CRATE: Calls = Calls::new();
+
+    #[res::retry(attempts = 3, backoff = fixed(10ms))]
+    #[res::timeout(50ms)]
+    pub async fn through_a_renamed_crate() -> Result<u32, ApiError> {
+        RENAMED_CRATE.hit();
+        sleep(Duration::from_secs(1)).await;
+        Ok(1)
+    }
+
+    pub static RE_EXPORTED: Calls = Calls::new();
+
+    #[infra::resilience::retry(attempts = 3, backoff = fixed(10ms), crate = infra::resilience)]
+    #[infra::resilience::timeout(50ms)]
+    pub async fn through_a_re_export() -> Result<u32, ApiError> {
+        RE_EXPORTED.hit();
+        sleep(Duration::from_secs(1)).await;
+        Ok(1)
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_stack_through_a_renamed_crate_keeps_the_order_written() {
+    let err = spellings::through_a_renamed_crate().await.unwrap_err();
+    assert_eq!(err.rejection(), Some(ErrorKind::TimedOut));
+    assert_eq!(
+        spellings::RENAMED_CRATE.get(),
+        3,
+        "the retry is the outer layer and retried each timed-out attempt"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_stack_through_a_re_export_keeps_the_order_written() {
+    let err = spellings::through_a_re_export().await.unwrap_err();
+    assert_eq!(err.rejection(), Some(ErrorKind::TimedOut));
+    assert_eq!(spellings::RE_EXPORTED.get(), 3);
+}

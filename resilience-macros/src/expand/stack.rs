@@ -32,17 +32,38 @@ pub struct Source {
     pub span: Span,
 }
 
-/// Our attribute's kind, if `attr` is `x`, `resilience::x` or `::resilience::x` with `x` one of
-/// our six names.
+/// Our attribute's kind, if `attr`'s path ends in one of our six names: `retry`,
+/// `resilience::retry`, `::resilience::retry`, `res::retry` after `use resilience as res`, or
+/// `infra::resilience::retry` through a re-export. Only attributes directly below one of ours
+/// are asked, so a path ending in our name there is taken to be ours; one we cannot recognise
+/// (a `use resilience::retry as with_retry` rename) is caught by [`MARKER`] when it expands.
 pub fn ours(attr: &Attribute) -> Option<Kind> {
-    let path = attr.path();
-    let segments: Vec<String> = path.segments.iter().map(|s| s.ident.to_string()).collect();
-    let name = match segments.as_slice() {
-        [name] if path.leading_colon.is_none() => name,
-        [krate, name] if krate == "resilience" => name,
-        _ => return None,
-    };
-    Kind::from_attr_name(name)
+    let last = attr.path().segments.last()?;
+    Kind::from_attr_name(&last.ident.to_string())
+}
+
+/// The name of an item that every generated stack leaves first in the function's body. One of
+/// our attributes that expands on a function already holding it was not recognised as part of
+/// the stack above it (a `use .. as` rename), and would wrap the whole stack instead of taking
+/// its place in it: it reports an error instead of reordering the stack silently.
+pub const MARKER: &str = "__resilience_stack_expanded";
+
+/// The item named [`MARKER`].
+pub fn marker() -> TokenStream {
+    let marker = syn::Ident::new(MARKER, Span::call_site());
+    quote::quote!(#[allow(dead_code, non_camel_case_types)] struct #marker;)
+}
+
+/// Whether a stack was already generated in `stmts`, a function body's statements.
+pub fn expanded(stmts: &[syn::Stmt]) -> bool {
+    stmts.iter().any(|stmt| match stmt {
+        syn::Stmt::Item(syn::Item::Struct(s)) => s.ident == MARKER,
+        syn::Stmt::Item(syn::Item::Verbatim(tokens)) => tokens
+            .clone()
+            .into_iter()
+            .any(|t| matches!(t, proc_macro2::TokenTree::Ident(i) if i == MARKER)),
+        _ => false,
+    })
 }
 
 /// Line and column of a span, when the compiler can tell (inside a procedural macro).
@@ -181,10 +202,18 @@ mod tests {
     }
 
     #[test]
-    fn foreign_paths_are_not_ours() {
-        let attr: Attribute = parse_quote!(#[other::retry]);
+    fn any_path_ending_in_one_of_our_names_is_ours() {
+        for attr in [
+            parse_quote!(#[res::retry(attempts = 2)]),
+            parse_quote!(#[infra::resilience::retry]),
+            parse_quote!(#[::resilience::retry]),
+            parse_quote!(#[retry]),
+        ] {
+            assert_eq!(ours(&attr), Some(Kind::Retry));
+        }
+        let attr: Attribute = parse_quote!(#[tracing::instrument]);
         assert!(ours(&attr).is_none());
-        let attr: Attribute = parse_quote!(#[rate_limiter(1/s)]);
-        assert_eq!(ours(&attr), Some(Kind::RateLimiter));
+        let attr: Attribute = parse_quote!(#[with_retry]);
+        assert!(ours(&attr).is_none());
     }
 }
