@@ -10,5 +10,6 @@
 //! Use it through the `resilience` crate; it has no API of its own for applications.
 
 pub mod duration;
+pub mod foreign;
 pub mod names;
 pub mod suggest;
