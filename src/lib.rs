@@ -230,6 +230,19 @@ pub mod __private {
     pub trait CarriesRejection: From<Error> {}
     impl<E: From<Error>> CarriesRejection for E {}
 
+    /// A function's return type that the macros could not see to be a `Result` (an alias).
+    #[diagnostic::on_unimplemented(
+        message = "a function under a resilience attribute returns a Result, and `{Self}` is not one",
+        label = "this is not a `Result<T, E>`",
+        note = "return `Result<T, E>` (or `io::Result<T>`, `anyhow::Result<T>`, an alias of a Result), so a failure can reach the caller"
+    )]
+    pub trait ReturnsResult {}
+    impl<T, E> ReturnsResult for Result<T, E> {}
+
+    /// Asks the type system whether `R` is a `Result`, where the macros saw an alias.
+    #[inline(always)]
+    pub fn returns_result<R: ReturnsResult>() {}
+
     /// The outermost layer: a failure as the function's own error.
     #[inline]
     pub fn into_error<E: CarriesRejection>(failure: Failure<E>) -> E {
@@ -245,10 +258,33 @@ pub mod __private {
     pub trait RetryArgument: Clone {}
     impl<T: Clone> RetryArgument for T {}
 
+    /// Calls a predicate written as a closure (`when = |e| e.is_transient()`); the bound gives
+    /// the closure the type of its parameter, which a direct call would not.
+    #[inline(always)]
+    pub fn predicate<E: ?Sized, F: FnOnce(&E) -> bool>(error: &E, predicate: F) -> bool {
+        predicate(error)
+    }
+
     /// A fresh copy of an owned argument for one attempt.
     #[inline]
     pub fn clone_for_retry<T: RetryArgument>(arg: &T) -> T {
         arg.clone()
+    }
+
+    /// A receiver taken by value (`self`, `mut self`, `self: Arc<Self>`) of a method under
+    /// `#[retry]`: each attempt gets its own clone, so the body may consume it.
+    #[diagnostic::on_unimplemented(
+        message = "`{Self}` is not `Clone`, and #[retry] runs the body again with its own clone of `self` for each attempt",
+        label = "this receiver is cloned for each attempt",
+        note = "take `&self` or `&mut self`, take `self: Arc<Self>` (an `Arc` is cloned cheaply), or implement `Clone` for `{Self}`"
+    )]
+    pub trait RetryReceiver: Clone {}
+    impl<T: Clone> RetryReceiver for T {}
+
+    /// A fresh copy of a receiver taken by value, for one attempt.
+    #[inline]
+    pub fn clone_receiver_for_retry<T: RetryReceiver>(receiver: &T) -> T {
+        receiver.clone()
     }
 
     /// An owned argument of a function with a fallback.

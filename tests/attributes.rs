@@ -298,3 +298,64 @@ async fn io_result_functions_receive_rejections_as_io_errors() {
         .and_then(|e| e.downcast_ref::<resilience::Error>());
     assert_eq!(inner.map(|e| e.kind()), Some(ErrorKind::TimedOut));
 }
+
+// Closures in place of a function's path.
+
+static CLOSURE_WHEN: Calls = Calls::new();
+
+#[retry(attempts = 3, backoff = fixed(10ms), when = |e: &ApiError| e.is_transient())]
+async fn retried_while_a_closure_says_so(error: ApiError) -> Result<u32, ApiError> {
+    CLOSURE_WHEN.hit();
+    Err(error)
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_closure_decides_what_a_retry_retries() {
+    assert_eq!(
+        retried_while_a_closure_says_so(ApiError::Down).await,
+        Err(ApiError::Down)
+    );
+    assert_eq!(CLOSURE_WHEN.get(), 3);
+    assert_eq!(
+        retried_while_a_closure_says_so(ApiError::Permanent).await,
+        Err(ApiError::Permanent)
+    );
+    assert_eq!(CLOSURE_WHEN.get(), 4, "a permanent error is not retried");
+}
+
+#[circuit_breaker(failures = 2, open = 30s, ignore = |e| matches!(e, ApiError::Permanent))]
+async fn closure_ignored(error: ApiError) -> Result<u32, ApiError> {
+    Err(error)
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_closure_tells_a_breaker_which_errors_to_ignore() {
+    for _ in 0..5 {
+        assert_eq!(
+            closure_ignored(ApiError::Permanent).await,
+            Err(ApiError::Permanent)
+        );
+    }
+    closure_ignored(ApiError::Down).await.unwrap_err();
+    let err = closure_ignored(ApiError::Down).await.unwrap_err();
+    assert_eq!(err, ApiError::Down, "only the second failure opens it");
+    let err = closure_ignored(ApiError::Down).await.unwrap_err();
+    assert_eq!(err.rejection(), Some(ErrorKind::CircuitOpen));
+}
+
+#[fallback(|id: u32, failure: Failure<ApiError>| -> Result<u32, ApiError> {
+    match failure {
+        Failure::Rejected(_) => Ok(id * 10),
+        Failure::Error(e) => Err(e),
+    }
+})]
+#[timeout(10ms)]
+async fn served_by_a_closure(id: u32) -> Result<u32, ApiError> {
+    sleep(Duration::from_secs(1)).await;
+    Ok(id)
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_closure_serves_as_a_fallback() {
+    assert_eq!(served_by_a_closure(4).await, Ok(40));
+}

@@ -195,3 +195,134 @@ fn futures_are_send_and_run_on_a_multi_thread_runtime() {
     });
     assert_eq!(total, (0..8).sum::<usize>());
 }
+
+// Receivers under `#[retry]` and fallbacks, in `#[async_trait]` and plain `async fn`s.
+
+#[async_trait::async_trait]
+trait Account {
+    async fn deposit(&mut self, cents: u32) -> Result<u32, ApiError>;
+    async fn balance_later(self: Arc<Self>) -> Result<u32, ApiError>;
+    async fn withdraw(&mut self, cents: u32) -> Result<u32, ApiError>;
+}
+
+struct Wallet {
+    cents: u32,
+    attempts: AtomicU32,
+}
+
+impl Wallet {
+    fn declined(&mut self, cents: u32, _failure: Failure<ApiError>) -> Result<u32, ApiError> {
+        self.cents += 1;
+        Ok(cents)
+    }
+}
+
+#[async_trait::async_trait]
+impl Account for Wallet {
+    #[retry(attempts = 3, backoff = fixed(1ms))]
+    async fn deposit(&mut self, cents: u32) -> Result<u32, ApiError> {
+        self.cents += cents;
+        if self.cents < 3 * cents {
+            return Err(ApiError::Down);
+        }
+        Ok(self.cents)
+    }
+
+    #[retry(attempts = 3, backoff = fixed(1ms))]
+    async fn balance_later(self: Arc<Self>) -> Result<u32, ApiError> {
+        let attempt = self.attempts.fetch_add(1, Ordering::SeqCst) + 1;
+        // The body hands its receiver on: each attempt has its own clone of the Arc.
+        let cents = tokio::spawn(async move { self.cents }).await.unwrap();
+        if attempt < 2 {
+            return Err(ApiError::Down);
+        }
+        Ok(cents)
+    }
+
+    #[fallback(Self::declined)]
+    #[timeout(10ms)]
+    async fn withdraw(&mut self, cents: u32) -> Result<u32, ApiError> {
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        self.cents -= cents;
+        Ok(self.cents)
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn async_trait_methods_with_mut_self_are_retried_on_the_same_receiver() {
+    let mut wallet = Wallet {
+        cents: 0,
+        attempts: AtomicU32::new(0),
+    };
+    assert_eq!(wallet.deposit(5).await, Ok(15));
+    assert_eq!(wallet.withdraw(7).await, Ok(7), "the fallback served");
+    assert_eq!(wallet.cents, 16, "the fallback got the same receiver");
+}
+
+#[tokio::test(start_paused = true)]
+async fn async_trait_methods_that_move_an_arc_receiver_are_retried_with_clones() {
+    let wallet = Arc::new(Wallet {
+        cents: 9,
+        attempts: AtomicU32::new(0),
+    });
+    assert_eq!(wallet.clone().balance_later().await, Ok(9));
+    assert_eq!(wallet.attempts.load(Ordering::SeqCst), 2);
+    assert_eq!(Arc::strong_count(&wallet), 1, "every clone was dropped");
+}
+
+#[derive(Clone, Default)]
+struct Request {
+    sent: u32,
+}
+
+static SENT: Calls = Calls::new();
+
+impl Request {
+    #[retry(attempts = 3, backoff = fixed(1ms))]
+    async fn send(mut self) -> Result<u32, ApiError> {
+        // `mut self` stays mutable, and the body may consume its own clone.
+        self.sent += 1;
+        let consumed = self;
+        if SENT.hit() < 3 {
+            return Err(ApiError::Down);
+        }
+        Ok(consumed.sent)
+    }
+
+    #[retry(attempts = 2, backoff = fixed(1ms))]
+    async fn spawned(self: Arc<Self>) -> Result<u32, ApiError> {
+        let request = tokio::spawn(async move { self.sent }).await.unwrap();
+        Ok(request + 1)
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_receiver_by_value_is_cloned_for_each_attempt() {
+    assert_eq!(
+        Request::default().send().await,
+        Ok(1),
+        "each attempt started from the caller's request"
+    );
+    assert_eq!(SENT.get(), 3);
+    assert_eq!(Arc::new(Request { sent: 4 }).spawned().await, Ok(5));
+}
+
+// A return type through an alias.
+
+type Res<T> = Result<T, ApiError>;
+
+static ALIASED: Calls = Calls::new();
+
+#[retry(attempts = 2, backoff = fixed(1ms))]
+async fn through_an_alias() -> Res<u32> {
+    if ALIASED.hit() < 2 {
+        return Err(ApiError::Down);
+    }
+    Ok(7)
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_result_through_an_alias_is_accepted() {
+    assert_eq!(through_an_alias().await, Ok(7));
+    assert_eq!(ALIASED.get(), 2);
+}

@@ -62,6 +62,55 @@ impl Kind {
     }
 }
 
+/// A function given to an option (`when`, `record`, `ignore`, `fallback`): its path, or a
+/// closure written in place.
+#[derive(Clone)]
+pub enum Callable {
+    /// `ApiError::is_transient`, `Self::cached`.
+    Path(Path),
+    /// `|e: &ApiError| e.is_transient()`.
+    Closure(syn::ExprClosure),
+}
+
+impl Callable {
+    /// Where it is written: errors about it point here.
+    pub fn span(&self) -> Span {
+        use syn::spanned::Spanned;
+        match self {
+            Callable::Path(p) => p.span(),
+            Callable::Closure(c) => c.span(),
+        }
+    }
+}
+
+impl Callable {
+    /// A call of this predicate on `arg` (an `&E`): `path(arg)`, so a wrong signature is
+    /// reported at the path; a closure goes through `predicate(arg, closure)`, whose bound gives
+    /// the closure its parameter's type (`|e| matches!(e, ..)` needs no annotation).
+    pub fn call(
+        &self,
+        private: &proc_macro2::TokenStream,
+        arg: &syn::Ident,
+    ) -> proc_macro2::TokenStream {
+        match self {
+            Callable::Path(p) => quote::quote_spanned!(self.span()=> #p(#arg)),
+            Callable::Closure(c) => {
+                quote::quote_spanned!(self.span()=> #private::predicate(#arg, #c))
+            }
+        }
+    }
+}
+
+impl quote::ToTokens for Callable {
+    /// The callable as a value: its path, or the closure.
+    fn to_tokens(&self, tokens: &mut proc_macro2::TokenStream) {
+        match self {
+            Callable::Path(p) => p.to_tokens(tokens),
+            Callable::Closure(c) => c.to_tokens(tokens),
+        }
+    }
+}
+
 /// A value with the span of the tokens it was written with.
 #[derive(Clone, Copy, Debug)]
 pub struct Spanned<T> {
@@ -155,9 +204,9 @@ pub struct CircuitBreaker {
     pub half_open: Option<Spanned<u32>>,
     pub critical: Option<Spanned<bool>>,
     /// Errors that count as failures (the others as successes).
-    pub record: Option<Path>,
+    pub record: Option<Callable>,
     /// Errors that count as neither success nor failure.
-    pub ignore: Option<Path>,
+    pub ignore: Option<Callable>,
 }
 
 /// `#[retry(...)]`.
@@ -167,7 +216,7 @@ pub struct Retry {
     pub backoff: Option<Spanned<Backoff>>,
     pub jitter: Option<Spanned<Jitter>>,
     /// Which errors are retried.
-    pub when: Option<Path>,
+    pub when: Option<Callable>,
 }
 
 /// `#[timeout(d)]`.
@@ -212,7 +261,7 @@ pub struct Layer {
     /// `name = "..."`.
     pub name: Option<LitStr>,
     /// `fallback = f`, or the path of `#[fallback(f)]`.
-    pub fallback: Option<Path>,
+    pub fallback: Option<Callable>,
     /// `crate = path`.
     pub krate: Option<Path>,
     /// The kind's own options.

@@ -9,11 +9,14 @@ use syn::spanned::Spanned;
 use syn::{Ident, LitStr, Path};
 
 use resilience_syntax::duration::{self as units, unit_nanos};
+use resilience_syntax::foreign;
 use resilience_syntax::names::{self, BACKOFFS, JITTERS};
 use resilience_syntax::suggest::edit_distance;
 
 use crate::attr::{Arg, Args, Call, Value};
-use crate::model::{Backoff, Config, Jitter, Kind, Layer, Nanos, Open, Rate, Spanned as S, Window};
+use crate::model::{
+    Backoff, Callable, Config, Jitter, Kind, Layer, Nanos, Open, Rate, Spanned as S, Window,
+};
 
 /// Collects errors; turned into one `syn::Error` (shown as several) at the end.
 #[derive(Default)]
@@ -121,6 +124,9 @@ pub fn did_you_mean<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
 
 fn unknown_option(kind: Kind, name: &str) -> String {
     let opts = options(kind);
+    if let Some(foreign) = foreign::lookup(kind.attr_name(), name) {
+        return foreign.message();
+    }
     match did_you_mean(name, &opts) {
         Some(s) => format!("unknown option '{name}'; did you mean '{s}'?"),
         None if kind == Kind::Fallback => {
@@ -154,6 +160,9 @@ pub fn layer(kind: Kind, args: &Args, span: Span, site: Site, cx: &mut Ctxt) -> 
         },
     };
     let mut positional_seen = false;
+    // An unknown option may be the required one misspelt: asking for it again would be a
+    // second error, at the whole attribute, for one mistake.
+    let mut unknown_seen = false;
     let mut seen: HashMap<String, Span> = HashMap::new();
     // Options given beside a shared policy's path that belong in its declaration.
     let mut numeric_beside_shared: Vec<(String, Span)> = Vec::new();
@@ -192,6 +201,7 @@ pub fn layer(kind: Kind, args: &Args, span: Span, site: Site, cx: &mut Ctxt) -> 
                     } else {
                         unknown_option(kind, &key)
                     };
+                    unknown_seen = true;
                     cx.error(name.span(), message);
                     continue;
                 }
@@ -230,7 +240,7 @@ pub fn layer(kind: Kind, args: &Args, span: Span, site: Site, cx: &mut Ctxt) -> 
         }
     } else {
         // A value that was given but wrong is already reported; do not ask for it again.
-        if !positional_seen && !seen.contains_key("max") {
+        if !positional_seen && !unknown_seen && !seen.contains_key("max") {
             required(&layer, span, site, cx);
         }
         combinations(&layer, cx);
@@ -291,7 +301,8 @@ fn positional(layer: &mut Layer, value: &Value, site: Site, cx: &mut Ctxt) {
                 rl.rate = Some(r);
             }
         }
-        (Kind::Fallback, Value::Path(path)) => layer.fallback = Some(path.clone()),
+        (Kind::Fallback, Value::Path(path)) => layer.fallback = Some(Callable::Path(path.clone())),
+        (Kind::Fallback, Value::Closure(c)) => layer.fallback = Some(Callable::Closure(c.clone())),
         (_, Value::Path(path)) => match site {
             Site::Attribute => layer.shared = Some(path.clone()),
             Site::Declaration(decl) => cx.error(path.span(), format!(
@@ -331,7 +342,7 @@ fn named(layer: &mut Layer, key: &str, value: &Value, cx: &mut Ctxt) {
     match key {
         "name" => layer.name = string(value, key, cx),
         "fallback" => layer.fallback = callable(value, key, cx),
-        "crate" => layer.krate = callable(value, key, cx),
+        "crate" => layer.krate = crate_path(value, cx),
         _ => {}
     }
     match &mut layer.config {
@@ -416,6 +427,9 @@ fn required(layer: &Layer, span: Span, site: Site, cx: &mut Ctxt) {
     }
 }
 
+/// The window of a breaker that names none: the runtime's default, 100 calls.
+const DEFAULT_WINDOW_CALLS: u32 = 100;
+
 /// Options that cannot be used together, or only together (tokio-macros' `build()` step).
 fn combinations(layer: &Layer, cx: &mut Ctxt) {
     match &layer.config {
@@ -426,18 +440,21 @@ fn combinations(layer: &Layer, cx: &mut Ctxt) {
             if let (Some(st), None) = (&cb.slow_threshold, &cb.slow) {
                 cx.error(st.span, "'slow_threshold' needs 'slow', the duration from which a call is slow: slow = 2s, slow_threshold = 80%");
             }
-            if let (
-                Some(min),
+            // Without a window, the default one (100 calls) is the one min_calls must fit in.
+            let window = match &cb.window {
                 Some(S {
                     value: Window::Calls(w),
                     ..
-                }),
-            ) = (&cb.min_calls, &cb.window)
-                && min.value > *w
+                }) => Some((*w, "")),
+                Some(_) => None,
+                None => Some((DEFAULT_WINDOW_CALLS, " (the default window)")),
+            };
+            if let (Some(min), Some((w, which))) = (&cb.min_calls, window)
+                && min.value > w
             {
                 cx.error(min.span, format!(
-                    "min_calls = {} is more than the window of {w} calls, so the breaker could never trip; make it at most {w}",
-                    min.value
+                    "min_calls = {} is more than the window of {w} calls{which}, so the breaker could never trip; make it at most {w}, or give a window of at least {} calls",
+                    min.value, min.value
                 ));
             }
         }
@@ -535,9 +552,36 @@ fn boolean(value: &Value, key: &str, cx: &mut Ctxt) -> Option<S<bool>> {
     }
 }
 
-fn callable(value: &Value, key: &str, cx: &mut Ctxt) -> Option<Path> {
+/// `crate = path`: the path the generated code reaches the framework by.
+fn crate_path(value: &Value, cx: &mut Ctxt) -> Option<Path> {
     match value {
         Value::Path(p) => Some(p.clone()),
+        other => {
+            cx.error(
+                other.span(),
+                format!(
+                    "'crate' takes a path, found {}: {}",
+                    other.describe(),
+                    example("crate")
+                ),
+            );
+            None
+        }
+    }
+}
+
+fn callable(value: &Value, key: &str, cx: &mut Ctxt) -> Option<Callable> {
+    match value {
+        Value::Path(p) => Some(Callable::Path(p.clone())),
+        Value::Closure(c) => Some(Callable::Closure(c.clone())),
+        Value::Call(call) => {
+            let func = &call.func;
+            cx.error(
+                func.span(),
+                format!("'{key}' takes the function itself, not a call of it: {key} = {func}, or a closure: {key} = |e| ..."),
+            );
+            None
+        }
         other => {
             let what = if key == "crate" {
                 "a path"
@@ -809,8 +853,27 @@ fn call_args<'a>(call: &'a Call, allowed: &[&str], cx: &mut Ctxt) -> CallArgs<'a
             Arg::Positional(v) => out.positional.push(v),
             Arg::Named { name, value } => {
                 let key = name.to_string();
+                if FIRST_DELAY_NAMES.contains(&key.as_str()) && out.positional.is_empty() {
+                    // One mistake, one error: the value still counts as the first delay.
+                    cx.error(
+                        name.span(),
+                        format!(
+                            "the first delay is written without a name: {}",
+                            backoff_form(&call.func.to_string())
+                        ),
+                    );
+                    out.positional.push(value);
+                    continue;
+                }
                 if !allowed.contains(&key.as_str()) {
+                    let renamed = CALL_OPTION_NAMES
+                        .iter()
+                        .find(|(theirs, ours)| *theirs == key && allowed.contains(ours));
                     let hint = match did_you_mean(&key, allowed) {
+                        _ if renamed.is_some() => {
+                            let ours = renamed.map_or("", |(_, ours)| ours);
+                            format!("the growth per attempt is '{ours}' here: {ours} = 2")
+                        }
                         Some(s) => format!("did you mean '{s}'?"),
                         None if allowed.is_empty() => {
                             format!("{}(...) takes only its duration", call.func)
@@ -858,6 +921,12 @@ impl CallArgs<'_> {
         }
     }
 }
+
+/// Names users give the first delay of a backoff, which is written without one.
+const FIRST_DELAY_NAMES: &[&str] = &["initial", "delay", "base", "step", "initial_delay", "first"];
+
+/// Other libraries' names for the options of a backoff: (theirs, ours).
+const CALL_OPTION_NAMES: &[(&str, &str)] = &[("multiplier", "factor"), ("base", "factor")];
 
 const BACKOFF_FORMS: &str = "fixed(500ms), linear(100ms, max = 2s) or exponential(100ms, max = 2s)";
 /// The default cap of an exponential backoff, as in the runtime: 10 seconds.

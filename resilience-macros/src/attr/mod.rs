@@ -50,6 +50,8 @@ pub enum Value {
     Str(LitStr),
     /// `true` or `false`.
     Bool(LitBool),
+    /// A closure: `|e: &ApiError| e.is_transient()`, for the options that take a function.
+    Closure(syn::ExprClosure),
 }
 
 /// A numeric literal with the unit that follows it.
@@ -87,6 +89,7 @@ impl Value {
             Value::Path(p) => p.span(),
             Value::Str(s) => s.span(),
             Value::Bool(b) => b.span(),
+            Value::Closure(c) => c.span(),
         }
     }
 
@@ -101,6 +104,7 @@ impl Value {
             Value::Path(_) => "a path",
             Value::Str(_) => "a string",
             Value::Bool(_) => "a boolean",
+            Value::Closure(_) => "a closure",
         }
     }
 
@@ -155,15 +159,100 @@ impl Parse for Arg {
                 ));
             }
             let value = input.parse()?;
+            trailing(input, Some(&name), &value)?;
             Ok(Arg::Named { name, value })
         } else {
-            Ok(Arg::Positional(input.parse()?))
+            let value = input.parse()?;
+            trailing(input, None, &value)?;
+            Ok(Arg::Positional(value))
         }
+    }
+}
+
+/// Options whose value is a function: written as its path (or a closure), never called.
+const CALLABLES: &[&str] = &["when", "record", "ignore", "fallback", "when_result"];
+
+/// What follows a value, when it is not the `,` before the next option: the common mistakes
+/// get one error that says what to write (`500 ms`, `Duration::from_secs(2)`,
+/// `ApiError::is_transient()`), instead of syn's bare "expected `,`".
+fn trailing(input: ParseStream, name: Option<&Ident>, value: &Value) -> syn::Result<()> {
+    if input.is_empty() || input.peek(Token![,]) {
+        return Ok(());
+    }
+    match value {
+        Value::Number(n)
+            if n.suffix.is_empty() && !n.percent && n.per.is_none() && input.peek(Ident) =>
+        {
+            let unit: Ident = input.fork().parse()?;
+            let unit_text = unit.to_string();
+            if resilience_syntax::duration::unit_nanos(&unit_text).is_some() {
+                let span = n.span.join(unit.span()).unwrap_or(n.span);
+                return Err(syn::Error::new(
+                    span,
+                    format!(
+                        "write the unit right after the number, without a space: {}{unit_text}",
+                        n.digits
+                    ),
+                ));
+            }
+        }
+        Value::Path(path) if input.peek(syn::token::Paren) => {
+            let group: Group = input.fork().parse()?;
+            let span = path
+                .span()
+                .join(group.span())
+                .unwrap_or_else(|| path.span());
+            let shown = path
+                .segments
+                .iter()
+                .map(|s| s.ident.to_string())
+                .collect::<Vec<_>>()
+                .join("::");
+            let last = path.segments.last().map(|s| s.ident.to_string());
+            let key = name.map(|n| n.to_string());
+            let message = if key.as_deref().is_some_and(|k| CALLABLES.contains(&k)) {
+                let key = key.unwrap_or_default();
+                format!(
+                    "'{key}' takes the function itself, not a call of it: {key} = {shown}, or a closure: {key} = |e| ..."
+                )
+            } else if let Some(unit) = last.as_deref().and_then(constructor_unit) {
+                let amount = group.stream().to_string();
+                let written = match amount.parse::<u64>() {
+                    Ok(amount) => format!("{amount}{unit}"),
+                    Err(_) => format!("30{unit}"),
+                };
+                format!(
+                    "`{shown}(..)` is Rust code; here a duration is written with its unit: {written}"
+                )
+            } else {
+                format!(
+                    "`{shown}(..)` is Rust code; here a value is written in the attribute's own units (30s, 50%, 100/s), and a function by its path without calling it"
+                )
+            };
+            return Err(syn::Error::new(span, message));
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// The unit of `Duration`'s constructor `name` (`from_secs` -> `s`).
+fn constructor_unit(name: &str) -> Option<&'static str> {
+    match name {
+        "from_millis" => Some("ms"),
+        "from_secs" | "from_secs_f64" | "from_secs_f32" => Some("s"),
+        "from_mins" => Some("m"),
+        "from_hours" => Some("h"),
+        _ => None,
     }
 }
 
 impl Parse for Value {
     fn parse(input: ParseStream) -> syn::Result<Self> {
+        // A closure's body ends at the next top-level comma, as every value does.
+        if input.peek(Token![|]) || input.peek(Token![||]) || input.peek(Token![move]) {
+            return Ok(Value::Closure(input.parse()?));
+        }
         let lookahead = input.lookahead1();
         if lookahead.peek(Lit) || lookahead.peek(Token![-]) {
             let minus = input.parse::<Option<Token![-]>>()?;

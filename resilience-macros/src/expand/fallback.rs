@@ -11,12 +11,10 @@
 
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote, quote_spanned};
-use syn::Path;
-use syn::spanned::Spanned;
 
 use super::func::{Pass, tokens_to_text};
 use super::{Gen, local, local_at};
-use crate::model::Kind;
+use crate::model::{Callable, Kind};
 
 impl Gen<'_> {
     /// A fallback at this position: on any failure, calls `path` with the arguments (owned ones
@@ -24,7 +22,7 @@ impl Gen<'_> {
     pub(super) fn fallback(
         &self,
         index: usize,
-        path: &Path,
+        path: &Callable,
         inner: TokenStream,
         outermost: bool,
     ) -> TokenStream {
@@ -37,13 +35,16 @@ impl Gen<'_> {
         let mut clones = Vec::new();
         let mut args = Vec::new();
         if let Some(receiver) = self.receiver {
-            let this = receiver.self_token;
+            let this = &receiver.binding;
             match receiver.pass {
                 Pass::Shared => args.push(quote!(#this)),
                 Pass::Unique => args.push(quote!(&mut *#this)),
                 Pass::Owned => {
                     let copy = local_at("__resilience_fallback_self", span);
-                    clones.push(quote_spanned!(this.span=> let #copy = #private::clone_for_fallback(&#this);));
+                    let at = receiver.self_token.span;
+                    clones.push(
+                        quote_spanned!(at=> let #copy = #private::clone_for_fallback(&#this);),
+                    );
                     args.push(quote!(#copy));
                 }
             }
@@ -95,7 +96,7 @@ impl Gen<'_> {
 
     /// The traits and the function through which the fallback `path`, given `arity` arguments
     /// before the failure, is called (see the module's documentation).
-    fn checks(&self, path: &Path, arity: usize) -> TokenStream {
+    fn checks(&self, path: &Callable, arity: usize) -> TokenStream {
         let private = &self.private;
         let call_trait = local("__ResilienceFallbackCall");
         let return_trait = local("__ResilienceFallbackReturn");
@@ -103,11 +104,17 @@ impl Gen<'_> {
         let arg_types: Vec<_> = (0..arity).map(|i| format_ident!("A{i}")).collect();
         let arg_values: Vec<_> = (0..arity).map(|i| format_ident!("a{i}")).collect();
 
-        let shown = escape(&tokens_to_text(quote!(#path)));
-        let fn_name = path
-            .segments
-            .last()
-            .map_or_else(|| shown.clone(), |s| s.ident.to_string());
+        let (shown, fn_name) = match path {
+            Callable::Path(p) => {
+                let shown = escape(&tokens_to_text(quote!(#p)));
+                let fn_name = p
+                    .segments
+                    .last()
+                    .map_or_else(|| shown.clone(), |s| s.ident.to_string());
+                (shown, fn_name)
+            }
+            Callable::Closure(_) => ("closure".to_owned(), "fallback".to_owned()),
+        };
         let params: String = self
             .receiver
             .map(|r| r.shown.as_str())

@@ -106,6 +106,14 @@ pub struct Param {
 /// The receiver, if the function is a method.
 pub struct Receiver {
     pub self_token: Token![self],
+    /// The name the protected body and the fallback reach the receiver by: `self`, or the local
+    /// it was moved into (`__self` in the `#[async_trait]` shape; a hygienic local where a retry
+    /// gives each attempt its own clone, see [`rename_self`]).
+    pub binding: TokenStream,
+    /// The name each attempt's clone is bound to, where the receiver is cloned per attempt.
+    pub per_attempt: Option<Ident>,
+    /// `mut self`: kept on the per-attempt clone.
+    pub mutable: bool,
     pub pass: Pass,
     /// The receiver as a message shows it: `&self`, `self: Arc<Self>`.
     pub shown: String,
@@ -154,11 +162,16 @@ pub fn params(
                     (None, Some(_)) => format!("self: {}", tokens_to_text(r.ty.to_token_stream())),
                     (None, None) => "self".to_owned(),
                 };
+                let mutable = r.reference.is_none() && r.mutability.is_some();
                 if strip_mut && pass == Pass::Owned && r.reference.is_none() {
                     r.mutability = None;
                 }
+                let self_token = r.self_token;
                 receiver = Some(Receiver {
-                    self_token: r.self_token,
+                    self_token,
+                    binding: quote::quote!(#self_token),
+                    per_attempt: None,
+                    mutable,
                     pass,
                     shown,
                 });
@@ -217,6 +230,86 @@ pub fn params(
         }
     }
     (receiver, params)
+}
+
+/// Replaces the receiver `self` in a function body's statements with `ident`, so a retry can
+/// bind each attempt's own clone of it (`self` itself cannot be rebound). Nested items keep
+/// their own `self`; inside macro invocations, a `self` token not followed by `::` is the
+/// receiver.
+pub fn rename_self(stmts: &mut [Stmt], ident: &Ident) {
+    use syn::visit_mut::VisitMut;
+    struct Rename<'a>(&'a Ident);
+    impl VisitMut for Rename<'_> {
+        fn visit_item_mut(&mut self, _: &mut syn::Item) {}
+        fn visit_expr_path_mut(&mut self, e: &mut syn::ExprPath) {
+            if e.qself.is_none() && e.path.is_ident("self") {
+                let span = e.path.segments[0].ident.span();
+                e.path = Ident::new(&self.0.to_string(), self.0.span().located_at(span)).into();
+            }
+        }
+        fn visit_macro_mut(&mut self, m: &mut syn::Macro) {
+            m.tokens = rename_in_tokens(std::mem::take(&mut m.tokens), self.0);
+        }
+    }
+    for stmt in stmts {
+        Rename(ident).visit_stmt_mut(stmt);
+    }
+}
+
+fn rename_in_tokens(tokens: TokenStream, ident: &Ident) -> TokenStream {
+    use proc_macro2::TokenTree;
+    let tokens: Vec<TokenTree> = tokens.into_iter().collect();
+    let mut out = Vec::with_capacity(tokens.len());
+    for (i, token) in tokens.iter().enumerate() {
+        let path_follows = matches!(tokens.get(i + 1), Some(TokenTree::Punct(p)) if p.as_char() == ':')
+            && matches!(tokens.get(i + 2), Some(TokenTree::Punct(p)) if p.as_char() == ':');
+        out.push(match token {
+            TokenTree::Ident(id) if id == "self" && !path_follows => TokenTree::Ident(Ident::new(
+                &ident.to_string(),
+                ident.span().located_at(id.span()),
+            )),
+            TokenTree::Group(g) => {
+                let mut group =
+                    proc_macro2::Group::new(g.delimiter(), rename_in_tokens(g.stream(), ident));
+                group.set_span(g.span());
+                TokenTree::Group(group)
+            }
+            other => other.clone(),
+        });
+    }
+    out.into_iter().collect()
+}
+
+/// The statements `#[async_trait]` puts before the body in its `async move` block, split from
+/// the body: its return-type hint (`if let Some(__ret) = None::<R> { return __ret; }`) and the
+/// moves of the arguments into locals (`let __self = self;`, `let x = x;`). They run once per
+/// call, outside every policy; the rest (pattern arguments, the body) runs per attempt. Also
+/// returns the name of the local the receiver was moved into, if any.
+pub fn split_async_trait_prelude(stmts: &mut Vec<Stmt>) -> (Vec<Stmt>, Option<Ident>) {
+    let mut prelude = Vec::new();
+    let mut receiver = None;
+    while let Some(first) = stmts.first() {
+        let keep_outside = match first {
+            Stmt::Expr(Expr::If(e), None) => matches!(&*e.cond, Expr::Let(_)),
+            Stmt::Local(local) => match (&local.pat, &local.init) {
+                (Pat::Ident(pi), Some(init)) if init.diverge.is_none() => match &*init.expr {
+                    Expr::Path(p) if p.path.is_ident("self") => {
+                        receiver = Some(pi.ident.clone());
+                        true
+                    }
+                    Expr::Path(p) => p.path.is_ident(&pi.ident),
+                    _ => false,
+                },
+                _ => false,
+            },
+            _ => false,
+        };
+        if !keep_outside {
+            break;
+        }
+        prelude.push(stmts.remove(0));
+    }
+    (prelude, receiver)
 }
 
 /// Where the body to protect is.
@@ -315,6 +408,28 @@ pub fn is_result(ty: &Type) -> bool {
         }
         Type::Group(g) => is_result(&g.elem),
         Type::Paren(p) => is_result(&p.elem),
+        _ => false,
+    }
+}
+
+/// Whether `ty` may name a `Result` through an alias: a path whose last segment is not a
+/// type known to be something else (`Res<u32>`, `io::Outcome`, but not `u32` or `Option<T>`).
+pub fn may_be_result(ty: &Type) -> bool {
+    const NOT_RESULTS: &[&str] = &[
+        "Option", "Vec", "String", "Box", "Arc", "Rc", "HashMap", "HashSet", "BTreeMap", "bool",
+        "char", "str", "u8", "u16", "u32", "u64", "u128", "usize", "i8", "i16", "i32", "i64",
+        "i128", "isize", "f32", "f64", "Self",
+    ];
+    match ty {
+        Type::Path(p) => {
+            p.qself.is_some()
+                || p.path
+                    .segments
+                    .last()
+                    .is_some_and(|s| !NOT_RESULTS.contains(&s.ident.to_string().as_str()))
+        }
+        Type::Group(g) => may_be_result(&g.elem),
+        Type::Paren(p) => may_be_result(&p.elem),
         _ => false,
     }
 }

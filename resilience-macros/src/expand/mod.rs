@@ -40,10 +40,10 @@ pub use policy::policy;
 use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
-use syn::{Ident, Path, ReturnType, Type};
+use syn::{Ident, ReturnType, Type};
 
 use crate::attr::parse_args;
-use crate::model::{Config, Kind, Layer};
+use crate::model::{Callable, Config, Kind, Layer};
 use crate::validate::{self, Ctxt, Site};
 use func::{Func, Param, Pass, Receiver, Shape};
 
@@ -66,10 +66,25 @@ pub fn attribute(kind: Kind, args: TokenStream, item: TokenStream) -> TokenStrea
             return with_error(item, e);
         }
     };
+    if let Some(body) = &mut func.body {
+        let generated = stack::expanded(&body.stmts)
+            || func::async_trait_block(body).is_some_and(|b| stack::expanded(&b.stmts));
+        if generated {
+            let attr = kind.attr_name();
+            let e = syn::Error::new(
+                call_site,
+                format!(
+                    "this #[{attr}] expands after the resilience stack above it was generated, so it would wrap the whole stack instead of taking its place in it: the stack did not recognise it as one of ours; name it by a path that ends in `{attr}` (`#[{attr}]`, `#[resilience::{attr}]`, or `#[res::{attr}]` after `use resilience as res;`) rather than a `use .. as` rename"
+                ),
+            );
+            return with_error(item, e);
+        }
+    }
     let mut cx = Ctxt::default();
     let (mut sources, kept) = stack::collect(call_site, std::mem::take(&mut func.attrs), &mut cx);
     func.attrs = kept;
-    let marks = stack::mark_used(&sources);
+    let mut marks = stack::mark_used(&sources);
+    marks.extend(stack::marker());
     sources.insert(
         0,
         stack::Source {
@@ -98,14 +113,18 @@ pub fn attribute(kind: Kind, args: TokenStream, item: TokenStream) -> TokenStrea
         .collect();
 
     let shape = check_shape(&func, kind, &mut cx);
-    if let Some(body) = &mut func.body {
-        body.stmts
-            .insert(0, syn::Stmt::Item(syn::Item::Verbatim(marks)));
-    }
     match (cx.finish(), shape) {
-        (Ok(()), Some((shape, ret))) => generate(func, &layers, shape, &ret),
-        (Err(e), _) => with_error(quote!(#func), e),
-        (Ok(()), None) => quote!(#func),
+        (Ok(()), Some((shape, ret))) => generate(func, &layers, shape, &ret, marks),
+        (result, _) => {
+            if let Some(body) = &mut func.body {
+                body.stmts
+                    .insert(0, syn::Stmt::Item(syn::Item::Verbatim(marks)));
+            }
+            match result {
+                Err(e) => with_error(quote!(#func), e),
+                Ok(()) => quote!(#func),
+            }
+        }
     }
 }
 
@@ -157,7 +176,9 @@ fn check_shape(func: &Func, kind: Kind, cx: &mut Ctxt) -> Option<(Shape, Type)> 
 }
 
 fn check_result(ty: Type, _func: &Func, attr: &str, cx: &mut Ctxt) -> Option<Type> {
-    if func::is_result(&ty) {
+    // A path that may name a Result through an alias (`type Res<T> = Result<T, E>`) is left to
+    // the type system, which reports a type that is not one at the return type.
+    if func::is_result(&ty) || func::may_be_result(&ty) {
         Some(ty)
     } else {
         cx.error(ty.span(), format!(
@@ -255,7 +276,11 @@ impl Gen<'_> {
         });
         let fake_return = ret.filter(|t| !func::mentions_impl_trait(t)).map(|ret| {
             let fake = local_at("__resilience_fake_return", ret.span());
+            // Through an alias, whether it is a Result is the type system's to say, here.
+            let is_result = (!func::is_result(ret))
+                .then(|| quote_spanned!(ret.span()=> #private::returns_result::<#ret>();));
             quote_spanned! {ret.span()=>
+                #is_result
                 #[allow(
                     unknown_lints,
                     unreachable_code,
@@ -291,13 +316,15 @@ impl Gen<'_> {
                 let e = local("__resilience_error");
                 let ignored = cb.ignore.as_ref().map(|path| {
                     let e = local_at("__resilience_error", path.span());
-                    quote_spanned!(path.span()=> if #path(#e) { #private::Classification::Ignored } else)
+                    let ignored = path.call(&private, &e);
+                    quote_spanned!(path.span()=> if #ignored { #private::Classification::Ignored } else)
                 });
                 let recorded = match &cb.record {
                     Some(path) => {
                         let e = local_at("__resilience_error", path.span());
+                        let recorded = path.call(&private, &e);
                         quote_spanned! {path.span()=>
-                            if #path(#e) { #private::Classification::Failure } else { #private::Classification::Success }
+                            if #recorded { #private::Classification::Failure } else { #private::Classification::Success }
                         }
                     }
                     None => quote!({ #private::Classification::Failure }),
@@ -319,26 +346,41 @@ impl Gen<'_> {
 
     /// Retry: an inline loop that awaits a fresh future each attempt, over per-attempt clones of
     /// the owned arguments. The block of the loop, whose value is the last outcome.
-    fn retry(&self, handle: TokenStream, when: Option<&Path>, inner: TokenStream) -> TokenStream {
+    fn retry(
+        &self,
+        handle: TokenStream,
+        when: Option<&Callable>,
+        inner: TokenStream,
+    ) -> TokenStream {
         let private = &self.private;
         let attempts = local("__resilience_attempts");
         let outcome = local("__resilience_outcome");
         let delay = local("__resilience_delay");
         let next = local("__resilience_next");
         let e = local("__resilience_error");
-        let clones = self
-            .params
-            .iter()
-            .filter(|p| p.pass == Pass::Owned)
-            .map(|p| {
-                let ident = &p.ident;
-                let mutable = p.mutable.then(|| quote!(mut));
-                quote_spanned!(p.span=> let #mutable #ident = #private::clone_for_retry(&#ident);)
-            });
+        let receiver = self.receiver.and_then(|r| {
+            let ident = r.per_attempt.as_ref()?;
+            let binding = &r.binding;
+            let mutable = r.mutable.then(|| quote!(mut));
+            Some(quote_spanned! {r.self_token.span=>
+                let #mutable #ident = #private::clone_receiver_for_retry(&#binding);
+            })
+        });
+        let clones = receiver.into_iter().chain(
+            self.params
+                .iter()
+                .filter(|p| p.pass == Pass::Owned)
+                .map(|p| {
+                    let ident = &p.ident;
+                    let mutable = p.mutable.then(|| quote!(mut));
+                    quote_spanned!(p.span=> let #mutable #ident = #private::clone_for_retry(&#ident);)
+                }),
+        );
         let when = match when {
             Some(path) => {
                 let e = local_at("__resilience_error", path.span());
-                quote_spanned!(path.span()=> |#e| #path(#e))
+                let called = path.call(private, &e);
+                quote_spanned!(path.span()=> |#e| #called)
             }
             None => quote!(|#e| { let _ = #e; true }),
         };
@@ -362,7 +404,15 @@ impl Gen<'_> {
     }
 }
 
-fn generate(mut func: Func, layers: &[Layer], shape: Shape, ret: &Type) -> TokenStream {
+/// The function with its body replaced by the stack's code; `marks` (the [`stack::marker`] and
+/// the imports' uses) are the first statements of the new body.
+fn generate(
+    mut func: Func,
+    layers: &[Layer],
+    shape: Shape,
+    ret: &Type,
+    marks: TokenStream,
+) -> TokenStream {
     let krate = layers
         .iter()
         .find_map(|l| l.krate.as_ref())
@@ -372,7 +422,7 @@ fn generate(mut func: Func, layers: &[Layer], shape: Shape, ret: &Type) -> Token
     let has_retry = layers.iter().any(|l| l.kind == Kind::Retry);
     let has_fallback = layers.iter().any(|l| l.fallback.is_some());
     let is_async = matches!(shape, Shape::Async);
-    let (receiver, params) = func::params(
+    let (mut receiver, params) = func::params(
         &mut func.sig,
         is_async && (has_retry || has_fallback),
         is_async && has_retry,
@@ -387,6 +437,41 @@ fn generate(mut func: Func, layers: &[Layer], shape: Shape, ret: &Type) -> Token
         return quote!(#func);
     };
 
+    // The user's statements: the whole body, or the async-trait shape's `async move` block
+    // less its prelude, which moves the arguments into locals once per call.
+    let mut prelude = Vec::new();
+    let user_body = match &shape {
+        Shape::Async => {
+            let mut stmts = std::mem::take(&mut body.stmts);
+            // `self` cannot be rebound, so the body of a method whose receiver is owned reaches
+            // it by another name, bound per attempt to its own clone.
+            if let Some(r) = receiver
+                .as_mut()
+                .filter(|r| has_retry && r.pass == Pass::Owned)
+            {
+                let renamed = local("__resilience_self");
+                func::rename_self(&mut stmts, &renamed);
+                r.per_attempt = Some(renamed);
+            }
+            quote!(#(#stmts)*)
+        }
+        Shape::AsyncTrait => match func::async_trait_block(&mut body) {
+            Some(block) => {
+                let mut stmts = std::mem::take(&mut block.stmts);
+                let (outside, moved_self) = func::split_async_trait_prelude(&mut stmts);
+                prelude = outside;
+                if let (Some(r), Some(local)) = (receiver.as_mut(), moved_self) {
+                    r.binding = quote!(#local);
+                    if has_retry && r.pass == Pass::Owned {
+                        r.per_attempt = Some(local);
+                    }
+                }
+                quote!(#(#stmts)*)
+            }
+            None => return quote!(#func),
+        },
+    };
+
     let mut g = Gen {
         private: private.clone(),
         fn_name,
@@ -395,21 +480,6 @@ fn generate(mut func: Func, layers: &[Layer], shape: Shape, ret: &Type) -> Token
         receiver: receiver.as_ref(),
         params: &params,
         statics: TokenStream::new(),
-    };
-
-    // The user's statements: the whole body, or the async-trait shape's `async move` block.
-    let user_body = match &shape {
-        Shape::Async => {
-            let stmts = std::mem::take(&mut body.stmts);
-            quote!(#(#stmts)*)
-        }
-        Shape::AsyncTrait => match func::async_trait_block(&mut body) {
-            Some(block) => {
-                let stmts = std::mem::take(&mut block.stmts);
-                quote!(#(#stmts)*)
-            }
-            None => return quote!(#func),
-        },
     };
     let fake_ret = if is_async { Some(ret) } else { None };
     let mut future = g.innermost(user_body, fake_ret);
@@ -449,7 +519,7 @@ fn generate(mut func: Func, layers: &[Layer], shape: Shape, ret: &Type) -> Token
         }
     };
     let statics = &g.statics;
-    let generated = quote!({ #statics #finish });
+    let generated = quote!({ #(#prelude)* #statics #finish });
     match &shape {
         Shape::Async => body.stmts = vec![syn::Stmt::Expr(syn::Expr::Verbatim(generated), None)],
         Shape::AsyncTrait => {
@@ -458,6 +528,8 @@ fn generate(mut func: Func, layers: &[Layer], shape: Shape, ret: &Type) -> Token
             }
         }
     }
+    body.stmts
+        .insert(0, syn::Stmt::Item(syn::Item::Verbatim(marks)));
     func.body = Some(body);
     quote!(#func)
 }
