@@ -214,7 +214,9 @@ pub mod __private {
     use core::future::{Future, Ready, ready};
     use core::marker::PhantomData;
 
-    pub use resilience_runtime::__private::{linkme, own_errors};
+    pub use resilience_runtime::__private::{
+        HoldsNoRejection, HoldsRejection, Probe, linkme, own_errors,
+    };
     pub use resilience_runtime::registry;
     pub use resilience_runtime::{
         Backoff, Bulkhead, CircuitBreaker, Classification, Error, Failure, Jitter, RateLimiter,

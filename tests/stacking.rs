@@ -255,3 +255,63 @@ async fn a_stack_through_a_re_export_keeps_the_order_written() {
     assert_eq!(err.rejection(), Some(ErrorKind::TimedOut));
     assert_eq!(spellings::RE_EXPORTED.get(), 3);
 }
+
+// A rejection that crossed a function boundary, in an error type that says it holds one.
+
+mod nested {
+    use super::Calls;
+
+    #[derive(Debug, Clone, PartialEq)]
+    pub enum PayError {
+        Down,
+        Rejected(resilience::Error),
+    }
+
+    impl From<resilience::Error> for PayError {
+        fn from(e: resilience::Error) -> Self {
+            PayError::Rejected(e)
+        }
+    }
+
+    resilience::as_rejection!(PayError::Rejected);
+
+    pub static INNER: Calls = Calls::new();
+    pub static OUTER: Calls = Calls::new();
+
+    #[resilience::circuit_breaker(failures = 2, open = 30s)]
+    pub async fn inner() -> Result<u32, PayError> {
+        INNER.hit();
+        Err(PayError::Down)
+    }
+
+    #[resilience::retry(attempts = 5, backoff = fixed(1s))]
+    pub async fn outer() -> Result<u32, PayError> {
+        OUTER.hit();
+        inner().await
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_inner_functions_open_circuit_ends_an_outer_retry_at_once() {
+    let start = Instant::now();
+    let err = nested::outer().await.unwrap_err();
+    assert!(
+        matches!(err, nested::PayError::Rejected(r) if r.kind() == ErrorKind::CircuitOpen),
+        "{err:?}"
+    );
+    assert_eq!(
+        nested::INNER.get(),
+        2,
+        "the breaker opened after two failures"
+    );
+    assert_eq!(
+        nested::OUTER.get(),
+        3,
+        "the third attempt met the open circuit and was not retried"
+    );
+    assert_eq!(
+        start.elapsed(),
+        Duration::from_secs(2),
+        "two backoffs, no more"
+    );
+}

@@ -156,6 +156,68 @@ impl From<Error> for std::io::Error {
     }
 }
 
+/// An error type that may hold a [`Error`] (a rejection), as the documented
+/// `Rejected(#[from] resilience::Error)` shape does.
+///
+/// Across a function boundary a rejection has become the caller's error type. When that type
+/// implements `AsRejection`, the policies of an annotated caller see the rejection for what it
+/// is: an inner function's open circuit ends an outer `#[retry]` at once instead of being
+/// retried with backoff, an inner timeout counts as a timeout for an outer breaker, an inner
+/// rate limit is waited out. The generated code finds the impl by itself; nothing else is
+/// written. One line implements it for the usual shape:
+///
+/// ```
+/// #[derive(Debug)]
+/// enum ApiError {
+///     Unavailable,
+///     Rejected(resilience_runtime::Error),
+/// }
+/// resilience_runtime::as_rejection!(ApiError::Rejected);
+/// ```
+///
+/// `std::io::Error` (built from an [`Error`] by its `From` impl) and a boxed error holding one
+/// implement it already.
+pub trait AsRejection {
+    /// The rejection this error holds, if it is one.
+    fn as_rejection(&self) -> Option<&Error>;
+}
+
+impl AsRejection for Error {
+    fn as_rejection(&self) -> Option<&Error> {
+        Some(self)
+    }
+}
+
+impl AsRejection for std::io::Error {
+    fn as_rejection(&self) -> Option<&Error> {
+        self.get_ref()
+            .and_then(|inner| inner.downcast_ref::<Error>())
+    }
+}
+
+impl AsRejection for Box<dyn std::error::Error + Send + Sync> {
+    fn as_rejection(&self) -> Option<&Error> {
+        self.downcast_ref::<Error>()
+    }
+}
+
+/// Implements [`AsRejection`] for an enum whose variant holds the rejection:
+/// `as_rejection!(ApiError::Rejected);` for `enum ApiError { .., Rejected(resilience::Error) }`.
+#[macro_export]
+macro_rules! as_rejection {
+    ($ty:ident :: $variant:ident) => {
+        impl $crate::AsRejection for $ty {
+            fn as_rejection(&self) -> ::core::option::Option<&$crate::Error> {
+                #[allow(unreachable_patterns)]
+                match self {
+                    $ty::$variant(rejection) => ::core::option::Option::Some(rejection),
+                    _ => ::core::option::Option::None,
+                }
+            }
+        }
+    };
+}
+
 /// The outcome of a failed call inside a stack of policies: the call's own error, or a
 /// rejection by one of the policies.
 ///

@@ -91,7 +91,7 @@ pub use bulkhead::{Bulkhead, BulkheadBuilder, BulkheadMetrics, MAX_BULKHEAD_SLOT
 pub use circuit_breaker::{CircuitBreaker, CircuitBreakerBuilder, CircuitBreakerMetrics};
 #[cfg(not(resilience_loom))]
 pub use circuit_breaker::{Classification, State};
-pub use error::{ConfigError, Error, ErrorKind, Failure};
+pub use error::{AsRejection, ConfigError, Error, ErrorKind, Failure};
 pub use event::{Event, EventKind, PolicyKind};
 #[cfg(not(resilience_loom))]
 pub use fallback::fallback;
@@ -117,25 +117,77 @@ pub mod __private {
         /// `async { Result::map_err(body.await, Failure::Error) }` would do, without a state
         /// machine of its own around the body's.
         #[must_use = "futures do nothing unless polled"]
-        pub struct OwnErrors<F> {
+        pub struct OwnErrors<F, C> {
             #[pin]
             body: F,
+            nested: C,
         }
     }
 
     /// Wraps the body of an annotated function for the policies, which take
     /// `Result<T, Failure<E>>`.
+    ///
+    /// `nested` says whether an error of the body holds a rejection (an inner annotated
+    /// function's open circuit, returned as the caller's `E`; see [`AsRejection`](crate::AsRejection)):
+    /// such an error travels on as the [`Failure::Rejected`] it is.
     #[inline]
-    pub fn own_errors<T, E, F: Future<Output = Result<T, E>>>(body: F) -> OwnErrors<F> {
-        OwnErrors { body }
+    pub fn own_errors<T, E, F, C>(body: F, nested: C) -> OwnErrors<F, C>
+    where
+        F: Future<Output = Result<T, E>>,
+        C: Fn(&E) -> Option<crate::Error>,
+    {
+        OwnErrors { body, nested }
     }
 
-    impl<T, E, F: Future<Output = Result<T, E>>> Future for OwnErrors<F> {
+    impl<T, E, F, C> Future for OwnErrors<F, C>
+    where
+        F: Future<Output = Result<T, E>>,
+        C: Fn(&E) -> Option<crate::Error>,
+    {
         type Output = Result<T, Failure<E>>;
 
         #[inline]
         fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-            Poll::Ready(ready!(self.project().body.poll(cx)).map_err(Failure::Error))
+            let this = self.project();
+            Poll::Ready(match ready!(this.body.poll(cx)) {
+                Ok(value) => Ok(value),
+                Err(e) => Err(match (this.nested)(&e) {
+                    Some(rejection) => Failure::Rejected(rejection),
+                    None => Failure::Error(e),
+                }),
+            })
+        }
+    }
+
+    /// An error of an annotated function's body, asked whether it holds a rejection. Generated
+    /// code calls `(&Probe(e)).nested_rejection()`: the method of [`HoldsRejection`] where the
+    /// error type implements [`AsRejection`](crate::AsRejection), else (one autoref further)
+    /// the one of [`HoldsNoRejection`], so the user never names the trait.
+    pub struct Probe<'a, E>(pub &'a E);
+
+    /// [`Probe`] of an error type that may hold a rejection.
+    pub trait HoldsRejection {
+        /// The rejection the error holds, if it holds one.
+        fn nested_rejection(&self) -> Option<crate::Error>;
+    }
+
+    impl<E: crate::AsRejection> HoldsRejection for Probe<'_, E> {
+        #[inline]
+        fn nested_rejection(&self) -> Option<crate::Error> {
+            self.0.as_rejection().copied()
+        }
+    }
+
+    /// [`Probe`] of any other error type.
+    pub trait HoldsNoRejection {
+        /// Never a rejection.
+        fn nested_rejection(&self) -> Option<crate::Error>;
+    }
+
+    impl<E> HoldsNoRejection for &Probe<'_, E> {
+        #[inline(always)]
+        fn nested_rejection(&self) -> Option<crate::Error> {
+            None
         }
     }
 }

@@ -269,6 +269,7 @@ impl Gen<'_> {
     /// The original body as a future of `Result<T, Failure<E>>`.
     fn innermost(&self, body: TokenStream, ret: Option<&Type>) -> TokenStream {
         let private = &self.private;
+        let e = local("__resilience_error");
         let destructure = self.params.iter().filter_map(|p| {
             let pattern = p.pattern.as_ref()?;
             let ident = &p.ident;
@@ -296,7 +297,11 @@ impl Gen<'_> {
             }
         });
         quote! {
-            #private::own_errors(async { #(#destructure)* #fake_return #body })
+            #private::own_errors(async { #(#destructure)* #fake_return #body }, |#e| {
+                #[allow(unused_imports)]
+                use #private::{HoldsNoRejection as _, HoldsRejection as _};
+                (&#private::Probe(#e)).nested_rejection()
+            })
         }
     }
 
