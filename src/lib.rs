@@ -218,6 +218,7 @@ pub mod __private {
         HoldsNoRejection, HoldsRejection, Probe, linkme, own_errors,
     };
     pub use resilience_runtime::registry;
+    pub use resilience_runtime::retry;
     pub use resilience_runtime::{
         Backoff, Bulkhead, CircuitBreaker, Classification, Error, Failure, Jitter, RateLimiter,
         Retry, Timeout,
@@ -265,6 +266,15 @@ pub mod __private {
     #[inline(always)]
     pub fn predicate<E: ?Sized, F: FnOnce(&E) -> bool>(error: &E, predicate: F) -> bool {
         predicate(error)
+    }
+
+    /// Calls a `retry_after` written as a closure, giving it its parameter's type.
+    #[inline(always)]
+    pub fn hint<E: ?Sized, F: FnOnce(&E) -> Option<std::time::Duration>>(
+        error: &E,
+        hint: F,
+    ) -> Option<std::time::Duration> {
+        hint(error)
     }
 
     /// A fresh copy of an owned argument for one attempt.

@@ -359,3 +359,91 @@ async fn served_by_a_closure(id: u32) -> Result<u32, ApiError> {
 async fn a_closure_serves_as_a_fallback() {
     assert_eq!(served_by_a_closure(4).await, Ok(40));
 }
+
+// Retry decisions beyond the error: results, a server's hint, timeouts that must not rerun.
+
+#[derive(Debug, Clone, PartialEq)]
+struct Job {
+    done: bool,
+}
+
+static POLLS: Calls = Calls::new();
+
+#[retry(attempts = 5, backoff = fixed(100ms), when_ok = |job: &Job| !job.done)]
+async fn poll_job(ready_after: u32) -> Result<Job, ApiError> {
+    let n = POLLS.hit();
+    Ok(Job {
+        done: n >= ready_after,
+    })
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_ok_value_that_means_not_yet_is_retried_and_the_last_one_returned() {
+    let start = Instant::now();
+    assert_eq!(poll_job(3).await, Ok(Job { done: true }));
+    assert_eq!(POLLS.get(), 3);
+    assert_eq!(start.elapsed(), Duration::from_millis(200));
+    assert_eq!(
+        poll_job(100).await,
+        Ok(Job { done: false }),
+        "when the attempts run out, the last value is returned"
+    );
+    assert_eq!(POLLS.get(), 8);
+}
+
+#[derive(Debug)]
+enum HttpError {
+    TooBusy { retry_after: Duration },
+    Rejected,
+}
+
+impl From<resilience::Error> for HttpError {
+    fn from(_: resilience::Error) -> Self {
+        HttpError::Rejected
+    }
+}
+
+impl HttpError {
+    fn retry_after(&self) -> Option<Duration> {
+        match self {
+            HttpError::TooBusy { retry_after } => Some(*retry_after),
+            HttpError::Rejected => None,
+        }
+    }
+}
+
+static BUSY: Calls = Calls::new();
+
+#[retry(attempts = 2, backoff = fixed(10ms), retry_after = HttpError::retry_after)]
+async fn busy_server() -> Result<u32, HttpError> {
+    if BUSY.hit() == 1 {
+        return Err(HttpError::TooBusy {
+            retry_after: Duration::from_secs(3),
+        });
+    }
+    Ok(1)
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_servers_retry_after_sets_the_least_delay_before_the_next_attempt() {
+    let start = Instant::now();
+    assert!(matches!(busy_server().await, Ok(1)));
+    assert_eq!(start.elapsed(), Duration::from_secs(3));
+}
+
+static NOT_IDEMPOTENT: Calls = Calls::new();
+
+#[retry(attempts = 3, backoff = fixed(10ms), retry_timeouts = false)]
+#[timeout(100ms)]
+async fn charge_once() -> Result<u32, ApiError> {
+    NOT_IDEMPOTENT.hit();
+    sleep(Duration::from_secs(1)).await;
+    Ok(1)
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_timeout_below_a_retry_is_not_retried_when_told_so() {
+    let err = charge_once().await.unwrap_err();
+    assert_eq!(err.rejection(), Some(ErrorKind::TimedOut));
+    assert_eq!(NOT_IDEMPOTENT.get(), 1);
+}

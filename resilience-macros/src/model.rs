@@ -92,10 +92,21 @@ impl Callable {
         private: &proc_macro2::TokenStream,
         arg: &syn::Ident,
     ) -> proc_macro2::TokenStream {
+        self.call_through(private, "predicate", arg)
+    }
+
+    /// A call on `arg` as [`Callable::call`], a closure going through `private::helper`.
+    pub fn call_through(
+        &self,
+        private: &proc_macro2::TokenStream,
+        helper: &str,
+        arg: &syn::Ident,
+    ) -> proc_macro2::TokenStream {
         match self {
             Callable::Path(p) => quote::quote_spanned!(self.span()=> #p(#arg)),
             Callable::Closure(c) => {
-                quote::quote_spanned!(self.span()=> #private::predicate(#arg, #c))
+                let helper = syn::Ident::new(helper, self.span());
+                quote::quote_spanned!(self.span()=> #private::#helper(#arg, #c))
             }
         }
     }
@@ -217,6 +228,12 @@ pub struct Retry {
     pub jitter: Option<Spanned<Jitter>>,
     /// Which errors are retried.
     pub when: Option<Callable>,
+    /// Which `Ok` values are retried.
+    pub when_ok: Option<Callable>,
+    /// The least delay an error asks for: `fn(&E) -> Option<Duration>`.
+    pub retry_after: Option<Callable>,
+    /// Whether a timeout below the retry is retried (default true).
+    pub retry_timeouts: Option<Spanned<bool>>,
 }
 
 /// `#[timeout(d)]`.

@@ -67,7 +67,10 @@ pub enum Site<'a> {
 fn options(kind: Kind) -> Vec<&'static str> {
     let (settings, predicates): (&[&str], &[&str]) = match kind {
         Kind::CircuitBreaker => (names::CIRCUIT_BREAKER, &["record", "ignore"]),
-        Kind::Retry => (names::RETRY, &["when"]),
+        Kind::Retry => (
+            names::RETRY,
+            &["when", "when_ok", "retry_after", "retry_timeouts"],
+        ),
         Kind::Timeout => (names::TIMEOUT, &[]),
         Kind::Bulkhead => (names::BULKHEAD, &[]),
         Kind::RateLimiter => (names::RATE_LIMITER, &[]),
@@ -79,7 +82,16 @@ fn options(kind: Kind) -> Vec<&'static str> {
 
 /// Options that depend on the annotated function (its error type, its arguments), so they are
 /// given where a shared policy is used, not where it is declared.
-const USE_SITE: &[&str] = &["record", "ignore", "when", "fallback", "crate"];
+const USE_SITE: &[&str] = &[
+    "record",
+    "ignore",
+    "when",
+    "when_ok",
+    "retry_after",
+    "retry_timeouts",
+    "fallback",
+    "crate",
+];
 
 /// An example of each option, for messages that say what to write.
 fn example(option: &str) -> &'static str {
@@ -102,6 +114,9 @@ fn example(option: &str) -> &'static str {
         "backoff" => "backoff = exponential(100ms, max = 2s)",
         "jitter" => "jitter = full",
         "when" => "when = ApiError::is_transient",
+        "when_ok" => "when_ok = Job::is_pending",
+        "retry_after" => "retry_after = ApiError::retry_after",
+        "retry_timeouts" => "retry_timeouts = false",
         "max" => "max = 10",
         "queue" => "queue = 20",
         "wait" => "wait = 500ms",
@@ -214,7 +229,8 @@ pub fn layer(kind: Kind, args: &Args, span: Span, site: Site, cx: &mut Ctxt) -> 
                 }
                 seen.insert(key.clone(), name.span());
                 if let Site::Declaration(decl) = site
-                    && matches!(key.as_str(), "record" | "ignore" | "when" | "fallback")
+                    && USE_SITE.contains(&key.as_str())
+                    && key != "crate"
                 {
                     cx.error(name.span(), format!(
                         "'{key}' depends on the function's error type, so it is given where {decl} is used: #[{}({decl}, {})]",
@@ -376,6 +392,9 @@ fn named(layer: &mut Layer, key: &str, value: &Value, cx: &mut Ctxt) {
             "backoff" => r.backoff = backoff(value, cx),
             "jitter" => r.jitter = jitter(value, cx),
             "when" => r.when = callable(value, key, cx),
+            "when_ok" => r.when_ok = callable(value, key, cx),
+            "retry_after" => r.retry_after = callable(value, key, cx),
+            "retry_timeouts" => r.retry_timeouts = boolean(value, key, cx),
             _ => {}
         },
         Config::Bulkhead(b) => match key {

@@ -259,6 +259,27 @@ pub const FOREIGN: &[Foreign] = &[
         "Polly",
         RETRY,
         "when = ApiError::is_transient",
+        " (and when_ok = Job::is_pending for results)",
+    ),
+    f(
+        "retryOnResult",
+        "resilience4j",
+        RETRY,
+        "when_ok = Job::is_pending",
+        "",
+    ),
+    f(
+        "retryOnResultPredicate",
+        "resilience4j",
+        RETRY,
+        "when_ok = Job::is_pending",
+        "",
+    ),
+    f(
+        "HandleResult",
+        "Polly",
+        RETRY,
+        "when_ok = Job::is_pending",
         "",
     ),
     f(

@@ -170,7 +170,14 @@ impl Parse for Arg {
 }
 
 /// Options whose value is a function: written as its path (or a closure), never called.
-const CALLABLES: &[&str] = &["when", "record", "ignore", "fallback", "when_result"];
+const CALLABLES: &[&str] = &[
+    "when",
+    "when_ok",
+    "retry_after",
+    "record",
+    "ignore",
+    "fallback",
+];
 
 /// What follows a value, when it is not the `,` before the next option: the common mistakes
 /// get one error that says what to write (`500 ms`, `Duration::from_secs(2)`,

@@ -43,7 +43,7 @@ use syn::spanned::Spanned;
 use syn::{Ident, ReturnType, Type};
 
 use crate::attr::parse_args;
-use crate::model::{Callable, Config, Kind, Layer};
+use crate::model::{self, Config, Kind, Layer};
 use crate::validate::{self, Ctxt, Site};
 use func::{Func, Param, Pass, Receiver, Shape};
 
@@ -337,7 +337,7 @@ impl Gen<'_> {
                 quote!(#handle.call_classified(#inner, |#e| #ignored #recorded))
             }
             Config::Retry(retry) => {
-                let block = self.retry(handle, retry.when.as_ref(), inner);
+                let block = self.retry(handle, retry, inner);
                 if in_place {
                     block
                 } else {
@@ -351,12 +351,7 @@ impl Gen<'_> {
 
     /// Retry: an inline loop that awaits a fresh future each attempt, over per-attempt clones of
     /// the owned arguments. The block of the loop, whose value is the last outcome.
-    fn retry(
-        &self,
-        handle: TokenStream,
-        when: Option<&Callable>,
-        inner: TokenStream,
-    ) -> TokenStream {
+    fn retry(&self, handle: TokenStream, retry: &model::Retry, inner: TokenStream) -> TokenStream {
         let private = &self.private;
         let attempts = local("__resilience_attempts");
         let outcome = local("__resilience_outcome");
@@ -381,7 +376,7 @@ impl Gen<'_> {
                     quote_spanned!(p.span=> let #mutable #ident = #private::clone_for_retry(&#ident);)
                 }),
         );
-        let when = match when {
+        let when = match &retry.when {
             Some(path) => {
                 let e = local_at("__resilience_error", path.span());
                 let called = path.call(private, &e);
@@ -389,6 +384,23 @@ impl Gen<'_> {
             }
             None => quote!(|#e| { let _ = #e; true }),
         };
+        let when_ok = match &retry.when_ok {
+            Some(path) => {
+                let v = local_at("__resilience_value", path.span());
+                let called = path.call(private, &v);
+                quote_spanned!(path.span()=> |#v| #called)
+            }
+            None => quote!(#private::retry::never),
+        };
+        let retry_after = match &retry.retry_after {
+            Some(path) => {
+                let e = local_at("__resilience_error", path.span());
+                let called = path.call_through(private, "hint", &e);
+                quote_spanned!(path.span()=> |#e| #called)
+            }
+            None => quote!(#private::retry::no_hint),
+        };
+        let timeouts = retry.retry_timeouts.map_or(true, |t| t.value);
         quote! {
             {
                 let mut #attempts = #handle.start();
@@ -398,7 +410,7 @@ impl Gen<'_> {
                         #inner.await
                     };
                     #[allow(clippy::redundant_closure)]
-                    let #next = #attempts.next(&#outcome, #when);
+                    let #next = #attempts.next_with(&#outcome, #when, #when_ok, #retry_after, #timeouts);
                     match #next {
                         ::core::option::Option::None => break #outcome,
                         ::core::option::Option::Some(#delay) => #attempts.wait(#delay).await,

@@ -383,6 +383,16 @@ pub struct Attempts<'a> {
     previous_delay: u64,
 }
 
+/// Never retries an `Ok` value: the default of [`Attempts::next_with`]'s `when_ok`.
+pub fn never<T: ?Sized>(_: &T) -> bool {
+    false
+}
+
+/// No error asks for a delay of its own: the default of [`Attempts::next_with`]'s `retry_after`.
+pub fn no_hint<E: ?Sized>(_: &E) -> Option<Duration> {
+    None
+}
+
 /// What an attempt's failure means for the call.
 enum Verdict {
     /// Retry, after at least this long (a rate limiter's `retry_after`).
@@ -411,16 +421,50 @@ impl Attempts<'_> {
     where
         W: Fn(&E) -> bool,
     {
+        self.next_with(outcome, when, never, no_hint, true)
+    }
+
+    /// [`Attempts::next`] with every rule a retry can follow (`#[retry]`'s `when`, `when_ok`,
+    /// `retry_after` and `retry_timeouts`):
+    ///
+    /// - `when`: the errors of the call's own worth retrying;
+    /// - `when_ok`: `Ok` values that mean "not yet", retried like a failure (resilience4j's
+    ///   `retryOnResult`, Polly's `HandleResult`); when the attempts run out, the last value is
+    ///   returned unchanged ([`never`] retries none);
+    /// - `retry_after`: the least delay before the next attempt that an error asks for (a
+    ///   server's `Retry-After`); the backoff's delay is used when it is longer ([`no_hint`]);
+    /// - `retry_timeouts`: whether a timeout below the retry is retried (true); false returns
+    ///   it at once, for a call that must not run twice once it may have reached the dependency.
+    #[inline]
+    pub fn next_with<T, E, W, O, H>(
+        &mut self,
+        outcome: &Result<T, Failure<E>>,
+        when: W,
+        when_ok: O,
+        retry_after: H,
+        retry_timeouts: bool,
+    ) -> Option<Duration>
+    where
+        W: Fn(&E) -> bool,
+        O: Fn(&T) -> bool,
+        H: Fn(&E) -> Option<Duration>,
+    {
         let failure = match outcome {
+            Ok(value) if when_ok(value) => {
+                return self.after_failure(Verdict::Retry {
+                    at_least: Duration::ZERO,
+                });
+            }
             Ok(_) => return None,
             Err(failure) => failure,
         };
         let verdict = match failure {
             Failure::Error(e) if when(e) => Verdict::Retry {
-                at_least: Duration::ZERO,
+                at_least: retry_after(e).unwrap_or_default(),
             },
             Failure::Error(_) => Verdict::Stop,
             Failure::Rejected(r) => match r.kind() {
+                ErrorKind::TimedOut if !retry_timeouts => Verdict::Stop,
                 ErrorKind::TimedOut => Verdict::Retry {
                     at_least: Duration::ZERO,
                 },
