@@ -141,6 +141,29 @@ fn unknown_names_and_keys_are_errors_with_file_line_key_and_did_you_mean() {
         "{e}"
     );
 
+    // A percentage needs its `%`, as in the attribute: 0.5 is neither 50% nor 0.5%.
+    for bare in ["0.5", "25", "\"25\""] {
+        let file = format!("[BILLING]\nthreshold = {bare}\n");
+        let e = config::load_str("app.toml", &file, env(&[])).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "app.toml:2:1: invalid `threshold` for policy `BILLING`: a percentage needs '%': threshold = 50%",
+            "{bare}"
+        );
+    }
+    let e = config::load_str("app.toml", "[BILLING]\nthreshold = \"0%\"\n", env(&[])).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "app.toml:2:1: invalid `threshold` for policy `BILLING`: 'threshold' must be more than 0% and at most 100%: threshold = 50%"
+    );
+    let e = config::load_str(
+        "app.toml",
+        "",
+        env(&[("RESILIENCE_BILLING__THRESHOLD", "25")]),
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("a percentage needs '%'"), "{e}");
+
     let e = config::load_str("app.toml", "[BILLING]\nopen = [1]\n", env(&[])).unwrap_err();
     assert!(e.to_string().contains("expected a string"), "{e}");
 
@@ -156,6 +179,7 @@ fn unknown_names_and_keys_are_errors_with_file_line_key_and_did_you_mean() {
     );
     // None of the failed loads changed anything.
     assert_eq!(setting("BILLING", "open"), open_before);
+    assert_eq!(setting("BILLING", "threshold").as_deref(), Some("50%"));
 }
 
 #[test]

@@ -26,6 +26,8 @@ resilience::policy! {
     static JOURNAL: CircuitBreaker = circuit_breaker(failures = 2, open = 10s, half_open = 1);
     static ACCOUNTS: CircuitBreaker = circuit_breaker(failures = 2, open = 10s);
     static TREASURY: CircuitBreaker = circuit_breaker(failures = 1, open = 10s, critical = true);
+    // Only refused changes: its settings never change.
+    static GAUGE: CircuitBreaker = circuit_breaker(threshold = 50%, slow = 1s, slow_threshold = 80%);
 }
 
 /// The event channel keeps the last `resilience::event::CAPACITY` events for a subscriber: a
@@ -359,6 +361,41 @@ fn an_invalid_value_names_the_field_and_changes_nothing() {
         .unwrap_err();
     assert_eq!(e.field(), "backoff");
     assert_eq!(retry.attempts(), 4);
+}
+
+#[test]
+fn a_percentage_needs_its_sign_and_a_value_in_range_as_in_the_attribute() {
+    let before = GAUGE.settings();
+    for bare in ["0.5", "25", "50"] {
+        let e = registry::set("GAUGE", "threshold", bare).unwrap_err();
+        assert_eq!(e.field(), Some("threshold"));
+        assert_eq!(
+            e.to_string(),
+            "invalid `threshold` for policy `GAUGE`: a percentage needs '%': threshold = 50%"
+        );
+    }
+    let e = registry::set("GAUGE", "slow_threshold", "80").unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "invalid `slow_threshold` for policy `GAUGE`: a percentage needs '%': slow_threshold = 80%"
+    );
+    for out in ["0%", "150%", "-5%", "100.5%"] {
+        let e = registry::set("GAUGE", "threshold", out).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "invalid `threshold` for policy `GAUGE`: 'threshold' must be more than 0% and at most 100%: threshold = 50%",
+            "{out}"
+        );
+    }
+    for junk in ["inf%", "NaN%", "half%"] {
+        let e = registry::set("GAUGE", "threshold", junk).unwrap_err();
+        assert_eq!(e.kind(), RegistryErrorKind::InvalidValue, "{junk}");
+    }
+    assert_eq!(GAUGE.settings(), before);
+    // The builders refuse the same range.
+    assert_eq!(GAUGE.set_threshold(0.0).unwrap_err().field(), "threshold");
+    assert_eq!(GAUGE.set_threshold(100.5).unwrap_err().field(), "threshold");
+    assert_eq!(GAUGE.settings(), before);
 }
 
 #[tokio::test(start_paused = true)]

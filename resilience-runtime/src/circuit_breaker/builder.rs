@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use resilience_syntax::percent;
+
 use super::CircuitBreaker;
 use super::core::{Config, Core, RATE_SCALE};
 use super::window::{MAX_WINDOW_CALLS, Spec, Window};
@@ -65,11 +67,6 @@ const fn invalid(
     message: &'static str,
 ) -> Result<CircuitBreaker, ConfigError> {
     Err(ConfigError::new(name, field, message))
-}
-
-const fn is_percentage(percent: f64) -> bool {
-    // Written so that NaN fails too.
-    percent > 0.0 && percent <= 100.0
 }
 
 impl CircuitBreakerBuilder {
@@ -185,7 +182,7 @@ impl CircuitBreakerBuilder {
     pub const fn build(self) -> Result<CircuitBreaker, ConfigError> {
         let name = self.name;
         if let Some(p) = self.threshold
-            && !is_percentage(p)
+            && !percent::in_range(p)
         {
             return invalid(
                 name,
@@ -235,7 +232,7 @@ impl CircuitBreakerBuilder {
             return invalid(name, "slow", "must be longer than 0: write slow = 2s");
         }
         if let Some(p) = self.slow_threshold {
-            if !is_percentage(p) {
+            if !percent::in_range(p) {
                 return invalid(
                     name,
                     "slow_threshold",

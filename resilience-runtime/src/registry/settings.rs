@@ -82,7 +82,7 @@ impl Pending {
         match self {
             Pending::CircuitBreaker(_, b) => {
                 *b = match key {
-                    "threshold" => b.rate_mode().threshold(parse_percent(value)?),
+                    "threshold" => b.rate_mode().threshold(parse_percent(key, value)?),
                     "failures" => b
                         .consecutive_mode()
                         .consecutive_failures(parse_count(value)?),
@@ -104,7 +104,7 @@ impl Pending {
                     "min_calls" => b.min_calls(parse_count(value)?),
                     "slow" if matches!(value.trim(), "off" | "none") => b.without_slow(),
                     "slow" => b.slow(parse_duration(value)?),
-                    "slow_threshold" => b.slow_threshold(parse_percent(value)?),
+                    "slow_threshold" => b.slow_threshold(parse_percent(key, value)?),
                     "open" => {
                         let (initial, max) = parse_open(value)?;
                         b.open_exponential(initial, max)
