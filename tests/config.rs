@@ -164,6 +164,12 @@ fn unknown_names_and_keys_are_errors_with_file_line_key_and_did_you_mean() {
     .unwrap_err();
     assert!(e.to_string().contains("a percentage needs '%'"), "{e}");
 
+    let e = config::load_str("app.toml", "[BILLING]\nmin_calls = 200\n", env(&[])).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "app.toml:2:1: invalid `min_calls` for policy `BILLING`: min_calls = 200 is more than the window of 100 calls, so the breaker could never trip; make it at most 100"
+    );
+
     let e = config::load_str("app.toml", "[BILLING]\nopen = [1]\n", env(&[])).unwrap_err();
     assert!(e.to_string().contains("expected a string"), "{e}");
 

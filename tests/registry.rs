@@ -364,6 +364,24 @@ fn an_invalid_value_names_the_field_and_changes_nothing() {
 }
 
 #[test]
+fn min_calls_above_the_window_is_an_error_as_in_the_attribute() {
+    let before = GAUGE.settings();
+    // GAUGE has the default window of 100 calls.
+    let e = registry::set("GAUGE", "min_calls", "200").unwrap_err();
+    assert_eq!(e.field(), Some("min_calls"));
+    assert_eq!(
+        e.to_string(),
+        "invalid `min_calls` for policy `GAUGE`: min_calls = 200 is more than the window of 100 calls, so the breaker could never trip; make it at most 100"
+    );
+    // Both in one change set are checked together: a larger window makes room.
+    let mut changes = registry::ChangeSet::new();
+    changes.set("GAUGE", "min_calls", "200").unwrap();
+    changes.set("GAUGE", "window", "250").unwrap();
+    changes.check().unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(GAUGE.settings(), before);
+}
+
+#[test]
 fn a_percentage_needs_its_sign_and_a_value_in_range_as_in_the_attribute() {
     let before = GAUGE.settings();
     for bare in ["0.5", "25", "50"] {
@@ -405,6 +423,15 @@ async fn a_window_changes_by_name_and_starts_empty_keeping_the_state() {
         let _ = resized(true).await;
     }
     assert_eq!(breaker.metrics().window_calls, 3);
+    // A window below the min_calls it was declared with could never trip.
+    let e = registry::set("registry::resized/circuit_breaker", "window", "4").unwrap_err();
+    assert_eq!(e.field(), Some("window"));
+    assert_eq!(
+        e.to_string(),
+        "invalid `window` for policy `registry::resized/circuit_breaker`: window = 4 is less than min_calls = 10, so the breaker could never trip; make the window at least 10, or lower min_calls first"
+    );
+    assert_eq!(breaker.metrics().window_calls, 3);
+    registry::set("registry::resized/circuit_breaker", "min_calls", "4").unwrap();
     registry::set("registry::resized/circuit_breaker", "window", "4").unwrap();
     let p = registry::snapshot();
     let p = p.get("registry::resized/circuit_breaker").unwrap();
