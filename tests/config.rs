@@ -199,3 +199,67 @@ fn environment_variable_names_follow_the_registry_names() {
         "RESILIENCE_PAYMENTS__OPEN"
     );
 }
+
+/// Set in the child process of `a_variable_that_is_not_utf8_does_not_break_a_load`: what it
+/// checks there.
+const CHILD: &str = "CONFIG_TEST_NOT_UTF8_CHILD";
+
+#[test]
+fn a_variable_that_is_not_utf8_does_not_break_a_load() {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+
+    let not_utf8 = OsStr::from_bytes(b"caf\xe9");
+    match std::env::var(CHILD).as_deref() {
+        // In the child: the process's own environment holds the variables set below.
+        Ok(mode) => {
+            let path = std::env::temp_dir().join(format!(
+                "resilience-config-test-{}.toml",
+                std::process::id()
+            ));
+            std::fs::write(&path, "[BILLING_SLOTS]\nqueue = 6\n").unwrap();
+            let loaded = config::load(&path);
+            std::fs::remove_file(&path).unwrap();
+            match mode {
+                "others" => {
+                    loaded.unwrap();
+                    assert_eq!(BILLING_SLOTS.queue(), 6);
+                }
+                _ => {
+                    let e = loaded.unwrap_err();
+                    assert_eq!(e.kind(), RegistryErrorKind::File);
+                    assert_eq!(
+                        e.to_string(),
+                        "environment variable `RESILIENCE_BILLING_SLOTS__MAX` is not valid UTF-8: write its name and value in UTF-8"
+                    );
+                }
+            }
+        }
+        Err(_) => {
+            for (mode, var) in [
+                // Not ours: skipped.
+                ("others", OsStr::new("LANG_NOT_UTF8")),
+                ("others", OsStr::from_bytes(b"NAME_\xff")),
+                // Ours: an error, not a panic.
+                ("ours", OsStr::new("RESILIENCE_BILLING_SLOTS__MAX")),
+            ] {
+                let output = std::process::Command::new(std::env::current_exe().unwrap())
+                    .args([
+                        "--exact",
+                        "a_variable_that_is_not_utf8_does_not_break_a_load",
+                    ])
+                    .env(CHILD, mode)
+                    .env(var, not_utf8)
+                    .output()
+                    .unwrap();
+                assert!(
+                    output.status.success()
+                        && String::from_utf8_lossy(&output.stdout).contains("1 passed"),
+                    "{mode} {var:?}: {}{}",
+                    String::from_utf8_lossy(&output.stdout),
+                    String::from_utf8_lossy(&output.stderr)
+                );
+            }
+        }
+    }
+}

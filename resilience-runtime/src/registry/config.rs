@@ -16,7 +16,8 @@
 //! Environment variables override the file: `RESILIENCE_<NAME>__<KEY>`, the name upper-cased
 //! with every character other than a letter or digit written `_` (`RESILIENCE_PAYMENTS__OPEN=10s`,
 //! `RESILIENCE_SHOP__STOCK__FETCH_RETRY__ATTEMPTS=5`). A variable starting with `RESILIENCE_`
-//! that names no policy and key is an error.
+//! that names no policy and key is an error, as is one whose name or value is not UTF-8; other
+//! variables are not read.
 //!
 //! # Loading and reloading
 //!
@@ -72,7 +73,29 @@ pub fn load(path: impl AsRef<Path>) -> Result<(), RegistryError> {
     let path = path.as_ref();
     let text = std::fs::read_to_string(path)
         .map_err(|e| RegistryError::file(format!("cannot read {}: {e}", path.display())))?;
-    load_str(&path.display().to_string(), &text, std::env::vars())
+    load_str(&path.display().to_string(), &text, process_env()?)
+}
+
+/// The process's `RESILIENCE_*` variables. Others are skipped unread, whatever their encoding
+/// (`std::env::vars` would panic on one that is not UTF-8); a `RESILIENCE_*` one that is not
+/// UTF-8 is an error.
+fn process_env() -> Result<Vec<(String, String)>, RegistryError> {
+    let not_utf8 = |var: &std::ffi::OsStr| {
+        RegistryError::file(format!(
+            "environment variable `{}` is not valid UTF-8: write its name and value in UTF-8",
+            var.to_string_lossy()
+        ))
+    };
+    let mut out = Vec::new();
+    for (var, value) in std::env::vars_os() {
+        if !var.as_encoded_bytes().starts_with(b"RESILIENCE_") {
+            continue;
+        }
+        let name = var.to_str().ok_or_else(|| not_utf8(&var))?.to_owned();
+        let value = value.into_string().map_err(|_| not_utf8(&var))?;
+        out.push((name, value));
+    }
+    Ok(out)
 }
 
 /// Like [`load`], with the file's `text` (named `file` in errors) and the environment given.
