@@ -1,5 +1,6 @@
 //! The configuration file (feature `config`): named policies' settings from TOML and the
-//! environment, with errors naming the file, line and key, and all-or-nothing reloads.
+//! environment, with errors naming the file, line and key, and all-or-nothing reloads that
+//! change only what they name.
 
 #![cfg(feature = "config")]
 #![allow(clippy::unwrap_used)]
@@ -13,6 +14,7 @@ use resilience::{State, retry};
 resilience::policy! {
     static BILLING: CircuitBreaker = circuit_breaker(threshold = 50%, open = 30s);
     static BILLING_SLOTS: Bulkhead = bulkhead(max = 10, queue = 5);
+    static CFG_CB: CircuitBreaker = circuit_breaker(threshold = 50%, open = 30s);
 }
 
 #[allow(dead_code)]
@@ -27,8 +29,8 @@ fn env(vars: &[(&str, &str)]) -> Vec<(String, String)> {
         .collect()
 }
 
-/// Loading a file replaces whatever the previous load said, for the whole process: the tests
-/// that load one take turns, or one would see the other's settings.
+/// Loading a file changes settings for the whole process: the tests that load one take turns,
+/// or one would see the other's settings.
 static LOADING: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 fn take_turn() -> std::sync::MutexGuard<'static, ()> {
@@ -44,7 +46,7 @@ fn setting(name: &str, key: &str) -> Option<String> {
 }
 
 #[test]
-fn a_file_overrides_named_policies_and_a_reload_replaces_it() {
+fn a_file_overrides_named_policies_and_a_reload_applies_what_it_names() {
     let _turn = take_turn();
     let file = r#"
 [BILLING]
@@ -83,7 +85,8 @@ backoff = "exponential(50ms, max = 2s)"
     assert_eq!(setting("BILLING", "threshold").as_deref(), Some("25%"));
     assert_eq!(BILLING_SLOTS.max(), 20);
 
-    // A reload replaces the former one: what it no longer says goes back to the declaration.
+    // A reload applies what it names, on top of the settings as they are: what it no longer
+    // names keeps the value the former load gave it.
     BILLING.force_open();
     config::load_str(
         "resilience.toml",
@@ -91,25 +94,37 @@ backoff = "exponential(50ms, max = 2s)"
         env(&[("RESILIENCE_BILLING_SLOTS__MAX", "12")]),
     )
     .unwrap();
-    assert_eq!(setting("BILLING", "threshold").as_deref(), Some("50%"));
+    assert_eq!(setting("BILLING", "threshold").as_deref(), Some("25%"));
     assert_eq!(setting("BILLING", "open").as_deref(), Some("10s"));
-    assert_eq!(setting("BILLING", "window").as_deref(), Some("100"));
-    assert_eq!((BILLING_SLOTS.max(), BILLING_SLOTS.queue()), (12, 5));
-    assert_eq!(BILLING_SLOTS.wait(), None);
-    assert_eq!(retry.attempts(), 3);
-    assert_eq!(
-        retry.backoff(),
-        resilience::Backoff::fixed(std::time::Duration::from_millis(100))
-    );
+    assert_eq!(setting("BILLING", "window").as_deref(), Some("1m"));
+    assert_eq!((BILLING_SLOTS.max(), BILLING_SLOTS.queue()), (12, 8));
+    assert_eq!(retry.attempts(), 5);
     // ... and the breaker's state is kept.
     assert_eq!(BILLING.state(), State::ForcedOpen);
     BILLING.close();
 }
 
 #[test]
+fn a_reload_keeps_a_change_made_at_run_time_that_the_file_does_not_name() {
+    let _turn = take_turn();
+    let file = "[CFG_CB]\nthreshold = \"25%\"\n";
+    config::load_str("resilience.toml", file, env(&[])).unwrap();
+    registry::set("CFG_CB", "open", "5s").unwrap();
+    config::load_str("resilience.toml", file, env(&[])).unwrap();
+    assert_eq!(setting("CFG_CB", "open").as_deref(), Some("5s"));
+    assert_eq!(setting("CFG_CB", "threshold").as_deref(), Some("25%"));
+    // What the file names wins over a change at run time.
+    registry::set("CFG_CB", "threshold", "75%").unwrap();
+    config::load_str("resilience.toml", file, env(&[])).unwrap();
+    assert_eq!(setting("CFG_CB", "threshold").as_deref(), Some("25%"));
+    assert_eq!(setting("CFG_CB", "open").as_deref(), Some("5s"));
+}
+
+#[test]
 fn unknown_names_and_keys_are_errors_with_file_line_key_and_did_you_mean() {
     let _turn = take_turn();
-    let open_before = setting("BILLING", "open");
+    let (open_before, threshold_before) =
+        (setting("BILLING", "open"), setting("BILLING", "threshold"));
     let e = config::load_str("app.toml", "\n[BILING]\nopen = \"1s\"\n", env(&[])).unwrap_err();
     assert_eq!(e.kind(), RegistryErrorKind::UnknownPolicy);
     assert_eq!(
@@ -164,10 +179,11 @@ fn unknown_names_and_keys_are_errors_with_file_line_key_and_did_you_mean() {
     .unwrap_err();
     assert!(e.to_string().contains("a percentage needs '%'"), "{e}");
 
-    let e = config::load_str("app.toml", "[BILLING]\nmin_calls = 200\n", env(&[])).unwrap_err();
+    // CFG_CB keeps its count window of 100 calls.
+    let e = config::load_str("app.toml", "[CFG_CB]\nmin_calls = 200\n", env(&[])).unwrap_err();
     assert_eq!(
         e.to_string(),
-        "app.toml:2:1: invalid `min_calls` for policy `BILLING`: min_calls = 200 is more than the window of 100 calls, so the breaker could never trip; make it at most 100"
+        "app.toml:2:1: invalid `min_calls` for policy `CFG_CB`: min_calls = 200 is more than the window of 100 calls, so the breaker could never trip; make it at most 100"
     );
 
     let e = config::load_str("app.toml", "[BILLING]\nopen = [1]\n", env(&[])).unwrap_err();
@@ -185,7 +201,7 @@ fn unknown_names_and_keys_are_errors_with_file_line_key_and_did_you_mean() {
     );
     // None of the failed loads changed anything.
     assert_eq!(setting("BILLING", "open"), open_before);
-    assert_eq!(setting("BILLING", "threshold").as_deref(), Some("50%"));
+    assert_eq!(setting("BILLING", "threshold"), threshold_before);
 }
 
 #[test]

@@ -23,9 +23,13 @@
 //!
 //! [`load`] checks everything first: unknown names and keys (with "did you mean"), values that
 //! do not parse, and values the policies' builders refuse are errors naming the file, line and
-//! key, and then nothing changes. Otherwise every change is applied. A load replaces the
-//! previous one: a setting a former load changed and this one no longer mentions goes back to
-//! the value the policy was declared with. Each policy takes its new settings from its next
+//! key, and then nothing changes. Otherwise every change is applied.
+//!
+//! A load applies exactly what the file and the environment name, on top of each policy's
+//! current settings: a setting they do not name stays as it is, whether it was declared, set
+//! at run time ([`registry::set`](super::set), `set_open`, ...) or set by a former load. So a
+//! reload never undoes an operator's change it does not mention, and a setting removed from the
+//! file keeps the value the file last gave it. Each policy takes its new settings from its next
 //! call, keeping its state and counters.
 //!
 //! ```
@@ -44,23 +48,14 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::Mutex;
 
 use toml::de::{DeTable, DeValue};
 
 use super::settings::{ChangeSet, keys};
-use super::{Location, RegistryError, lock};
-use crate::event::PolicyKind;
-
-/// The settings every policy touched by a load had before the first load: what a setting
-/// returns to when a later load no longer mentions it.
-static DECLARED: Mutex<Option<HashMap<String, Settings>>> = Mutex::new(None);
+use super::{Location, RegistryError};
 
 /// A setting given by the file or the environment: policy, key, value, and where in the file.
 type Given = (String, String, String, Option<Location>);
-
-/// A policy's settings, as a snapshot lists them.
-type Settings = Vec<(&'static str, String)>;
 
 /// Loads `path` and the environment's `RESILIENCE_*` variables, and applies them: see the
 /// [module docs](self). Call it again to reload.
@@ -160,39 +155,7 @@ pub fn load_str(
     }
     given.extend(from_env(env)?);
 
-    let mut declared = lock(&DECLARED);
-    let declared = declared.get_or_insert_with(HashMap::new);
-    // What the policies were declared with, captured the first time a load touches them.
-    let snapshot = super::snapshot();
-    for (name, ..) in &given {
-        if !declared.contains_key(name)
-            && let Some(p) = snapshot.get(name)
-        {
-            let mut settings = p.settings.clone();
-            // What a snapshot leaves out because it is off, spelled out so it comes back.
-            let off: &[(&str, &str)] = match p.kind {
-                PolicyKind::CircuitBreaker => &[("slow", "off"), ("critical", "false")],
-                PolicyKind::Bulkhead => &[("wait", "none")],
-                PolicyKind::RateLimiter => &[("wait", "0s")],
-                _ => &[],
-            };
-            for (key, value) in off {
-                if !settings.iter().any(|(k, _)| k == key)
-                    && let Some(key) = keys(p.kind).into_iter().find(|k| k == key)
-                {
-                    // `slow` first: it clears `slow_threshold`, which must come after it.
-                    settings.insert(0, (key, (*value).to_owned()));
-                }
-            }
-            declared.insert(name.clone(), settings);
-        }
-    }
     let mut changes = ChangeSet::new();
-    for (name, settings) in declared.iter() {
-        for (key, value) in settings {
-            changes.set_declared(name, key, value)?;
-        }
-    }
     for (name, key, value, location) in &given {
         changes.set(name, key, value).map_err(|e| match location {
             Some(l) => e.at(l.clone()),

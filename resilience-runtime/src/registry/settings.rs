@@ -287,26 +287,6 @@ impl ChangeSet {
         }
     }
 
-    /// Sets `key` back to the value the policy was declared with (as a snapshot prints it),
-    /// without counting as given: a `backoff` set later still gets its default jitter.
-    #[cfg(feature = "config")]
-    pub(crate) fn set_declared(
-        &mut self,
-        name: &str,
-        key: &str,
-        value: &str,
-    ) -> Result<(), RegistryError> {
-        self.set_value(name, key, value)?;
-        if let Some((_, pending)) = self.pending.iter_mut().find(|(n, _)| n == name) {
-            match pending {
-                Pending::Retry { jitter_given, .. } => *jitter_given = false,
-                Pending::RateLimiter { burst_given, .. } => *burst_given = false,
-                _ => {}
-            }
-        }
-        Ok(())
-    }
-
     /// Checks every change as the policies' builders check them, without applying any.
     ///
     /// # Errors
