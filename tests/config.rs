@@ -15,6 +15,8 @@ resilience::policy! {
     static BILLING: CircuitBreaker = circuit_breaker(threshold = 50%, open = 30s);
     static BILLING_SLOTS: Bulkhead = bulkhead(max = 10, queue = 5);
     static CFG_CB: CircuitBreaker = circuit_breaker(threshold = 50%, open = 30s);
+    static CFG_RETRY: Retry = retry(attempts = 3);
+    static CFG_POOL: Bulkhead = bulkhead(max = 4, queue = 2);
 }
 
 #[allow(dead_code)]
@@ -118,6 +120,23 @@ fn a_reload_keeps_a_change_made_at_run_time_that_the_file_does_not_name() {
     config::load_str("resilience.toml", file, env(&[])).unwrap();
     assert_eq!(setting("CFG_CB", "threshold").as_deref(), Some("25%"));
     assert_eq!(setting("CFG_CB", "open").as_deref(), Some("5s"));
+}
+
+#[test]
+fn toml_integers_in_hex_octal_or_binary_are_read_as_their_value() {
+    let _turn = take_turn();
+    let file = "[CFG_RETRY]\nattempts = 0x10\n[CFG_POOL]\nmax = 0o12\nqueue = 0b1_01\n";
+    config::load_str("resilience.toml", file, env(&[])).unwrap();
+    assert_eq!(CFG_RETRY.attempts(), 16);
+    assert_eq!((CFG_POOL.max(), CFG_POOL.queue()), (10, 5));
+    let file = "[CFG_RETRY]\nattempts = 1_0\n[CFG_POOL]\nmax = +7\n";
+    config::load_str("resilience.toml", file, env(&[])).unwrap();
+    assert_eq!((CFG_RETRY.attempts(), CFG_POOL.max()), (10, 7));
+    let e = config::load_str("resilience.toml", "[CFG_POOL]\nmax = -0x1\n", env(&[]));
+    assert!(e.is_err(), "TOML has no negative hex");
+    let e = config::load_str("resilience.toml", "[CFG_POOL]\nmax = -3\n", env(&[])).unwrap_err();
+    assert!(e.to_string().contains("`-3` is not a count"), "{e}");
+    assert_eq!(CFG_POOL.max(), 7);
 }
 
 #[test]

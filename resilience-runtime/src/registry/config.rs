@@ -134,16 +134,9 @@ pub fn load_str(
         super::get(name.get_ref()).map_err(|e| e.at(name_at.clone()))?;
         for (key, value) in table {
             let key_at = at(key.span().start);
-            let value = scalar(value.get_ref()).ok_or_else(|| {
-                RegistryError::invalid_value(
-                    name.get_ref(),
-                    key.get_ref(),
-                    format!(
-                        "expected a string such as \"30s\", a number or a boolean, found {}",
-                        value.get_ref().type_str()
-                    ),
-                )
-                .at(key_at.clone())
+            let value = scalar(value.get_ref()).map_err(|message| {
+                RegistryError::invalid_value(name.get_ref(), key.get_ref(), message)
+                    .at(key_at.clone())
             })?;
             given.push((
                 name.get_ref().to_string(),
@@ -176,14 +169,21 @@ pub fn load_str(
     changes.apply()
 }
 
-/// A TOML value as the text the registry's settings take.
-fn scalar(value: &DeValue<'_>) -> Option<String> {
+/// A TOML value as the text the registry's settings take. An integer is the value TOML gives
+/// it, written in decimal: `0x10`, `0o20` and `0b1_0000` are all 16.
+fn scalar(value: &DeValue<'_>) -> Result<String, String> {
     match value {
-        DeValue::String(s) => Some(s.to_string()),
-        DeValue::Integer(i) => Some(i.as_str().to_owned()),
-        DeValue::Float(f) => Some(f.as_str().to_owned()),
-        DeValue::Boolean(b) => Some(b.to_string()),
-        _ => None,
+        DeValue::String(s) => Ok(s.to_string()),
+        // `as_str` is the digits without their prefix, in `radix`.
+        DeValue::Integer(i) => i128::from_str_radix(i.as_str(), i.radix())
+            .map(|n| n.to_string())
+            .map_err(|_| format!("`{}` is not an integer TOML can hold", i.as_str())),
+        DeValue::Float(f) => Ok(f.as_str().to_owned()),
+        DeValue::Boolean(b) => Ok(b.to_string()),
+        other => Err(format!(
+            "expected a string such as \"30s\", a number or a boolean, found {}",
+            other.type_str()
+        )),
     }
 }
 
