@@ -103,16 +103,8 @@ pub fn load_str(
     text: &str,
     env: impl IntoIterator<Item = (String, String)>,
 ) -> Result<(), RegistryError> {
-    let at = |offset: usize| {
-        let before = &text[..offset.min(text.len())];
-        let line = before.matches('\n').count() + 1;
-        let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
-        Location {
-            file: file.to_owned(),
-            line,
-            column,
-        }
-    };
+    let lines = Lines::of(text);
+    let at = |offset: usize| lines.at(file, offset);
     let root = DeTable::parse(text).map_err(|e| {
         let location = at(e.span().map_or(0, |s| s.start));
         RegistryError::file(format!("not valid TOML: {}", e.message().trim())).at(location)
@@ -167,6 +159,33 @@ pub fn load_str(
         }
     })?;
     changes.apply()
+}
+
+/// Where each line of a file starts, found once, so locating a key is a binary search rather
+/// than a count of the lines before it (which made a load quadratic in the number of keys).
+struct Lines {
+    /// The byte offset of each line's first byte, in order; the first is 0.
+    starts: Vec<usize>,
+}
+
+impl Lines {
+    fn of(text: &str) -> Self {
+        let breaks = text.match_indices('\n').map(|(i, _)| i + 1);
+        Lines {
+            starts: std::iter::once(0).chain(breaks).collect(),
+        }
+    }
+
+    /// The line and column (from 1, the column in bytes) of byte `offset` of `file`.
+    fn at(&self, file: &str, offset: usize) -> Location {
+        // The lines starting at or before `offset`: at least the first.
+        let line = self.starts.partition_point(|&start| start <= offset).max(1);
+        Location {
+            file: file.to_owned(),
+            line,
+            column: offset - self.starts[line - 1] + 1,
+        }
+    }
 }
 
 /// A TOML value as the text the registry's settings take. An integer is the value TOML gives
@@ -235,4 +254,22 @@ fn from_env(env: impl IntoIterator<Item = (String, String)>) -> Result<Vec<Given
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_line_start_search_locates_every_offset_as_counting_lines_does() {
+        let text = "[a]\nkey = 1\n\n  other = \"x\"\nlast";
+        let lines = Lines::of(text);
+        for offset in 0..=text.len() + 2 {
+            let before = &text[..offset.min(text.len())];
+            let line = before.matches('\n').count() + 1;
+            let column = offset - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+            let at = lines.at("f", offset);
+            assert_eq!((at.line, at.column), (line, column), "offset {offset}");
+        }
+    }
 }
