@@ -26,6 +26,8 @@ resilience::policy! {
     static JOURNAL: CircuitBreaker = circuit_breaker(failures = 2, open = 10s, half_open = 1);
     static ACCOUNTS: CircuitBreaker = circuit_breaker(failures = 2, open = 10s);
     static TREASURY: CircuitBreaker = circuit_breaker(failures = 1, open = 10s, critical = true);
+    // Only refused changes: its settings never change.
+    static GAUGE: CircuitBreaker = circuit_breaker(threshold = 50%, slow = 1s, slow_threshold = 80%);
 }
 
 /// The event channel keeps the last `resilience::event::CAPACITY` events for a subscriber: a
@@ -361,6 +363,59 @@ fn an_invalid_value_names_the_field_and_changes_nothing() {
     assert_eq!(retry.attempts(), 4);
 }
 
+#[test]
+fn min_calls_above_the_window_is_an_error_as_in_the_attribute() {
+    let before = GAUGE.settings();
+    // GAUGE has the default window of 100 calls.
+    let e = registry::set("GAUGE", "min_calls", "200").unwrap_err();
+    assert_eq!(e.field(), Some("min_calls"));
+    assert_eq!(
+        e.to_string(),
+        "invalid `min_calls` for policy `GAUGE`: min_calls = 200 is more than the window of 100 calls, so the breaker could never trip; make it at most 100"
+    );
+    // Both in one change set are checked together: a larger window makes room.
+    let mut changes = registry::ChangeSet::new();
+    changes.set("GAUGE", "min_calls", "200").unwrap();
+    changes.set("GAUGE", "window", "250").unwrap();
+    changes.check().unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(GAUGE.settings(), before);
+}
+
+#[test]
+fn a_percentage_needs_its_sign_and_a_value_in_range_as_in_the_attribute() {
+    let before = GAUGE.settings();
+    for bare in ["0.5", "25", "50"] {
+        let e = registry::set("GAUGE", "threshold", bare).unwrap_err();
+        assert_eq!(e.field(), Some("threshold"));
+        assert_eq!(
+            e.to_string(),
+            "invalid `threshold` for policy `GAUGE`: a percentage needs '%': threshold = 50%"
+        );
+    }
+    let e = registry::set("GAUGE", "slow_threshold", "80").unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "invalid `slow_threshold` for policy `GAUGE`: a percentage needs '%': slow_threshold = 80%"
+    );
+    for out in ["0%", "150%", "-5%", "100.5%"] {
+        let e = registry::set("GAUGE", "threshold", out).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "invalid `threshold` for policy `GAUGE`: 'threshold' must be more than 0% and at most 100%: threshold = 50%",
+            "{out}"
+        );
+    }
+    for junk in ["inf%", "NaN%", "half%"] {
+        let e = registry::set("GAUGE", "threshold", junk).unwrap_err();
+        assert_eq!(e.kind(), RegistryErrorKind::InvalidValue, "{junk}");
+    }
+    assert_eq!(GAUGE.settings(), before);
+    // The builders refuse the same range.
+    assert_eq!(GAUGE.set_threshold(0.0).unwrap_err().field(), "threshold");
+    assert_eq!(GAUGE.set_threshold(100.5).unwrap_err().field(), "threshold");
+    assert_eq!(GAUGE.settings(), before);
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_window_changes_by_name_and_starts_empty_keeping_the_state() {
     let breaker = registry::circuit_breaker("registry::resized/circuit_breaker").unwrap();
@@ -368,6 +423,15 @@ async fn a_window_changes_by_name_and_starts_empty_keeping_the_state() {
         let _ = resized(true).await;
     }
     assert_eq!(breaker.metrics().window_calls, 3);
+    // A window below the min_calls it was declared with could never trip.
+    let e = registry::set("registry::resized/circuit_breaker", "window", "4").unwrap_err();
+    assert_eq!(e.field(), Some("window"));
+    assert_eq!(
+        e.to_string(),
+        "invalid `window` for policy `registry::resized/circuit_breaker`: window = 4 is less than min_calls = 10, so the breaker could never trip; make the window at least 10, or lower min_calls first"
+    );
+    assert_eq!(breaker.metrics().window_calls, 3);
+    registry::set("registry::resized/circuit_breaker", "min_calls", "4").unwrap();
     registry::set("registry::resized/circuit_breaker", "window", "4").unwrap();
     let p = registry::snapshot();
     let p = p.get("registry::resized/circuit_breaker").unwrap();

@@ -1,6 +1,7 @@
 //! The errors a policy hands back: rejections ([`Error`]), the stack's own outcome type
 //! ([`Failure`]), and configuration mistakes found at run time ([`ConfigError`]).
 
+use std::borrow::Cow;
 use std::fmt;
 use std::time::Duration;
 
@@ -328,7 +329,10 @@ impl<E: std::error::Error + 'static> std::error::Error for Failure<E> {
 pub struct ConfigError {
     policy: &'static str,
     field: &'static str,
+    /// The message, or its template: `{0}` and `{1}` stand for `values`.
     message: &'static str,
+    /// The numbers a template's `{}` stand for (a builder is `const`, so it cannot format).
+    values: [u32; 2],
 }
 
 impl ConfigError {
@@ -338,6 +342,23 @@ impl ConfigError {
             policy,
             field,
             message,
+            values: [0; 2],
+        }
+    }
+
+    /// As [`new`](Self::new), with a message `template` in which `{0}` and `{1}` stand for
+    /// `values`, so a `const` builder can say which numbers disagree.
+    pub(crate) const fn with_values(
+        policy: &'static str,
+        field: &'static str,
+        template: &'static str,
+        values: [u32; 2],
+    ) -> Self {
+        ConfigError {
+            policy,
+            field,
+            message: template,
+            values,
         }
     }
 
@@ -352,8 +373,15 @@ impl ConfigError {
     }
 
     /// What is wrong and what to write instead.
-    pub fn message(&self) -> &'static str {
-        self.message
+    pub fn message(&self) -> Cow<'static, str> {
+        if !self.message.contains('{') {
+            return Cow::Borrowed(self.message);
+        }
+        Cow::Owned(
+            self.message
+                .replace("{0}", &self.values[0].to_string())
+                .replace("{1}", &self.values[1].to_string()),
+        )
     }
 }
 
@@ -362,7 +390,9 @@ impl fmt::Display for ConfigError {
         write!(
             f,
             "invalid `{}` for policy `{}`: {}",
-            self.field, self.policy, self.message
+            self.field,
+            self.policy,
+            self.message()
         )
     }
 }

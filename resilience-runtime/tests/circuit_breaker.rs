@@ -125,12 +125,56 @@ async fn stays_closed_below_min_calls() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn min_calls_is_clamped_to_a_count_windows_size() {
-    let b = breaker(|b| b.window_calls(3).min_calls(50));
+async fn the_default_min_calls_follows_a_smaller_count_window() {
+    let b = breaker(|b| b.window_calls(3));
     for _ in 0..3 {
         fail(&b).await.unwrap_err();
     }
     assert_eq!(b.state(), State::Open);
+    // Still the default: it follows the window as it changes.
+    b.set_window_calls(50).unwrap();
+    b.set_window_calls(2).unwrap();
+    let expected = CircuitBreaker::builder("test").window_calls(2);
+    assert_eq!(b.settings(), expected.threshold(50.0));
+}
+
+#[test]
+fn min_calls_above_a_count_window_is_an_error_stating_both() {
+    let message = |b: CircuitBreakerBuilder| {
+        let e = b.build().unwrap_err();
+        assert_eq!(e.field(), "min_calls");
+        e.to_string()
+    };
+    // Above the default window of 100, as above an explicit one.
+    assert_eq!(
+        message(CircuitBreaker::builder("cb").min_calls(200)),
+        "invalid `min_calls` for policy `cb`: min_calls = 200 is more than the window of 100 calls, so the breaker could never trip; make it at most 100"
+    );
+    assert_eq!(
+        message(CircuitBreaker::builder("cb").window_calls(10).min_calls(20)),
+        "invalid `min_calls` for policy `cb`: min_calls = 20 is more than the window of 10 calls, so the breaker could never trip; make it at most 10"
+    );
+    // A time window holds any number of calls.
+    let time = CircuitBreaker::builder("cb")
+        .window_time(secs(60))
+        .min_calls(200);
+    assert!(time.build().is_ok());
+    // At run time, a window below a given min_calls is refused too; nothing changes.
+    let b = breaker(|b| b.window_calls(50).min_calls(30));
+    let before = b.settings();
+    let e = b.set_window_calls(20).unwrap_err();
+    assert_eq!(
+        e.message(),
+        "min_calls = 30 is more than the window of 20 calls, so the breaker could never trip; make it at most 20"
+    );
+    assert_eq!(b.set_min_calls(51).unwrap_err().field(), "min_calls");
+    assert_eq!(b.settings(), before);
+    b.set_min_calls(20).unwrap();
+    b.set_window_calls(20).unwrap();
+    let expected = CircuitBreaker::builder("test")
+        .window_calls(20)
+        .min_calls(20);
+    assert_eq!(b.settings(), expected.threshold(50.0));
 }
 
 #[tokio::test(start_paused = true)]
@@ -908,10 +952,13 @@ async fn every_decision_is_an_event() {
 async fn a_resized_count_window_starts_empty_and_trips_at_its_new_size() {
     let b = breaker(|b| b.window_calls(10).min_calls(10).threshold(50.0));
     run(&b, "FFFFSSSS").await;
+    // A window below the given min_calls is refused: min_calls goes first.
+    assert_eq!(b.set_window_calls(4).unwrap_err().field(), "min_calls");
+    b.set_min_calls(4).unwrap();
     b.set_window_calls(4).unwrap();
     let m = b.metrics();
     assert_eq!((m.state, m.window_calls), (State::Closed, 0));
-    // min_calls was clamped to the new size: the fourth call decides.
+    // The fourth call decides.
     run(&b, "SFS").await;
     assert_eq!(b.state(), State::Closed);
     run(&b, "F").await;

@@ -248,6 +248,41 @@ fn rate_limiter_can_be_a_static() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn raising_the_rate_after_lowering_it_drops_the_wait_built_at_the_lower_rate() {
+    let l = limiter(RateLimiter::builder("api").rate(1000, SECOND));
+    let origin = Instant::now();
+    l.set_rate(1, Duration::from_secs(60), 1).unwrap();
+    call(l, origin).await.unwrap();
+    sleep(SECOND).await;
+    assert_eq!(
+        rate_limited(call(l, origin).await).retry_after(),
+        Some(Duration::from_secs(59))
+    );
+    l.set_rate(1000, SECOND, 1000).unwrap();
+    // The call made at the lower rate is one permit of the new burst, not a minute's wait.
+    assert_eq!(call(l, origin).await.unwrap(), SECOND);
+    assert_eq!(l.available(), 998);
+    sleep(5 * SECOND).await;
+    assert_eq!(l.available(), 1000);
+}
+
+#[tokio::test(start_paused = true)]
+async fn lowering_the_rate_charges_the_permits_out_at_the_new_spacing_up_to_one_burst() {
+    let l = limiter(RateLimiter::builder("api").rate(10, SECOND));
+    let origin = Instant::now();
+    for _ in 0..4 {
+        call(l, origin).await.unwrap();
+    }
+    l.set_rate(1, SECOND, 10).unwrap();
+    assert_eq!(l.available(), 6);
+    l.set_rate(1, SECOND, 2).unwrap();
+    assert_eq!(
+        rate_limited(call(l, origin).await).retry_after(),
+        Some(SECOND)
+    );
+}
+
+#[tokio::test(start_paused = true)]
 async fn changed_rate_applies_from_the_next_call() {
     let l = limiter(RateLimiter::builder("api").rate(10, SECOND).burst(1));
     let origin = Instant::now();
@@ -258,21 +293,23 @@ async fn changed_rate_applies_from_the_next_call() {
     );
 
     l.set_rate(1, SECOND, 1).unwrap();
-    // The permit granted at 0 keeps the old spacing; the next ones take the new one.
+    // The permit granted at 0 counts as one of the new rate: the next comes a second after it.
     assert_eq!(
         rate_limited(call(l, origin).await).retry_after(),
-        Some(100 * MS)
+        Some(SECOND)
     );
-    sleep(100 * MS).await;
-    assert_eq!(call(l, origin).await.unwrap(), 100 * MS);
+    sleep(SECOND).await;
+    assert_eq!(call(l, origin).await.unwrap(), SECOND);
     assert_eq!(
         rate_limited(call(l, origin).await).retry_after(),
         Some(SECOND)
     );
 
     l.set_rate(100, SECOND, 5).unwrap();
-    sleep(SECOND).await;
-    assert_eq!((l.burst(), l.available()), (5, 5));
+    // The one permit out is respaced at 10ms: four are free at once.
+    assert_eq!((l.burst(), l.available()), (5, 4));
+    sleep(10 * MS).await;
+    assert_eq!(l.available(), 5);
     assert_eq!(l.set_rate(0, SECOND, 5).unwrap_err().field(), "rate");
     assert_eq!(l.set_rate(10, SECOND, 0).unwrap_err().field(), "burst");
     assert_eq!(l.burst(), 5);

@@ -4,12 +4,14 @@
 //! configuration files) and prints them back in snapshots.
 //!
 //! What lives here is what both must agree on: the duration units and how a number scales by
-//! one, how a duration is printed, the name of each setting, and how close a misspelt name is
-//! to a known one. Each reader keeps its own error messages: the macros span theirs at a token.
+//! one, how a duration is printed, what a percentage is (and the words that refuse one), the
+//! name of each setting, and how close a misspelt name is to a known one. Each reader keeps its
+//! other error messages: the macros span theirs at a token.
 //!
 //! Use it through the `resilience` crate; it has no API of its own for applications.
 
 pub mod duration;
 pub mod foreign;
 pub mod names;
+pub mod percent;
 pub mod suggest;

@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use resilience_syntax::percent;
+
 use super::CircuitBreaker;
 use super::core::{Config, Core, RATE_SCALE};
 use super::window::{MAX_WINDOW_CALLS, Spec, Window};
@@ -43,7 +45,8 @@ pub struct CircuitBreakerBuilder {
     pub(crate) threshold: Option<f64>,
     pub(crate) consecutive_failures: Option<u32>,
     pub(crate) window: WindowSpec,
-    pub(crate) min_calls: u32,
+    /// `None`: the default, 20 or a smaller count window's size.
+    pub(crate) min_calls: Option<u32>,
     pub(crate) slow: Option<Duration>,
     pub(crate) slow_threshold: Option<f64>,
     pub(crate) open: Duration,
@@ -51,6 +54,12 @@ pub struct CircuitBreakerBuilder {
     pub(crate) half_open: u32,
     pub(crate) critical: bool,
 }
+
+/// `min_calls` when it is not given (a count window smaller than it lowers it to its size).
+const DEFAULT_MIN_CALLS: u32 = 20;
+
+/// `min_calls` (`{0}`) above a count window's size (`{1}`): the attribute's message.
+pub(crate) const MIN_CALLS_OVER_WINDOW: &str = "min_calls = {0} is more than the window of {1} calls, so the breaker could never trip; make it at most {1}";
 
 /// A percentage in `(0, 100]` as hundredths of a percent, at least 1 so a tiny rate still trips.
 const fn scaled(percent: f64) -> u32 {
@@ -67,11 +76,6 @@ const fn invalid(
     Err(ConfigError::new(name, field, message))
 }
 
-const fn is_percentage(percent: f64) -> bool {
-    // Written so that NaN fails too.
-    percent > 0.0 && percent <= 100.0
-}
-
 impl CircuitBreakerBuilder {
     pub(super) const fn new(name: &'static str) -> Self {
         CircuitBreakerBuilder {
@@ -79,7 +83,7 @@ impl CircuitBreakerBuilder {
             threshold: None,
             consecutive_failures: None,
             window: WindowSpec::Calls(100),
-            min_calls: 20,
+            min_calls: None,
             slow: None,
             slow_threshold: None,
             open: Duration::from_secs(30),
@@ -122,11 +126,12 @@ impl CircuitBreakerBuilder {
         self
     }
 
-    /// The calls the window must hold before a rate can open the breaker: default 20; for a
-    /// count window, at most the window's size (a larger value is clamped to it). In half-open
-    /// the probes decide, whatever their number.
+    /// The calls the window must hold before a rate can open the breaker: default 20, or a
+    /// smaller count window's size. Given, it must be at most a count window's size (more
+    /// could never be reached): [`build`](Self::build) refuses it, whichever of the two was
+    /// set last. In half-open the probes decide, whatever their number.
     pub const fn min_calls(mut self, n: u32) -> Self {
-        self.min_calls = n;
+        self.min_calls = Some(n);
         self
     }
 
@@ -181,11 +186,12 @@ impl CircuitBreakerBuilder {
     /// A [`ConfigError`] naming the option (as in the attribute) and what to write instead:
     /// a percentage outside `(0, 100]`, a zero count or duration, a count window larger than
     /// [`MAX_WINDOW_CALLS`], `threshold` together with `consecutive_failures`, an exponential
-    /// maximum below its initial wait, or `slow_threshold` without `slow`.
+    /// maximum below its initial wait, `slow_threshold` without `slow`, or a `min_calls` given
+    /// above a count window's size.
     pub const fn build(self) -> Result<CircuitBreaker, ConfigError> {
         let name = self.name;
         if let Some(p) = self.threshold
-            && !is_percentage(p)
+            && !percent::in_range(p)
         {
             return invalid(
                 name,
@@ -222,12 +228,23 @@ impl CircuitBreakerBuilder {
             }
             _ => {}
         }
-        if self.min_calls == 0 {
+        if let Some(0) = self.min_calls {
             return invalid(
                 name,
                 "min_calls",
                 "must be at least 1: write min_calls = 20",
             );
+        }
+        if let (Some(min_calls), WindowSpec::Calls(n)) = (self.min_calls, self.window)
+            && min_calls > n
+        {
+            // The attribute's words (`#[circuit_breaker(window = 10, min_calls = 20)]`).
+            return Err(ConfigError::with_values(
+                name,
+                "min_calls",
+                MIN_CALLS_OVER_WINDOW,
+                [min_calls, n],
+            ));
         }
         if let Some(d) = self.slow
             && d.is_zero()
@@ -235,7 +252,7 @@ impl CircuitBreakerBuilder {
             return invalid(name, "slow", "must be longer than 0: write slow = 2s");
         }
         if let Some(p) = self.slow_threshold {
-            if !is_percentage(p) {
+            if !percent::in_range(p) {
                 return invalid(
                     name,
                     "slow_threshold",
@@ -272,16 +289,24 @@ impl CircuitBreakerBuilder {
             Some(p) => scaled(p),
             None => (RATE_SCALE / 2) as u32,
         };
-        let (window, min_calls) = match self.window {
-            WindowSpec::Calls(n) => {
-                let min_calls = if self.min_calls > n {
+        let (window, min_calls) = match (self.window, self.min_calls) {
+            (WindowSpec::Calls(n), Some(min_calls)) => (Spec::Calls(n), min_calls),
+            // The default follows a count window smaller than it.
+            (WindowSpec::Calls(n), None) => (
+                Spec::Calls(n),
+                if n < DEFAULT_MIN_CALLS {
                     n
                 } else {
-                    self.min_calls
-                };
-                (Spec::Calls(n), min_calls)
-            }
-            WindowSpec::Time(d) => (Spec::Time(ticks(d)), self.min_calls),
+                    DEFAULT_MIN_CALLS
+                },
+            ),
+            (WindowSpec::Time(d), min_calls) => (
+                Spec::Time(ticks(d)),
+                match min_calls {
+                    Some(m) => m,
+                    None => DEFAULT_MIN_CALLS,
+                },
+            ),
         };
         let config = Config {
             threshold,
@@ -290,6 +315,7 @@ impl CircuitBreakerBuilder {
                 None => 0,
             },
             min_calls,
+            min_calls_given: self.min_calls.is_some(),
             slow: match self.slow {
                 Some(d) => ticks(d),
                 None => 0,
@@ -318,7 +344,7 @@ impl CircuitBreakerBuilder {
             threshold: rate_mode.then(|| percent(c.threshold)),
             consecutive_failures: (!rate_mode).then_some(c.consecutive_failures),
             window,
-            min_calls: c.min_calls,
+            min_calls: c.min_calls_given.then_some(c.min_calls),
             slow: (c.slow != 0).then(|| Duration::from_nanos(c.slow)),
             slow_threshold: (c.slow != 0).then(|| percent(c.slow_threshold)),
             open: Duration::from_nanos(c.open_initial),
@@ -349,6 +375,11 @@ impl CircuitBreakerBuilder {
 }
 
 impl CircuitBreaker {
+    /// The calls the window must hold before a rate can open the breaker, given or by default.
+    pub(crate) fn min_calls(&self) -> u32 {
+        self.core.config().min_calls
+    }
+
     /// The breaker's settings now, as a builder: change what you need and pass it to
     /// [`reconfigure`](Self::reconfigure).
     pub fn settings(&self) -> CircuitBreakerBuilder {
@@ -387,7 +418,7 @@ impl CircuitBreaker {
             ..settings
         }
         .build()?;
-        // The settings first: `min_calls` is already clamped to a new count window's size.
+        // The settings first: a default `min_calls` already follows a new count window's size.
         self.core.set_config(checked.core.config());
         self.core.set_window(checked.core.window());
         Ok(())

@@ -35,8 +35,10 @@ pub(crate) struct Config {
     pub(crate) threshold: u32,
     /// Consecutive failures that trip; 0 = trip on the failure rate instead.
     pub(crate) consecutive_failures: u32,
-    /// Calls the window must hold before a rate may trip (already clamped to a count window's size).
+    /// Calls the window must hold before a rate may trip (at most a count window's size).
     pub(crate) min_calls: u32,
+    /// Whether `min_calls` was given, rather than the default that follows the window.
+    pub(crate) min_calls_given: bool,
     /// A call taking at least this many ticks is slow; 0 = slow calls are not tracked.
     pub(crate) slow: u64,
     /// Slow-call rate that trips, in hundredths of a percent.
@@ -65,6 +67,8 @@ struct Settings {
     open_max: AtomicU64,
     half_open: AtomicU32,
     critical: AtomicBool,
+    /// Read only by `settings()`: whether `min_calls` follows the window (see `Config`).
+    min_calls_given: AtomicBool,
 }
 
 impl Settings {
@@ -80,6 +84,7 @@ impl Settings {
                 open_max: AtomicU64::new(c.open_max),
                 half_open: AtomicU32::new(c.half_open),
                 critical: AtomicBool::new(c.critical),
+                min_calls_given: AtomicBool::new(c.min_calls_given),
             }
         }
     }
@@ -289,6 +294,7 @@ impl Core {
             open_max: s.open_max.load(Relaxed),
             half_open: s.half_open.load(Relaxed),
             critical: s.critical.load(Relaxed),
+            min_calls_given: s.min_calls_given.load(Relaxed),
         }
     }
 
@@ -307,6 +313,7 @@ impl Core {
         s.open_max.store(c.open_max, Relaxed);
         s.half_open.store(c.half_open, Relaxed);
         s.critical.store(c.critical, Relaxed);
+        s.min_calls_given.store(c.min_calls_given, Relaxed);
         // After the stores: a success may trip the breaker under new settings.
         self.window.settings_changed();
     }
@@ -853,6 +860,7 @@ mod tests {
             open_max: 10 * SECOND,
             half_open: 2,
             critical: false,
+            min_calls_given: true,
         }
     }
 
@@ -1073,6 +1081,7 @@ mod loom_tests {
             open_max: 4 * WAIT,
             half_open,
             critical: false,
+            min_calls_given: true,
         }
     }
 

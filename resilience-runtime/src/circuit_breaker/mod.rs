@@ -430,8 +430,9 @@ impl CircuitBreaker {
     /// kept: an open breaker stays open until its deadline, a half-open one finishes its
     /// probe round, and the counters are kept. Calls that were admitted before the change and
     /// complete after it are counted but not recorded in the new window. Setting the window
-    /// the breaker already has changes nothing. `min_calls` is clamped to the new size, as
-    /// [`CircuitBreakerBuilder::min_calls`] is, and stays so if the window grows again.
+    /// the breaker already has changes nothing. A default `min_calls` follows the new size (20,
+    /// or a smaller window's size); a given `min_calls` above the new size is an error, as in
+    /// [`CircuitBreakerBuilder::min_calls`]: lower `min_calls` first.
     ///
     /// ```
     /// use resilience_runtime::CircuitBreaker;
@@ -444,7 +445,8 @@ impl CircuitBreaker {
     ///
     /// # Errors
     ///
-    /// A [`ConfigError`] for `window` when `n` is 0 or above [`MAX_WINDOW_CALLS`]; nothing
+    /// A [`ConfigError`] for `window` when `n` is 0 or above [`MAX_WINDOW_CALLS`], or for
+    /// `min_calls` when a given `min_calls` is above `n` (the message states both); nothing
     /// changes.
     pub fn set_window_calls(&self, n: u32) -> Result<(), ConfigError> {
         self.reconfigure(self.settings().window_calls(n))
@@ -465,7 +467,8 @@ impl CircuitBreaker {
     ///
     /// # Errors
     ///
-    /// A [`ConfigError`] for `min_calls` when `n` is 0; nothing changes.
+    /// A [`ConfigError`] for `min_calls` when `n` is 0 or above a count window's size; nothing
+    /// changes.
     pub fn set_min_calls(&self, n: u32) -> Result<(), ConfigError> {
         self.reconfigure(self.settings().min_calls(n))
     }

@@ -85,14 +85,41 @@ impl Gcra {
         }
     }
 
-    /// Changes the rate: one permit every `interval` (>= 1) nanoseconds, `burst` (>= 1) at once.
-    /// The TAT stays: permits already granted or reserved keep the old spacing.
-    pub(crate) fn set_rate(&self, interval: u64, burst: u32) {
-        // Relaxed (both): see `acquire`; a racing caller may decide once with a mix of the old
+    /// Changes the rate: one permit every `interval` (>= 1) nanoseconds, `burst` (>= 1) at once,
+    /// from tick `now()` (read only if the limiter has handed out a permit).
+    ///
+    /// The TAT is rebased so the new rate applies from now. The limiter's debt (`TAT - now`,
+    /// the permits handed out that have not yet refilled, at the old interval) is kept as a
+    /// number of permits and respaced at the new interval, up to one full new burst: the
+    /// limiter is as full as it was, in permits, and refills at the new rate. Raising the rate
+    /// thus drops the wait built up at the lower one; lowering it charges the permits already
+    /// out at the new spacing, at most a whole burst. Reservations keep their due times (a
+    /// caller already waiting is not moved), and one made before the change can no longer be
+    /// given back (its TAT is gone), which errs towards admitting less.
+    pub(crate) fn set_rate(&self, interval: u64, burst: u32, now: impl FnOnce() -> u64) {
+        let burst_span = interval.saturating_mul(u64::from(burst));
+        // Relaxed (all): see `acquire`; a racing caller may decide once with a mix of the old
         // and new values, which errs by at most that one decision.
-        self.interval.store(interval, Relaxed);
-        self.burst_span
-            .store(interval.saturating_mul(u64::from(burst)), Relaxed);
+        let old_interval = self.interval.swap(interval, Relaxed);
+        let old_span = self.burst_span.swap(burst_span, Relaxed);
+        if (old_interval, old_span) == (interval, burst_span) || self.tat.load(Relaxed) == 0 {
+            return;
+        }
+        let now = now();
+        let mut tat = self.tat.load(Relaxed);
+        while tat > now {
+            let debt = u128::from(tat - now) * u128::from(interval) / u128::from(old_interval);
+            let debt = u64::try_from(debt).unwrap_or(u64::MAX).min(burst_span);
+            // Relaxed: as in `acquire`; a caller that took a permit meanwhile is rebased with
+            // the rest on the next turn.
+            match self
+                .tat
+                .compare_exchange_weak(tat, now.saturating_add(debt), Relaxed, Relaxed)
+            {
+                Ok(_) => return,
+                Err(actual) => tat = actual,
+            }
+        }
     }
 
     /// How many permits an idle limiter admits at once.
@@ -269,6 +296,39 @@ mod tests {
                 retry_after: 10 * MS
             }
         );
+    }
+
+    #[test]
+    fn raising_the_rate_respaces_the_permits_out_and_drops_the_old_wait() {
+        // 1 a minute, one call: the next permit is a minute away.
+        let gcra = Gcra::new(60_000 * MS, 1);
+        assert_eq!(gcra.acquire(1, 0), Decision::Admitted);
+        let now = 1 + 5_000 * MS;
+        // 1000 a second, burst 1000: the one permit out counts as one of the new burst.
+        gcra.set_rate(MS, 1000, || now);
+        assert_eq!(gcra.available(now), 999);
+        assert_eq!(gcra.acquire(now, 0), Decision::Admitted);
+    }
+
+    #[test]
+    fn lowering_the_rate_charges_the_permits_out_up_to_one_burst() {
+        let gcra = Gcra::new(10 * MS, 10);
+        for _ in 0..4 {
+            assert_eq!(gcra.acquire(1, 0), Decision::Admitted);
+        }
+        // 4 permits out, respaced at one a second with a burst of 10: 6 left ...
+        gcra.set_rate(1_000 * MS, 10, || 1);
+        assert_eq!(gcra.available(1), 6);
+        // ... and at a burst of 2, the limiter is full, its next permit one interval away.
+        gcra.set_rate(1_000 * MS, 2, || 1);
+        assert_eq!(
+            gcra.acquire(1, 0),
+            Decision::Rejected {
+                retry_after: 1_000 * MS
+            }
+        );
+        // The same rate again changes nothing.
+        gcra.set_rate(1_000 * MS, 2, || unreachable!("no rebase"));
     }
 
     #[test]

@@ -171,9 +171,15 @@ impl RateLimiter {
         self.gcra.burst()
     }
 
-    /// Changes the rate and burst at run time, without a lock: from the next call on, permits
-    /// come every `per / count` and an idle limiter admits `burst` at once. Permits already
-    /// granted or reserved keep the old spacing; the new one spaces the permits after them.
+    /// Changes the rate and burst at run time, without a lock: from now on, permits come every
+    /// `per / count` and an idle limiter admits `burst` at once.
+    ///
+    /// The limiter's debt is rebased, so the new rate applies from now: the permits handed
+    /// out that have not yet refilled count as that many permits of the new rate, at most one
+    /// full new burst. Raising the rate (`1/m`, one call, then `1000/s`) leaves 999 permits
+    /// free at once, not a wait of a minute; lowering it (`10/s` with 4 permits out, then
+    /// `1/s` with a burst of 2) leaves the limiter full, its next permit one new interval
+    /// away. Callers already waiting for a reserved permit keep their due times.
     ///
     /// # Errors
     ///
@@ -223,7 +229,7 @@ impl RateLimiter {
         self.count.store(count, Relaxed);
         self.per.store(checked.per.load(Relaxed), Relaxed);
         self.wait.store(checked.wait_ticks(), Relaxed);
-        self.gcra.set_rate(interval, burst);
+        self.gcra.set_rate(interval, burst, || self.clock.now());
         Ok(())
     }
 

@@ -16,15 +16,20 @@
 //! Environment variables override the file: `RESILIENCE_<NAME>__<KEY>`, the name upper-cased
 //! with every character other than a letter or digit written `_` (`RESILIENCE_PAYMENTS__OPEN=10s`,
 //! `RESILIENCE_SHOP__STOCK__FETCH_RETRY__ATTEMPTS=5`). A variable starting with `RESILIENCE_`
-//! that names no policy and key is an error.
+//! that names no policy and key is an error, as is one whose name or value is not UTF-8; other
+//! variables are not read.
 //!
 //! # Loading and reloading
 //!
 //! [`load`] checks everything first: unknown names and keys (with "did you mean"), values that
 //! do not parse, and values the policies' builders refuse are errors naming the file, line and
-//! key, and then nothing changes. Otherwise every change is applied. A load replaces the
-//! previous one: a setting a former load changed and this one no longer mentions goes back to
-//! the value the policy was declared with. Each policy takes its new settings from its next
+//! key, and then nothing changes. Otherwise every change is applied.
+//!
+//! A load applies exactly what the file and the environment name, on top of each policy's
+//! current settings: a setting they do not name stays as it is, whether it was declared, set
+//! at run time ([`registry::set`](super::set), `set_open`, ...) or set by a former load. So a
+//! reload never undoes an operator's change it does not mention, and a setting removed from the
+//! file keeps the value the file last gave it. Each policy takes its new settings from its next
 //! call, keeping its state and counters.
 //!
 //! ```
@@ -43,23 +48,14 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::Mutex;
 
 use toml::de::{DeTable, DeValue};
 
 use super::settings::{ChangeSet, keys};
-use super::{Location, RegistryError, lock};
-use crate::event::PolicyKind;
-
-/// The settings every policy touched by a load had before the first load: what a setting
-/// returns to when a later load no longer mentions it.
-static DECLARED: Mutex<Option<HashMap<String, Settings>>> = Mutex::new(None);
+use super::{Location, RegistryError};
 
 /// A setting given by the file or the environment: policy, key, value, and where in the file.
 type Given = (String, String, String, Option<Location>);
-
-/// A policy's settings, as a snapshot lists them.
-type Settings = Vec<(&'static str, String)>;
 
 /// Loads `path` and the environment's `RESILIENCE_*` variables, and applies them: see the
 /// [module docs](self). Call it again to reload.
@@ -72,7 +68,29 @@ pub fn load(path: impl AsRef<Path>) -> Result<(), RegistryError> {
     let path = path.as_ref();
     let text = std::fs::read_to_string(path)
         .map_err(|e| RegistryError::file(format!("cannot read {}: {e}", path.display())))?;
-    load_str(&path.display().to_string(), &text, std::env::vars())
+    load_str(&path.display().to_string(), &text, process_env()?)
+}
+
+/// The process's `RESILIENCE_*` variables. Others are skipped unread, whatever their encoding
+/// (`std::env::vars` would panic on one that is not UTF-8); a `RESILIENCE_*` one that is not
+/// UTF-8 is an error.
+fn process_env() -> Result<Vec<(String, String)>, RegistryError> {
+    let not_utf8 = |var: &std::ffi::OsStr| {
+        RegistryError::file(format!(
+            "environment variable `{}` is not valid UTF-8: write its name and value in UTF-8",
+            var.to_string_lossy()
+        ))
+    };
+    let mut out = Vec::new();
+    for (var, value) in std::env::vars_os() {
+        if !var.as_encoded_bytes().starts_with(b"RESILIENCE_") {
+            continue;
+        }
+        let name = var.to_str().ok_or_else(|| not_utf8(&var))?.to_owned();
+        let value = value.into_string().map_err(|_| not_utf8(&var))?;
+        out.push((name, value));
+    }
+    Ok(out)
 }
 
 /// Like [`load`], with the file's `text` (named `file` in errors) and the environment given.
@@ -85,16 +103,8 @@ pub fn load_str(
     text: &str,
     env: impl IntoIterator<Item = (String, String)>,
 ) -> Result<(), RegistryError> {
-    let at = |offset: usize| {
-        let before = &text[..offset.min(text.len())];
-        let line = before.matches('\n').count() + 1;
-        let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
-        Location {
-            file: file.to_owned(),
-            line,
-            column,
-        }
-    };
+    let lines = Lines::of(text);
+    let at = |offset: usize| lines.at(file, offset);
     let root = DeTable::parse(text).map_err(|e| {
         let location = at(e.span().map_or(0, |s| s.start));
         RegistryError::file(format!("not valid TOML: {}", e.message().trim())).at(location)
@@ -116,16 +126,9 @@ pub fn load_str(
         super::get(name.get_ref()).map_err(|e| e.at(name_at.clone()))?;
         for (key, value) in table {
             let key_at = at(key.span().start);
-            let value = scalar(value.get_ref()).ok_or_else(|| {
-                RegistryError::invalid_value(
-                    name.get_ref(),
-                    key.get_ref(),
-                    format!(
-                        "expected a string such as \"30s\", a number or a boolean, found {}",
-                        value.get_ref().type_str()
-                    ),
-                )
-                .at(key_at.clone())
+            let value = scalar(value.get_ref()).map_err(|message| {
+                RegistryError::invalid_value(name.get_ref(), key.get_ref(), message)
+                    .at(key_at.clone())
             })?;
             given.push((
                 name.get_ref().to_string(),
@@ -137,39 +140,7 @@ pub fn load_str(
     }
     given.extend(from_env(env)?);
 
-    let mut declared = lock(&DECLARED);
-    let declared = declared.get_or_insert_with(HashMap::new);
-    // What the policies were declared with, captured the first time a load touches them.
-    let snapshot = super::snapshot();
-    for (name, ..) in &given {
-        if !declared.contains_key(name)
-            && let Some(p) = snapshot.get(name)
-        {
-            let mut settings = p.settings.clone();
-            // What a snapshot leaves out because it is off, spelled out so it comes back.
-            let off: &[(&str, &str)] = match p.kind {
-                PolicyKind::CircuitBreaker => &[("slow", "off"), ("critical", "false")],
-                PolicyKind::Bulkhead => &[("wait", "none")],
-                PolicyKind::RateLimiter => &[("wait", "0s")],
-                _ => &[],
-            };
-            for (key, value) in off {
-                if !settings.iter().any(|(k, _)| k == key)
-                    && let Some(key) = keys(p.kind).into_iter().find(|k| k == key)
-                {
-                    // `slow` first: it clears `slow_threshold`, which must come after it.
-                    settings.insert(0, (key, (*value).to_owned()));
-                }
-            }
-            declared.insert(name.clone(), settings);
-        }
-    }
     let mut changes = ChangeSet::new();
-    for (name, settings) in declared.iter() {
-        for (key, value) in settings {
-            changes.set_declared(name, key, value)?;
-        }
-    }
     for (name, key, value, location) in &given {
         changes.set(name, key, value).map_err(|e| match location {
             Some(l) => e.at(l.clone()),
@@ -190,14 +161,48 @@ pub fn load_str(
     changes.apply()
 }
 
-/// A TOML value as the text the registry's settings take.
-fn scalar(value: &DeValue<'_>) -> Option<String> {
+/// Where each line of a file starts, found once, so locating a key is a binary search rather
+/// than a count of the lines before it (which made a load quadratic in the number of keys).
+struct Lines {
+    /// The byte offset of each line's first byte, in order; the first is 0.
+    starts: Vec<usize>,
+}
+
+impl Lines {
+    fn of(text: &str) -> Self {
+        let breaks = text.match_indices('\n').map(|(i, _)| i + 1);
+        Lines {
+            starts: std::iter::once(0).chain(breaks).collect(),
+        }
+    }
+
+    /// The line and column (from 1, the column in bytes) of byte `offset` of `file`.
+    fn at(&self, file: &str, offset: usize) -> Location {
+        // The lines starting at or before `offset`: at least the first.
+        let line = self.starts.partition_point(|&start| start <= offset).max(1);
+        Location {
+            file: file.to_owned(),
+            line,
+            column: offset - self.starts[line - 1] + 1,
+        }
+    }
+}
+
+/// A TOML value as the text the registry's settings take. An integer is the value TOML gives
+/// it, written in decimal: `0x10`, `0o20` and `0b1_0000` are all 16.
+fn scalar(value: &DeValue<'_>) -> Result<String, String> {
     match value {
-        DeValue::String(s) => Some(s.to_string()),
-        DeValue::Integer(i) => Some(i.as_str().to_owned()),
-        DeValue::Float(f) => Some(f.as_str().to_owned()),
-        DeValue::Boolean(b) => Some(b.to_string()),
-        _ => None,
+        DeValue::String(s) => Ok(s.to_string()),
+        // `as_str` is the digits without their prefix, in `radix`.
+        DeValue::Integer(i) => i128::from_str_radix(i.as_str(), i.radix())
+            .map(|n| n.to_string())
+            .map_err(|_| format!("`{}` is not an integer TOML can hold", i.as_str())),
+        DeValue::Float(f) => Ok(f.as_str().to_owned()),
+        DeValue::Boolean(b) => Ok(b.to_string()),
+        other => Err(format!(
+            "expected a string such as \"30s\", a number or a boolean, found {}",
+            other.type_str()
+        )),
     }
 }
 
@@ -249,4 +254,22 @@ fn from_env(env: impl IntoIterator<Item = (String, String)>) -> Result<Vec<Given
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_line_start_search_locates_every_offset_as_counting_lines_does() {
+        let text = "[a]\nkey = 1\n\n  other = \"x\"\nlast";
+        let lines = Lines::of(text);
+        for offset in 0..=text.len() + 2 {
+            let before = &text[..offset.min(text.len())];
+            let line = before.matches('\n').count() + 1;
+            let column = offset - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+            let at = lines.at("f", offset);
+            assert_eq!((at.line, at.column), (line, column), "offset {offset}");
+        }
+    }
 }

@@ -130,7 +130,7 @@ impl RegistryError {
     }
 
     pub(crate) fn config(name: &str, e: ConfigError) -> Self {
-        Self::invalid_value(name, e.field(), e.message().to_owned())
+        Self::invalid_value(name, e.field(), e.message().into_owned())
     }
 
     #[cfg_attr(not(feature = "config"), allow(dead_code))]

@@ -82,7 +82,7 @@ impl Pending {
         match self {
             Pending::CircuitBreaker(_, b) => {
                 *b = match key {
-                    "threshold" => b.rate_mode().threshold(parse_percent(value)?),
+                    "threshold" => b.rate_mode().threshold(parse_percent(key, value)?),
                     "failures" => b
                         .consecutive_mode()
                         .consecutive_failures(parse_count(value)?),
@@ -104,7 +104,7 @@ impl Pending {
                     "min_calls" => b.min_calls(parse_count(value)?),
                     "slow" if matches!(value.trim(), "off" | "none") => b.without_slow(),
                     "slow" => b.slow(parse_duration(value)?),
-                    "slow_threshold" => b.slow_threshold(parse_percent(value)?),
+                    "slow_threshold" => b.slow_threshold(parse_percent(key, value)?),
                     "open" => {
                         let (initial, max) = parse_open(value)?;
                         b.open_exponential(initial, max)
@@ -186,6 +186,17 @@ impl Pending {
         Ok(true)
     }
 
+    /// A breaker's given `min_calls` and a count window smaller than it, if so.
+    fn min_calls_over_window(&self) -> Option<(u32, u32)> {
+        match self {
+            Pending::CircuitBreaker(_, b) => match (b.min_calls, b.window) {
+                (Some(min_calls), WindowSpec::Calls(n)) if min_calls > n => Some((min_calls, n)),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
     /// Applies the settings; `check_only` only checks them.
     fn apply(&self, check_only: bool) -> Result<(), crate::ConfigError> {
         match self {
@@ -212,7 +223,7 @@ impl Pending {
 ///
 /// | kind | keys |
 /// |---|---|
-/// | circuit breaker | `threshold = "50%"`, `failures = 5`, `min_calls = 20`, `slow = "2s"` (or `"off"`), `slow_threshold = "80%"`, `open = "30s"` or `"exponential(5s, max = 5m)"`, `half_open = 3`, `critical = true`, `window = 100` or `"60s"` (a new window starts empty) |
+/// | circuit breaker | `threshold = "50%"`, `failures = 5`, `min_calls = 20`, `slow = "2s"` (or `"off"`), `slow_threshold = "80%"`, `open = "30s"` or `"exponential(5s, max = 5m)"`, `half_open = 3`, `critical = true`, `window = 100` or `"60s"` (a new window starts empty; a count window below a given `min_calls` is an error stating both: lower `min_calls` first, or in the same change set) |
 /// | retry | `attempts = 3`, `backoff = "exponential(100ms, max = 10s)"`, `jitter = "full"` (a new backoff without `jitter` gets its default jitter) |
 /// | timeout | `duration = "800ms"` |
 /// | bulkhead | `max = 10`, `queue = 20` (`0` also drops `wait`), `wait = "500ms"` (or `"none"`: until a slot frees) |
@@ -233,6 +244,8 @@ impl Pending {
 #[derive(Clone, Debug, Default)]
 pub struct ChangeSet {
     pending: Vec<(String, Pending)>,
+    /// The (policy, key) pairs given, to say which of two settings that disagree was changed.
+    given: Vec<(String, String)>,
 }
 
 impl ChangeSet {
@@ -248,6 +261,15 @@ impl ChangeSet {
     /// An unknown policy or key (with the close matches), or a value that does not parse.
     /// The value is checked against the policy's other settings by [`apply`](Self::apply).
     pub fn set(&mut self, name: &str, key: &str, value: &str) -> Result<(), RegistryError> {
+        self.set_value(name, key, value)?;
+        if !self.given.iter().any(|(n, k)| n == name && k == key) {
+            self.given.push((name.to_owned(), key.to_owned()));
+        }
+        Ok(())
+    }
+
+    /// Sets `key` in the pending settings of `name`, without recording it as given.
+    fn set_value(&mut self, name: &str, key: &str, value: &str) -> Result<(), RegistryError> {
         let index = match self.pending.iter().position(|(n, _)| n == name) {
             Some(i) => i,
             None => {
@@ -265,26 +287,6 @@ impl ChangeSet {
         }
     }
 
-    /// Sets `key` back to the value the policy was declared with (as a snapshot prints it),
-    /// without counting as given: a `backoff` set later still gets its default jitter.
-    #[cfg(feature = "config")]
-    pub(crate) fn set_declared(
-        &mut self,
-        name: &str,
-        key: &str,
-        value: &str,
-    ) -> Result<(), RegistryError> {
-        self.set(name, key, value)?;
-        if let Some((_, pending)) = self.pending.iter_mut().find(|(n, _)| n == name) {
-            match pending {
-                Pending::Retry { jitter_given, .. } => *jitter_given = false,
-                Pending::RateLimiter { burst_given, .. } => *burst_given = false,
-                _ => {}
-            }
-        }
-        Ok(())
-    }
-
     /// Checks every change as the policies' builders check them, without applying any.
     ///
     /// # Errors
@@ -292,9 +294,25 @@ impl ChangeSet {
     /// The first policy whose new settings its builder refuses, naming the field.
     pub fn check(&self) -> Result<(), RegistryError> {
         for (name, pending) in &self.pending {
-            pending
-                .apply(true)
-                .map_err(|e| RegistryError::config(name, e))?;
+            pending.apply(true).map_err(|e| {
+                let given = |key: &str| self.given.iter().any(|(n, k)| n == name && k == key);
+                // A new window below a `min_calls` this change leaves as it is: say so of the
+                // window, the setting that was changed.
+                match pending.min_calls_over_window() {
+                    Some((min_calls, window)) if given("window") && !given("min_calls") => {
+                        RegistryError::invalid_value(
+                            name,
+                            "window",
+                            format!(
+                                "window = {window} is less than min_calls = {min_calls}, so the \
+                                 breaker could never trip; make the window at least {min_calls}, \
+                                 or lower min_calls first"
+                            ),
+                        )
+                    }
+                    _ => RegistryError::config(name, e),
+                }
+            })?;
         }
         Ok(())
     }

@@ -215,7 +215,8 @@ fn breaker_settings(p: &crate::CircuitBreaker) -> Vec<(&'static str, String)> {
             WindowSpec::Time(d) => fmt_duration(d),
         },
     ));
-    out.push(("min_calls", s.min_calls.to_string()));
+    // The calls it holds to now, given or the default that follows the window.
+    out.push(("min_calls", p.min_calls().to_string()));
     if let Some(slow) = s.slow {
         out.push(("slow", fmt_duration(slow)));
         if let Some(t) = s.slow_threshold {

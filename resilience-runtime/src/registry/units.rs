@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use resilience_syntax::duration as units;
+use resilience_syntax::percent;
 
 use crate::{Backoff, Jitter};
 
@@ -34,13 +35,16 @@ pub(crate) fn fmt_duration(d: Duration) -> String {
     units::format(u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
 }
 
-/// A percentage: `50%` (the `%` may be left out: `50`).
-pub(crate) fn parse_percent(s: &str) -> Result<f64, String> {
-    let t = s.trim();
-    let number = t.strip_suffix('%').unwrap_or(t).trim();
-    number
-        .parse::<f64>()
-        .map_err(|_| format!("`{t}` is not a percentage: write 50% or 12.5%"))
+/// A percentage of setting `key`: `50%`, `12.5%`, with its `%` and in `(0, 100]`, as the
+/// attribute takes it and with the attribute's words (`resilience_syntax::percent`).
+pub(crate) fn parse_percent(key: &str, s: &str) -> Result<f64, String> {
+    percent::parse(s).map_err(|refused| {
+        let example = match key {
+            "slow_threshold" => "slow_threshold = 80%".to_owned(),
+            _ => format!("{key} = 50%"),
+        };
+        refused.message(key, &example)
+    })
 }
 
 pub(crate) fn fmt_percent(p: f64) -> String {
@@ -258,7 +262,7 @@ mod tests {
             (6000, Duration::from_secs(60))
         );
         assert_eq!(fmt_rate(100, Duration::from_secs(1)), "100/s");
-        assert_eq!(parse_percent("12.5%").unwrap(), 12.5);
+        assert_eq!(parse_percent("threshold", "12.5%").unwrap(), 12.5);
         assert!(parse_rate("100").is_err());
         // Every period the attribute takes, and back.
         for (rate, per) in [
