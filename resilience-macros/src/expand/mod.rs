@@ -400,7 +400,7 @@ impl Gen<'_> {
             }
             None => quote!(#private::retry::no_hint),
         };
-        let timeouts = retry.retry_timeouts.map_or(true, |t| t.value);
+        let timeouts = retry.retry_timeouts.is_none_or(|t| t.value);
         quote! {
             {
                 let mut #attempts = #handle.start();
