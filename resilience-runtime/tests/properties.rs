@@ -105,7 +105,12 @@ fn breaker_cfg() -> impl Strategy<Value = BreakerCfg> {
 }
 
 fn build_breaker(cfg: BreakerCfg) -> CircuitBreaker {
-    let mut b = CircuitBreaker::builder("prop").min_calls(cfg.min_calls);
+    // A min_calls above a count window is refused: the model takes the window's size then.
+    let min_calls = match cfg.window {
+        WindowCfg::Calls(n) => cfg.min_calls.min(n),
+        WindowCfg::Secs(_) => cfg.min_calls,
+    };
+    let mut b = CircuitBreaker::builder("prop").min_calls(min_calls);
     b = match cfg.window {
         WindowCfg::Calls(n) => b.window_calls(n),
         WindowCfg::Secs(s) => b.window_time(Duration::from_secs(s)),
