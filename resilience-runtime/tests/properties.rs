@@ -105,7 +105,12 @@ fn breaker_cfg() -> impl Strategy<Value = BreakerCfg> {
 }
 
 fn build_breaker(cfg: BreakerCfg) -> CircuitBreaker {
-    let mut b = CircuitBreaker::builder("prop").min_calls(cfg.min_calls);
+    // A min_calls above a count window is refused: the model takes the window's size then.
+    let min_calls = match cfg.window {
+        WindowCfg::Calls(n) => cfg.min_calls.min(n),
+        WindowCfg::Secs(_) => cfg.min_calls,
+    };
+    let mut b = CircuitBreaker::builder("prop").min_calls(min_calls);
     b = match cfg.window {
         WindowCfg::Calls(n) => b.window_calls(n),
         WindowCfg::Secs(s) => b.window_time(Duration::from_secs(s)),
@@ -441,10 +446,14 @@ fn check_breaker(cfg: BreakerCfg, ops: Vec<Op>) -> Result<(), TestCaseError> {
     paused_runtime().block_on(async {
         let breaker = build_breaker(cfg);
         let mut model = ModelBreaker::new(cfg);
-        // Starts the breaker's clock now, so its ticks are the model's nanoseconds.
-        breaker.metrics();
-        let origin = tokio::time::Instant::now();
-        let now = || (tokio::time::Instant::now() - origin).as_nanos() as u64;
+        // The breaker's clock starts at its first call (reading it starts nothing), so the
+        // model's does too: its ticks are then the model's nanoseconds.
+        let origin: Cell<Option<tokio::time::Instant>> = Cell::new(None);
+        let now = || {
+            origin
+                .get()
+                .map_or(0, |o| (tokio::time::Instant::now() - o).as_nanos() as u64)
+        };
         let mut in_flight: Vec<Running<'_>> = Vec::new();
 
         for (step, op) in ops.into_iter().enumerate() {
@@ -455,6 +464,9 @@ fn check_breaker(cfg: BreakerCfg, ops: Vec<Op>) -> Result<(), TestCaseError> {
                         let end = end.clone();
                         poll_fn(move |_| end.take().map_or(Poll::Pending, Poll::Ready))
                     };
+                    if origin.get().is_none() {
+                        origin.set(Some(tokio::time::Instant::now()));
+                    }
                     let mut call: InFlight<'_> = Box::pin(breaker.call_classified(body, classify));
                     let decided = poll_once(call.as_mut()).await;
                     match (model.start(now()), decided) {
@@ -759,8 +771,8 @@ proptest! {
                 rejections: 0,
                 cancelled: 0,
             };
-            // Starts the limiter's clock now.
-            limiter.available();
+            // The limiter's clock starts at its first call; the GCRA's decisions do not depend
+            // on where its ticks start, so the model counts from here.
             let origin = tokio::time::Instant::now();
             let now = || (tokio::time::Instant::now() - origin).as_nanos() as u64;
             let mut waiting: Vec<Waiting<'_>> = Vec::new();
