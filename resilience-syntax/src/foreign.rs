@@ -441,6 +441,13 @@ mod tests {
     #[test]
     fn no_foreign_name_shadows_one_of_ours() {
         let common: &[&str] = &["record", "ignore", "when", "fallback", "name", "crate"];
+        let every = [
+            names::CIRCUIT_BREAKER,
+            names::RETRY,
+            names::BULKHEAD,
+            names::RATE_LIMITER,
+        ]
+        .concat();
         for f in FOREIGN {
             let own: &[&str] = match f.kind {
                 Some("circuit_breaker") => names::CIRCUIT_BREAKER,
@@ -448,14 +455,7 @@ mod tests {
                 Some("bulkhead") => names::BULKHEAD,
                 Some("rate_limiter") => names::RATE_LIMITER,
                 Some(_) => &[],
-                None => &[
-                    names::CIRCUIT_BREAKER,
-                    names::RETRY,
-                    names::BULKHEAD,
-                    names::RATE_LIMITER,
-                ]
-                .concat()
-                .leak(),
+                None => &every,
             };
             for ours in own.iter().chain(common) {
                 assert_ne!(normalise(f.name), normalise(ours), "{} is ours", f.name);
