@@ -332,7 +332,6 @@ impl CircuitBreakerBuilder {
         Ok(CircuitBreaker {
             core: Core::new(name, config, Window::new(window)),
             clock: Clock::new(),
-            declared: self,
         })
     }
 

@@ -89,7 +89,6 @@ impl RateLimiterBuilder {
             wait: AtomicU64::new(ticks(self.wait)),
             clock: Clock::new(),
             counters: Counters::new(),
-            declared: self,
         })
     }
 }
