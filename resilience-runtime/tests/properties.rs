@@ -446,10 +446,14 @@ fn check_breaker(cfg: BreakerCfg, ops: Vec<Op>) -> Result<(), TestCaseError> {
     paused_runtime().block_on(async {
         let breaker = build_breaker(cfg);
         let mut model = ModelBreaker::new(cfg);
-        // Starts the breaker's clock now, so its ticks are the model's nanoseconds.
-        breaker.metrics();
-        let origin = tokio::time::Instant::now();
-        let now = || (tokio::time::Instant::now() - origin).as_nanos() as u64;
+        // The breaker's clock starts at its first call (reading it starts nothing), so the
+        // model's does too: its ticks are then the model's nanoseconds.
+        let origin: Cell<Option<tokio::time::Instant>> = Cell::new(None);
+        let now = || {
+            origin
+                .get()
+                .map_or(0, |o| (tokio::time::Instant::now() - o).as_nanos() as u64)
+        };
         let mut in_flight: Vec<Running<'_>> = Vec::new();
 
         for (step, op) in ops.into_iter().enumerate() {
@@ -460,6 +464,9 @@ fn check_breaker(cfg: BreakerCfg, ops: Vec<Op>) -> Result<(), TestCaseError> {
                         let end = end.clone();
                         poll_fn(move |_| end.take().map_or(Poll::Pending, Poll::Ready))
                     };
+                    if origin.get().is_none() {
+                        origin.set(Some(tokio::time::Instant::now()));
+                    }
                     let mut call: InFlight<'_> = Box::pin(breaker.call_classified(body, classify));
                     let decided = poll_once(call.as_mut()).await;
                     match (model.start(now()), decided) {
@@ -764,8 +771,8 @@ proptest! {
                 rejections: 0,
                 cancelled: 0,
             };
-            // Starts the limiter's clock now.
-            limiter.available();
+            // The limiter's clock starts at its first call; the GCRA's decisions do not depend
+            // on where its ticks start, so the model counts from here.
             let origin = tokio::time::Instant::now();
             let now = || (tokio::time::Instant::now() - origin).as_nanos() as u64;
             let mut waiting: Vec<Waiting<'_>> = Vec::new();

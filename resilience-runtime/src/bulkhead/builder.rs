@@ -115,6 +115,7 @@ impl BulkheadBuilder {
             wait: std::sync::atomic::AtomicU64::new(wait),
             slot_freed: Notify::const_new(),
             counters: Counters::new(),
+            declared: self,
         })
     }
 }

@@ -82,6 +82,8 @@ pub struct Bulkhead {
     /// Wakes a waiting caller when a slot frees (one per freed slot, all when `max` rises).
     slot_freed: Notify,
     counters: Counters,
+    /// The settings it was built with, for [`reset`](Self::reset).
+    declared: BulkheadBuilder,
 }
 
 /// The counters not kept by the core (which counts calls in flight, waiting and completed).
@@ -90,6 +92,8 @@ struct Counters {
     rejections: AtomicU64,
     cancelled: AtomicU64,
     panicked: AtomicU64,
+    /// The core's completed count at the last reset (the count lives in the slot word).
+    completed_before: AtomicU64,
 }
 
 impl Counters {
@@ -98,6 +102,7 @@ impl Counters {
             rejections: AtomicU64::new(0),
             cancelled: AtomicU64::new(0),
             panicked: AtomicU64::new(0),
+            completed_before: AtomicU64::new(0),
         }
     }
 }
@@ -221,10 +226,29 @@ impl Bulkhead {
         self.reconfigure(settings)
     }
 
+    /// Makes the bulkhead as it was built: the settings it was declared with, and its counters
+    /// at zero. Calls in flight or queued keep their places and are counted when they end, so
+    /// until then `calls` may be below the sum of its parts.
+    pub fn reset(&self) {
+        // The declared settings were built once: they are valid.
+        let _ = self.reconfigure(self.declared);
+        let c = &self.counters;
+        // Relaxed (all): counters, read only for snapshots.
+        for counter in [&c.rejections, &c.cancelled, &c.panicked] {
+            counter.store(0, Relaxed);
+        }
+        c.completed_before.store(self.core.completed(), Relaxed);
+    }
+
     /// A snapshot of the counters.
     pub fn metrics(&self) -> BulkheadMetrics {
         // Relaxed (all loads): independent counters, read for a snapshot.
-        let completed = self.core.completed();
+        // Modulo 2^44, as the core counts: a reset's base may be above a count that wrapped.
+        let completed = self
+            .core
+            .completed()
+            .wrapping_sub(self.counters.completed_before.load(Relaxed))
+            & ((1 << 44) - 1);
         let rejections = self.counters.rejections.load(Relaxed);
         let cancelled = self.counters.cancelled.load(Relaxed);
         let panicked = self.counters.panicked.load(Relaxed);

@@ -190,6 +190,8 @@ pub struct CircuitBreakerMetrics {
 pub struct CircuitBreaker {
     core: Core,
     clock: Clock,
+    /// The settings it was built with, for [`reset`](Self::reset).
+    declared: CircuitBreakerBuilder,
 }
 
 impl fmt::Debug for CircuitBreaker {
@@ -397,10 +399,16 @@ impl CircuitBreaker {
         self.core.force(State::Closed, true);
     }
 
-    /// Closes the breaker with an empty window and every counter back at zero, as if just
-    /// built.
+    /// Makes the breaker as it was built: the settings it was declared with, closed, an empty
+    /// window, every counter at zero, and a fresh time origin, set by the next call in
+    /// whatever runtime makes it (so a test under a paused clock can reuse a breaker another
+    /// runtime used). Calls in flight are counted, when they end, but not recorded in the
+    /// window.
     pub fn reset(&self) {
+        // The declared settings were built once: they are valid.
+        let _ = self.reconfigure(self.declared);
         self.core.reset();
+        self.clock.restart();
     }
 
     /// Sets the failure rate that opens the breaker, in percent (`(0, 100]`); a breaker that
@@ -536,7 +544,7 @@ impl CircuitBreaker {
 
     /// The state, the counters, and the window's rates. Reads the clock for a time window.
     pub fn metrics(&self) -> CircuitBreakerMetrics {
-        let s = self.core.snapshot(|| self.clock.now());
+        let s = self.core.snapshot(|| self.clock.peek());
         let ready = s.window.calls > 0 && s.window.calls >= s.min_calls as u64;
         let percent = |part: u64| part as f64 * 100.0 / s.window.calls as f64;
         CircuitBreakerMetrics {

@@ -89,6 +89,7 @@ impl RateLimiterBuilder {
             wait: AtomicU64::new(ticks(self.wait)),
             clock: Clock::new(),
             counters: Counters::new(),
+            declared: self,
         })
     }
 }

@@ -122,6 +122,13 @@ impl Gcra {
         }
     }
 
+    /// Forgets every permit handed out: the limiter is idle, as built. Reservations keep their
+    /// due times and can no longer be given back.
+    pub(crate) fn reset(&self) {
+        // Relaxed: the TAT is the whole state (see `acquire`).
+        self.tat.store(0, Relaxed);
+    }
+
     /// How many permits an idle limiter admits at once.
     pub(crate) fn burst(&self) -> u32 {
         // Relaxed (both): a snapshot of the configuration.

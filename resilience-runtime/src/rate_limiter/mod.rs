@@ -87,12 +87,16 @@ pub struct RateLimiter {
     wait: AtomicU64,
     clock: Clock,
     counters: Counters,
+    /// The settings it was built with, for [`reset`](Self::reset).
+    declared: RateLimiterBuilder,
 }
 
 #[derive(Debug)]
 struct Counters {
     /// Per thread: the one counter the admitted path writes.
     admitted: per_thread::Counter,
+    /// `admitted` at the last reset (its per-thread cells are written by their threads only).
+    admitted_before: AtomicU64,
     rejections: AtomicU64,
     cancelled: AtomicU64,
     waiting: AtomicU64,
@@ -102,6 +106,7 @@ impl Counters {
     const fn new() -> Self {
         Counters {
             admitted: per_thread::Counter::new(),
+            admitted_before: AtomicU64::new(0),
             rejections: AtomicU64::new(0),
             cancelled: AtomicU64::new(0),
             waiting: AtomicU64::new(0),
@@ -163,7 +168,7 @@ impl RateLimiter {
 
     /// How many calls would be admitted at once now (at most `burst`).
     pub fn available(&self) -> u32 {
-        self.gcra.available(self.clock.now())
+        self.gcra.available(self.clock.peek())
     }
 
     /// How many permits an idle limiter admits at once.
@@ -229,7 +234,7 @@ impl RateLimiter {
         self.count.store(count, Relaxed);
         self.per.store(checked.per.load(Relaxed), Relaxed);
         self.wait.store(checked.wait_ticks(), Relaxed);
-        self.gcra.set_rate(interval, burst, || self.clock.now());
+        self.gcra.set_rate(interval, burst, || self.clock.peek());
         Ok(())
     }
 
@@ -238,10 +243,31 @@ impl RateLimiter {
         Duration::from_nanos(self.wait_ticks())
     }
 
+    /// Makes the limiter as it was built: the settings it was declared with, idle (a whole
+    /// burst free), its counters at zero, and a fresh time origin, set by the next call in
+    /// whatever runtime makes it (so a test under a paused clock can reuse a limiter another
+    /// runtime used). Callers already waiting keep their due times.
+    pub fn reset(&self) {
+        // The declared settings were built once: they are valid.
+        let _ = self.reconfigure(self.declared);
+        self.gcra.reset();
+        self.clock.restart();
+        let c = &self.counters;
+        // Relaxed (all): counters, read only for snapshots.
+        c.rejections.store(0, Relaxed);
+        c.cancelled.store(0, Relaxed);
+        c.admitted_before.store(c.admitted.sum(), Relaxed);
+    }
+
     /// A snapshot of the counters.
     pub fn metrics(&self) -> RateLimiterMetrics {
         // Relaxed (all loads): independent counters, read for a snapshot.
-        let admitted = self.counters.admitted.sum();
+        // Saturating: a read racing a reset may see the new base with an older sum.
+        let admitted = self
+            .counters
+            .admitted
+            .sum()
+            .saturating_sub(self.counters.admitted_before.load(Relaxed));
         let rejections = self.counters.rejections.load(Relaxed);
         let cancelled = self.counters.cancelled.load(Relaxed);
         let waiting = self.counters.waiting.load(Relaxed);

@@ -29,8 +29,10 @@
 //! current settings: a setting they do not name stays as it is, whether it was declared, set
 //! at run time ([`registry::set`](super::set), `set_open`, ...) or set by a former load. So a
 //! reload never undoes an operator's change it does not mention, and a setting removed from the
-//! file keeps the value the file last gave it. Each policy takes its new settings from its next
-//! call, keeping its state and counters.
+//! file keeps the value the file last gave it. A reset ([`registry::reset`](super::reset),
+//! [`registry::reset_all`](super::reset_all)) returns a policy to its declared values; load
+//! again after it to apply the file on top of them. Each policy takes its new settings from its
+//! next call, keeping its state and counters.
 //!
 //! ```
 //! # use resilience_runtime::{registry, CircuitBreaker};

@@ -110,6 +110,19 @@ impl Policy {
         }
     }
 
+    /// Makes the policy as it was built: the settings it was declared with, its state and
+    /// counters as new, and (breakers and rate limiters) a fresh time origin. See each kind's
+    /// `reset` ([`CircuitBreaker::reset`], [`RateLimiter::reset`], ...).
+    pub fn reset(&self) {
+        match self {
+            Policy::CircuitBreaker(p) => p.reset(),
+            Policy::Retry(p) => p.reset(),
+            Policy::Timeout(p) => p.reset(),
+            Policy::Bulkhead(p) => p.reset(),
+            Policy::RateLimiter(p) => p.reset(),
+        }
+    }
+
     /// The address of the policy: its identity.
     fn address(&self) -> usize {
         match self {
@@ -353,6 +366,41 @@ getter!(
 /// table.
 pub fn snapshot() -> Snapshot {
     Snapshot::of(table().iter().map(|e| (e.name.clone(), e.policy)))
+}
+
+/// Resets every policy of the registry ([`Policy::reset`]): declared settings, state and
+/// counters as new, and a fresh time origin taken by the runtime that uses each policy next.
+///
+/// The registry and the policies are the process's: tests of one binary share them. A test
+/// suite calls `reset_all()` at the start of each test (or resets the policies it uses by
+/// name, with [`reset`]), so no test sees another's settings, state, counters or paused clock.
+/// Tests that run at the same time still share the policies; give each test policies of its
+/// own, or make them take turns.
+///
+/// ```
+/// use resilience_runtime::{registry, Bulkhead};
+/// static POOL: Bulkhead = match Bulkhead::builder("docs-reset-pool").max(4).build() {
+///     Ok(b) => b,
+///     Err(_) => panic!("invalid bulkhead"),
+/// };
+/// registry::register(&POOL);
+/// registry::set("docs-reset-pool", "max", "8").unwrap();
+/// registry::reset_all();
+/// assert_eq!(POOL.max(), 4);
+/// ```
+pub fn reset_all() {
+    for entry in table().iter() {
+        entry.policy.reset();
+    }
+}
+
+/// Resets the policy registered as `name` ([`Policy::reset`]).
+///
+/// # Errors
+///
+/// [`RegistryErrorKind::UnknownPolicy`] when no policy has that name, with the close matches.
+pub fn reset(name: &str) -> Result<(), RegistryError> {
+    get(name).map(|policy| policy.reset())
 }
 
 /// Whether the program is up, degraded or down, with the reasons: see [`Health`].

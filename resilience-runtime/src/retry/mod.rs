@@ -93,6 +93,8 @@ pub struct Retry {
     // Counters, written only when an attempt failed (never on the success path).
     retries: AtomicU64,
     gave_up: AtomicU64,
+    /// The settings it was built with, for [`reset`](Self::reset).
+    declared: RetryBuilder,
 }
 
 /// A snapshot of a retry policy's counters, from [`Retry::metrics`]. Only failed attempts write
@@ -171,6 +173,7 @@ impl RetryBuilder {
             jitter: AtomicU8::new(jitter.to_u8()),
             retries: AtomicU64::new(0),
             gave_up: AtomicU64::new(0),
+            declared: self,
         })
     }
 }
@@ -271,6 +274,16 @@ impl Retry {
     /// A [`ConfigError`] for `jitter` when it is decorrelated without exponential backoff.
     pub fn set_jitter(&self, jitter: Jitter) -> Result<(), ConfigError> {
         self.reconfigure(self.settings().jitter(jitter))
+    }
+
+    /// Makes the policy as it was built: the settings it was declared with, and its counters at
+    /// zero. Calls in flight finish with the settings they started with.
+    pub fn reset(&self) {
+        // The declared settings were built once: they are valid.
+        let _ = self.reconfigure(self.declared);
+        // Relaxed (both): counters, read only for snapshots.
+        self.retries.store(0, Relaxed);
+        self.gave_up.store(0, Relaxed);
     }
 
     /// The counters of failed attempts.

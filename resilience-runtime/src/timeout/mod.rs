@@ -75,6 +75,8 @@ pub struct Timeout {
     duration: AtomicU64,
     /// Calls cut short. Written only when the timeout fires.
     timed_out: AtomicU64,
+    /// The settings it was built with, for [`reset`](Self::reset).
+    declared: TimeoutBuilder,
 }
 
 /// A snapshot of a timeout's counter, from [`Timeout::metrics`].
@@ -122,6 +124,7 @@ impl TimeoutBuilder {
                 name: self.name,
                 duration: AtomicU64::new(ticks(d)),
                 timed_out: AtomicU64::new(0),
+                declared: self,
             }),
         }
     }
@@ -186,6 +189,15 @@ impl Timeout {
     /// A [`ConfigError`] for `duration` when it is zero; nothing changes.
     pub fn set_duration(&self, duration: Duration) -> Result<(), ConfigError> {
         self.reconfigure(self.settings().duration(duration))
+    }
+
+    /// Makes the timeout as it was built: the duration it was declared with, and its counter at
+    /// zero.
+    pub fn reset(&self) {
+        // The declared settings were built once: they are valid.
+        let _ = self.reconfigure(self.declared);
+        // Relaxed: a counter, read only for snapshots.
+        self.timed_out.store(0, Relaxed);
     }
 
     /// The counter of calls cut short.
