@@ -3,7 +3,8 @@
 //!
 //! The atomic cores take time as plain nanoseconds (`u64`) so they do not depend on tokio;
 //! [`Clock`] turns a `tokio::time::Instant` into those ticks, counted from the policy's time
-//! origin: the instant of the first call that needed the time, in whatever (possibly paused)
+//! origin: the instant of the policy's first call (or of the first call that needed the time,
+//! for the policies that do not start their clock on admission), in whatever (possibly paused)
 //! clock that call's runtime has. Reading a policy's state ([`Clock::peek`]) never sets the
 //! origin, so a snapshot taken in one test's runtime cannot freeze a policy another runtime
 //! uses; [`Clock::restart`] (a policy's reset) clears it, so the runtime that uses the policy
@@ -62,6 +63,23 @@ impl Clock {
             };
         }
         Self::ticks_between(origin, now)
+    }
+
+    /// Sets the origin to now if it is unset, so a policy's time starts at its first call
+    /// even when that call needs no time (a closed breaker's admission): where its time
+    /// window's buckets fall is then a matter of when it was first used, not of which later
+    /// call first read the clock. One relaxed load once the origin is set.
+    #[inline(always)]
+    pub(crate) fn start(&self) {
+        if self.origin.load(Relaxed) == UNSET {
+            self.start_now();
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn start_now(&self) {
+        self.now();
     }
 
     /// As [`now`](Self::now) for a read of the state, which must not set the origin: with no

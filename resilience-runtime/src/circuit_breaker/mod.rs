@@ -275,6 +275,7 @@ impl CircuitBreaker {
     /// Admits a call or rejects it; the tick it started at when slow calls are tracked.
     #[inline(always)]
     fn admit(&self) -> Result<(Permit, u64), Error> {
+        self.clock.start();
         match self.core.acquire(|| self.clock.now()) {
             Ok(permit) => {
                 let started = if self.core.slow() != 0 {
