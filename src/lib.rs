@@ -336,19 +336,7 @@ pub mod __private {
     /// Marks the way a fallback returns its result: as a future (an `async` fallback).
     pub enum AsyncFallback {}
 
-    /// The output of an `async` fallback, as the result type it must be. A trait rather than
-    /// an `Output = R` bound, so a mismatch is reported with the fallback's own message.
-    pub trait FallbackOutput<R> {
-        /// The output, unchanged.
-        fn into_result(self) -> R;
-    }
-
-    impl<R> FallbackOutput<R> for R {
-        #[inline]
-        fn into_result(self) -> R {
-            self
-        }
-    }
+    pub use resilience_runtime::__private::{AwaitFallback, FallbackOutput};
 
     /// A sync fallback's result, as a ready future.
     #[inline]
@@ -358,8 +346,10 @@ pub mod __private {
 
     /// An `async` fallback's future, its output taken as the result it must be.
     #[inline]
-    pub async fn await_fallback<F: Future<Output: FallbackOutput<R>>, R>(future: F) -> R {
-        future.await.into_result()
+    pub fn await_fallback<F: Future<Output: FallbackOutput<R>>, R>(
+        future: F,
+    ) -> AwaitFallback<F, R> {
+        AwaitFallback::new(future)
     }
 
     /// Checks that a path given to an attribute names a shared policy of its kind.

@@ -159,6 +159,52 @@ pub mod __private {
         }
     }
 
+    /// The output of an `async` fallback, as the result type it must be. A trait rather than
+    /// an `Output = R` bound, so a mismatch is reported with the fallback's own message.
+    pub trait FallbackOutput<R> {
+        /// The output, unchanged.
+        fn into_result(self) -> R;
+    }
+
+    impl<R> FallbackOutput<R> for R {
+        #[inline]
+        fn into_result(self) -> R {
+            self
+        }
+    }
+
+    pin_project_lite::pin_project! {
+        /// An `async` fallback's future, its output taken as the result it must be. A named
+        /// type, not an `async fn`'s, so the generated code can name it as an associated type
+        /// and a wrong fallback is reported once, at the fallback, not again at its `.await`.
+        #[must_use = "futures do nothing unless polled"]
+        pub struct AwaitFallback<F, R> {
+            #[pin]
+            future: F,
+            result: core::marker::PhantomData<fn() -> R>,
+        }
+    }
+
+    impl<F, R> AwaitFallback<F, R> {
+        /// Awaits `future` as a fallback's.
+        #[inline]
+        pub fn new(future: F) -> Self {
+            AwaitFallback {
+                future,
+                result: core::marker::PhantomData,
+            }
+        }
+    }
+
+    impl<F: Future<Output: FallbackOutput<R>>, R> Future for AwaitFallback<F, R> {
+        type Output = R;
+
+        #[inline]
+        fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<R> {
+            Poll::Ready(ready!(self.project().future.poll(cx)).into_result())
+        }
+    }
+
     /// An error of an annotated function's body, asked whether it holds a rejection. Generated
     /// code calls `(&Probe(e)).nested_rejection()`: the method of [`HoldsRejection`] where the
     /// error type implements [`AsRejection`](crate::AsRejection), else (one autoref further)

@@ -66,8 +66,25 @@ impl Gen<'_> {
         let name = self.name(index, Kind::Fallback);
         let checks = self.checks(path, args.len());
         let call_fallback = local_at("__resilience_call_fallback", span);
+        // A path is taken as a fn pointer of the arity the function calls it with, so the
+        // signature check is a trait of fn pointers (our message when the types differ) rather
+        // than an `FnOnce` bound (rustc's E0631 naming our internals). A closure, which may
+        // capture, keeps the `FnOnce` route.
+        let fallback = match path {
+            Callable::Path(p) => {
+                let holes = (0..args.len()).map(|_| quote!(_));
+                let pointer = local_at("__resilience_fallback_fn", span);
+                quote_spanned! {span=>
+                    {
+                        let #pointer: fn(#(#holes,)* #private::Failure<_>) -> _ = #p;
+                        #pointer
+                    }
+                }
+            }
+            Callable::Closure(_) => quote!(#path),
+        };
         let called = quote_spanned! {span=>
-            #call_fallback(#expects, (#(#args,)*), #failure, #path).await
+            #call_fallback(#expects, (#(#args,)*), #failure, #fallback).await
         };
         let result = if outermost {
             called
@@ -130,62 +147,88 @@ impl Gen<'_> {
             "a fallback takes the function's parameters, then the failure, and returns the function's result, sync or async: `fn {fn_name}({params}failure: resilience::Failure<{{E}}>) -> Result<{{T}}, {{E}}>`"
         );
 
+        let call_message = format!(
+            "the fallback `{shown}` does not take the parameters it is given: the annotated function's parameters, then the failure"
+        );
+        let call_label = "this fallback's parameters differ from the function's";
+        let call_note = format!(
+            "write it as `fn {fn_name}({params}failure: resilience::Failure<{{E}}>) -> {ret}` (sync or async; the receiver included, with the same types)",
+            ret = escape(&self.ret_shown),
+        );
+
+        let call_body = quote! {
+            type Output = R;
+            #[inline]
+            fn call_fallback(
+                self,
+                (#(#arg_values,)*): (#(#arg_types,)*),
+                failure: #private::Failure<E>,
+            ) -> R {
+                self(#(#arg_values,)* failure)
+            }
+        };
+        let call_impl = match path {
+            Callable::Path(_) => quote! {
+                impl<R, E, #(#arg_types),*> #call_trait<(#(#arg_types,)*), E>
+                    for fn(#(#arg_types,)* #private::Failure<E>) -> R
+                {
+                    #call_body
+                }
+            },
+            Callable::Closure(_) => quote! {
+                impl<F, R, E, #(#arg_types),*> #call_trait<(#(#arg_types,)*), E> for F
+                where
+                    F: ::core::ops::FnOnce(#(#arg_types,)* #private::Failure<E>) -> R,
+                {
+                    #call_body
+                }
+            },
+        };
+
         quote! {
+            #[diagnostic::on_unimplemented(message = #call_message, label = #call_label, note = #call_note)]
             trait #call_trait<A, E> {
                 type Output;
                 fn call_fallback(self, args: A, failure: #private::Failure<E>) -> Self::Output;
             }
-            impl<F, R, E, #(#arg_types),*> #call_trait<(#(#arg_types,)*), E> for F
-            where
-                F: ::core::ops::FnOnce(#(#arg_types,)* #private::Failure<E>) -> R,
-            {
-                type Output = R;
-                #[inline]
-                fn call_fallback(
-                    self,
-                    (#(#arg_values,)*): (#(#arg_types,)*),
-                    failure: #private::Failure<E>,
-                ) -> R {
-                    self(#(#arg_values,)* failure)
-                }
-            }
+            #call_impl
             #[diagnostic::on_unimplemented(message = #message, label = #label, note = #note)]
             trait #return_trait<T, E, Shape> {
-                fn into_fallback_future(
-                    self,
-                ) -> impl ::core::future::Future<Output = ::core::result::Result<T, E>>;
-            }
-            #[diagnostic::do_not_recommend]
-            impl<T, E> #return_trait<T, E, #private::SyncFallback> for ::core::result::Result<T, E> {
-                #[inline]
-                fn into_fallback_future(
-                    self,
-                ) -> impl ::core::future::Future<Output = ::core::result::Result<T, E>> {
-                    #private::ready_fallback(self)
-                }
+                type Future: ::core::future::Future<Output = ::core::result::Result<T, E>>;
+                fn into_fallback_future(self) -> Self::Future;
             }
             #[diagnostic::do_not_recommend]
             impl<T, E, F> #return_trait<T, E, #private::AsyncFallback> for F
             where
                 F: ::core::future::Future<Output: #private::FallbackOutput<::core::result::Result<T, E>>>,
             {
+                type Future = #private::AwaitFallback<F, ::core::result::Result<T, E>>;
                 #[inline]
-                fn into_fallback_future(
-                    self,
-                ) -> impl ::core::future::Future<Output = ::core::result::Result<T, E>> {
+                fn into_fallback_future(self) -> Self::Future {
                     #private::await_fallback(self)
                 }
             }
+            #[diagnostic::do_not_recommend]
+            impl<T, E, R> #return_trait<T, E, #private::SyncFallback> for R
+            where
+                R: #private::FallbackOutput<::core::result::Result<T, E>>,
+            {
+                type Future = ::core::future::Ready<::core::result::Result<T, E>>;
+                #[inline]
+                fn into_fallback_future(self) -> Self::Future {
+                    #private::ready_fallback(#private::FallbackOutput::into_result(self))
+                }
+            }
             #[inline]
-            fn #call_fallback<T, E, A, Shape, F>(
+            fn #call_fallback<T, E, A, Shape, F, R>(
                 expects: ::core::marker::PhantomData<fn() -> ::core::result::Result<T, E>>,
                 args: A,
                 failure: #private::Failure<E>,
                 fallback: F,
-            ) -> impl ::core::future::Future<Output = ::core::result::Result<T, E>>
+            ) -> <R as #return_trait<T, E, Shape>>::Future
             where
-                F: #call_trait<A, E>,
-                F::Output: #return_trait<T, E, Shape>,
+                F: #call_trait<A, E, Output = R>,
+                R: #return_trait<T, E, Shape>,
             {
                 let _ = expects;
                 #return_trait::into_fallback_future(F::call_fallback(fallback, args, failure))

@@ -206,6 +206,8 @@ struct Gen<'a> {
     layers: &'a [Layer],
     receiver: Option<&'a Receiver>,
     params: &'a [Param],
+    /// The function's return type as a message shows it.
+    ret_shown: String,
     statics: TokenStream,
 }
 
@@ -496,6 +498,7 @@ fn generate(
         layers,
         receiver: receiver.as_ref(),
         params: &params,
+        ret_shown: func::tokens_to_text(quote!(#ret)),
         statics: TokenStream::new(),
     };
     let fake_ret = if is_async { Some(ret) } else { None };
