@@ -277,10 +277,15 @@ pub mod __private {
         hint(error)
     }
 
-    /// A fresh copy of an owned argument for one attempt.
+    /// An owned argument for one attempt, and what is kept for the next: a clone for this
+    /// attempt and the original kept, or on the last attempt the original and nothing.
     #[inline]
-    pub fn clone_for_retry<T: RetryArgument>(arg: &T) -> T {
-        arg.clone()
+    pub fn split_for_retry<T: RetryArgument>(held: T, last: bool) -> (T, Option<T>) {
+        if last {
+            (held, None)
+        } else {
+            (held.clone(), Some(held))
+        }
     }
 
     /// A receiver taken by value (`self`, `mut self`, `self: Arc<Self>`) of a method under

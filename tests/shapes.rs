@@ -326,3 +326,68 @@ async fn a_result_through_an_alias_is_accepted() {
     assert_eq!(through_an_alias().await, Ok(7));
     assert_eq!(ALIASED.get(), 2);
 }
+
+// Owned arguments under `#[retry]`: cloned for every attempt but the last, which takes the
+// caller's value itself.
+
+static CLONES: AtomicU32 = AtomicU32::new(0);
+
+/// A payload that counts its clones.
+struct Payload(Vec<u8>);
+
+impl Clone for Payload {
+    fn clone(&self) -> Self {
+        CLONES.fetch_add(1, Ordering::SeqCst);
+        Payload(self.0.clone())
+    }
+}
+
+#[retry(attempts = 3, backoff = fixed(1ms), name = "shapes::upload/retry")]
+async fn upload(payload: Payload, fail_times: u32) -> Result<usize, ApiError> {
+    static TRIES: Calls = Calls::new();
+    let consumed = payload; // the body may consume its argument
+    if TRIES.hit() <= fail_times {
+        return Err(ApiError::Down);
+    }
+    Ok(consumed.0.len())
+}
+
+#[tokio::test(start_paused = true)]
+async fn owned_arguments_are_cloned_for_every_attempt_but_the_last() {
+    // upload's attempts are counted across these calls, so each waits for the previous one.
+    CLONES.store(0, Ordering::SeqCst);
+    assert_eq!(upload(Payload(vec![1; 10]), 0).await, Ok(10));
+    assert_eq!(
+        CLONES.swap(0, Ordering::SeqCst),
+        1,
+        "a first-try success with attempts left cloned once"
+    );
+    // Two failures (tries 2 and 3), then the third attempt, the last, succeeds.
+    assert_eq!(upload(Payload(vec![1; 10]), 3).await, Ok(10));
+    assert_eq!(
+        CLONES.swap(0, Ordering::SeqCst),
+        2,
+        "three attempts, the last one moved the caller's payload"
+    );
+}
+
+static RAISED: Calls = Calls::new();
+
+#[retry(attempts = 2, backoff = fixed(1ms), name = "shapes::raised/retry")]
+async fn raised_during_the_last_attempt(payload: Payload) -> Result<usize, ApiError> {
+    if RAISED.hit() == 2 {
+        // The last attempt (2 of 2) took the payload; more attempts now cannot have it.
+        resilience::registry::set("shapes::raised/retry", "attempts", "5").unwrap();
+    }
+    let _ = payload;
+    Err(ApiError::Down)
+}
+
+#[tokio::test(start_paused = true)]
+async fn attempts_raised_during_the_last_attempt_end_the_call_with_its_outcome() {
+    assert_eq!(
+        raised_during_the_last_attempt(Payload(Vec::new())).await,
+        Err(ApiError::Down)
+    );
+    assert_eq!(RAISED.get(), 2);
+}

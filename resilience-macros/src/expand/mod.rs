@@ -368,16 +368,40 @@ impl Gen<'_> {
                 let #mutable #ident = #private::clone_receiver_for_retry(&#binding);
             })
         });
-        let clones = receiver.into_iter().chain(
-            self.params
-                .iter()
-                .filter(|p| p.pass == Pass::Owned)
-                .map(|p| {
-                    let ident = &p.ident;
-                    let mutable = p.mutable.then(|| quote!(mut));
-                    quote_spanned!(p.span=> let #mutable #ident = #private::clone_for_retry(&#ident);)
-                }),
-        );
+        // Owned arguments: each attempt but the last takes a clone and the original is kept
+        // for the next one (`held`, moved back in only when another attempt follows); the last
+        // attempt takes the original itself, so nothing is cloned that no attempt needs.
+        let last = local("__resilience_last");
+        let owned: Vec<&Param> = self
+            .params
+            .iter()
+            .filter(|p| p.pass == Pass::Owned)
+            .collect();
+        // Spanned at the argument, so a missing `Clone` is reported there.
+        let held: Vec<Ident> = owned
+            .iter()
+            .enumerate()
+            .map(|(i, p)| local_at(&format!("__resilience_held{i}"), p.span))
+            .collect();
+        let now: Vec<Ident> = (0..owned.len())
+            .map(|i| local(&format!("__resilience_now{i}")))
+            .collect();
+        let kept: Vec<Ident> = (0..owned.len())
+            .map(|i| local(&format!("__resilience_kept{i}")))
+            .collect();
+        let hold = owned.iter().zip(&held).map(|(p, held)| {
+            let ident = &p.ident;
+            quote!(let mut #held = #ident;)
+        });
+        let split = owned.iter().zip(&held).zip(now.iter().zip(&kept)).map(|((p, held), (now, kept))| {
+            quote_spanned!(p.span=> let (#now, #kept) = #private::split_for_retry(#held, #last);)
+        });
+        let bind = owned.iter().zip(&now).map(|(p, now)| {
+            let ident = &p.ident;
+            let mutable = p.mutable.then(|| quote!(mut));
+            quote!(let #mutable #ident = #now;)
+        });
+        let clones = receiver.into_iter().chain(bind);
         let when = match &retry.when {
             Some(path) => {
                 let e = local_at("__resilience_error", path.span());
@@ -406,16 +430,23 @@ impl Gen<'_> {
         quote! {
             {
                 let mut #attempts = #handle.start();
+                #(#hold)*
                 loop {
+                    let #last = #attempts.is_last();
+                    #(#split)*
                     let #outcome = {
                         #(#clones)*
                         #inner.await
                     };
                     #[allow(clippy::redundant_closure)]
                     let #next = #attempts.next_with(&#outcome, #when, #when_ok, #retry_after, #timeouts);
-                    match #next {
-                        ::core::option::Option::None => break #outcome,
-                        ::core::option::Option::Some(#delay) => #attempts.wait(#delay).await,
+                    match (#next, #(#kept,)*) {
+                        (::core::option::Option::Some(#delay), #(::core::option::Option::Some(#kept),)*) => {
+                            #(#held = #kept;)*
+                            #attempts.wait(#delay).await
+                        }
+                        // No attempt left, or the last one took the arguments themselves.
+                        _ => break #outcome,
                     }
                 }
             }

@@ -421,6 +421,15 @@ impl Attempts<'_> {
         self.attempt
     }
 
+    /// Whether the attempt running now is the last one allowed: after it, [`Attempts::next`]
+    /// returns `None` whatever the outcome. The generated code moves the owned arguments into
+    /// the last attempt instead of cloning them. Should the attempts be raised while the call
+    /// runs, the call still ends after the attempt that was told it was the last.
+    #[inline]
+    pub fn is_last(&self) -> bool {
+        self.attempt >= self.retry.attempts()
+    }
+
     /// Decides what to do after an attempt ended with `outcome`.
     ///
     /// `None`: return `outcome` now. That is the case on success, on an error for which `when`
