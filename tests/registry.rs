@@ -624,3 +624,15 @@ async fn reconfiguration_from_another_thread_while_calls_run_in_parallel() {
             >= 1
     );
 }
+
+#[test]
+fn another_librarys_setting_name_is_answered_with_ours() {
+    let before = format!("{:?}", GAUGE.settings());
+    let e = registry::set("GAUGE", "waitDurationInOpenState", "30s").unwrap_err();
+    assert_eq!(e.kind(), RegistryErrorKind::UnknownSetting);
+    assert_eq!(
+        e.to_string(),
+        "unknown setting `waitDurationInOpenState` for circuit_breaker `GAUGE`; resilience4j's waitDurationInOpenState is `open = 30s` here"
+    );
+    assert_eq!(format!("{:?}", GAUGE.settings()), before, "nothing changed");
+}

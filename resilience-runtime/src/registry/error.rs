@@ -104,7 +104,10 @@ impl RegistryError {
 
     pub(crate) fn unknown_setting(name: &str, kind: PolicyKind, key: &str, keys: &[&str]) -> Self {
         let suggestions = close_matches(key, keys.iter().copied());
-        let hint = if suggestions.is_empty() {
+        let foreign = resilience_syntax::foreign::lookup(kind.as_str(), key);
+        let hint = if let Some(foreign) = foreign {
+            format!("; {}", foreign.message())
+        } else if suggestions.is_empty() {
             format!("; a {kind} has {}", keys.join(", "))
         } else {
             did_you_mean(&suggestions)
