@@ -391,3 +391,26 @@ async fn attempts_raised_during_the_last_attempt_end_the_call_with_its_outcome()
     );
     assert_eq!(RAISED.get(), 2);
 }
+
+struct Pinned {
+    polls: u32,
+}
+
+impl Pinned {
+    #[retry(attempts = 3, backoff = fixed(1ms))]
+    async fn pinned(self: std::pin::Pin<&mut Self>) -> Result<u32, ApiError> {
+        // Each attempt gets a reborrow of the pinned reference, which it may consume.
+        let this = self.get_mut();
+        this.polls += 1;
+        if this.polls < 2 {
+            return Err(ApiError::Down);
+        }
+        Ok(this.polls)
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_pinned_receiver_is_reborrowed_for_each_attempt() {
+    let mut pinned = Pinned { polls: 0 };
+    assert_eq!(std::pin::Pin::new(&mut pinned).pinned().await, Ok(2));
+}

@@ -114,6 +114,9 @@ pub struct Receiver {
     pub per_attempt: Option<Ident>,
     /// `mut self`: kept on the per-attempt clone.
     pub mutable: bool,
+    /// `self: Pin<&mut Self>`: not `Clone`, so each attempt gets a reborrow of it
+    /// (`Pin::as_mut`) rather than a clone.
+    pub pinned: bool,
     pub pass: Pass,
     /// The receiver as a message shows it: `&self`, `self: Arc<Self>`.
     pub shown: String,
@@ -167,11 +170,14 @@ pub fn params(
                     r.mutability = None;
                 }
                 let self_token = r.self_token;
+                let pinned =
+                    r.reference.is_none() && r.colon_token.is_some() && is_pinned_ref(&r.ty);
                 receiver = Some(Receiver {
                     self_token,
                     binding: quote::quote!(#self_token),
                     per_attempt: None,
                     mutable,
+                    pinned,
                     pass,
                     shown,
                 });
@@ -230,6 +236,22 @@ pub fn params(
         }
     }
     (receiver, params)
+}
+
+/// Whether `ty` is `Pin<&mut T>` (any path ending in `Pin`).
+fn is_pinned_ref(ty: &Type) -> bool {
+    let Type::Path(p) = ty else { return false };
+    let Some(last) = p.path.segments.last() else {
+        return false;
+    };
+    let PathArguments::AngleBracketed(args) = &last.arguments else {
+        return false;
+    };
+    last.ident == "Pin"
+        && matches!(
+            args.args.first(),
+            Some(GenericArgument::Type(Type::Reference(r))) if r.mutability.is_some()
+        )
 }
 
 /// Replaces the receiver `self` in a function body's statements with `ident`, so a retry can

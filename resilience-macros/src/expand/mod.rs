@@ -360,9 +360,19 @@ impl Gen<'_> {
         let delay = local("__resilience_delay");
         let next = local("__resilience_next");
         let e = local("__resilience_error");
+        // A receiver by value: each attempt gets its own clone; a `Pin<&mut Self>`, which
+        // cannot be cloned, lends each attempt a reborrow of it instead.
+        let pinned_self = local("__resilience_pinned_self");
+        let mut hold_receiver = None;
         let receiver = self.receiver.and_then(|r| {
             let ident = r.per_attempt.as_ref()?;
             let binding = &r.binding;
+            if r.pinned {
+                hold_receiver = Some(quote!(let mut #pinned_self = #binding;));
+                return Some(quote! {
+                    let #ident = ::core::pin::Pin::as_mut(&mut #pinned_self);
+                });
+            }
             let mutable = r.mutable.then(|| quote!(mut));
             Some(quote_spanned! {r.self_token.span=>
                 let #mutable #ident = #private::clone_receiver_for_retry(&#binding);
@@ -430,6 +440,7 @@ impl Gen<'_> {
         quote! {
             {
                 let mut #attempts = #handle.start();
+                #hold_receiver
                 #(#hold)*
                 loop {
                     let #last = #attempts.is_last();
