@@ -47,6 +47,7 @@ use tracing::{Level, Metadata};
 
 use crate::circuit_breaker::State;
 use crate::error::ErrorKind;
+use crate::name::Name;
 
 /// The kind of a policy, as listed in the registry and in events.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -176,8 +177,10 @@ impl EventKind {
 #[derive(Clone, Copy, Debug, PartialEq)]
 #[non_exhaustive]
 pub struct Event {
-    /// The name of the policy that decided (as built: for two policies that share a name,
-    /// the registry tells them apart with `#2`, their events do not).
+    /// The name of the policy that decided: its registry name, except for inline policies of
+    /// different sites that share a name, which the registry tells apart with `#2` and their
+    /// events do not. A `policy!` static whose name another one shares reports its path
+    /// (`app::a::DB`), as the registry lists it.
     pub policy: &'static str,
     /// The kind of that policy.
     pub kind: PolicyKind,
@@ -459,10 +462,33 @@ fn wanted(what: &EventKind) -> bool {
 ///
 /// With nobody to tell (no subscription, the event's level off), this is one relaxed load
 /// and a test, inlined at the call site; everything else is out of line.
+///
+/// The policy's name is read only when someone would see the event: a policy passes its
+/// [`Name`], whose reported form the registry settles (see [`crate::name`]).
 #[inline(always)]
-pub(crate) fn emit(policy: &'static str, kind: PolicyKind, what: EventKind) {
+pub(crate) fn emit(policy: impl Reported, kind: PolicyKind, what: EventKind) {
     if wanted(&what) {
-        deliver(policy, kind, what);
+        deliver(policy.reported(), kind, what);
+    }
+}
+
+/// A policy's name as [`emit`] takes it: read only if the event is delivered.
+pub(crate) trait Reported {
+    /// The name to report.
+    fn reported(self) -> &'static str;
+}
+
+impl Reported for &'static str {
+    #[inline(always)]
+    fn reported(self) -> &'static str {
+        self
+    }
+}
+
+impl Reported for &Name {
+    #[inline(always)]
+    fn reported(self) -> &'static str {
+        self.get()
     }
 }
 

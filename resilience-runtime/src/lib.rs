@@ -43,6 +43,7 @@
 
 mod error;
 pub mod event;
+mod name;
 mod per_thread;
 mod sync;
 

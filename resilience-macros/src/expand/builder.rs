@@ -32,12 +32,15 @@ pub fn policy_type(private: &TokenStream, layer: &Layer, span: Span) -> Option<T
 /// The registration of the static `ident` in the registry, collected at link time: a
 /// `linkme` distributed slice element (`static`s inside function bodies work), reached
 /// through `__private` so the user's crate needs no `linkme` dependency. `at` spans the
-/// `line!()` / `column!()` that order same-named policies deterministically.
+/// `line!()` / `column!()` that order same-named policies deterministically. A `policy!`
+/// static is `shared`: its path (`module_path!()::IDENT`) goes with it, the name the registry
+/// gives it when another static shares its name.
 pub fn registration(
     private: &TokenStream,
     layer: &Layer,
     ident: &Ident,
     at: Span,
+    shared: bool,
 ) -> Option<TokenStream> {
     let variant = match layer.config {
         Config::CircuitBreaker(_) => quote!(CircuitBreaker),
@@ -49,13 +52,27 @@ pub fn registration(
     };
     let site = format_ident!("__RESILIENCE_SITE_OF_{}", ident, span = Span::mixed_site());
     let position = quote_spanned!(at=> ::core::file!(), ::core::line!(), ::core::column!());
+    let site_value = if shared {
+        let path = format!("::{ident}");
+        quote! {
+            #private::registry::Site::shared(
+                #private::registry::Policy::#variant(&#ident),
+                ::core::concat!(::core::module_path!(), #path),
+                #position,
+            )
+        }
+    } else {
+        quote! {
+            #private::registry::Site::new(
+                #private::registry::Policy::#variant(&#ident),
+                #position,
+            )
+        }
+    };
     Some(quote! {
         #[#private::linkme::distributed_slice(#private::registry::SITES)]
         #[linkme(crate = #private::linkme)]
-        static #site: #private::registry::Site = #private::registry::Site::new(
-            #private::registry::Policy::#variant(&#ident),
-            #position,
-        );
+        static #site: #private::registry::Site = #site_value;
     })
 }
 

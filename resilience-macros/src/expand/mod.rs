@@ -260,7 +260,7 @@ impl Gen<'_> {
         ) else {
             return TokenStream::new();
         };
-        let registration = builder::registration(private, layer, &ident, self.fn_span);
+        let registration = builder::registration(private, layer, &ident, self.fn_span, false);
         self.statics.extend(quote! {
             static #ident: #ty = #value;
             #registration

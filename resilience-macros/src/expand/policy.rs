@@ -187,7 +187,7 @@ pub fn policy(input: TokenStream) -> TokenStream {
         let Decl {
             attrs, vis, ident, ..
         } = decl;
-        let registration = builder::registration(&private, &layer, ident, ident.span());
+        let registration = builder::registration(&private, &layer, ident, ident.span(), true);
         out.extend(quote! {
             #(#attrs)*
             #vis static #ident: #ty = #value;

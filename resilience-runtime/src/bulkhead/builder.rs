@@ -8,6 +8,7 @@ use super::core::{BulkheadCore, MAX_BULKHEAD_SLOTS};
 use super::{Bulkhead, Counters, UNTIL_A_SLOT_FREES};
 use crate::clock::ticks;
 use crate::error::ConfigError;
+use crate::name::Name;
 
 /// Configures a [`Bulkhead`]; made by [`Bulkhead::builder`]. Every method is `const`, so a
 /// bulkhead can be built in a `static`.
@@ -110,7 +111,7 @@ impl BulkheadBuilder {
             Some(wait) => ticks(wait),
         };
         Ok(Bulkhead {
-            name,
+            name: Name::new(name),
             core: BulkheadCore::new(max, self.queue),
             wait: std::sync::atomic::AtomicU64::new(wait),
             slot_freed: Notify::const_new(),
@@ -125,7 +126,7 @@ impl Bulkhead {
     /// [`reconfigure`](Self::reconfigure).
     pub fn settings(&self) -> BulkheadBuilder {
         BulkheadBuilder {
-            name: self.name,
+            name: self.name.get(),
             max: Some(self.max()),
             queue: self.queue(),
             wait: self.wait(),
@@ -144,7 +145,7 @@ impl Bulkhead {
     /// The [`ConfigError`] that `build` would return. Nothing changes on error.
     pub fn reconfigure(&self, settings: BulkheadBuilder) -> Result<(), ConfigError> {
         let checked = BulkheadBuilder {
-            name: self.name,
+            name: self.name.get(),
             ..settings
         }
         .build()?;

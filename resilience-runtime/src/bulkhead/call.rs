@@ -97,7 +97,7 @@ where
                     }
                     this.wait.set(Some(Wait::new(bulkhead)));
                     *this.stage = Stage::Waiting;
-                    emit(bulkhead.name, PolicyKind::Bulkhead, EventKind::Queued);
+                    emit(&bulkhead.name, PolicyKind::Bulkhead, EventKind::Queued);
                     return poll_waiting(bulkhead, this.wait, this.fut, this.stage, cx);
                 }
                 *this.stage = Stage::Running;

@@ -65,6 +65,7 @@ pub use self::core::MAX_BULKHEAD_SLOTS;
 use crate::error::{ConfigError, Error, ErrorKind, Failure};
 use crate::event::{EventKind, PolicyKind, emit};
 use crate::guard::Exit;
+use crate::name::Name;
 
 /// `wait` meaning "until a slot frees".
 const UNTIL_A_SLOT_FREES: u64 = u64::MAX;
@@ -75,7 +76,7 @@ const UNTIL_A_SLOT_FREES: u64 = u64::MAX;
 /// `static`.
 #[derive(Debug)]
 pub struct Bulkhead {
-    name: &'static str,
+    name: Name,
     core: BulkheadCore,
     /// The longest wait in the queue, in nanoseconds; [`UNTIL_A_SLOT_FREES`] for no limit.
     wait: AtomicU64,
@@ -154,9 +155,15 @@ impl Bulkhead {
         Call::new(self, fut)
     }
 
-    /// The registry name.
+    /// The name it reports in errors and events, and is listed under in the registry (see
+    /// [`registry`](crate::registry#names)).
     pub fn name(&self) -> &'static str {
-        self.name
+        self.name.get()
+    }
+
+    /// Its name as built and as reported, for the registry.
+    pub(crate) fn names(&self) -> &Name {
+        &self.name
     }
 
     /// Calls running now.
@@ -292,11 +299,11 @@ impl Bulkhead {
         match exit {
             Exit::Cancelled => {
                 self.counters.cancelled.fetch_add(1, Relaxed);
-                emit(self.name, PolicyKind::Bulkhead, EventKind::Cancelled);
+                emit(&self.name, PolicyKind::Bulkhead, EventKind::Cancelled);
             }
             Exit::Panicked => {
                 self.counters.panicked.fetch_add(1, Relaxed);
-                emit(self.name, PolicyKind::Bulkhead, EventKind::Panicked);
+                emit(&self.name, PolicyKind::Bulkhead, EventKind::Panicked);
             }
         }
     }
@@ -306,12 +313,12 @@ impl Bulkhead {
         // Relaxed: a counter, read only for snapshots.
         self.counters.rejections.fetch_add(1, Relaxed);
         emit(
-            self.name,
+            &self.name,
             PolicyKind::Bulkhead,
             EventKind::Rejected {
                 reason: ErrorKind::BulkheadFull,
             },
         );
-        Error::new(ErrorKind::BulkheadFull, self.name)
+        Error::new(ErrorKind::BulkheadFull, self.name.get())
     }
 }

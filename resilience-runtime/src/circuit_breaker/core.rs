@@ -17,6 +17,7 @@ use super::State;
 use super::window::{Active, Recorded, Spec, Tally, Window};
 use super::word::Word;
 use crate::event::{EventKind, PolicyKind, emit};
+use crate::name::Name;
 use crate::per_thread;
 use crate::sync::{AtomicBool, AtomicU32, AtomicU64, loom_const};
 
@@ -237,7 +238,7 @@ const fn reaches(part: u64, whole: u64, threshold: u32) -> bool {
 /// The circuit breaker's state machine and statistics.
 #[derive(Debug)]
 pub(crate) struct Core {
-    name: &'static str,
+    name: Name,
     /// The packed state word ([`Word`]).
     word: Padded<AtomicU64>,
     /// When the current open wait ends, in ticks. Valid for the open state whose generation
@@ -259,7 +260,7 @@ impl Core {
     loom_const! {
         pub(crate) const fn new(name: &'static str, config: Config, window: Window) -> Self {
             Core {
-                name,
+                name: Name::new(name),
                 word: Padded(AtomicU64::new(Word::INITIAL.0)),
                 open_deadline: AtomicU64::new(0),
                 // No open state has published yet: matches no generation (they have 21 bits).
@@ -273,8 +274,8 @@ impl Core {
         }
     }
 
-    pub(crate) const fn name(&self) -> &'static str {
-        self.name
+    pub(crate) fn name(&self) -> &Name {
+        &self.name
     }
 
     pub(crate) fn is_critical(&self) -> bool {
@@ -741,7 +742,7 @@ impl Core {
 
     fn transitioned(&self, from: State, to: State) {
         emit(
-            self.name,
+            &self.name,
             PolicyKind::CircuitBreaker,
             EventKind::StateTransition { from, to },
         );

@@ -115,6 +115,7 @@ use crate::clock::Clock;
 use crate::error::{ConfigError, Error, ErrorKind, Failure};
 use crate::event::{EventKind, PolicyKind, emit};
 use crate::guard::Exit;
+use crate::name::Name;
 
 /// What a call site's `record` / `ignore` predicates make of the call's own error.
 ///
@@ -210,8 +211,14 @@ impl CircuitBreaker {
         CircuitBreakerBuilder::new(name)
     }
 
-    /// The breaker's name.
-    pub const fn name(&self) -> &'static str {
+    /// The name it reports in errors and events, and is listed under in the registry (see
+    /// [`registry`](crate::registry#names)).
+    pub fn name(&self) -> &'static str {
+        self.core.name().get()
+    }
+
+    /// Its name as built and as reported, for the registry.
+    pub(crate) fn names(&self) -> &Name {
         self.core.name()
     }
 
@@ -294,7 +301,11 @@ impl CircuitBreaker {
     #[inline(always)]
     fn finish(&self, permit: Permit, outcome: Outcome, started: u64) {
         if outcome == Outcome::Success && started == 0 {
-            emit(self.name(), PolicyKind::CircuitBreaker, EventKind::Success);
+            emit(
+                self.core.name(),
+                PolicyKind::CircuitBreaker,
+                EventKind::Success,
+            );
             if self.core.complete_closed_success(permit, self.now_once(0)) {
                 return;
             }
@@ -319,7 +330,7 @@ impl CircuitBreaker {
                 slow = true;
                 let elapsed = Duration::from_nanos(elapsed);
                 emit(
-                    self.name(),
+                    self.core.name(),
                     PolicyKind::CircuitBreaker,
                     EventKind::Slow { elapsed },
                 );
@@ -331,7 +342,7 @@ impl CircuitBreaker {
             Outcome::Failure => EventKind::Failure,
             Outcome::Ignored | Outcome::Cancelled => EventKind::Ignored,
         };
-        emit(self.name(), PolicyKind::CircuitBreaker, event);
+        emit(self.core.name(), PolicyKind::CircuitBreaker, event);
         self.core
             .complete(permit, outcome, slow, self.now_once(ended));
     }
@@ -352,7 +363,7 @@ impl CircuitBreaker {
     fn rejected(&self, rejected: Rejected) -> Error {
         let kind = ErrorKind::CircuitOpen;
         emit(
-            self.name(),
+            self.core.name(),
             PolicyKind::CircuitBreaker,
             EventKind::Rejected { reason: kind },
         );
@@ -370,7 +381,7 @@ impl CircuitBreaker {
             Exit::Cancelled => (EventKind::Cancelled, Outcome::Cancelled),
             Exit::Panicked => (EventKind::Panicked, Outcome::Failure),
         };
-        emit(self.name(), PolicyKind::CircuitBreaker, event);
+        emit(self.core.name(), PolicyKind::CircuitBreaker, event);
         self.core.complete(permit, outcome, false, self.now_once(0));
     }
 

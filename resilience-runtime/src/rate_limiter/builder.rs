@@ -7,6 +7,7 @@ use super::gcra::Gcra;
 use super::{Counters, RateLimiter};
 use crate::clock::{Clock, ticks};
 use crate::error::ConfigError;
+use crate::name::Name;
 
 /// Configures a [`RateLimiter`]; made by [`RateLimiter::builder`]. Every method is `const`, so
 /// a rate limiter can be built in a `static`.
@@ -82,7 +83,7 @@ impl RateLimiterBuilder {
             Err(e) => return Err(e),
         };
         Ok(RateLimiter {
-            name,
+            name: Name::new(name),
             gcra: Gcra::new(interval, burst),
             count: AtomicU32::new(count),
             per: AtomicU64::new(ticks(per)),

@@ -69,6 +69,7 @@ use self::gcra::{Decision, Gcra, Reservation};
 use crate::clock::Clock;
 use crate::error::{ConfigError, Error, ErrorKind, Failure};
 use crate::event::{EventKind, PolicyKind, emit};
+use crate::name::Name;
 use crate::per_thread;
 
 /// Limits the rate of calls; see the [module docs](self) for an example.
@@ -77,7 +78,7 @@ use crate::per_thread;
 /// a `static`.
 #[derive(Debug)]
 pub struct RateLimiter {
-    name: &'static str,
+    name: Name,
     gcra: Gcra,
     /// The rate as configured (`count` per `per` nanoseconds), for settings and snapshots; the
     /// limiter itself runs on the interval in `gcra`.
@@ -161,9 +162,15 @@ impl RateLimiter {
         }
     }
 
-    /// The registry name.
+    /// The name it reports in errors and events, and is listed under in the registry (see
+    /// [`registry`](crate::registry#names)).
     pub fn name(&self) -> &'static str {
-        self.name
+        self.name.get()
+    }
+
+    /// Its name as built and as reported, for the registry.
+    pub(crate) fn names(&self) -> &Name {
+        &self.name
     }
 
     /// How many calls would be admitted at once now (at most `burst`).
@@ -213,7 +220,7 @@ impl RateLimiter {
     /// [`reconfigure`](Self::reconfigure).
     pub fn settings(&self) -> RateLimiterBuilder {
         let (count, per) = self.rate();
-        RateLimiter::builder(self.name)
+        RateLimiter::builder(self.name.get())
             .rate(count, per)
             .burst(self.burst())
             .wait(self.wait())
@@ -226,9 +233,10 @@ impl RateLimiter {
     ///
     /// The [`ConfigError`] that `build` would return; nothing changes.
     pub fn reconfigure(&self, settings: RateLimiterBuilder) -> Result<(), ConfigError> {
-        let checked = settings.renamed(self.name).build()?;
+        let checked = settings.renamed(self.name.get()).build()?;
         let (count, per) = checked.rate();
-        let (interval, burst) = builder::validate_rate(self.name, count, per, checked.burst())?;
+        let (interval, burst) =
+            builder::validate_rate(self.name.get(), count, per, checked.burst())?;
         // Relaxed (all): independent settings; a call racing with the change sees the old or
         // the new interval and burst, each valid.
         self.count.store(count, Relaxed);
@@ -298,7 +306,7 @@ impl RateLimiter {
     fn start_waiting(&self, reservation: Reservation) -> Sleep {
         // Relaxed: a counter, read only for snapshots.
         self.counters.waiting.fetch_add(1, Relaxed);
-        emit(self.name, PolicyKind::RateLimiter, EventKind::Queued);
+        emit(&self.name, PolicyKind::RateLimiter, EventKind::Queued);
         tokio::time::sleep_until(self.clock.instant(reservation.due))
     }
 
@@ -317,7 +325,7 @@ impl RateLimiter {
         // Relaxed (both): counters, read only for snapshots.
         self.counters.waiting.fetch_sub(1, Relaxed);
         self.counters.cancelled.fetch_add(1, Relaxed);
-        emit(self.name, PolicyKind::RateLimiter, EventKind::Cancelled);
+        emit(&self.name, PolicyKind::RateLimiter, EventKind::Cancelled);
     }
 
     #[cold]
@@ -325,13 +333,13 @@ impl RateLimiter {
         // Relaxed: a counter, read only for snapshots.
         self.counters.rejections.fetch_add(1, Relaxed);
         emit(
-            self.name,
+            &self.name,
             PolicyKind::RateLimiter,
             EventKind::Rejected {
                 reason: ErrorKind::RateLimited,
             },
         );
-        Error::new(ErrorKind::RateLimited, self.name)
+        Error::new(ErrorKind::RateLimited, self.name.get())
             .with_retry_after(Duration::from_nanos(retry_after))
     }
 }

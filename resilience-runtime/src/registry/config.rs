@@ -11,7 +11,14 @@
 //! ["shop::stock::fetch/retry"]        # an inline policy: quote the name
 //! attempts = 5
 //! backoff = "exponential(50ms, max = 2s)"
+//!
+//! ["shop::billing::DB"]               # a policy! static whose name another one shares
+//! max = 8
 //! ```
+//!
+//! A table named after a name two `policy!` statics share (`[DB]`) is an error naming their
+//! paths, as is its environment variable: write the path of the one you mean (see the
+//! [registry's names](super#names)).
 //!
 //! Environment variables override the file: `RESILIENCE_<NAME>__<KEY>`, the name upper-cased
 //! with every character other than a letter or digit written `_` (`RESILIENCE_PAYMENTS__OPEN=10s`,
@@ -227,9 +234,15 @@ pub fn env_var(name: &str, key: &str) -> String {
 /// The overrides among `env`: every `RESILIENCE_*` variable must name a policy and key.
 fn from_env(env: impl IntoIterator<Item = (String, String)>) -> Result<Vec<Given>, RegistryError> {
     let mut known = HashMap::new();
+    // The variables an ambiguous name would have: refused as the name is, naming the paths.
+    let mut ambiguous = HashMap::new();
     for (name, policy) in super::policies() {
+        let built = policy.built_name();
         for key in keys(policy.kind()) {
             known.insert(env_var(&name, key), (name.clone(), key.to_owned()));
+            if super::is_ambiguous(built) {
+                ambiguous.insert(env_var(built, key), built);
+            }
         }
     }
     let mut out = Vec::new();
@@ -240,6 +253,12 @@ fn from_env(env: impl IntoIterator<Item = (String, String)>) -> Result<Vec<Given
         match known.get(&var) {
             Some((name, key)) => out.push((name.clone(), key.clone(), value, None)),
             None => {
+                if let Some(e) = ambiguous
+                    .get(&var)
+                    .and_then(|name| super::ambiguity_of(name))
+                {
+                    return Err(e);
+                }
                 let suggestions =
                     super::error::close_matches(&var, known.keys().map(String::as_str));
                 let hint = match suggestions.first() {

@@ -15,6 +15,8 @@ use crate::event::PolicyKind;
 pub enum RegistryErrorKind {
     /// No policy has that name.
     UnknownPolicy,
+    /// `policy!` statics of different modules share that name: it names none of them.
+    Ambiguous,
     /// The policy of that name is of another kind.
     WrongKind,
     /// The policy's kind has no setting of that name.
@@ -93,6 +95,23 @@ impl RegistryError {
         e
     }
 
+    pub(crate) fn ambiguous(name: &str, names: Vec<String>) -> Self {
+        let quoted: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
+        let listed = match quoted.as_slice() {
+            [init @ .., last] if !init.is_empty() => format!("{} and {last}", init.join(", ")),
+            _ => quoted.join(", "),
+        };
+        let message = format!(
+            "`{name}` is ambiguous: {} policies are named `{name}`, {listed}; write one of \
+             those names, or give each its own `name = \"...\"` where it is declared",
+            names.len()
+        );
+        let mut e = RegistryError::new(RegistryErrorKind::Ambiguous, message);
+        e.0.policy = Some(name.to_owned());
+        e.0.suggestions = names;
+        e
+    }
+
     pub(crate) fn wrong_kind(name: &str, expected: PolicyKind, found: PolicyKind) -> Self {
         let mut e = RegistryError::new(
             RegistryErrorKind::WrongKind,
@@ -163,7 +182,8 @@ impl RegistryError {
         self.0.field.as_deref()
     }
 
-    /// The close matches of an unknown name or setting, best first.
+    /// The close matches of an unknown name or setting, best first; for an ambiguous name,
+    /// the registry names of the policies it could mean.
     pub fn suggestions(&self) -> &[String] {
         &self.0.suggestions
     }

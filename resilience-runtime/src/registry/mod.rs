@@ -34,15 +34,28 @@
 //! # Names
 //!
 //! A policy is registered under the name it was built with: a `policy!` static's name (or its
-//! `name = "..."`), or `module::path::function/kind` for a policy an attribute declares. Two
-//! policies of one stack that would share a name (two timeouts) are told apart by the attribute
-//! itself (`f/timeout`, `f/timeout#2`), so their errors and events differ too. Two policies of
-//! different sites with the same name (same-named methods of two types in one module) are told
-//! apart by the registry: the one declared first in the source (by file, line, column) keeps the
-//! name, the others get `#2`, `#3`; their errors and events carry the name they were built with,
-//! so give them a `name = "..."` to tell those apart too. A policy registered by hand comes after
-//! the declared ones, in the order of registration. Registering the same policy twice lists it
-//! once.
+//! `name = "..."`), or `module::path::function/kind` for a policy an attribute declares. A name
+//! identifies one policy everywhere: registry, configuration, events, errors, snapshots and
+//! metrics.
+//!
+//! Two `policy!` statics of different modules declared with one name (`DB` in `app::orders`
+//! and in `app::billing`) are each listed, and report themselves in events and errors
+//! ([`Error::policy`](crate::Error::policy)), under their path: `app::orders::DB`,
+//! `app::billing::DB`. The shared name is then no policy's: looking it up, changing it, or a
+//! `[DB]` table in a configuration file is a [`RegistryErrorKind::Ambiguous`] error naming both
+//! paths, never a guess. The registry settles this once, from the declarations the linker
+//! collected, before any policy reports its name, so a policy never reports two names. A name
+//! no other static shares is listed as it is.
+//!
+//! Two policies of one stack that would share a name (two timeouts) are told apart by the
+//! attribute itself (`f/timeout`, `f/timeout#2`), so their errors and events differ too. Two
+//! inline policies of different sites with the same name (same-named methods of two types in
+//! one module) are told apart by the registry: the one declared first in the source (by file,
+//! line, column) keeps the name, the others get `#2`, `#3`; their errors and events carry the
+//! name they were built with, so give them a `name = "..."` to tell those apart too. A policy
+//! registered by hand comes after the declared ones, in the order of registration, and is told
+//! apart from a declared one of the same name the same way. Registering the same policy twice
+//! lists it once.
 //!
 //! Fallbacks hold no state and are not listed; their events are published like every other.
 //!
@@ -59,7 +72,7 @@ pub mod config;
 #[cfg(feature = "metrics")]
 pub mod metrics;
 
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 
 pub use error::{Location, RegistryError, RegistryErrorKind};
 pub use health::{Health, Reason, Status};
@@ -68,6 +81,7 @@ pub use snapshot::{Metrics, PolicySnapshot, Snapshot};
 
 use crate::event::PolicyKind;
 pub use crate::event::{Event, Subscription, subscribe};
+use crate::name::Name;
 use crate::{Bulkhead, CircuitBreaker, RateLimiter, Retry, Timeout};
 
 /// One policy, as the registry holds it: a reference to its `static`.
@@ -98,15 +112,20 @@ impl Policy {
         }
     }
 
-    /// The name the policy was built with (its registry name may add `#2`: see the
-    /// [module docs](self)).
+    /// The name the policy was built with (its registry name may be its path, or add `#2`:
+    /// see the [module docs](self)).
     pub fn built_name(&self) -> &'static str {
+        self.names().built()
+    }
+
+    /// Its name as built and as reported.
+    fn names(&self) -> &'static Name {
         match self {
-            Policy::CircuitBreaker(p) => p.name(),
-            Policy::Retry(p) => p.name(),
-            Policy::Timeout(p) => p.name(),
-            Policy::Bulkhead(p) => p.name(),
-            Policy::RateLimiter(p) => p.name(),
+            Policy::CircuitBreaker(p) => p.names(),
+            Policy::Retry(p) => p.names(),
+            Policy::Timeout(p) => p.names(),
+            Policy::Bulkhead(p) => p.names(),
+            Policy::RateLimiter(p) => p.names(),
         }
     }
 
@@ -167,16 +186,36 @@ impl From<&'static RateLimiter> for Policy {
 #[derive(Debug)]
 pub struct Site {
     policy: Policy,
+    /// The path of a `policy!` static (`app::db::DB`); `None` for an attribute's policy.
+    path: Option<&'static str>,
     file: &'static str,
     line: u32,
     column: u32,
 }
 
 impl Site {
-    /// The policy declared at `file:line:column`.
+    /// The policy an attribute declared at `file:line:column`.
     pub const fn new(policy: Policy, file: &'static str, line: u32, column: u32) -> Self {
         Site {
             policy,
+            path: None,
+            file,
+            line,
+            column,
+        }
+    }
+
+    /// The `policy!` static at `path`, declared at `file:line:column`.
+    pub const fn shared(
+        policy: Policy,
+        path: &'static str,
+        file: &'static str,
+        line: u32,
+        column: u32,
+    ) -> Self {
+        Site {
+            policy,
+            path: Some(path),
             file,
             line,
             column,
@@ -209,6 +248,71 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
+/// The names that two or more `policy!` statics were declared with, found once from the
+/// declarations the linker collected; sorted.
+static AMBIGUOUS: OnceLock<Vec<&'static str>> = OnceLock::new();
+
+/// Finds, once, the names that two or more `policy!` statics share, and makes each of those
+/// statics report its path instead. Every reported name is read after this (see
+/// [`Name::get`]), so no policy reports its short name first and its path later. The
+/// declarations are fixed at link time; policies registered by hand have no path and take no
+/// part (they are told apart with `#2`).
+pub(crate) fn resolve_names() -> &'static [&'static str] {
+    AMBIGUOUS.get_or_init(|| {
+        // Only built names and paths are read here: a reported name would wait for this.
+        // (built name, path, site index, policy) of every `policy!` static.
+        let mut shared: Vec<(&'static str, &'static str, usize, Policy)> = SITES
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| {
+                s.path
+                    .map(|path| (s.policy.built_name(), path, i, s.policy))
+            })
+            .collect();
+        shared.sort_by_key(|&(name, path, i, _)| (name, path, i));
+        shared.dedup_by_key(|&mut (.., policy)| policy.address());
+        let mut ambiguous = Vec::new();
+        for group in shared.chunk_by(|a, b| a.0 == b.0) {
+            if let [(name, ..), _, ..] = group {
+                for &(_, _, i, policy) in group {
+                    policy.names().qualify(i);
+                }
+                ambiguous.push(*name);
+            }
+        }
+        ambiguous
+    })
+}
+
+/// The path of the `policy!` static declared at site `index`.
+pub(crate) fn site_path(index: usize) -> Option<&'static str> {
+    SITES.get(index).and_then(|s| s.path)
+}
+
+/// Whether `policy!` statics of different modules share `name`.
+fn is_ambiguous(name: &str) -> bool {
+    resolve_names().contains(&name)
+}
+
+/// The error for an ambiguous `name`, naming every policy built with it by its registry
+/// name (the statics' paths, and any other policy's `name#2`); `None` if it is not ambiguous.
+fn ambiguity(table: &[Entry], name: &str) -> Option<RegistryError> {
+    is_ambiguous(name).then(|| {
+        let names = table
+            .iter()
+            .filter(|e| e.policy.built_name() == name)
+            .map(|e| e.name.clone())
+            .collect();
+        RegistryError::ambiguous(name, names)
+    })
+}
+
+/// [`ambiguity`] in the registry as it is.
+#[cfg_attr(not(feature = "config"), allow(dead_code))]
+fn ambiguity_of(name: &str) -> Option<RegistryError> {
+    ambiguity(&table(), name)
+}
+
 /// Every policy with its registry name, sorted by name.
 fn table() -> Arc<[Entry]> {
     let mut cached = lock(&TABLE);
@@ -228,12 +332,20 @@ fn table() -> Arc<[Entry]> {
     let by_hand = lock(&BY_HAND).clone();
     let mut seen = std::collections::HashSet::new();
     let mut count = std::collections::HashMap::<&'static str, usize>::new();
+    // An ambiguous name is no policy's: the statics that share it are listed by path, and
+    // any other policy of that name (an inline one's `name = "..."`, one built by hand) is
+    // `#2` on.
+    for &name in resolve_names() {
+        count.insert(name, 1);
+    }
     let mut entries = Vec::new();
     for policy in sites.iter().map(|s| s.policy).chain(by_hand) {
         if !seen.insert(policy.address()) {
             continue;
         }
-        let base = policy.built_name();
+        // A static's path is unique but for `policy!` in two function bodies of one module:
+        // counted like any name, so such a pair is told apart with `#2` too.
+        let base = policy.names().qualified().unwrap_or(policy.built_name());
         let n = count.entry(base).or_insert(0);
         *n += 1;
         let name = if *n == 1 {
@@ -293,17 +405,28 @@ pub fn policies() -> Vec<(String, Policy)> {
 /// # Errors
 ///
 /// [`RegistryErrorKind::UnknownPolicy`] when no policy has that name; the error lists the
-/// close matches ([`RegistryError::suggestions`]).
+/// close matches ([`RegistryError::suggestions`]). [`RegistryErrorKind::Ambiguous`] when
+/// `policy!` statics of different modules share that name: the error names their paths,
+/// which are their registry names.
 pub fn get(name: &str) -> Result<Policy, RegistryError> {
     let table = table();
     match table.iter().find(|e| e.name == name) {
         Some(entry) => Ok(entry.policy),
-        None => Err(RegistryError::unknown_policy(
-            name,
-            None,
-            table.iter().map(|e| e.name.as_str()),
-        )),
+        None => Err(not_found(&table, name, None)),
     }
+}
+
+/// The error for a `name` that is no registry name: ambiguous, or unknown with the close
+/// matches (of `kind`, if given).
+fn not_found(table: &[Entry], name: &str, kind: Option<PolicyKind>) -> RegistryError {
+    if let Some(e) = ambiguity(table, name) {
+        return e;
+    }
+    let candidates = table
+        .iter()
+        .filter(|e| kind.is_none_or(|kind| e.policy.kind() == kind))
+        .map(|e| e.name.as_str());
+    RegistryError::unknown_policy(name, kind, candidates)
 }
 
 /// The policy named `name` if it is of `kind`; errors list the close matches of that kind.
@@ -312,14 +435,7 @@ fn get_kind(name: &str, kind: PolicyKind) -> Result<Policy, RegistryError> {
     match table.iter().find(|e| e.name == name) {
         Some(entry) if entry.policy.kind() == kind => Ok(entry.policy),
         Some(entry) => Err(RegistryError::wrong_kind(name, kind, entry.policy.kind())),
-        None => Err(RegistryError::unknown_policy(
-            name,
-            Some(kind),
-            table
-                .iter()
-                .filter(|e| e.policy.kind() == kind)
-                .map(|e| e.name.as_str()),
-        )),
+        None => Err(not_found(&table, name, Some(kind))),
     }
 }
 

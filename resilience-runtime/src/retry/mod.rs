@@ -67,6 +67,7 @@ use backoff::{Kind, Schedule};
 
 use crate::error::{ConfigError, ErrorKind, Failure};
 use crate::event::{EventKind, PolicyKind, emit};
+use crate::name::Name;
 
 /// A retry policy: how many attempts, and how long to wait between them.
 ///
@@ -78,7 +79,7 @@ use crate::event::{EventKind, PolicyKind, emit};
 /// can be reconfigured in place without locks.
 #[derive(Debug)]
 pub struct Retry {
-    name: &'static str,
+    name: Name,
     // Configuration. Every field is independent of the others and publishes no other memory,
     // so every access is `Relaxed`.
     attempts: AtomicU32,
@@ -164,7 +165,7 @@ impl RetryBuilder {
         }
         let s = Schedule::new(self.backoff, jitter);
         Ok(Retry {
-            name: self.name,
+            name: Name::new(self.name),
             attempts: AtomicU32::new(self.attempts),
             kind: AtomicU8::new(s.kind as u8),
             base: AtomicU64::new(s.base),
@@ -190,9 +191,15 @@ impl Retry {
         }
     }
 
-    /// The policy's registry name.
+    /// The name it reports in errors and events, and is listed under in the registry (see
+    /// [`registry`](crate::registry#names)).
     pub fn name(&self) -> &'static str {
-        self.name
+        self.name.get()
+    }
+
+    /// Its name as built and as reported, for the registry.
+    pub(crate) fn names(&self) -> &Name {
+        &self.name
     }
 
     /// How many attempts a call may take, the first included.
@@ -214,7 +221,7 @@ impl Retry {
     /// [`reconfigure`](Self::reconfigure).
     pub fn settings(&self) -> RetryBuilder {
         RetryBuilder {
-            name: self.name,
+            name: self.name.get(),
             attempts: self.attempts(),
             backoff: self.backoff(),
             jitter: Some(self.jitter()),
@@ -230,7 +237,7 @@ impl Retry {
     /// The [`ConfigError`] that `build` would return; nothing changes.
     pub fn reconfigure(&self, settings: RetryBuilder) -> Result<(), ConfigError> {
         let checked = RetryBuilder {
-            name: self.name,
+            name: self.name.get(),
             ..settings
         }
         .build()?;
@@ -330,7 +337,7 @@ impl Retry {
     #[inline]
     pub fn start(&self) -> Attempts<'_> {
         emit(
-            self.name,
+            &self.name,
             PolicyKind::Retry,
             EventKind::Attempt { attempt: 1 },
         );
@@ -514,7 +521,7 @@ impl Attempts<'_> {
         if !delay.is_zero() && tokio::runtime::Handle::try_current().is_err() {
             tracing::error!(
                 target: "resilience",
-                policy = retry.name,
+                policy = retry.name(),
                 kind = PolicyKind::Retry.as_str(),
                 attempt = self.attempt,
                 "retry gave up: waiting between attempts needs a tokio runtime with time enabled, \
@@ -525,7 +532,7 @@ impl Attempts<'_> {
         // Relaxed: a counter, read only for snapshots.
         retry.retries.fetch_add(1, Relaxed);
         emit(
-            retry.name,
+            &retry.name,
             PolicyKind::Retry,
             EventKind::Retry {
                 attempt: self.attempt,
@@ -543,7 +550,7 @@ impl Attempts<'_> {
         // Relaxed: a counter, read only for snapshots.
         self.retry.gave_up.fetch_add(1, Relaxed);
         emit(
-            self.retry.name,
+            &self.retry.name,
             PolicyKind::Retry,
             EventKind::GaveUp {
                 attempts: self.attempt,
@@ -560,7 +567,7 @@ impl Attempts<'_> {
             tokio::time::sleep(delay).await;
         }
         emit(
-            self.retry.name,
+            &self.retry.name,
             PolicyKind::Retry,
             EventKind::Attempt {
                 attempt: self.attempt,

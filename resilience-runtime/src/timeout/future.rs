@@ -93,7 +93,7 @@ where
                 if tokio::runtime::Handle::try_current().is_err() {
                     tracing::error!(
                         target: "resilience",
-                        policy = timeout.name,
+                        policy = timeout.name(),
                         kind = PolicyKind::Timeout.as_str(),
                         "timeout rejected the call: a timeout needs a tokio runtime with time enabled, \
                          and this call waited outside any tokio runtime"
@@ -117,7 +117,7 @@ where
         this.call.set(None);
         timeout.count_timed_out();
         emit(
-            timeout.name,
+            &timeout.name,
             PolicyKind::Timeout,
             EventKind::TimedOut {
                 after: timeout.duration(),
@@ -130,7 +130,7 @@ where
 impl<F> fmt::Debug for TimeoutFuture<'_, F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TimeoutFuture")
-            .field("timeout", &self.timeout.name)
+            .field("timeout", &self.timeout.name())
             .field("duration", &self.timeout.duration())
             .field(
                 "deadline",

@@ -62,6 +62,7 @@ pub use future::TimeoutFuture;
 
 use crate::clock::ticks;
 use crate::error::{ConfigError, Error, ErrorKind, Failure};
+use crate::name::Name;
 
 /// A timeout policy: the longest a call may wait. See the [module docs](self).
 ///
@@ -70,7 +71,7 @@ use crate::error::{ConfigError, Error, ErrorKind, Failure};
 /// place.
 #[derive(Debug)]
 pub struct Timeout {
-    name: &'static str,
+    name: Name,
     /// In nanoseconds. Independent of everything else, so accessed `Relaxed`.
     duration: AtomicU64,
     /// Calls cut short. Written only when the timeout fires.
@@ -121,7 +122,7 @@ impl TimeoutBuilder {
                 "must be above zero, or every call would time out: write #[timeout(800ms)]",
             )),
             Some(d) => Ok(Timeout {
-                name: self.name,
+                name: Name::new(self.name),
                 duration: AtomicU64::new(ticks(d)),
                 timed_out: AtomicU64::new(0),
                 declared: self,
@@ -139,9 +140,15 @@ impl Timeout {
         }
     }
 
-    /// The policy's registry name.
+    /// The name it reports in errors and events, and is listed under in the registry (see
+    /// [`registry`](crate::registry#names)).
     pub fn name(&self) -> &'static str {
-        self.name
+        self.name.get()
+    }
+
+    /// Its name as built and as reported, for the registry.
+    pub(crate) fn names(&self) -> &Name {
+        &self.name
     }
 
     /// How long a call may wait.
@@ -162,7 +169,7 @@ impl Timeout {
 
     /// The policy's settings now, as a builder, for [`reconfigure`](Self::reconfigure).
     pub fn settings(&self) -> TimeoutBuilder {
-        Timeout::builder(self.name).duration(self.duration())
+        Timeout::builder(self.name.get()).duration(self.duration())
     }
 
     /// Replaces the settings, checked as [`TimeoutBuilder::build`] checks them. Calls that
@@ -173,7 +180,7 @@ impl Timeout {
     /// The [`ConfigError`] that `build` would return; nothing changes.
     pub fn reconfigure(&self, settings: TimeoutBuilder) -> Result<(), ConfigError> {
         let checked = TimeoutBuilder {
-            name: self.name,
+            name: self.name.get(),
             ..settings
         }
         .build()?;
@@ -215,6 +222,6 @@ impl Timeout {
     }
 
     fn rejection(&self) -> Error {
-        Error::new(ErrorKind::TimedOut, self.name)
+        Error::new(ErrorKind::TimedOut, self.name.get())
     }
 }
