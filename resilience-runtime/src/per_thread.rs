@@ -260,6 +260,75 @@ mod tests {
     }
 
     #[test]
+    fn live_threads_never_own_the_same_stripe() {
+        let _turn = take_turn();
+        // Every thread asks while all are alive; those that got a stripe must have different
+        // ones, each marked taken. (Other tests' threads may hold a few, so some may share.)
+        let threads = STRIPES;
+        let (asked, checked) = (Barrier::new(threads + 1), Barrier::new(threads + 1));
+        let owned: Vec<Option<usize>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..threads)
+                .map(|_| {
+                    scope.spawn(|| {
+                        let i = stripe::current();
+                        asked.wait();
+                        checked.wait();
+                        i
+                    })
+                })
+                .collect();
+            asked.wait();
+            let taken = stripe::owned();
+            checked.wait();
+            let owned: Vec<_> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+            for i in owned.iter().flatten() {
+                assert_ne!(
+                    taken & 1 << i,
+                    0,
+                    "stripe {i} is owned but not marked taken"
+                );
+            }
+            owned
+        });
+        let mut stripes: Vec<usize> = owned.iter().flatten().copied().collect();
+        assert!(!stripes.is_empty(), "no thread got a stripe: {owned:?}");
+        let count = stripes.len();
+        stripes.sort_unstable();
+        stripes.dedup();
+        assert_eq!(
+            stripes.len(),
+            count,
+            "two live threads own one stripe: {owned:?}"
+        );
+    }
+
+    #[test]
+    fn a_thread_keeps_its_stripe_for_every_counter_and_every_add() {
+        let _turn = take_turn();
+        static A: Counter = Counter::new();
+        static B: Counter = Counter::new();
+        std::thread::spawn(|| {
+            let first = stripe::current();
+            A.add(1);
+            B.add(2);
+            assert_eq!(
+                stripe::current(),
+                first,
+                "a thread's stripe does not change"
+            );
+            if let Some(i) = first {
+                // Only the owner writes its cell: the adds are in cell `i`, not the shared one.
+                assert_eq!(A.cells[i].0.load(Relaxed), 1);
+                assert_eq!(B.cells[i].0.load(Relaxed), 2);
+                assert_eq!(A.cells[STRIPES].0.load(Relaxed), 0);
+            }
+        })
+        .join()
+        .unwrap();
+        assert_eq!((A.sum(), B.sum()), (1, 2));
+    }
+
+    #[test]
     fn a_thread_that_owns_a_stripe_marks_it_taken() {
         let _turn = take_turn();
         std::thread::spawn(|| {
