@@ -118,9 +118,7 @@ mod stripe {
             // `STRIPE` is gone, so is every way to reach stripe `i` from this thread.)
             let _ = STRIPE.try_with(|stripe| stripe.set(EXITING));
             if (i as usize) < STRIPES {
-                // Release: this thread's last adds to stripe `i` happen before the next
-                // owner's first (which takes the bit with Acquire).
-                TAKEN.fetch_and(!(1 << i), Release);
+                give_back(&TAKEN, i as usize);
             }
         }
     }
@@ -150,33 +148,54 @@ mod stripe {
         }
     }
 
+    #[cfg(test)]
+    thread_local! {
+        /// How many times this thread asked for a stripe: a thread that shares for want of one
+        /// must not ask again until one is free.
+        pub(super) static TAKES: Cell<u32> = const { Cell::new(0) };
+    }
+
     /// Takes the lowest free stripe for the current thread, if any.
     fn take() -> Option<usize> {
-        let mut taken = TAKEN.load(Relaxed);
-        let taken_now = loop {
-            let free = (!taken).trailing_zeros() as usize;
-            if free >= STRIPES {
-                break None;
-            }
-            // Acquire: the previous owner's adds (released when it exited) happen before ours.
-            match TAKEN.compare_exchange_weak(taken, taken | 1 << free, Acquire, Relaxed) {
-                Ok(_) => break Some(free),
-                Err(seen) => taken = seen,
-            }
-        };
-        let Some(i) = taken_now else {
+        #[cfg(test)]
+        TAKES.with(|takes| takes.set(takes.get() + 1));
+        let Some(i) = claim(&TAKEN) else {
             let _ = STRIPE.try_with(|stripe| stripe.set(SHARED));
             return None;
         };
         // Registers the destructor that gives the stripe back. If the thread is already
         // exiting, that cannot happen: give it back now and share for good.
         if OWNER.try_with(|owner| owner.0.set(i as u8)).is_err() {
-            TAKEN.fetch_and(!(1 << i), Release);
+            give_back(&TAKEN, i);
             let _ = STRIPE.try_with(|stripe| stripe.set(EXITING));
             return None;
         }
         let _ = STRIPE.try_with(|stripe| stripe.set(i as u8));
         Some(i)
+    }
+
+    /// Marks the lowest free stripe of `taken` (a word of [`TAKEN`]'s shape) as taken, and
+    /// returns it; `None` when every stripe is taken.
+    pub(super) fn claim(taken: &AtomicU32) -> Option<usize> {
+        let mut seen = taken.load(Relaxed);
+        loop {
+            let free = (!seen).trailing_zeros() as usize;
+            if free >= STRIPES {
+                return None;
+            }
+            // Acquire: the previous owner's adds (released when it exited) happen before ours.
+            match taken.compare_exchange_weak(seen, seen | 1 << free, Acquire, Relaxed) {
+                Ok(_) => return Some(free),
+                Err(now) => seen = now,
+            }
+        }
+    }
+
+    /// Marks stripe `i` of `taken` free again, and only that one.
+    pub(super) fn give_back(taken: &AtomicU32, i: usize) {
+        // Release: this thread's last adds to stripe `i` happen before the next owner's first
+        // (which takes the bit with Acquire).
+        taken.fetch_and(!(1 << i), Release);
     }
 
     #[cfg(test)]
@@ -326,6 +345,62 @@ mod tests {
         .join()
         .unwrap();
         assert_eq!((A.sum(), B.sum()), (1, 2));
+    }
+
+    #[test]
+    fn a_thread_that_shares_asks_again_only_once_a_stripe_is_free() {
+        let _turn = take_turn();
+        let (taken, release) = (Barrier::new(STRIPES + 1), Barrier::new(STRIPES + 1));
+        std::thread::scope(|scope| {
+            // Holders take every free stripe and keep them while the late thread counts.
+            for _ in 0..STRIPES {
+                scope.spawn(|| {
+                    let _ = stripe::current();
+                    taken.wait();
+                    release.wait();
+                });
+            }
+            let late = scope.spawn(|| {
+                taken.wait();
+                for _ in 0..1_000 {
+                    let _ = stripe::current();
+                }
+                let takes = stripe::TAKES.with(std::cell::Cell::get);
+                release.wait();
+                takes
+            });
+            // Its first call asks; then it asks again only if some other test's thread gave a
+            // stripe back meanwhile, and then it owns that one.
+            let takes = late.join().unwrap();
+            assert!(takes <= 2, "asked for a stripe {takes} times in 1000 adds");
+        });
+    }
+
+    #[test]
+    fn stripes_are_claimed_lowest_first_and_given_back_one_at_a_time() {
+        use std::sync::atomic::AtomicU32;
+        let taken = AtomicU32::new(0);
+        let claimed: Vec<_> = (0..STRIPES).map(|_| stripe::claim(&taken)).collect();
+        assert_eq!(claimed, (0..STRIPES).map(Some).collect::<Vec<_>>());
+        assert_eq!(stripe::claim(&taken), None, "every stripe is taken");
+        for i in [0, 5, STRIPES - 1] {
+            stripe::give_back(&taken, i);
+            assert_eq!(
+                taken.load(Relaxed),
+                ((1u32 << STRIPES) - 1) & !(1 << i),
+                "only stripe {i} is free"
+            );
+            assert_eq!(
+                stripe::claim(&taken),
+                Some(i),
+                "and the next claim takes it"
+            );
+        }
+        // A stripe held by another owner is never claimed twice.
+        let taken = AtomicU32::new(0b1011);
+        assert_eq!(stripe::claim(&taken), Some(2));
+        assert_eq!(stripe::claim(&taken), Some(4));
+        assert_eq!(taken.load(Relaxed), 0b11111);
     }
 
     #[test]
