@@ -414,3 +414,30 @@ async fn a_pinned_receiver_is_reborrowed_for_each_attempt() {
     let mut pinned = Pinned { polls: 0 };
     assert_eq!(std::pin::Pin::new(&mut pinned).pinned().await, Ok(2));
 }
+
+// An error type that is a generic parameter: nothing is known of it but what its bounds say.
+
+#[retry(attempts = 2, backoff = fixed(1ms))]
+#[timeout(1s)]
+async fn generic_error<E: From<resilience::Error> + std::fmt::Debug>(
+    fail: bool,
+    error: fn() -> E,
+) -> Result<u32, E> {
+    if fail {
+        return Err(error());
+    }
+    Ok(1)
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_generic_error_type_works_whether_or_not_it_holds_a_rejection() {
+    assert_eq!(generic_error(false, || ApiError::Down).await, Ok(1));
+    assert_eq!(
+        generic_error(true, || ApiError::Down).await,
+        Err(ApiError::Down)
+    );
+    let err = generic_error(true, || std::io::Error::other("down"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::Other);
+}
