@@ -45,7 +45,8 @@ use tracing::metadata::Kind;
 use tracing::subscriber::Interest;
 use tracing::{Level, Metadata};
 
-use crate::circuit_breaker::State;
+// `State` from its own leaf file: the breaker calls `emit`, so this must not import it back.
+use crate::circuit_breaker::state::State;
 use crate::error::ErrorKind;
 use crate::name::Name;
 

@@ -57,7 +57,7 @@ mod bulkhead {
 #[cfg(resilience_loom)]
 mod circuit_breaker {
     mod core;
-    mod state;
+    pub(crate) mod state;
     mod window;
     mod word;
     pub use state::State;

@@ -98,7 +98,7 @@
 pub(crate) mod builder;
 mod call;
 mod core;
-mod state;
+pub(crate) mod state;
 mod window;
 mod word;
 
