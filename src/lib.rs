@@ -108,20 +108,32 @@ pub use resilience_macros::circuit_breaker;
 /// | `attempts = 3` | 3 | calls in all, the first included |
 /// | `backoff = fixed(500ms)` / `linear(100ms, max = 2s)` / `exponential(100ms, factor = 2, max = 2s)` | `exponential(100ms, max = 10s)` | delay before each new attempt |
 /// | `jitter = none / full / equal / decorrelated` | `full` on exponential, `none` otherwise | randomisation of the delays (`decorrelated`: exponential only) |
-/// | `when = path` | every error | `fn(&E) -> bool`: errors worth retrying |
+/// | `when = path` | every error | `fn(&E) -> bool`: errors worth retrying (a path or a closure) |
+/// | `when_ok = path` | none | `fn(&T) -> bool`: `Ok` values that mean "not yet", retried like failures |
+/// | `retry_after = path` | none | `fn(&E) -> Option<Duration>`: the least delay an error asks for |
+/// | `retry_timeouts = false` | true | a timeout below the retry is returned at once, not retried |
 /// | `name = "..."` | `module::fn/retry` | registry name |
 /// | `fallback = path` | none | a fallback around the retry |
-/// | `PATH` (positional) | | a shared retry declared with [`policy!`]; beside it only `when`, `fallback` |
+/// | `PATH` (positional) | | a shared retry declared with [`policy!`]; beside it only the options above that take a function, `retry_timeouts` and `fallback` |
 ///
-/// Below a retry, a timeout is retried like a failure, a rate limit is waited out (at least its
-/// `retry_after`), and an open circuit or a full bulkhead ends the retry at once. When every
-/// attempt fails, the last error is returned unchanged. `self` is never cloned.
+/// Below a retry, a timeout is retried like a failure (unless `retry_timeouts = false`), a rate
+/// limit is waited out (at least its `retry_after`), and an open circuit or a full bulkhead ends
+/// the retry at once. When every attempt fails, the last outcome is returned unchanged. Owned
+/// arguments, and a receiver taken by value (`self`, `self: Arc<Self>`), are cloned for each
+/// attempt but the last, which takes the caller's value; `self: Pin<&mut Self>` is reborrowed.
 ///
 /// ```
-/// # #[derive(Debug)] struct ApiError;
-/// # impl From<resilience::Error> for ApiError { fn from(_: resilience::Error) -> Self { ApiError } }
+/// # use std::time::Duration;
+/// # #[derive(Debug)] enum ApiError { Busy(Duration), Rejected }
+/// # impl From<resilience::Error> for ApiError { fn from(_: resilience::Error) -> Self { ApiError::Rejected } }
+/// # impl ApiError { fn retry_after(&self) -> Option<Duration> { match self { ApiError::Busy(d) => Some(*d), _ => None } } }
+/// # struct Job { done: bool }
 /// #[resilience::retry(attempts = 4, backoff = exponential(100ms, max = 2s), jitter = equal)]
 /// async fn fetch(id: u64) -> Result<String, ApiError> { Ok(id.to_string()) }
+///
+/// // Polls until the job is done, honouring the server's Retry-After.
+/// #[resilience::retry(attempts = 10, backoff = fixed(1s), when_ok = |job: &Job| !job.done, retry_after = ApiError::retry_after)]
+/// async fn poll(id: u64) -> Result<Job, ApiError> { Ok(Job { done: id > 0 }) }
 /// ```
 pub use resilience_macros::retry;
 
