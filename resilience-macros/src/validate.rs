@@ -11,6 +11,7 @@ use syn::{Ident, LitStr, Path};
 use resilience_syntax::duration::{self as units, unit_nanos};
 use resilience_syntax::foreign;
 use resilience_syntax::names::{self, BACKOFFS, JITTERS};
+use resilience_syntax::percent::{self, Refused};
 use resilience_syntax::suggest::edit_distance;
 
 use crate::attr::{Arg, Args, Call, Value};
@@ -738,7 +739,7 @@ fn percent(value: &Value, key: &str, cx: &mut Ctxt) -> Option<S<f64>> {
     let n = match value {
         Value::Number(n) if n.percent => n,
         Value::Number(n) if n.suffix.is_empty() && n.per.is_none() => {
-            cx.error(n.span, format!("a percentage needs '%': {}", example(key)));
+            cx.error(n.span, Refused::NoPercentSign.message(key, example(key)));
             return None;
         }
         other => {
@@ -762,14 +763,8 @@ fn percent(value: &Value, key: &str, cx: &mut Ctxt) -> Option<S<f64>> {
     }
     let v: f64 = n.digits.parse().unwrap_or(f64::NAN);
     let v = if n.negative { -v } else { v };
-    if !(v > 0.0 && v <= 100.0) {
-        cx.error(
-            n.span,
-            format!(
-                "'{key}' must be more than 0% and at most 100%: {}",
-                example(key)
-            ),
-        );
+    if !percent::in_range(v) {
+        cx.error(n.span, Refused::OutOfRange.message(key, example(key)));
         return None;
     }
     Some(S {
