@@ -5,6 +5,8 @@ use std::borrow::Cow;
 use std::fmt;
 use std::time::Duration;
 
+use crate::key::KeyId;
+
 /// A call that a policy refused or cut short, rather than one that failed on its own.
 ///
 /// `Error` is small, `Copy` and allocation-free, so rejecting a call costs almost nothing.
@@ -30,6 +32,9 @@ use std::time::Duration;
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Error {
     kind: ErrorKind,
+    /// The keyed child that rejected the call, if a keyed family's: the other half of the
+    /// kind's word.
+    key: Option<KeyId>,
     policy: &'static str,
     /// Nanoseconds, or [`NO_HINT`].
     retry_after: u64,
@@ -41,8 +46,8 @@ const NO_HINT: u64 = u64::MAX;
 /// Why a call was rejected.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
-// A word, so `Error` has no padding (see there).
-#[repr(u64)]
+// Half a word, beside the key's half, so `Error` has no padding (see there).
+#[repr(u32)]
 pub enum ErrorKind {
     /// The circuit breaker is open (or forced open, or half-open with every probe slot taken).
     CircuitOpen,
@@ -78,9 +83,17 @@ impl Error {
     pub const fn new(kind: ErrorKind, policy: &'static str) -> Self {
         Error {
             kind,
+            key: None,
             policy,
             retry_after: NO_HINT,
         }
+    }
+
+    /// The same rejection, by the child `key` of the keyed family named `policy` (one tenant's
+    /// limiter, one host's breaker).
+    pub const fn with_key(mut self, key: KeyId) -> Self {
+        self.key = Some(key);
+        self
     }
 
     /// The same rejection, with a hint of when a new call may succeed. Kept to the
@@ -100,9 +113,16 @@ impl Error {
         self.kind
     }
 
-    /// The registry name of the policy that rejected the call.
+    /// The registry name of the policy that rejected the call; for a keyed family's child, the
+    /// family's name (the child is [`key`](Self::key)).
     pub const fn policy(&self) -> &'static str {
         self.policy
+    }
+
+    /// The child of a keyed family that rejected the call (`PER_TENANT[acme]` is policy
+    /// `PER_TENANT`, key `acme`: [`KeyId::key`]), or `None` for a policy of its own.
+    pub const fn key(&self) -> Option<KeyId> {
+        self.key
     }
 
     /// How long until a new call may be admitted, where the policy knows: the rest of an open
@@ -124,7 +144,10 @@ impl fmt::Display for Error {
             ErrorKind::RateLimited => "rate limit exceeded",
             ErrorKind::TimedOut => "call timed out",
         };
-        write!(f, "{what} (policy `{}`)", self.policy)?;
+        match self.key {
+            Some(key) => write!(f, "{what} (policy `{}[{key}]`)", self.policy)?,
+            None => write!(f, "{what} (policy `{}`)", self.policy)?,
+        }
         if let Some(after) = self.retry_after() {
             write!(f, "; retry after {after:?}")?;
         }
@@ -137,6 +160,7 @@ impl fmt::Debug for Error {
         f.debug_struct("Error")
             .field("kind", &self.kind)
             .field("policy", &self.policy)
+            .field("key", &self.key)
             .field("retry_after", &self.retry_after())
             .finish()
     }
@@ -400,6 +424,7 @@ impl fmt::Display for ConfigError {
 impl std::error::Error for ConfigError {}
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, reason = "tests may unwrap")]
 mod tests {
     use super::*;
 
@@ -447,6 +472,19 @@ mod tests {
     }
 
     #[test]
+    fn a_keyed_childs_rejection_names_its_family_and_its_key() {
+        let key = KeyId::of("error-tests::PER_TENANT", "acme").unwrap();
+        let e = Error::new(ErrorKind::RateLimited, "error-tests::PER_TENANT").with_key(key);
+        assert_eq!(e.policy(), "error-tests::PER_TENANT");
+        assert_eq!(e.key(), Some(key));
+        assert_eq!(
+            e.to_string(),
+            "rate limit exceeded (policy `error-tests::PER_TENANT[acme]`)"
+        );
+        assert_eq!(Error::new(ErrorKind::RateLimited, "x").key(), None);
+    }
+
+    #[test]
     fn io_error_keeps_the_rejection_as_its_source() {
         let rejected = Error::new(ErrorKind::TimedOut, "read/timeout");
         let io: std::io::Error = rejected.into();
@@ -468,7 +506,10 @@ mod tests {
         // The fields fill the struct: no padding for a move to copy in pieces.
         assert_eq!(
             size_of::<Error>(),
-            size_of::<ErrorKind>() + size_of::<&str>() + size_of::<u64>()
+            size_of::<ErrorKind>()
+                + size_of::<Option<KeyId>>()
+                + size_of::<&str>()
+                + size_of::<u64>()
         );
         assert_eq!(size_of::<Error>(), 4 * size_of::<u64>());
         // The kind's spare values tell the variants apart, so the results every call returns
@@ -494,7 +535,7 @@ mod tests {
         );
         assert_eq!(
             format!("{:?}", error.with_retry_after(Duration::from_millis(250))),
-            r#"Error { kind: RateLimited, policy: "api/limiter", retry_after: Some(250ms) }"#
+            r#"Error { kind: RateLimited, policy: "api/limiter", key: None, retry_after: Some(250ms) }"#
         );
     }
 }

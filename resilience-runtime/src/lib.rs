@@ -43,6 +43,8 @@
 
 mod error;
 pub mod event;
+mod key;
+mod kind;
 mod name;
 mod per_thread;
 mod sync;
@@ -93,7 +95,7 @@ pub use circuit_breaker::{CircuitBreaker, CircuitBreakerBuilder, CircuitBreakerM
 #[cfg(not(resilience_loom))]
 pub use circuit_breaker::{Classification, State};
 pub use error::{AsRejection, ConfigError, Error, ErrorKind, Failure};
-pub use event::{Event, EventKind, PolicyKind};
+pub use event::{Event, EventKind, KeyId, PolicyKind};
 #[cfg(not(resilience_loom))]
 pub use fallback::fallback;
 #[cfg(not(resilience_loom))]

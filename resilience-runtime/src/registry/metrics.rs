@@ -29,15 +29,15 @@
 //! Counters and gauges are read from the policies' own atomics by [`export`] (as Micrometer's
 //! function counters and gauges are), so the calls themselves pay nothing for them: call it
 //! before each scrape, or run [`exporter`] in a task. Histograms are recorded when the event
-//! happens: a retry's wait, a slow call's duration (failure paths only).
+//! happens (a retry's wait, a slow call's duration: failure paths only), by the events' metrics
+//! sink.
 
 use std::time::Duration;
 
-use metrics::{counter, gauge, histogram};
+use metrics::{counter, gauge};
 
 use super::{Metrics, Policy};
 use crate::State;
-use crate::event::{EventKind, PolicyKind};
 
 /// Publishes every registered policy's counters and gauges to the installed `metrics`
 /// recorder.
@@ -130,22 +130,5 @@ fn publish(name: &str, _policy: Policy, metrics: &Metrics) {
             counter!("resilience4j.ratelimiter.calls", "name" => name.clone(), "kind" => "failed")
                 .absolute(m.rejections);
         }
-    }
-}
-
-/// The histograms, recorded from the one `emit` as events happen. Only events off the success
-/// path record anything.
-#[inline]
-pub(crate) fn on_event(policy: &'static str, kind: PolicyKind, what: &EventKind) {
-    match (kind, what) {
-        (PolicyKind::Retry, EventKind::Retry { delay, .. }) => {
-            histogram!("resilience4j.retry.wait.duration", "name" => policy)
-                .record(delay.as_secs_f64());
-        }
-        (PolicyKind::CircuitBreaker, EventKind::Slow { elapsed }) => {
-            histogram!("resilience4j.circuitbreaker.slow.call.duration", "name" => policy)
-                .record(elapsed.as_secs_f64());
-        }
-        _ => {}
     }
 }
