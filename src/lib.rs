@@ -227,7 +227,7 @@ pub mod __private {
     use core::marker::PhantomData;
 
     pub use resilience_runtime::__private::{
-        HoldsNoRejection, HoldsRejection, Probe, linkme, own_errors,
+        DECLARED, Declared, HoldsNoRejection, HoldsRejection, Probe, linkme, own_errors,
     };
     pub use resilience_runtime::registry;
     pub use resilience_runtime::retry;

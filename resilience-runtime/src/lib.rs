@@ -113,6 +113,8 @@ pub mod __private {
 
     pub use linkme;
 
+    pub use crate::name::{DECLARED, Declared, Name, Named};
+
     use crate::error::Failure;
 
     pin_project_lite::pin_project! {

@@ -33,8 +33,8 @@ pub fn policy_type(private: &TokenStream, layer: &Layer, span: Span) -> Option<T
 /// `linkme` distributed slice element (`static`s inside function bodies work), reached
 /// through `__private` so the user's crate needs no `linkme` dependency. `at` spans the
 /// `line!()` / `column!()` that order same-named policies deterministically. A `policy!`
-/// static is `shared`: its path (`module_path!()::IDENT`) goes with it, the name the registry
-/// gives it when another static shares its name.
+/// static is `shared`: it is listed in the names' `DECLARED` too, with its path
+/// (`module_path!()::IDENT`), the name it reports when another static shares its name.
 pub fn registration(
     private: &TokenStream,
     layer: &Layer,
@@ -52,27 +52,28 @@ pub fn registration(
     };
     let site = format_ident!("__RESILIENCE_SITE_OF_{}", ident, span = Span::mixed_site());
     let position = quote_spanned!(at=> ::core::file!(), ::core::line!(), ::core::column!());
-    let site_value = if shared {
+    // A `policy!` static is also listed with its path, in the names' own list: what makes a
+    // name two statics share report their paths instead.
+    let declared = shared.then(|| {
+        let declared = format_ident!("__RESILIENCE_DECLARED_{}", ident, span = Span::mixed_site());
         let path = format!("::{ident}");
         quote! {
-            #private::registry::Site::shared(
-                #private::registry::Policy::#variant(&#ident),
+            #[#private::linkme::distributed_slice(#private::DECLARED)]
+            #[linkme(crate = #private::linkme)]
+            static #declared: #private::Declared = #private::Declared::new(
+                &#ident,
                 ::core::concat!(::core::module_path!(), #path),
-                #position,
-            )
+            );
         }
-    } else {
-        quote! {
-            #private::registry::Site::new(
-                #private::registry::Policy::#variant(&#ident),
-                #position,
-            )
-        }
-    };
+    });
     Some(quote! {
         #[#private::linkme::distributed_slice(#private::registry::SITES)]
         #[linkme(crate = #private::linkme)]
-        static #site: #private::registry::Site = #site_value;
+        static #site: #private::registry::Site = #private::registry::Site::new(
+            #private::registry::Policy::#variant(&#ident),
+            #position,
+        );
+        #declared
     })
 }
 

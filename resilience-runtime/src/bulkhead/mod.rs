@@ -51,6 +51,7 @@
 mod builder;
 mod call;
 mod core;
+mod registered;
 
 use std::sync::atomic::AtomicU64;
 use std::sync::atomic::Ordering::Relaxed;

@@ -98,6 +98,7 @@
 pub(crate) mod builder;
 mod call;
 mod core;
+mod registered;
 pub(crate) mod state;
 mod window;
 mod word;

@@ -53,6 +53,7 @@
 
 mod builder;
 mod gcra;
+mod registered;
 
 use std::future::Future;
 use std::pin::Pin;

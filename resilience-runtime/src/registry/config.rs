@@ -238,7 +238,7 @@ fn from_env(env: impl IntoIterator<Item = (String, String)>) -> Result<Vec<Given
     let mut ambiguous = HashMap::new();
     for (name, policy) in super::policies() {
         let built = policy.built_name();
-        for key in keys(policy.kind()) {
+        for key in keys(policy) {
             known.insert(env_var(&name, key), (name.clone(), key.to_owned()));
             if super::is_ambiguous(built) {
                 ambiguous.insert(env_var(built, key), built);

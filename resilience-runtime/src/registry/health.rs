@@ -6,6 +6,7 @@ use std::fmt;
 use crate::State;
 
 use super::Policy;
+use super::describe::Concern;
 
 /// The program's health, from its circuit breakers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -80,11 +81,9 @@ impl Health {
     pub(crate) fn of<'a>(entries: impl Iterator<Item = (&'a str, Policy)>) -> Self {
         let mut reasons = Vec::new();
         for (name, policy) in entries {
-            let Policy::CircuitBreaker(breaker) = policy else {
+            let Some(Concern { state, critical }) = policy.describe().health() else {
                 continue;
             };
-            let state = breaker.state();
-            let critical = breaker.is_critical();
             let status = match state {
                 State::Open | State::ForcedOpen if critical => Status::Down,
                 State::Open | State::ForcedOpen | State::HalfOpen => Status::Degraded,

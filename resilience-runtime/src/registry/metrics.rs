@@ -34,17 +34,11 @@
 
 use std::time::Duration;
 
-use metrics::{counter, gauge};
-
-use super::{Metrics, Policy};
-use crate::State;
-
 /// Publishes every registered policy's counters and gauges to the installed `metrics`
 /// recorder.
 pub fn export() {
     for (name, policy) in super::policies() {
-        let snapshot = super::PolicySnapshot::of(name.clone(), policy);
-        publish(&name, policy, &snapshot.metrics);
+        policy.describe().export(&name);
     }
 }
 
@@ -60,75 +54,5 @@ pub async fn exporter(period: Duration) {
     loop {
         interval.tick().await;
         export();
-    }
-}
-
-fn publish(name: &str, _policy: Policy, metrics: &Metrics) {
-    let name = name.to_owned();
-    match metrics {
-        Metrics::CircuitBreaker(m) => {
-            let calls = |kind: &'static str, value: u64| {
-                counter!("resilience4j.circuitbreaker.calls", "name" => name.clone(), "kind" => kind)
-                    .absolute(value);
-            };
-            calls("successful", m.successes);
-            calls("failed", m.failures);
-            calls("ignored", m.ignored);
-            calls("cancelled", m.cancelled);
-            counter!("resilience4j.circuitbreaker.not.permitted.calls", "name" => name.clone())
-                .absolute(m.rejections);
-            counter!("resilience4j.circuitbreaker.slow.calls", "name" => name.clone())
-                .absolute(m.slow);
-            for state in [
-                State::Closed,
-                State::Open,
-                State::HalfOpen,
-                State::ForcedOpen,
-                State::Disabled,
-                State::MetricsOnly,
-            ] {
-                gauge!("resilience4j.circuitbreaker.state", "name" => name.clone(), "state" => state.as_str())
-                    .set(if m.state == state { 1.0 } else { 0.0 });
-            }
-            gauge!("resilience4j.circuitbreaker.failure.rate", "name" => name.clone())
-                .set(m.failure_rate.unwrap_or(-1.0));
-            gauge!("resilience4j.circuitbreaker.buffered.calls", "name" => name.clone())
-                .set(m.window_calls as f64);
-        }
-        Metrics::Retry(m) => {
-            counter!("resilience4j.retry.calls", "name" => name.clone(), "kind" => "failed")
-                .absolute(m.gave_up);
-            counter!("resilience4j.retry.calls", "name" => name.clone(), "kind" => "retried")
-                .absolute(m.retries);
-        }
-        Metrics::Timeout(m) => {
-            counter!("resilience4j.timelimiter.calls", "name" => name.clone(), "kind" => "timeout")
-                .absolute(m.timed_out);
-        }
-        Metrics::Bulkhead(m) => {
-            gauge!("resilience4j.bulkhead.available.concurrent.calls", "name" => name.clone())
-                .set(f64::from(m.max.saturating_sub(m.in_use)));
-            gauge!("resilience4j.bulkhead.max.allowed.concurrent.calls", "name" => name.clone())
-                .set(f64::from(m.max));
-            gauge!("resilience4j.bulkhead.queued.calls", "name" => name.clone())
-                .set(f64::from(m.queued));
-            let calls = |kind: &'static str, value: u64| {
-                counter!("resilience4j.bulkhead.calls", "name" => name.clone(), "kind" => kind)
-                    .absolute(value);
-            };
-            calls("finished", m.completed);
-            calls("rejected", m.rejections);
-            calls("cancelled", m.cancelled + m.panicked);
-        }
-        Metrics::RateLimiter(m) => {
-            gauge!("resilience4j.ratelimiter.available.permissions", "name" => name.clone())
-                .set(f64::from(m.available));
-            gauge!("resilience4j.ratelimiter.waiting_threads", "name" => name.clone())
-                .set(m.waiting as f64);
-            counter!("resilience4j.ratelimiter.calls", "name" => name.clone(), "kind" => "successful")
-                .absolute(m.admitted);
-            counter!("resilience4j.ratelimiter.calls", "name" => name.clone(), "kind" => "failed")
-                .absolute(m.rejections);
-        }
     }
 }

@@ -61,55 +61,78 @@
 //!
 //! [`policy!`]: https://docs.rs/resilience/latest/resilience/macro.policy.html
 
+pub(crate) mod describe;
 mod error;
 mod health;
 mod settings;
 mod snapshot;
-mod units;
+pub(crate) mod units;
 
 #[cfg(feature = "config")]
 pub mod config;
 #[cfg(feature = "metrics")]
 pub mod metrics;
 
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
+pub use describe::Metrics;
 pub use error::{Location, RegistryError, RegistryErrorKind};
 pub use health::{Health, Reason, Status};
 pub use settings::ChangeSet;
-pub use snapshot::{Metrics, PolicySnapshot, Snapshot};
+pub use snapshot::{PolicySnapshot, Snapshot};
 
 use crate::event::PolicyKind;
 pub use crate::event::{Event, Subscription, subscribe};
-use crate::name::Name;
+use crate::name::{self as names, Name};
 use crate::{Bulkhead, CircuitBreaker, RateLimiter, Retry, Timeout};
+use describe::Describe;
 
-/// One policy, as the registry holds it: a reference to its `static`.
-#[derive(Clone, Copy, Debug)]
-#[non_exhaustive]
-pub enum Policy {
+/// The kinds of policy the registry lists: `Variant(Type)`. Everything else the registry does
+/// with a policy goes through the kind's [`Describe`], in its own folder; a new kind is a line
+/// here (and its [`Metrics`] variant).
+macro_rules! kinds {
+    ($($(#[$doc:meta])* $variant:ident($ty:ty),)*) => {
+        /// One policy, as the registry holds it: a reference to its `static`.
+        #[derive(Clone, Copy, Debug)]
+        #[non_exhaustive]
+        pub enum Policy {
+            $($(#[$doc])* $variant(&'static $ty),)*
+        }
+
+        impl Policy {
+            /// What the policy tells the registry about itself.
+            fn describe(self) -> &'static dyn Describe {
+                match self {
+                    $(Policy::$variant(p) => p,)*
+                }
+            }
+        }
+
+        $(impl From<&'static $ty> for Policy {
+            fn from(p: &'static $ty) -> Self {
+                Policy::$variant(p)
+            }
+        })*
+    };
+}
+
+kinds! {
     /// A circuit breaker.
-    CircuitBreaker(&'static CircuitBreaker),
+    CircuitBreaker(CircuitBreaker),
     /// A retry policy.
-    Retry(&'static Retry),
+    Retry(Retry),
     /// A timeout.
-    Timeout(&'static Timeout),
+    Timeout(Timeout),
     /// A bulkhead.
-    Bulkhead(&'static Bulkhead),
+    Bulkhead(Bulkhead),
     /// A rate limiter.
-    RateLimiter(&'static RateLimiter),
+    RateLimiter(RateLimiter),
 }
 
 impl Policy {
     /// The policy's kind.
     pub fn kind(&self) -> PolicyKind {
-        match self {
-            Policy::CircuitBreaker(_) => PolicyKind::CircuitBreaker,
-            Policy::Retry(_) => PolicyKind::Retry,
-            Policy::Timeout(_) => PolicyKind::Timeout,
-            Policy::Bulkhead(_) => PolicyKind::Bulkhead,
-            Policy::RateLimiter(_) => PolicyKind::RateLimiter,
-        }
+        self.describe().kind()
     }
 
     /// The name the policy was built with (its registry name may be its path, or add `#2`:
@@ -120,63 +143,19 @@ impl Policy {
 
     /// Its name as built and as reported.
     fn names(&self) -> &'static Name {
-        match self {
-            Policy::CircuitBreaker(p) => p.names(),
-            Policy::Retry(p) => p.names(),
-            Policy::Timeout(p) => p.names(),
-            Policy::Bulkhead(p) => p.names(),
-            Policy::RateLimiter(p) => p.names(),
-        }
+        self.describe().names()
     }
 
     /// Makes the policy as it was built: the settings it was declared with, its state and
     /// counters as new, and (breakers and rate limiters) a fresh time origin. See each kind's
     /// `reset` ([`CircuitBreaker::reset`], [`RateLimiter::reset`], ...).
     pub fn reset(&self) {
-        match self {
-            Policy::CircuitBreaker(p) => p.reset(),
-            Policy::Retry(p) => p.reset(),
-            Policy::Timeout(p) => p.reset(),
-            Policy::Bulkhead(p) => p.reset(),
-            Policy::RateLimiter(p) => p.reset(),
-        }
+        self.describe().reset();
     }
 
     /// The address of the policy: its identity.
     fn address(&self) -> usize {
-        match self {
-            Policy::CircuitBreaker(p) => std::ptr::from_ref(*p) as usize,
-            Policy::Retry(p) => std::ptr::from_ref(*p) as usize,
-            Policy::Timeout(p) => std::ptr::from_ref(*p) as usize,
-            Policy::Bulkhead(p) => std::ptr::from_ref(*p) as usize,
-            Policy::RateLimiter(p) => std::ptr::from_ref(*p) as usize,
-        }
-    }
-}
-
-impl From<&'static CircuitBreaker> for Policy {
-    fn from(p: &'static CircuitBreaker) -> Self {
-        Policy::CircuitBreaker(p)
-    }
-}
-impl From<&'static Retry> for Policy {
-    fn from(p: &'static Retry) -> Self {
-        Policy::Retry(p)
-    }
-}
-impl From<&'static Timeout> for Policy {
-    fn from(p: &'static Timeout) -> Self {
-        Policy::Timeout(p)
-    }
-}
-impl From<&'static Bulkhead> for Policy {
-    fn from(p: &'static Bulkhead) -> Self {
-        Policy::Bulkhead(p)
-    }
-}
-impl From<&'static RateLimiter> for Policy {
-    fn from(p: &'static RateLimiter) -> Self {
-        Policy::RateLimiter(p)
+        self.describe().address()
     }
 }
 
@@ -186,36 +165,16 @@ impl From<&'static RateLimiter> for Policy {
 #[derive(Debug)]
 pub struct Site {
     policy: Policy,
-    /// The path of a `policy!` static (`app::db::DB`); `None` for an attribute's policy.
-    path: Option<&'static str>,
     file: &'static str,
     line: u32,
     column: u32,
 }
 
 impl Site {
-    /// The policy an attribute declared at `file:line:column`.
+    /// The policy an attribute or `policy!` declared at `file:line:column`.
     pub const fn new(policy: Policy, file: &'static str, line: u32, column: u32) -> Self {
         Site {
             policy,
-            path: None,
-            file,
-            line,
-            column,
-        }
-    }
-
-    /// The `policy!` static at `path`, declared at `file:line:column`.
-    pub const fn shared(
-        policy: Policy,
-        path: &'static str,
-        file: &'static str,
-        line: u32,
-        column: u32,
-    ) -> Self {
-        Site {
-            policy,
-            path: Some(path),
             file,
             line,
             column,
@@ -223,8 +182,9 @@ impl Site {
     }
 }
 
-/// Every policy declared by an attribute or `policy!`, collected by the linker. Not a public
-/// API.
+/// Every policy declared by an attribute or `policy!`, collected by the linker. (`policy!`
+/// statics are listed in the names' own list too, which settles their reported names.) Not a
+/// public API.
 #[doc(hidden)]
 #[linkme::distributed_slice]
 pub static SITES: [Site];
@@ -248,50 +208,9 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// The names that two or more `policy!` statics were declared with, found once from the
-/// declarations the linker collected; sorted.
-static AMBIGUOUS: OnceLock<Vec<&'static str>> = OnceLock::new();
-
-/// Finds, once, the names that two or more `policy!` statics share, and makes each of those
-/// statics report its path instead. Every reported name is read after this (see
-/// [`Name::get`]), so no policy reports its short name first and its path later. The
-/// declarations are fixed at link time; policies registered by hand have no path and take no
-/// part (they are told apart with `#2`).
-pub(crate) fn resolve_names() -> &'static [&'static str] {
-    AMBIGUOUS.get_or_init(|| {
-        // Only built names and paths are read here: a reported name would wait for this.
-        // (built name, path, site index, policy) of every `policy!` static.
-        let mut shared: Vec<(&'static str, &'static str, usize, Policy)> = SITES
-            .iter()
-            .enumerate()
-            .filter_map(|(i, s)| {
-                s.path
-                    .map(|path| (s.policy.built_name(), path, i, s.policy))
-            })
-            .collect();
-        shared.sort_by_key(|&(name, path, i, _)| (name, path, i));
-        shared.dedup_by_key(|&mut (.., policy)| policy.address());
-        let mut ambiguous = Vec::new();
-        for group in shared.chunk_by(|a, b| a.0 == b.0) {
-            if let [(name, ..), _, ..] = group {
-                for &(_, _, i, policy) in group {
-                    policy.names().qualify(i);
-                }
-                ambiguous.push(*name);
-            }
-        }
-        ambiguous
-    })
-}
-
-/// The path of the `policy!` static declared at site `index`.
-pub(crate) fn site_path(index: usize) -> Option<&'static str> {
-    SITES.get(index).and_then(|s| s.path)
-}
-
 /// Whether `policy!` statics of different modules share `name`.
 fn is_ambiguous(name: &str) -> bool {
-    resolve_names().contains(&name)
+    names::ambiguous().contains(&name)
 }
 
 /// The error for an ambiguous `name`, naming every policy built with it by its registry
@@ -335,7 +254,7 @@ fn table() -> Arc<[Entry]> {
     // An ambiguous name is no policy's: the statics that share it are listed by path, and
     // any other policy of that name (an inline one's `name = "..."`, one built by hand) is
     // `#2` on.
-    for &name in resolve_names() {
+    for &name in names::ambiguous() {
         count.insert(name, 1);
     }
     let mut entries = Vec::new();

@@ -1,221 +1,12 @@
 //! Settings by key: changes written as in the attributes, checked together, applied together.
 
-use resilience_syntax::names;
-
-use crate::circuit_breaker::builder::WindowSpec;
-use crate::event::PolicyKind;
-use crate::{
-    Bulkhead, BulkheadBuilder, CircuitBreaker, CircuitBreakerBuilder, RateLimiter,
-    RateLimiterBuilder, Retry, RetryBuilder, Timeout, TimeoutBuilder,
-};
-
-use super::units::{
-    parse_backoff, parse_bool, parse_count, parse_duration, parse_jitter, parse_open,
-    parse_percent, parse_rate,
-};
+use super::describe::Change;
 use super::{Policy, RegistryError};
 
-/// The keys of each kind: the attributes' settings, after the positional value's own key for
-/// a timeout (`duration`) and a rate limiter (`rate`).
-pub(crate) fn keys(kind: PolicyKind) -> Vec<&'static str> {
-    let (positional, named): (&[&str], &[&str]) = match kind {
-        PolicyKind::CircuitBreaker => (&[], names::CIRCUIT_BREAKER),
-        PolicyKind::Retry => (&[], names::RETRY),
-        PolicyKind::Timeout => (&["duration"], names::TIMEOUT),
-        PolicyKind::Bulkhead => (&[], names::BULKHEAD),
-        PolicyKind::RateLimiter => (&["rate"], names::RATE_LIMITER),
-        PolicyKind::Fallback => (&[], &[]),
-    };
-    [positional, named].concat()
-}
-
-/// A policy and the settings it will get.
-#[derive(Clone, Debug)]
-enum Pending {
-    CircuitBreaker(&'static CircuitBreaker, CircuitBreakerBuilder),
-    Retry {
-        policy: &'static Retry,
-        settings: RetryBuilder,
-        /// Whether `jitter` was given: if not, a new `backoff` gets its own default jitter.
-        jitter_given: bool,
-    },
-    Timeout(&'static Timeout, TimeoutBuilder),
-    Bulkhead(&'static Bulkhead, BulkheadBuilder),
-    RateLimiter {
-        policy: &'static RateLimiter,
-        settings: RateLimiterBuilder,
-        burst_given: bool,
-    },
-}
-
-impl Pending {
-    fn new(policy: Policy) -> Self {
-        match policy {
-            Policy::CircuitBreaker(p) => Pending::CircuitBreaker(p, p.settings()),
-            Policy::Retry(p) => Pending::Retry {
-                policy: p,
-                settings: p.settings(),
-                jitter_given: false,
-            },
-            Policy::Timeout(p) => Pending::Timeout(p, p.settings()),
-            Policy::Bulkhead(p) => Pending::Bulkhead(p, p.settings()),
-            Policy::RateLimiter(p) => Pending::RateLimiter {
-                policy: p,
-                settings: p.settings(),
-                burst_given: false,
-            },
-        }
-    }
-
-    fn policy(&self) -> Policy {
-        match self {
-            Pending::CircuitBreaker(p, _) => Policy::CircuitBreaker(p),
-            Pending::Retry { policy, .. } => Policy::Retry(policy),
-            Pending::Timeout(p, _) => Policy::Timeout(p),
-            Pending::Bulkhead(p, _) => Policy::Bulkhead(p),
-            Pending::RateLimiter { policy, .. } => Policy::RateLimiter(policy),
-        }
-    }
-
-    /// Sets `key` to `value` in the pending settings; `Ok(false)` for an unknown key.
-    fn set(&mut self, key: &str, value: &str) -> Result<bool, String> {
-        match self {
-            Pending::CircuitBreaker(_, b) => {
-                *b = match key {
-                    "threshold" => b.rate_mode().threshold(parse_percent(key, value)?),
-                    "failures" => b
-                        .consecutive_mode()
-                        .consecutive_failures(parse_count(value)?),
-                    "window" => {
-                        let window = match parse_count(value) {
-                            Ok(n) => WindowSpec::Calls(n),
-                            Err(_) => WindowSpec::Time(parse_duration(value).map_err(|_| {
-                                format!(
-                                    "`{}` is not a window: write 100 (calls) or 60s",
-                                    value.trim()
-                                )
-                            })?),
-                        };
-                        match window {
-                            WindowSpec::Calls(n) => b.window_calls(n),
-                            WindowSpec::Time(d) => b.window_time(d),
-                        }
-                    }
-                    "min_calls" => b.min_calls(parse_count(value)?),
-                    "slow" if matches!(value.trim(), "off" | "none") => b.without_slow(),
-                    "slow" => b.slow(parse_duration(value)?),
-                    "slow_threshold" => b.slow_threshold(parse_percent(key, value)?),
-                    "open" => {
-                        let (initial, max) = parse_open(value)?;
-                        b.open_exponential(initial, max)
-                    }
-                    "half_open" => b.half_open(parse_count(value)?),
-                    "critical" => b.critical(parse_bool(value)?),
-                    _ => return Ok(false),
-                };
-            }
-            Pending::Retry {
-                settings,
-                jitter_given,
-                ..
-            } => {
-                *settings = match key {
-                    "attempts" => settings.attempts(parse_count(value)?),
-                    "backoff" => {
-                        let mut s = settings.backoff(parse_backoff(value)?);
-                        if !*jitter_given {
-                            s.jitter = None;
-                        }
-                        s
-                    }
-                    "jitter" => {
-                        let jitter = parse_jitter(value)?;
-                        *jitter_given = true;
-                        settings.jitter(jitter)
-                    }
-                    _ => return Ok(false),
-                };
-            }
-            Pending::Timeout(_, b) => {
-                *b = match key {
-                    "duration" => b.duration(parse_duration(value)?),
-                    _ => return Ok(false),
-                };
-            }
-            Pending::Bulkhead(_, b) => {
-                *b = match key {
-                    "max" => b.max(parse_count(value)?),
-                    // No queue leaves no wait to apply, as `Bulkhead::set_queue` does.
-                    "queue" => match parse_count(value)? {
-                        0 => b.queue(0).until_a_slot_frees(),
-                        queue => b.queue(queue),
-                    },
-                    "wait" if matches!(value.trim(), "none" | "until_a_slot_frees") => {
-                        b.until_a_slot_frees()
-                    }
-                    "wait" => b.wait(parse_duration(value)?),
-                    _ => return Ok(false),
-                };
-            }
-            Pending::RateLimiter {
-                settings,
-                burst_given,
-                ..
-            } => {
-                *settings = match key {
-                    "rate" => {
-                        let (count, per) = parse_rate(value)?;
-                        let old_count = settings.rate.map_or(0, |(c, _)| c);
-                        let mut s = settings.rate(count, per);
-                        // A burst that was the old rate's count (the default) follows the rate.
-                        if !*burst_given && settings.burst == Some(old_count) {
-                            s.burst = None;
-                        }
-                        s
-                    }
-                    "burst" => {
-                        let burst = parse_count(value)?;
-                        *burst_given = true;
-                        settings.burst(burst)
-                    }
-                    "wait" => settings.wait(parse_duration(value)?),
-                    _ => return Ok(false),
-                };
-            }
-        }
-        Ok(true)
-    }
-
-    /// A breaker's given `min_calls` and a count window smaller than it, if so.
-    fn min_calls_over_window(&self) -> Option<(u32, u32)> {
-        match self {
-            Pending::CircuitBreaker(_, b) => match (b.min_calls, b.window) {
-                (Some(min_calls), WindowSpec::Calls(n)) if min_calls > n => Some((min_calls, n)),
-                _ => None,
-            },
-            _ => None,
-        }
-    }
-
-    /// Applies the settings; `check_only` only checks them.
-    fn apply(&self, check_only: bool) -> Result<(), crate::ConfigError> {
-        match self {
-            Pending::CircuitBreaker(_, b) if check_only => b.build().map(drop),
-            Pending::CircuitBreaker(p, b) => p.reconfigure(*b),
-            Pending::Retry { settings, .. } if check_only => settings.build().map(drop),
-            Pending::Retry {
-                policy, settings, ..
-            } => policy.reconfigure(*settings),
-            Pending::Timeout(_, b) if check_only => b.build().map(drop),
-            Pending::Timeout(p, b) => p.reconfigure(*b),
-            Pending::Bulkhead(_, b) if check_only => b.build().map(drop),
-            Pending::Bulkhead(p, b) => p.reconfigure(*b),
-            Pending::RateLimiter { settings, .. } if check_only => settings.build().map(drop),
-            Pending::RateLimiter {
-                policy, settings, ..
-            } => policy.reconfigure(*settings),
-        }
-    }
+/// The keys of `policy`'s kind: the attributes' settings, after the positional value's own key
+/// for a timeout (`duration`) and a rate limiter (`rate`).
+pub(crate) fn keys(policy: Policy) -> Vec<&'static str> {
+    policy.describe().keys()
 }
 
 /// Changes to the settings of named policies, written as in the attributes, checked together
@@ -243,7 +34,7 @@ impl Pending {
 /// ```
 #[derive(Clone, Debug, Default)]
 pub struct ChangeSet {
-    pending: Vec<(String, Pending)>,
+    pending: Vec<(String, Policy, Box<dyn Change>)>,
     /// The (policy, key) pairs given, to say which of two settings that disagree was changed.
     given: Vec<(String, String)>,
 }
@@ -270,19 +61,24 @@ impl ChangeSet {
 
     /// Sets `key` in the pending settings of `name`, without recording it as given.
     fn set_value(&mut self, name: &str, key: &str, value: &str) -> Result<(), RegistryError> {
-        let index = match self.pending.iter().position(|(n, _)| n == name) {
+        let index = match self.pending.iter().position(|(n, ..)| n == name) {
             Some(i) => i,
             None => {
                 let policy = super::get(name)?;
-                self.pending.push((name.to_owned(), Pending::new(policy)));
+                let change = policy.describe().change();
+                self.pending.push((name.to_owned(), policy, change));
                 self.pending.len() - 1
             }
         };
-        let pending = &mut self.pending[index].1;
-        let kind = pending.policy().kind();
+        let (_, policy, pending) = &mut self.pending[index];
         match pending.set(key, value) {
             Ok(true) => Ok(()),
-            Ok(false) => Err(RegistryError::unknown_setting(name, kind, key, &keys(kind))),
+            Ok(false) => Err(RegistryError::unknown_setting(
+                name,
+                policy.kind(),
+                key,
+                &keys(*policy),
+            )),
             Err(message) => Err(RegistryError::invalid_value(name, key, message)),
         }
     }
@@ -293,24 +89,13 @@ impl ChangeSet {
     ///
     /// The first policy whose new settings its builder refuses, naming the field.
     pub fn check(&self) -> Result<(), RegistryError> {
-        for (name, pending) in &self.pending {
-            pending.apply(true).map_err(|e| {
+        for (name, _, pending) in &self.pending {
+            pending.check().map_err(|e| {
                 let given = |key: &str| self.given.iter().any(|(n, k)| n == name && k == key);
-                // A new window below a `min_calls` this change leaves as it is: say so of the
-                // window, the setting that was changed.
-                match pending.min_calls_over_window() {
-                    Some((min_calls, window)) if given("window") && !given("min_calls") => {
-                        RegistryError::invalid_value(
-                            name,
-                            "window",
-                            format!(
-                                "window = {window} is less than min_calls = {min_calls}, so the \
-                                 breaker could never trip; make the window at least {min_calls}, \
-                                 or lower min_calls first"
-                            ),
-                        )
-                    }
-                    _ => RegistryError::config(name, e),
+                // Two values that disagree: said of the one this change set.
+                match pending.explain(&given) {
+                    Some((key, message)) => RegistryError::invalid_value(name, key, message),
+                    None => RegistryError::config(name, e),
                 }
             })?;
         }
@@ -325,10 +110,10 @@ impl ChangeSet {
     /// As [`check`](Self::check).
     pub fn apply(self) -> Result<(), RegistryError> {
         self.check()?;
-        for (name, pending) in &self.pending {
+        for (name, _, pending) in &self.pending {
             // Checked above: the same checks, on the same values.
             pending
-                .apply(false)
+                .apply()
                 .map_err(|e| RegistryError::config(name, e))?;
         }
         Ok(())

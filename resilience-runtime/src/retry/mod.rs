@@ -56,6 +56,7 @@
 //! first needed (that case cannot be detected beforehand).
 
 mod backoff;
+mod registered;
 mod rng;
 
 use std::future::Future;

@@ -53,6 +53,7 @@
 //! beforehand).
 
 mod future;
+mod registered;
 
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};

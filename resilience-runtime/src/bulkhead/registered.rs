@@ -1,0 +1,124 @@
+//! The bulkhead as the registry sees it: its settings by key, its occupancy and counters, its
+//! metrics.
+
+use resilience_syntax::names;
+
+use super::{Bulkhead, BulkheadBuilder};
+use crate::error::ConfigError;
+use crate::kind::PolicyKind;
+use crate::name::{Name, Named};
+use crate::registry::describe::{Change, Describe, Figures, Metrics};
+use crate::registry::units::{fmt_duration, parse_count, parse_duration};
+
+impl Named for Bulkhead {
+    fn name_of(&self) -> &Name {
+        self.names()
+    }
+}
+
+impl Describe for Bulkhead {
+    fn kind(&self) -> PolicyKind {
+        PolicyKind::Bulkhead
+    }
+
+    fn names(&self) -> &Name {
+        Bulkhead::names(self)
+    }
+
+    fn keys(&self) -> Vec<&'static str> {
+        names::BULKHEAD.to_vec()
+    }
+
+    fn reset(&self) {
+        Bulkhead::reset(self);
+    }
+
+    fn settings(&self) -> Vec<(&'static str, String)> {
+        let mut settings = vec![
+            ("max", self.max().to_string()),
+            ("queue", self.queue().to_string()),
+        ];
+        if let Some(wait) = self.wait().filter(|_| self.queue() > 0) {
+            settings.push(("wait", fmt_duration(wait)));
+        }
+        settings
+    }
+
+    fn read(&self) -> (Metrics, Figures) {
+        let m = self.metrics();
+        let figures = Figures {
+            calls: Some(m.calls),
+            rejections: Some(m.rejections),
+            in_use: Some(m.in_use),
+            queued: Some(u64::from(m.queued)),
+            ..Figures::default()
+        };
+        (Metrics::Bulkhead(m), figures)
+    }
+
+    fn change(&'static self) -> Box<dyn Change> {
+        Box::new(Pending {
+            policy: self,
+            settings: self.settings(),
+        })
+    }
+
+    #[cfg(feature = "metrics")]
+    fn export(&self, name: &str) {
+        use metrics::{counter, gauge};
+        let m = self.metrics();
+        let name = name.to_owned();
+        gauge!("resilience4j.bulkhead.available.concurrent.calls", "name" => name.clone())
+            .set(f64::from(m.max.saturating_sub(m.in_use)));
+        gauge!("resilience4j.bulkhead.max.allowed.concurrent.calls", "name" => name.clone())
+            .set(f64::from(m.max));
+        gauge!("resilience4j.bulkhead.queued.calls", "name" => name.clone())
+            .set(f64::from(m.queued));
+        let calls = |kind: &'static str, value: u64| {
+            counter!("resilience4j.bulkhead.calls", "name" => name.clone(), "kind" => kind)
+                .absolute(value);
+        };
+        calls("finished", m.completed);
+        calls("rejected", m.rejections);
+        calls("cancelled", m.cancelled + m.panicked);
+    }
+}
+
+/// A bulkhead and the settings it will get.
+#[derive(Clone, Debug)]
+struct Pending {
+    policy: &'static Bulkhead,
+    settings: BulkheadBuilder,
+}
+
+impl Change for Pending {
+    fn set(&mut self, key: &str, value: &str) -> Result<bool, String> {
+        let b = self.settings;
+        self.settings = match key {
+            "max" => b.max(parse_count(value)?),
+            // No queue leaves no wait to apply, as `Bulkhead::set_queue` does.
+            "queue" => match parse_count(value)? {
+                0 => b.queue(0).until_a_slot_frees(),
+                queue => b.queue(queue),
+            },
+            "wait" if matches!(value.trim(), "none" | "until_a_slot_frees") => {
+                b.until_a_slot_frees()
+            }
+            "wait" => b.wait(parse_duration(value)?),
+            _ => return Ok(false),
+        };
+        Ok(true)
+    }
+
+    fn check(&self) -> Result<(), ConfigError> {
+        self.settings.build().map(drop)
+    }
+
+    fn apply(&self) -> Result<(), ConfigError> {
+        self.policy.reconfigure(self.settings)
+    }
+
+    fn boxed_clone(&self) -> Box<dyn Change> {
+        Box::new(self.clone())
+    }
+}

@@ -1,0 +1,210 @@
+//! The circuit breaker as the registry sees it: its settings by key, its counters, its part
+//! in the program's health, its metrics.
+
+use resilience_syntax::names;
+
+use super::builder::WindowSpec;
+use super::{CircuitBreaker, CircuitBreakerBuilder, State};
+use crate::error::ConfigError;
+use crate::kind::PolicyKind;
+use crate::name::{Name, Named};
+use crate::registry::describe::{Change, Concern, Describe, Figures, Metrics};
+use crate::registry::units::{
+    fmt_duration, fmt_open, fmt_percent, parse_bool, parse_count, parse_duration, parse_open,
+    parse_percent,
+};
+
+impl Named for CircuitBreaker {
+    fn name_of(&self) -> &Name {
+        self.names()
+    }
+}
+
+impl Describe for CircuitBreaker {
+    fn kind(&self) -> PolicyKind {
+        PolicyKind::CircuitBreaker
+    }
+
+    fn names(&self) -> &Name {
+        CircuitBreaker::names(self)
+    }
+
+    fn keys(&self) -> Vec<&'static str> {
+        names::CIRCUIT_BREAKER.to_vec()
+    }
+
+    fn reset(&self) {
+        CircuitBreaker::reset(self);
+    }
+
+    fn settings(&self) -> Vec<(&'static str, String)> {
+        let s = self.settings();
+        let mut out = Vec::new();
+        match (s.threshold, s.consecutive_failures) {
+            (_, Some(n)) => out.push(("failures", n.to_string())),
+            (t, None) => out.push(("threshold", fmt_percent(t.unwrap_or(50.0)))),
+        }
+        out.push((
+            "window",
+            match s.window {
+                WindowSpec::Calls(n) => n.to_string(),
+                WindowSpec::Time(d) => fmt_duration(d),
+            },
+        ));
+        // The calls it holds to now, given or the default that follows the window.
+        out.push(("min_calls", self.min_calls().to_string()));
+        if let Some(slow) = s.slow {
+            out.push(("slow", fmt_duration(slow)));
+            if let Some(t) = s.slow_threshold {
+                out.push(("slow_threshold", fmt_percent(t)));
+            }
+        }
+        out.push(("open", fmt_open(s.open, s.open_max)));
+        out.push(("half_open", s.half_open.to_string()));
+        if s.critical {
+            out.push(("critical", "true".to_owned()));
+        }
+        out
+    }
+
+    fn read(&self) -> (Metrics, Figures) {
+        let m = self.metrics();
+        let figures = Figures {
+            state: Some(m.state),
+            calls: Some(m.calls),
+            successes: Some(m.successes),
+            failures: Some(m.failures),
+            rejections: Some(m.rejections),
+            slow: Some(m.slow),
+            failure_rate: m.failure_rate,
+            ..Figures::default()
+        };
+        (Metrics::CircuitBreaker(m), figures)
+    }
+
+    fn health(&self) -> Option<Concern> {
+        let state = self.state();
+        matches!(state, State::Open | State::ForcedOpen | State::HalfOpen).then(|| Concern {
+            state,
+            critical: self.is_critical(),
+        })
+    }
+
+    fn change(&'static self) -> Box<dyn Change> {
+        Box::new(Pending {
+            policy: self,
+            settings: self.settings(),
+        })
+    }
+
+    #[cfg(feature = "metrics")]
+    fn export(&self, name: &str) {
+        use metrics::{counter, gauge};
+        let m = self.metrics();
+        let name = name.to_owned();
+        let calls = |kind: &'static str, value: u64| {
+            counter!("resilience4j.circuitbreaker.calls", "name" => name.clone(), "kind" => kind)
+                .absolute(value);
+        };
+        calls("successful", m.successes);
+        calls("failed", m.failures);
+        calls("ignored", m.ignored);
+        calls("cancelled", m.cancelled);
+        counter!("resilience4j.circuitbreaker.not.permitted.calls", "name" => name.clone())
+            .absolute(m.rejections);
+        counter!("resilience4j.circuitbreaker.slow.calls", "name" => name.clone()).absolute(m.slow);
+        for state in [
+            State::Closed,
+            State::Open,
+            State::HalfOpen,
+            State::ForcedOpen,
+            State::Disabled,
+            State::MetricsOnly,
+        ] {
+            gauge!("resilience4j.circuitbreaker.state", "name" => name.clone(), "state" => state.as_str())
+                .set(if m.state == state { 1.0 } else { 0.0 });
+        }
+        gauge!("resilience4j.circuitbreaker.failure.rate", "name" => name.clone())
+            .set(m.failure_rate.unwrap_or(-1.0));
+        gauge!("resilience4j.circuitbreaker.buffered.calls", "name" => name)
+            .set(m.window_calls as f64);
+    }
+}
+
+/// A breaker and the settings it will get.
+#[derive(Clone, Debug)]
+struct Pending {
+    policy: &'static CircuitBreaker,
+    settings: CircuitBreakerBuilder,
+}
+
+impl Change for Pending {
+    fn set(&mut self, key: &str, value: &str) -> Result<bool, String> {
+        let b = self.settings;
+        self.settings = match key {
+            "threshold" => b.rate_mode().threshold(parse_percent(key, value)?),
+            "failures" => b
+                .consecutive_mode()
+                .consecutive_failures(parse_count(value)?),
+            "window" => {
+                let window = match parse_count(value) {
+                    Ok(n) => WindowSpec::Calls(n),
+                    Err(_) => WindowSpec::Time(parse_duration(value).map_err(|_| {
+                        format!(
+                            "`{}` is not a window: write 100 (calls) or 60s",
+                            value.trim()
+                        )
+                    })?),
+                };
+                match window {
+                    WindowSpec::Calls(n) => b.window_calls(n),
+                    WindowSpec::Time(d) => b.window_time(d),
+                }
+            }
+            "min_calls" => b.min_calls(parse_count(value)?),
+            "slow" if matches!(value.trim(), "off" | "none") => b.without_slow(),
+            "slow" => b.slow(parse_duration(value)?),
+            "slow_threshold" => b.slow_threshold(parse_percent(key, value)?),
+            "open" => {
+                let (initial, max) = parse_open(value)?;
+                b.open_exponential(initial, max)
+            }
+            "half_open" => b.half_open(parse_count(value)?),
+            "critical" => b.critical(parse_bool(value)?),
+            _ => return Ok(false),
+        };
+        Ok(true)
+    }
+
+    fn check(&self) -> Result<(), ConfigError> {
+        self.settings.build().map(drop)
+    }
+
+    fn apply(&self) -> Result<(), ConfigError> {
+        self.policy.reconfigure(self.settings)
+    }
+
+    /// A new window below a `min_calls` this change leaves as it is: said of the window, the
+    /// setting that was changed.
+    fn explain(&self, given: &dyn Fn(&str) -> bool) -> Option<(&'static str, String)> {
+        let (Some(min_calls), WindowSpec::Calls(window)) =
+            (self.settings.min_calls, self.settings.window)
+        else {
+            return None;
+        };
+        (min_calls > window && given("window") && !given("min_calls")).then(|| {
+            (
+                "window",
+                format!(
+                    "window = {window} is less than min_calls = {min_calls}, so the breaker \
+                     could never trip; make the window at least {min_calls}, or lower min_calls \
+                     first"
+                ),
+            )
+        })
+    }
+
+    fn boxed_clone(&self) -> Box<dyn Change> {
+        Box::new(self.clone())
+    }
+}

@@ -1,0 +1,133 @@
+//! What a kind of policy tells the registry about itself: the one seam between the registry and
+//! the kinds.
+//!
+//! The registry, its snapshots, health, metrics export, settings by key and the configuration
+//! file hold no list of kinds and no match on one: each asks the policy, through [`Describe`],
+//! which each kind implements in its own folder (`circuit_breaker/registered.rs`, ...). Adding a
+//! kind is its folder, its `Describe`, and a line in the registry's `kinds!` list (plus a
+//! [`Metrics`] variant for its counters): see `ARCHITECTURE.md`.
+
+use std::fmt;
+
+use crate::circuit_breaker::state::State;
+use crate::error::ConfigError;
+use crate::kind::PolicyKind;
+use crate::name::Name;
+use crate::{
+    BulkheadMetrics, CircuitBreakerMetrics, RateLimiterMetrics, RetryMetrics, TimeoutMetrics,
+};
+
+/// A policy as the registry sees it. Implemented by every kind, in its own folder.
+pub(crate) trait Describe: Sync {
+    /// The kind.
+    fn kind(&self) -> PolicyKind;
+
+    /// Its name as built and as reported.
+    fn names(&self) -> &Name;
+
+    /// The keys [`registry::set`](super::set) and the configuration file take for this kind,
+    /// in the order a snapshot lists them.
+    fn keys(&self) -> Vec<&'static str>;
+
+    /// Back to the settings it was declared with, its state and counters as new.
+    fn reset(&self);
+
+    /// Its settings as `(key, value)`, written as in the attributes, so that what a snapshot
+    /// shows can be set back.
+    fn settings(&self) -> Vec<(&'static str, String)>;
+
+    /// Its counters, read once: the kind's own [`Metrics`], and the [`Figures`] every kind
+    /// shares taken from that same reading.
+    fn read(&self) -> (Metrics, Figures);
+
+    /// What it makes of the program's health: `None` unless it is a circuit breaker that is
+    /// not closed.
+    fn health(&self) -> Option<Concern> {
+        None
+    }
+
+    /// Its settings, to change by key and apply together ([`ChangeSet`](super::ChangeSet)).
+    fn change(&'static self) -> Box<dyn Change>;
+
+    /// Publishes its counters and gauges to the `metrics` recorder under `name`.
+    #[cfg(feature = "metrics")]
+    fn export(&self, name: &str);
+
+    /// Its address: its identity.
+    fn address(&self) -> usize {
+        std::ptr::from_ref(self).cast::<()>() as usize
+    }
+}
+
+/// The pending settings of one policy in a [`ChangeSet`](super::ChangeSet): changed by key,
+/// checked together, applied together.
+pub(crate) trait Change: fmt::Debug + Send + Sync {
+    /// Sets `key` to `value` (written as in the attributes); `Ok(false)` for a key this kind
+    /// does not have; `Err` with the message when the value does not parse.
+    fn set(&mut self, key: &str, value: &str) -> Result<bool, String>;
+
+    /// Checks the settings as the kind's builder does, without applying them.
+    fn check(&self) -> Result<(), ConfigError>;
+
+    /// Applies the settings (checked as by [`check`](Self::check)).
+    fn apply(&self) -> Result<(), ConfigError>;
+
+    /// When [`check`](Self::check) refuses settings whose two values disagree, the message to
+    /// give instead, naming the setting that was changed (`given` says which keys were): the
+    /// key and the message. `None` leaves the builder's message.
+    fn explain(&self, given: &dyn Fn(&str) -> bool) -> Option<(&'static str, String)> {
+        let _ = given;
+        None
+    }
+
+    /// A copy, for a [`ChangeSet`](super::ChangeSet) that is cloned.
+    fn boxed_clone(&self) -> Box<dyn Change>;
+}
+
+impl Clone for Box<dyn Change> {
+    fn clone(&self) -> Self {
+        self.boxed_clone()
+    }
+}
+
+/// A breaker's contribution to the program's health.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Concern {
+    /// Its state (not closed).
+    pub(crate) state: State,
+    /// Whether it is declared `critical`.
+    pub(crate) critical: bool,
+}
+
+/// The counters of one policy, by kind.
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[non_exhaustive]
+pub enum Metrics {
+    /// A circuit breaker's state, counters and rates.
+    CircuitBreaker(CircuitBreakerMetrics),
+    /// A retry's counters (failed attempts only).
+    Retry(RetryMetrics),
+    /// A timeout's counter.
+    Timeout(TimeoutMetrics),
+    /// A bulkhead's occupancy and counters.
+    Bulkhead(BulkheadMetrics),
+    /// A rate limiter's counters and available permits.
+    RateLimiter(RateLimiterMetrics),
+}
+
+/// The figures a snapshot's table shows for every kind, `None` where a kind has no such
+/// figure. Each kind fills them from its own [`Metrics`].
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub(crate) struct Figures {
+    pub(crate) state: Option<State>,
+    pub(crate) calls: Option<u64>,
+    pub(crate) successes: Option<u64>,
+    pub(crate) failures: Option<u64>,
+    pub(crate) rejections: Option<u64>,
+    pub(crate) slow: Option<u64>,
+    pub(crate) failure_rate: Option<f64>,
+    pub(crate) retries: Option<u64>,
+    pub(crate) in_use: Option<u32>,
+    pub(crate) queued: Option<u64>,
+    pub(crate) available: Option<u32>,
+}
