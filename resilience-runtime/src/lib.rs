@@ -41,12 +41,15 @@
 // Under loom only the cores are built, and the tests that model-check them use what they need.
 #![cfg_attr(resilience_loom, allow(dead_code, unused_imports))]
 
+#[cfg(not(resilience_loom))]
+mod describe;
 mod error;
 pub mod event;
 mod key;
 mod kind;
 mod name;
 mod per_thread;
+mod state;
 mod sync;
 
 // Under `--cfg resilience_loom` only the lock-free cores are built, on loom's atomics, for the
@@ -59,10 +62,9 @@ mod bulkhead {
 #[cfg(resilience_loom)]
 mod circuit_breaker {
     mod core;
-    pub(crate) mod state;
     mod window;
     mod word;
-    pub use state::State;
+    pub use crate::state::State;
 }
 #[cfg(resilience_loom)]
 mod rate_limiter {

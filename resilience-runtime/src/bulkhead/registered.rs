@@ -3,16 +3,29 @@
 
 use resilience_syntax::names;
 
-use super::{Bulkhead, BulkheadBuilder};
+use super::{Bulkhead, BulkheadBuilder, BulkheadMetrics};
+use crate::describe::units::{fmt_duration, parse_count, parse_duration};
+use crate::describe::{Change, Describe, Figured, Figures};
 use crate::error::ConfigError;
 use crate::kind::PolicyKind;
 use crate::name::{Name, Named};
-use crate::registry::describe::{Change, Describe, Figures, Metrics};
-use crate::registry::units::{fmt_duration, parse_count, parse_duration};
 
 impl Named for Bulkhead {
     fn name_of(&self) -> &Name {
         self.names()
+    }
+}
+
+impl Figured for BulkheadMetrics {
+    fn figures(&self) -> Figures {
+        let m = self;
+        Figures {
+            calls: Some(m.calls),
+            rejections: Some(m.rejections),
+            in_use: Some(m.in_use),
+            queued: Some(u64::from(m.queued)),
+            ..Figures::default()
+        }
     }
 }
 
@@ -42,18 +55,6 @@ impl Describe for Bulkhead {
             settings.push(("wait", fmt_duration(wait)));
         }
         settings
-    }
-
-    fn read(&self) -> (Metrics, Figures) {
-        let m = self.metrics();
-        let figures = Figures {
-            calls: Some(m.calls),
-            rejections: Some(m.rejections),
-            in_use: Some(m.in_use),
-            queued: Some(u64::from(m.queued)),
-            ..Figures::default()
-        };
-        (Metrics::Bulkhead(m), figures)
     }
 
     fn change(&'static self) -> Box<dyn Change> {

@@ -99,7 +99,6 @@ pub(crate) mod builder;
 mod call;
 mod core;
 mod registered;
-pub(crate) mod state;
 mod window;
 mod word;
 
@@ -108,7 +107,7 @@ use std::time::Duration;
 
 pub use builder::CircuitBreakerBuilder;
 pub use call::Call;
-pub use state::State;
+pub use crate::state::State;
 pub use window::MAX_WINDOW_CALLS;
 
 use self::core::{Core, Outcome, Permit, Rejected};

@@ -4,19 +4,36 @@
 use resilience_syntax::names;
 
 use super::builder::WindowSpec;
-use super::{CircuitBreaker, CircuitBreakerBuilder, State};
+use super::{CircuitBreaker, CircuitBreakerBuilder, CircuitBreakerMetrics, State};
+use crate::describe::{Change, Concern, Describe, Figured, Figures};
 use crate::error::ConfigError;
 use crate::kind::PolicyKind;
 use crate::name::{Name, Named};
-use crate::registry::describe::{Change, Concern, Describe, Figures, Metrics};
-use crate::registry::units::{
-    fmt_duration, fmt_open, fmt_percent, parse_bool, parse_count, parse_duration, parse_open,
-    parse_percent,
+use std::time::Duration;
+
+use crate::describe::units::{
+    call, fmt_duration, fmt_percent, parse_bool, parse_count, parse_duration, parse_percent,
 };
 
 impl Named for CircuitBreaker {
     fn name_of(&self) -> &Name {
         self.names()
+    }
+}
+
+impl Figured for CircuitBreakerMetrics {
+    fn figures(&self) -> Figures {
+        let m = self;
+        Figures {
+            state: Some(m.state),
+            calls: Some(m.calls),
+            successes: Some(m.successes),
+            failures: Some(m.failures),
+            rejections: Some(m.rejections),
+            slow: Some(m.slow),
+            failure_rate: m.failure_rate,
+            ..Figures::default()
+        }
     }
 }
 
@@ -65,21 +82,6 @@ impl Describe for CircuitBreaker {
             out.push(("critical", "true".to_owned()));
         }
         out
-    }
-
-    fn read(&self) -> (Metrics, Figures) {
-        let m = self.metrics();
-        let figures = Figures {
-            state: Some(m.state),
-            calls: Some(m.calls),
-            successes: Some(m.successes),
-            failures: Some(m.failures),
-            rejections: Some(m.rejections),
-            slow: Some(m.slow),
-            failure_rate: m.failure_rate,
-            ..Figures::default()
-        };
-        (Metrics::CircuitBreaker(m), figures)
     }
 
     fn health(&self) -> Option<Concern> {
@@ -206,5 +208,52 @@ impl Change for Pending {
 
     fn boxed_clone(&self) -> Box<dyn Change> {
         Box::new(self.clone())
+    }
+}
+
+/// An open wait: `30s`, or `exponential(5s, max = 5m)`; returns (initial, max).
+fn parse_open(s: &str) -> Result<(Duration, Duration), String> {
+    let t = s.trim();
+    if !t.contains('(') {
+        let d = parse_duration(t)?;
+        return Ok((d, d));
+    }
+    match call(t) {
+        Some(("exponential", initial, named)) if named.len() == 1 && named[0].0 == "max" => {
+            Ok((parse_duration(initial)?, parse_duration(named[0].1)?))
+        }
+        _ => Err(format!(
+            "`{t}` is not an open wait: write 30s, or exponential(5s, max = 5m)"
+        )),
+    }
+}
+
+fn fmt_open(initial: Duration, max: Duration) -> String {
+    if initial == max {
+        fmt_duration(initial)
+    } else {
+        format!(
+            "exponential({}, max = {})",
+            fmt_duration(initial),
+            fmt_duration(max)
+        )
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, reason = "tests may unwrap")]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn open_waits_round_trip() {
+        let (i, m) = parse_open("exponential(5s, max = 5m)").unwrap();
+        assert_eq!(fmt_open(i, m), "exponential(5s, max = 5m)");
+        assert_eq!(parse_open("30s").unwrap().0, Duration::from_secs(30));
+        assert_eq!(
+            fmt_open(Duration::from_secs(30), Duration::from_secs(30)),
+            "30s"
+        );
+        assert!(parse_open("linear(5s, max = 5m)").is_err());
     }
 }

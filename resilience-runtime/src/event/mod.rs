@@ -41,8 +41,7 @@ mod wanted;
 use std::fmt;
 use std::time::Duration;
 
-// `State` from its own leaf file: the breaker calls `emit`, so this must not import it back.
-use crate::circuit_breaker::state::State;
+use crate::state::State;
 use crate::error::ErrorKind;
 pub use crate::key::KeyId;
 pub use crate::kind::PolicyKind;

@@ -12,7 +12,7 @@ use tracing::{Level, Metadata};
 
 use super::wanted::{DEBUG_WANTED, INFO_WANTED, TRACE_WANTED, UNKNOWN, WANTED, WARN_WANTED};
 use super::{Event, EventKind};
-use crate::circuit_breaker::state::State;
+use crate::state::State;
 
 /// A `tracing` callsite that never fires: registered once per level, it is told by `tracing`
 /// (through [`Callsite::set_interest`]) whether the subscribers would take an event at its

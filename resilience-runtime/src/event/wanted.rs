@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use tracing::Level;
 
 use super::EventKind;
-use crate::circuit_breaker::state::State;
+use crate::state::State;
 
 /// Who wants events, read by every event with one relaxed load: the subscriptions alive now
 /// (counted from bit [`SUBSCRIPTION_SHIFT`] up), and whether `tracing` would take an event of

@@ -3,16 +3,31 @@
 
 use resilience_syntax::names;
 
-use super::{RateLimiter, RateLimiterBuilder};
+use super::{RateLimiter, RateLimiterBuilder, RateLimiterMetrics};
+use crate::describe::{Change, Describe, Figured, Figures};
 use crate::error::ConfigError;
 use crate::kind::PolicyKind;
 use crate::name::{Name, Named};
-use crate::registry::describe::{Change, Describe, Figures, Metrics};
-use crate::registry::units::{fmt_duration, fmt_rate, parse_count, parse_duration, parse_rate};
+use std::time::Duration;
+
+use crate::describe::units::{fmt_duration, parse_count, parse_duration};
 
 impl Named for RateLimiter {
     fn name_of(&self) -> &Name {
         self.names()
+    }
+}
+
+impl Figured for RateLimiterMetrics {
+    fn figures(&self) -> Figures {
+        let m = self;
+        Figures {
+            calls: Some(m.calls),
+            rejections: Some(m.rejections),
+            queued: Some(m.waiting),
+            available: Some(m.available),
+            ..Figures::default()
+        }
     }
 }
 
@@ -44,18 +59,6 @@ impl Describe for RateLimiter {
             settings.push(("wait", fmt_duration(self.wait())));
         }
         settings
-    }
-
-    fn read(&self) -> (Metrics, Figures) {
-        let m = self.metrics();
-        let figures = Figures {
-            calls: Some(m.calls),
-            rejections: Some(m.rejections),
-            queued: Some(m.waiting),
-            available: Some(m.available),
-            ..Figures::default()
-        };
-        (Metrics::RateLimiter(m), figures)
     }
 
     fn change(&'static self) -> Box<dyn Change> {
@@ -126,5 +129,61 @@ impl Change for Pending {
 
     fn boxed_clone(&self) -> Box<dyn Change> {
         Box::new(self.clone())
+    }
+}
+
+/// A rate: `100/s`, `6000/m`, `10/h`, `1/ms`: a count per unit, as the attribute takes it. A
+/// period with digits (`5/10s`) is accepted too.
+fn parse_rate(s: &str) -> Result<(u32, Duration), String> {
+    let t = s.trim();
+    let wrong = || format!("`{t}` is not a rate: write 100/s, 6000/m or 10/h");
+    let (count, per) = t.split_once('/').ok_or_else(wrong)?;
+    let count = parse_count(count).map_err(|_| wrong())?;
+    let per = match per.trim() {
+        "ms" => Duration::from_millis(1),
+        "s" => Duration::from_secs(1),
+        "m" => Duration::from_secs(60),
+        "h" => Duration::from_secs(3600),
+        other => parse_duration(other).map_err(|_| wrong())?,
+    };
+    Ok((count, per))
+}
+
+fn fmt_rate(count: u32, per: Duration) -> String {
+    if per == Duration::from_millis(1) {
+        return format!("{count}/ms");
+    }
+    match per.as_secs() {
+        1 if per.subsec_nanos() == 0 => format!("{count}/s"),
+        60 if per.subsec_nanos() == 0 => format!("{count}/m"),
+        3600 if per.subsec_nanos() == 0 => format!("{count}/h"),
+        _ => format!("{count}/{}", fmt_duration(per)),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, reason = "tests may unwrap")]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rates_read_and_print_as_the_attribute_writes_them() {
+        assert_eq!(
+            parse_rate("6000/m").unwrap(),
+            (6000, Duration::from_secs(60))
+        );
+        assert_eq!(fmt_rate(100, Duration::from_secs(1)), "100/s");
+        assert!(parse_rate("100").is_err());
+        // Every period the attribute takes, and back.
+        for (rate, per) in [
+            ("5/ms", Duration::from_millis(1)),
+            ("100/s", Duration::from_secs(1)),
+            ("10/h", Duration::from_secs(3600)),
+            ("3/10s", Duration::from_secs(10)),
+        ] {
+            let parsed = parse_rate(rate).unwrap();
+            assert_eq!(parsed, (parsed.0, per), "{rate}");
+            assert_eq!(fmt_rate(parsed.0, parsed.1), rate);
+        }
     }
 }

@@ -6,7 +6,7 @@ use std::fmt;
 use crate::State;
 
 use super::Policy;
-use super::describe::Concern;
+use crate::describe::Concern;
 
 /// The program's health, from its circuit breakers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]

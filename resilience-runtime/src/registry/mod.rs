@@ -61,12 +61,10 @@
 //!
 //! [`policy!`]: https://docs.rs/resilience/latest/resilience/macro.policy.html
 
-pub(crate) mod describe;
 mod error;
 mod health;
 mod settings;
 mod snapshot;
-pub(crate) mod units;
 
 #[cfg(feature = "config")]
 pub mod config;
@@ -75,28 +73,37 @@ pub mod metrics;
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-pub use describe::Metrics;
 pub use error::{Location, RegistryError, RegistryErrorKind};
 pub use health::{Health, Reason, Status};
 pub use settings::ChangeSet;
 pub use snapshot::{PolicySnapshot, Snapshot};
 
+use crate::describe::{Describe, Figured, Figures};
 use crate::event::PolicyKind;
 pub use crate::event::{Event, Subscription, subscribe};
 use crate::name::{self as names, Name};
-use crate::{Bulkhead, CircuitBreaker, RateLimiter, Retry, Timeout};
-use describe::Describe;
+use crate::{
+    Bulkhead, BulkheadMetrics, CircuitBreaker, CircuitBreakerMetrics, RateLimiter,
+    RateLimiterMetrics, Retry, RetryMetrics, Timeout, TimeoutMetrics,
+};
 
-/// The kinds of policy the registry lists: `Variant(Type)`. Everything else the registry does
-/// with a policy goes through the kind's [`Describe`], in its own folder; a new kind is a line
-/// here (and its [`Metrics`] variant).
+/// The kinds of policy the registry lists, one line each: the variant, the policy's type and
+/// its counters' type, with the docs of both variants. Everything else the registry does with a
+/// policy goes through the kind's [`Describe`], in its own folder.
 macro_rules! kinds {
-    ($($(#[$doc:meta])* $variant:ident($ty:ty),)*) => {
+    ($($variant:ident($ty:ty, $metrics:ty): $doc:literal, $metrics_doc:literal;)*) => {
         /// One policy, as the registry holds it: a reference to its `static`.
         #[derive(Clone, Copy, Debug)]
         #[non_exhaustive]
         pub enum Policy {
-            $($(#[$doc])* $variant(&'static $ty),)*
+            $(#[doc = $doc] $variant(&'static $ty),)*
+        }
+
+        /// The counters of one policy, by kind.
+        #[derive(Clone, Copy, Debug, PartialEq)]
+        #[non_exhaustive]
+        pub enum Metrics {
+            $(#[doc = $metrics_doc] $variant($metrics),)*
         }
 
         impl Policy {
@@ -104,6 +111,16 @@ macro_rules! kinds {
             fn describe(self) -> &'static dyn Describe {
                 match self {
                     $(Policy::$variant(p) => p,)*
+                }
+            }
+
+            /// Its counters, and the figures every kind shares, from one reading.
+            fn read(self) -> (Metrics, Figures) {
+                match self {
+                    $(Policy::$variant(p) => {
+                        let m = p.metrics();
+                        (Metrics::$variant(m), m.figures())
+                    })*
                 }
             }
         }
@@ -117,16 +134,16 @@ macro_rules! kinds {
 }
 
 kinds! {
-    /// A circuit breaker.
-    CircuitBreaker(CircuitBreaker),
-    /// A retry policy.
-    Retry(Retry),
-    /// A timeout.
-    Timeout(Timeout),
-    /// A bulkhead.
-    Bulkhead(Bulkhead),
-    /// A rate limiter.
-    RateLimiter(RateLimiter),
+    CircuitBreaker(CircuitBreaker, CircuitBreakerMetrics):
+        "A circuit breaker.", "A circuit breaker's state, counters and rates.";
+    Retry(Retry, RetryMetrics):
+        "A retry policy.", "A retry's counters (failed attempts only).";
+    Timeout(Timeout, TimeoutMetrics):
+        "A timeout.", "A timeout's counter.";
+    Bulkhead(Bulkhead, BulkheadMetrics):
+        "A bulkhead.", "A bulkhead's occupancy and counters.";
+    RateLimiter(RateLimiter, RateLimiterMetrics):
+        "A rate limiter.", "A rate limiter's counters and available permits.";
 }
 
 impl Policy {

@@ -1,7 +1,7 @@
 //! Settings by key: changes written as in the attributes, checked together, applied together.
 
-use super::describe::Change;
 use super::{Policy, RegistryError};
+use crate::describe::Change;
 
 /// The keys of `policy`'s kind: the attributes' settings, after the positional value's own key
 /// for a timeout (`duration`) and a rate limiter (`rate`).

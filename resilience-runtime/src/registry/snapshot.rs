@@ -6,8 +6,8 @@ use std::fmt;
 use crate::State;
 use crate::event::PolicyKind;
 
-use super::Policy;
-use super::describe::{Figures, Metrics};
+use super::{Metrics, Policy};
+use crate::describe::Figures;
 
 /// One policy in a [`Snapshot`]. The accessors give the figures every kind shares, `None` where
 /// the kind does not have it; [`metrics`](Self::metrics) has all of them.
@@ -30,7 +30,7 @@ pub struct PolicySnapshot {
 impl PolicySnapshot {
     pub(crate) fn of(name: String, policy: Policy) -> Self {
         let describe = policy.describe();
-        let (metrics, figures) = describe.read();
+        let (metrics, figures) = policy.read();
         PolicySnapshot {
             name,
             kind: describe.kind(),

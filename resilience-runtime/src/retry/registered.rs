@@ -2,16 +2,28 @@
 
 use resilience_syntax::names;
 
-use super::{Retry, RetryBuilder};
+use super::{Backoff, Jitter};
+use super::{Retry, RetryBuilder, RetryMetrics};
+use crate::describe::units::{call, fmt_duration, parse_count, parse_duration};
+use crate::describe::{Change, Describe, Figured, Figures};
 use crate::error::ConfigError;
 use crate::kind::PolicyKind;
 use crate::name::{Name, Named};
-use crate::registry::describe::{Change, Describe, Figures, Metrics};
-use crate::registry::units::{fmt_backoff, fmt_jitter, parse_backoff, parse_count, parse_jitter};
 
 impl Named for Retry {
     fn name_of(&self) -> &Name {
         self.names()
+    }
+}
+
+impl Figured for RetryMetrics {
+    fn figures(&self) -> Figures {
+        let m = self;
+        Figures {
+            failures: Some(m.gave_up),
+            retries: Some(m.retries),
+            ..Figures::default()
+        }
     }
 }
 
@@ -40,16 +52,6 @@ impl Describe for Retry {
             ("backoff", fmt_backoff(s.backoff)),
             ("jitter", fmt_jitter(jitter).to_owned()),
         ]
-    }
-
-    fn read(&self) -> (Metrics, Figures) {
-        let m = self.metrics();
-        let figures = Figures {
-            failures: Some(m.gave_up),
-            retries: Some(m.retries),
-            ..Figures::default()
-        };
-        (Metrics::Retry(m), figures)
     }
 
     fn change(&'static self) -> Box<dyn Change> {
@@ -112,5 +114,109 @@ impl Change for Pending {
 
     fn boxed_clone(&self) -> Box<dyn Change> {
         Box::new(self.clone())
+    }
+}
+
+/// `fixed(d)`, `linear(step, max = d)`, `exponential(initial, factor = f, max = d)`.
+fn parse_backoff(s: &str) -> Result<Backoff, String> {
+    let t = s.trim();
+    let wrong = || {
+        format!(
+            "`{t}` is not a backoff: write fixed(500ms), linear(100ms, max = 2s) or exponential(100ms, factor = 2, max = 10s)"
+        )
+    };
+    let (name, first, named) = call(t).ok_or_else(wrong)?;
+    let first = parse_duration(first)?;
+    let mut max = None;
+    let mut factor = None;
+    for (k, v) in named {
+        match k {
+            "max" => max = Some(parse_duration(v)?),
+            "factor" if name == "exponential" => {
+                factor = Some(v.parse::<f64>().map_err(|_| wrong())?);
+            }
+            _ => return Err(wrong()),
+        }
+    }
+    match (name, max) {
+        ("fixed", None) => Ok(Backoff::fixed(first)),
+        ("linear", Some(max)) => Ok(Backoff::linear(first, max)),
+        ("exponential", Some(max)) => {
+            Ok(Backoff::exponential(first, max).factor(factor.unwrap_or(2.0)))
+        }
+        _ => Err(wrong()),
+    }
+}
+
+fn fmt_backoff(b: Backoff) -> String {
+    match b {
+        Backoff::Fixed { delay } => format!("fixed({})", fmt_duration(delay)),
+        Backoff::Linear { step, max } => {
+            format!(
+                "linear({}, max = {})",
+                fmt_duration(step),
+                fmt_duration(max)
+            )
+        }
+        Backoff::Exponential {
+            initial,
+            factor,
+            max,
+        } => {
+            let factor = if factor == 2.0 {
+                String::new()
+            } else {
+                format!(", factor = {factor}")
+            };
+            format!(
+                "exponential({}{factor}, max = {})",
+                fmt_duration(initial),
+                fmt_duration(max)
+            )
+        }
+    }
+}
+
+fn parse_jitter(s: &str) -> Result<Jitter, String> {
+    match s.trim() {
+        "none" => Ok(Jitter::None),
+        "full" => Ok(Jitter::Full),
+        "equal" => Ok(Jitter::Equal),
+        "decorrelated" => Ok(Jitter::Decorrelated),
+        t => Err(format!(
+            "`{t}` is not a jitter: write none, full, equal or decorrelated"
+        )),
+    }
+}
+
+fn fmt_jitter(j: Jitter) -> &'static str {
+    match j {
+        Jitter::None => "none",
+        Jitter::Full => "full",
+        Jitter::Equal => "equal",
+        Jitter::Decorrelated => "decorrelated",
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, reason = "tests may unwrap")]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoffs_and_jitters_round_trip() {
+        for s in [
+            "fixed(500ms)",
+            "linear(100ms, max = 2s)",
+            "exponential(100ms, max = 10s)",
+            "exponential(50ms, factor = 3, max = 1m)",
+        ] {
+            assert_eq!(fmt_backoff(parse_backoff(s).unwrap()), s);
+        }
+        for s in ["none", "full", "equal", "decorrelated"] {
+            assert_eq!(fmt_jitter(parse_jitter(s).unwrap()), s);
+        }
+        assert!(parse_backoff("exponential(100ms)").is_err());
+        assert!(parse_jitter("half").is_err());
     }
 }

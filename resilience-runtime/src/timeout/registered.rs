@@ -2,16 +2,26 @@
 
 use resilience_syntax::names;
 
-use super::{Timeout, TimeoutBuilder};
+use super::{Timeout, TimeoutBuilder, TimeoutMetrics};
+use crate::describe::units::{fmt_duration, parse_duration};
+use crate::describe::{Change, Describe, Figured, Figures};
 use crate::error::ConfigError;
 use crate::kind::PolicyKind;
 use crate::name::{Name, Named};
-use crate::registry::describe::{Change, Describe, Figures, Metrics};
-use crate::registry::units::{fmt_duration, parse_duration};
 
 impl Named for Timeout {
     fn name_of(&self) -> &Name {
         self.names()
+    }
+}
+
+impl Figured for TimeoutMetrics {
+    fn figures(&self) -> Figures {
+        let m = self;
+        Figures {
+            rejections: Some(m.timed_out),
+            ..Figures::default()
+        }
     }
 }
 
@@ -35,15 +45,6 @@ impl Describe for Timeout {
 
     fn settings(&self) -> Vec<(&'static str, String)> {
         vec![("duration", fmt_duration(self.duration()))]
-    }
-
-    fn read(&self) -> (Metrics, Figures) {
-        let m = self.metrics();
-        let figures = Figures {
-            rejections: Some(m.timed_out),
-            ..Figures::default()
-        };
-        (Metrics::Timeout(m), figures)
     }
 
     fn change(&'static self) -> Box<dyn Change> {

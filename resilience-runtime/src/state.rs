@@ -1,4 +1,5 @@
-//! The states of a circuit breaker.
+//! The states of a circuit breaker: shared vocabulary of the breaker, its events, the registry's
+//! health and snapshots, in a leaf of its own so none of them imports another for it.
 
 use std::fmt;
 

@@ -1,21 +1,20 @@
 //! What a kind of policy tells the registry about itself: the one seam between the registry and
-//! the kinds.
+//! the kinds, below both.
 //!
 //! The registry, its snapshots, health, metrics export, settings by key and the configuration
-//! file hold no list of kinds and no match on one: each asks the policy, through [`Describe`],
-//! which each kind implements in its own folder (`circuit_breaker/registered.rs`, ...). Adding a
-//! kind is its folder, its `Describe`, and a line in the registry's `kinds!` list (plus a
-//! [`Metrics`] variant for its counters): see `ARCHITECTURE.md`.
+//! file hold no match on a kind: each asks the policy, through [`Describe`], which each kind
+//! implements in its own folder (`circuit_breaker/registered.rs`, ...), with the values of
+//! [`units`]. Adding a kind is its folder, its `Describe`, and a line in the registry's
+//! `kinds!` list: see `ARCHITECTURE.md`.
+
+pub(crate) mod units;
 
 use std::fmt;
 
-use crate::circuit_breaker::state::State;
+use crate::state::State;
 use crate::error::ConfigError;
 use crate::kind::PolicyKind;
 use crate::name::Name;
-use crate::{
-    BulkheadMetrics, CircuitBreakerMetrics, RateLimiterMetrics, RetryMetrics, TimeoutMetrics,
-};
 
 /// A policy as the registry sees it. Implemented by every kind, in its own folder.
 pub(crate) trait Describe: Sync {
@@ -35,10 +34,6 @@ pub(crate) trait Describe: Sync {
     /// Its settings as `(key, value)`, written as in the attributes, so that what a snapshot
     /// shows can be set back.
     fn settings(&self) -> Vec<(&'static str, String)>;
-
-    /// Its counters, read once: the kind's own [`Metrics`], and the [`Figures`] every kind
-    /// shares taken from that same reading.
-    fn read(&self) -> (Metrics, Figures);
 
     /// What it makes of the program's health: `None` unless it is a circuit breaker that is
     /// not closed.
@@ -99,24 +94,8 @@ pub(crate) struct Concern {
     pub(crate) critical: bool,
 }
 
-/// The counters of one policy, by kind.
-#[derive(Clone, Copy, Debug, PartialEq)]
-#[non_exhaustive]
-pub enum Metrics {
-    /// A circuit breaker's state, counters and rates.
-    CircuitBreaker(CircuitBreakerMetrics),
-    /// A retry's counters (failed attempts only).
-    Retry(RetryMetrics),
-    /// A timeout's counter.
-    Timeout(TimeoutMetrics),
-    /// A bulkhead's occupancy and counters.
-    Bulkhead(BulkheadMetrics),
-    /// A rate limiter's counters and available permits.
-    RateLimiter(RateLimiterMetrics),
-}
-
 /// The figures a snapshot's table shows for every kind, `None` where a kind has no such
-/// figure. Each kind fills them from its own [`Metrics`].
+/// figure. Each kind fills them from its own counters ([`Figured`]).
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub(crate) struct Figures {
     pub(crate) state: Option<State>,
@@ -130,4 +109,11 @@ pub(crate) struct Figures {
     pub(crate) in_use: Option<u32>,
     pub(crate) queued: Option<u64>,
     pub(crate) available: Option<u32>,
+}
+
+/// A kind's counters, as the [`Figures`] every kind shares. Implemented by each kind's metrics
+/// type, in the kind's folder, so a snapshot takes both from one reading.
+pub(crate) trait Figured {
+    /// The figures these counters give.
+    fn figures(&self) -> Figures;
 }
