@@ -15,7 +15,7 @@ use proc_macro2::{Delimiter, Group, Span, TokenStream, TokenTree};
 use proptest::prelude::*;
 use proptest::sample::select;
 use proptest::test_runner::Config;
-use resilience_syntax::names;
+use resilience_syntax::{names, options};
 
 use crate::attr::parse_args;
 use crate::expand;
@@ -23,13 +23,6 @@ use crate::model::Kind;
 
 /// Option names of every kind, values that are identifiers, and near misses.
 fn idents() -> Vec<&'static str> {
-    let settings = [
-        names::CIRCUIT_BREAKER,
-        names::RETRY,
-        names::TIMEOUT,
-        names::BULKHEAD,
-        names::RATE_LIMITER,
-    ];
     let others: &[&str] = &[
         "record",
         "ignore",
@@ -63,7 +56,7 @@ fn idents() -> Vec<&'static str> {
         "rate_limiter",
         "is_transient",
     ];
-    let mut idents = settings.concat();
+    let mut idents: Vec<&str> = options::OPTIONS.iter().map(|o| o.name).collect();
     idents.extend(names::BACKOFFS.iter().chain(names::JITTERS).chain(others));
     idents.sort_unstable();
     idents.dedup();

@@ -12,6 +12,8 @@ mod validate;
 
 #[cfg(test)]
 mod hostile_input_tests;
+#[cfg(test)]
+mod options_agree_tests;
 
 use model::Kind;
 use proc_macro::TokenStream;

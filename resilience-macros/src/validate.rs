@@ -10,7 +10,8 @@ use syn::{Ident, LitStr, Path};
 
 use resilience_syntax::duration::{self as units, unit_nanos};
 use resilience_syntax::foreign;
-use resilience_syntax::names::{self, BACKOFFS, JITTERS};
+use resilience_syntax::names::{BACKOFFS, JITTERS};
+use resilience_syntax::options::{self, MAX_WINDOW_CALLS};
 use resilience_syntax::percent::{self, Refused};
 use resilience_syntax::suggest::edit_distance;
 
@@ -63,67 +64,44 @@ pub enum Site<'a> {
     Declaration(&'a Ident),
 }
 
-/// The options each attribute takes by name: its settings (shared with the registry's keys),
-/// then the options that depend on the annotated function, then those every attribute takes.
+/// The options each attribute takes by name, from the option table
+/// (`resilience_syntax::options`): its settings, then the options that depend on the annotated
+/// function, then those every attribute takes.
 fn options(kind: Kind) -> Vec<&'static str> {
-    let (settings, predicates): (&[&str], &[&str]) = match kind {
-        Kind::CircuitBreaker => (names::CIRCUIT_BREAKER, &["record", "ignore"]),
-        Kind::Retry => (
-            names::RETRY,
-            &["when", "when_ok", "retry_after", "retry_timeouts"],
-        ),
-        Kind::Timeout => (names::TIMEOUT, &[]),
-        Kind::Bulkhead => (names::BULKHEAD, &[]),
-        Kind::RateLimiter => (names::RATE_LIMITER, &[]),
-        Kind::Fallback => return vec!["crate"],
-    };
-    let common = ["name", "fallback", "crate"];
-    [settings, predicates, &common].concat()
+    options::of(kind.attr_name())
+        .filter(|o| !o.positional)
+        .map(|o| o.name)
+        .collect()
 }
 
-/// Options that depend on the annotated function (its error type, its arguments), so they are
-/// given where a shared policy is used, not where it is declared.
-const USE_SITE: &[&str] = &[
-    "record",
-    "ignore",
-    "when",
-    "when_ok",
-    "retry_after",
-    "retry_timeouts",
-    "fallback",
-    "crate",
-];
+/// Whether `option` depends on the annotated function (its error type, its arguments), so it
+/// is given where a shared policy is used, not where it is declared.
+fn use_site_only(option: &str) -> bool {
+    options::OPTIONS
+        .iter()
+        .any(|o| o.name == option && o.use_site_only())
+}
 
-/// An example of each option, for messages that say what to write.
+/// An example of each option, from the option table, for messages that say what to write. A
+/// timeout's duration, positional, is spoken of as `timeout`.
 fn example(option: &str) -> &'static str {
     match option {
-        "threshold" => "threshold = 50%",
-        "failures" => "failures = 5",
-        "window" => "window = 100 (calls) or window = 60s",
-        "min_calls" => "min_calls = 20",
-        "slow" => "slow = 2s",
-        "slow_threshold" => "slow_threshold = 80%",
-        "open" => "open = 30s or open = exponential(5s, max = 5m)",
-        "half_open" => "half_open = 3",
-        "record" => "record = ApiError::is_failure",
-        "ignore" => "ignore = ApiError::is_not_found",
-        "critical" => "critical = true",
-        "name" => "name = \"payments\"",
-        "fallback" => "fallback = cached_value",
-        "crate" => "crate = ::resilience",
-        "attempts" => "attempts = 3",
-        "backoff" => "backoff = exponential(100ms, max = 2s)",
-        "jitter" => "jitter = full",
-        "when" => "when = ApiError::is_transient",
-        "when_ok" => "when_ok = Job::is_pending",
-        "retry_after" => "retry_after = ApiError::retry_after",
-        "retry_timeouts" => "retry_timeouts = false",
-        "max" => "max = 10",
-        "queue" => "queue = 20",
-        "wait" => "wait = 500ms",
-        "burst" => "burst = 10",
-        "timeout" => "#[timeout(2s)]",
-        _ => "",
+        "timeout" => options::example("duration"),
+        _ => options::example(option),
+    }
+}
+
+/// The range the option table gives a count option of `kind`: `n` if in it, else an error
+/// saying the bound it crosses.
+fn in_range(n: Option<S<u32>>, kind: Kind, key: &str, cx: &mut Ctxt) -> Option<S<u32>> {
+    let Some(spec) = options::get(kind.attr_name(), key) else {
+        return n;
+    };
+    let min = u32::try_from(spec.min).unwrap_or(u32::MAX);
+    let n = at_least(n, min, key, cx)?;
+    match u32::try_from(spec.max) {
+        Ok(max) if max < u32::MAX => at_most(Some(n), max, key, cx),
+        _ => Some(n),
     }
 }
 
@@ -230,7 +208,7 @@ pub fn layer(kind: Kind, args: &Args, span: Span, site: Site, cx: &mut Ctxt) -> 
                 }
                 seen.insert(key.clone(), name.span());
                 if let Site::Declaration(decl) = site
-                    && USE_SITE.contains(&key.as_str())
+                    && use_site_only(&key)
                     && key != "crate"
                 {
                     cx.error(name.span(), format!(
@@ -240,7 +218,7 @@ pub fn layer(kind: Kind, args: &Args, span: Span, site: Site, cx: &mut Ctxt) -> 
                     ));
                     continue;
                 }
-                if !USE_SITE.contains(&key.as_str()) {
+                if !use_site_only(&key) {
                     numeric_beside_shared.push((key.clone(), name.span()));
                 }
                 named(&mut layer, &key, value, cx);
@@ -356,6 +334,7 @@ fn declaration_example(kind: Kind) -> &'static str {
 
 /// One `name = value` option, already known to belong to `layer.kind`.
 fn named(layer: &mut Layer, key: &str, value: &Value, cx: &mut Ctxt) {
+    let kind = layer.kind;
     match key {
         "name" => layer.name = string(value, key, cx),
         "fallback" => layer.fallback = callable(value, key, cx),
@@ -365,15 +344,13 @@ fn named(layer: &mut Layer, key: &str, value: &Value, cx: &mut Ctxt) {
     match &mut layer.config {
         Config::CircuitBreaker(cb) => match key {
             "threshold" => cb.threshold = percent(value, key, cx),
-            "failures" => cb.failures = at_least(count(value, key, cx), 1, key, cx),
+            "failures" => cb.failures = in_range(count(value, key, cx), kind, key, cx),
             "window" => cb.window = window(value, cx),
-            "min_calls" => cb.min_calls = at_least(count(value, key, cx), 1, key, cx),
+            "min_calls" => cb.min_calls = in_range(count(value, key, cx), kind, key, cx),
             "slow" => cb.slow = positive(duration(value, key, cx), key, cx),
             "slow_threshold" => cb.slow_threshold = percent(value, key, cx),
             "open" => cb.open = open(value, cx),
-            "half_open" => {
-                cb.half_open = at_most(at_least(count(value, key, cx), 1, key, cx), 1000, key, cx)
-            }
+            "half_open" => cb.half_open = in_range(count(value, key, cx), kind, key, cx),
             "critical" => cb.critical = boolean(value, key, cx),
             "record" => cb.record = callable(value, key, cx),
             "ignore" => cb.ignore = callable(value, key, cx),
@@ -399,14 +376,13 @@ fn named(layer: &mut Layer, key: &str, value: &Value, cx: &mut Ctxt) {
             _ => {}
         },
         Config::Bulkhead(b) => match key {
-            // The runtime's MAX_BULKHEAD_SLOTS.
-            "max" => b.max = at_most(at_least(count(value, key, cx), 1, key, cx), 1_048_575, key, cx),
-            "queue" => b.queue = count(value, key, cx),
+            "max" => b.max = in_range(count(value, key, cx), kind, key, cx),
+            "queue" => b.queue = in_range(count(value, key, cx), kind, key, cx),
             "wait" => b.wait = positive(duration(value, key, cx), key, cx),
             _ => {}
         },
         Config::RateLimiter(rl) => match key {
-            "burst" => rl.burst = at_least(count(value, key, cx), 1, key, cx),
+            "burst" => rl.burst = in_range(count(value, key, cx), kind, key, cx),
             "wait" => rl.wait = duration(value, key, cx),
             _ => {}
         },
@@ -822,8 +798,8 @@ fn window(value: &Value, cx: &mut Ctxt) -> Option<S<Window>> {
     match value {
         Value::Number(n) if n.suffix.is_empty() && !n.percent && n.per.is_none() => {
             let c = at_least(count(value, "window", cx), 1, "window", cx)?;
-            if c.value > 1000 {
-                cx.error(c.span, "a count window holds at most 1000 calls; for more traffic use a time window: window = 60s");
+            if c.value > MAX_WINDOW_CALLS {
+                cx.error(c.span, format!("a count window holds at most {MAX_WINDOW_CALLS} calls; for more traffic use a time window: window = 60s"));
                 return None;
             }
             Some(S {
@@ -944,7 +920,7 @@ const CALL_OPTION_NAMES: &[(&str, &str)] = &[("multiplier", "factor"), ("base", 
 
 const BACKOFF_FORMS: &str = "fixed(500ms), linear(100ms, max = 2s) or exponential(100ms, max = 2s)";
 /// The default cap of an exponential backoff, as in the runtime: 10 seconds.
-const DEFAULT_BACKOFF_MAX: Nanos = 10_000_000_000;
+const DEFAULT_BACKOFF_MAX: Nanos = options::DEFAULT_BACKOFF_MAX_NANOS;
 
 fn backoff(value: &Value, cx: &mut Ctxt) -> Option<S<Backoff>> {
     let call = match value {

@@ -405,7 +405,6 @@ pub fn lookup(kind: &str, name: &str) -> Option<&'static Foreign> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::names;
 
     #[test]
     fn foreign_names_are_found_in_any_case_and_spelling() {
@@ -440,24 +439,13 @@ mod tests {
 
     #[test]
     fn no_foreign_name_shadows_one_of_ours() {
-        let common: &[&str] = &["record", "ignore", "when", "fallback", "name", "crate"];
-        let every = [
-            names::CIRCUIT_BREAKER,
-            names::RETRY,
-            names::BULKHEAD,
-            names::RATE_LIMITER,
-        ]
-        .concat();
         for f in FOREIGN {
-            let own: &[&str] = match f.kind {
-                Some("circuit_breaker") => names::CIRCUIT_BREAKER,
-                Some("retry") => names::RETRY,
-                Some("bulkhead") => names::BULKHEAD,
-                Some("rate_limiter") => names::RATE_LIMITER,
-                Some(_) => &[],
-                None => &every,
-            };
-            for ours in own.iter().chain(common) {
+            let own: Vec<&str> = crate::options::OPTIONS
+                .iter()
+                .filter(|o| f.kind.is_none_or(|kind| o.kind == kind || o.kind == "*"))
+                .map(|o| o.name)
+                .collect();
+            for ours in own {
                 assert_ne!(normalise(f.name), normalise(ours), "{} is ours", f.name);
             }
         }

@@ -13,5 +13,6 @@
 pub mod duration;
 pub mod foreign;
 pub mod names;
+pub mod options;
 pub mod percent;
 pub mod suggest;

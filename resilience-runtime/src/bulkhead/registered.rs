@@ -1,7 +1,7 @@
 //! The bulkhead as the registry sees it: its settings by key, its occupancy and counters, its
 //! metrics.
 
-use resilience_syntax::names;
+use resilience_syntax::options;
 
 use super::{Bulkhead, BulkheadBuilder, BulkheadMetrics};
 use crate::describe::units::{fmt_duration, parse_count, parse_duration};
@@ -9,6 +9,9 @@ use crate::describe::{Change, Describe, Figured, Figures};
 use crate::error::ConfigError;
 use crate::kind::PolicyKind;
 use crate::name::{Name, Named};
+
+// The option table's limit is the bulkhead's own: the slots its state word holds.
+const _: () = assert!(options::MAX_BULKHEAD_SLOTS == super::MAX_BULKHEAD_SLOTS);
 
 impl Named for Bulkhead {
     fn name_of(&self) -> &Name {
@@ -36,10 +39,6 @@ impl Describe for Bulkhead {
 
     fn names(&self) -> &Name {
         Bulkhead::names(self)
-    }
-
-    fn keys(&self) -> Vec<&'static str> {
-        names::BULKHEAD.to_vec()
     }
 
     fn reset(&self) {

@@ -105,9 +105,9 @@ mod word;
 use std::fmt;
 use std::time::Duration;
 
+pub use crate::state::State;
 pub use builder::CircuitBreakerBuilder;
 pub use call::Call;
-pub use crate::state::State;
 pub use window::MAX_WINDOW_CALLS;
 
 use self::core::{Core, Outcome, Permit, Rejected};

@@ -1,8 +1,6 @@
 //! The circuit breaker as the registry sees it: its settings by key, its counters, its part
 //! in the program's health, its metrics.
 
-use resilience_syntax::names;
-
 use super::builder::WindowSpec;
 use super::{CircuitBreaker, CircuitBreakerBuilder, CircuitBreakerMetrics, State};
 use crate::describe::{Change, Concern, Describe, Figured, Figures};
@@ -11,9 +9,15 @@ use crate::kind::PolicyKind;
 use crate::name::{Name, Named};
 use std::time::Duration;
 
+use resilience_syntax::options;
+
 use crate::describe::units::{
     call, fmt_duration, fmt_percent, parse_bool, parse_count, parse_duration, parse_percent,
 };
+
+// The option table's limits are the breaker's own.
+const _: () = assert!(options::MAX_WINDOW_CALLS == super::MAX_WINDOW_CALLS);
+const _: () = assert!(options::MAX_HALF_OPEN == super::word::MAX_HALF_OPEN_PROBES);
 
 impl Named for CircuitBreaker {
     fn name_of(&self) -> &Name {
@@ -44,10 +48,6 @@ impl Describe for CircuitBreaker {
 
     fn names(&self) -> &Name {
         CircuitBreaker::names(self)
-    }
-
-    fn keys(&self) -> Vec<&'static str> {
-        names::CIRCUIT_BREAKER.to_vec()
     }
 
     fn reset(&self) {

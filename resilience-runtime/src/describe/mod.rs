@@ -11,10 +11,12 @@ pub(crate) mod units;
 
 use std::fmt;
 
-use crate::state::State;
+use resilience_syntax::options;
+
 use crate::error::ConfigError;
 use crate::kind::PolicyKind;
 use crate::name::Name;
+use crate::state::State;
 
 /// A policy as the registry sees it. Implemented by every kind, in its own folder.
 pub(crate) trait Describe: Sync {
@@ -24,9 +26,11 @@ pub(crate) trait Describe: Sync {
     /// Its name as built and as reported.
     fn names(&self) -> &Name;
 
-    /// The keys [`registry::set`](super::set) and the configuration file take for this kind,
-    /// in the order a snapshot lists them.
-    fn keys(&self) -> Vec<&'static str>;
+    /// The keys `registry::set` and the configuration file take for this kind, in the order a
+    /// snapshot lists them: its settings in the option table (`resilience_syntax::options`).
+    fn keys(&self) -> Vec<&'static str> {
+        options::settings(self.kind().as_str()).collect()
+    }
 
     /// Back to the settings it was declared with, its state and counters as new.
     fn reset(&self);

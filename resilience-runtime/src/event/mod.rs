@@ -41,11 +41,11 @@ mod wanted;
 use std::fmt;
 use std::time::Duration;
 
-use crate::state::State;
 use crate::error::ErrorKind;
 pub use crate::key::KeyId;
 pub use crate::kind::PolicyKind;
 use crate::name::Name;
+use crate::state::State;
 
 pub use channel::{CAPACITY, Subscription, subscribe};
 

@@ -1,8 +1,6 @@
 //! The rate limiter as the registry sees it: its settings by key, its counters and permits,
 //! its metrics.
 
-use resilience_syntax::names;
-
 use super::{RateLimiter, RateLimiterBuilder, RateLimiterMetrics};
 use crate::describe::{Change, Describe, Figured, Figures};
 use crate::error::ConfigError;
@@ -38,11 +36,6 @@ impl Describe for RateLimiter {
 
     fn names(&self) -> &Name {
         RateLimiter::names(self)
-    }
-
-    /// The positional value's own key, `rate`, and the attribute's options.
-    fn keys(&self) -> Vec<&'static str> {
-        [&["rate"], names::RATE_LIMITER].concat()
     }
 
     fn reset(&self) {

@@ -1,6 +1,8 @@
 //! The retry policy as the registry sees it: its settings by key, its counters, its metrics.
 
-use resilience_syntax::names;
+use std::time::Duration;
+
+use resilience_syntax::options::DEFAULT_BACKOFF_MAX_NANOS;
 
 use super::{Backoff, Jitter};
 use super::{Retry, RetryBuilder, RetryMetrics};
@@ -9,6 +11,14 @@ use crate::describe::{Change, Describe, Figured, Figures};
 use crate::error::ConfigError;
 use crate::kind::PolicyKind;
 use crate::name::{Name, Named};
+
+// The option table's default `max` is the default backoff's.
+const _: () = match Backoff::DEFAULT {
+    Backoff::Exponential { max, .. } => {
+        assert!(max.as_nanos() == DEFAULT_BACKOFF_MAX_NANOS as u128)
+    }
+    _ => panic!("the default backoff is exponential"),
+};
 
 impl Named for Retry {
     fn name_of(&self) -> &Name {
@@ -34,10 +44,6 @@ impl Describe for Retry {
 
     fn names(&self) -> &Name {
         Retry::names(self)
-    }
-
-    fn keys(&self) -> Vec<&'static str> {
-        names::RETRY.to_vec()
     }
 
     fn reset(&self) {
@@ -141,7 +147,9 @@ fn parse_backoff(s: &str) -> Result<Backoff, String> {
     match (name, max) {
         ("fixed", None) => Ok(Backoff::fixed(first)),
         ("linear", Some(max)) => Ok(Backoff::linear(first, max)),
-        ("exponential", Some(max)) => {
+        // Without `max`, as the attribute: 10s, or the first delay if that is longer.
+        ("exponential", max) => {
+            let max = max.unwrap_or(Duration::from_nanos(DEFAULT_BACKOFF_MAX_NANOS).max(first));
             Ok(Backoff::exponential(first, max).factor(factor.unwrap_or(2.0)))
         }
         _ => Err(wrong()),
@@ -216,7 +224,16 @@ mod tests {
         for s in ["none", "full", "equal", "decorrelated"] {
             assert_eq!(fmt_jitter(parse_jitter(s).unwrap()), s);
         }
-        assert!(parse_backoff("exponential(100ms)").is_err());
+        // Without `max`, as the attribute takes it: 10s, or the first delay if longer.
+        assert_eq!(
+            parse_backoff("exponential(100ms)").unwrap(),
+            Backoff::exponential(Duration::from_millis(100), Duration::from_secs(10))
+        );
+        assert_eq!(
+            parse_backoff("exponential(1m)").unwrap(),
+            Backoff::exponential(Duration::from_secs(60), Duration::from_secs(60))
+        );
+        assert!(parse_backoff("linear(100ms)").is_err());
         assert!(parse_jitter("half").is_err());
     }
 }

@@ -1,7 +1,5 @@
 //! The timeout as the registry sees it: its duration by key, its counter, its metrics.
 
-use resilience_syntax::names;
-
 use super::{Timeout, TimeoutBuilder, TimeoutMetrics};
 use crate::describe::units::{fmt_duration, parse_duration};
 use crate::describe::{Change, Describe, Figured, Figures};
@@ -32,11 +30,6 @@ impl Describe for Timeout {
 
     fn names(&self) -> &Name {
         Timeout::names(self)
-    }
-
-    /// The positional value's own key, `duration`, and the attribute's options.
-    fn keys(&self) -> Vec<&'static str> {
-        [&["duration"], names::TIMEOUT].concat()
     }
 
     fn reset(&self) {
