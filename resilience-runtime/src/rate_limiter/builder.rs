@@ -90,6 +90,7 @@ impl RateLimiterBuilder {
             wait: AtomicU64::new(ticks(self.wait)),
             clock: Clock::new(),
             counters: Counters::new(),
+            shared: super::store::Shared::new(),
             declared: self,
         })
     }

@@ -48,12 +48,15 @@
 //!   it, unless another caller has already reserved behind it: then that permit's time stays
 //!   unused, as the limiter never admits more than the rate. A granted permit is spent, whatever
 //!   the call then does.
+//! - Shared through a [`store::PermitStore`] ([`RateLimiter::share_through`]), its permits come
+//!   from a store that several processes use, leased in batches; see [`store`].
 //! - Time is tokio's, so the limiter runs in virtual time under
 //!   `#[tokio::test(start_paused = true)]`; sleeps have tokio's timer resolution of 1ms.
 
 mod builder;
 mod gcra;
 mod registered;
+pub mod store;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -67,7 +70,8 @@ use tokio::time::Sleep;
 
 pub use self::builder::RateLimiterBuilder;
 use self::gcra::{Decision, Gcra, Reservation};
-use crate::clock::Clock;
+use self::store::{LeaseRequest, PermitStore, Shared};
+use crate::clock::{Clock, ticks};
 use crate::error::{ConfigError, Error, ErrorKind, Failure};
 use crate::event::{EventKind, PolicyKind, emit};
 use crate::name::Name;
@@ -89,6 +93,8 @@ pub struct RateLimiter {
     wait: AtomicU64,
     clock: Clock,
     counters: Counters,
+    /// The store its permits come from, if not this process (see [`store`]).
+    shared: Shared,
     /// The settings it was built with, for [`reset`](Self::reset).
     declared: RateLimiterBuilder,
 }
@@ -136,6 +142,9 @@ pub struct RateLimiterMetrics {
     pub waiting: u64,
     /// Calls that would be admitted at once now (at most `burst`).
     pub available: u32,
+    /// Calls decided by the limiter's own rate because its [`PermitStore`] failed or missed
+    /// its deadline (0 without a store).
+    pub store_fallbacks: u64,
 }
 
 impl RateLimiter {
@@ -160,6 +169,7 @@ impl RateLimiter {
             fut,
             stage: Stage::Idle,
             wait: None,
+            sharing: None,
         }
     }
 
@@ -287,6 +297,100 @@ impl RateLimiter {
             cancelled,
             waiting,
             available: self.available(),
+            // Relaxed: a counter, read for a snapshot.
+            store_fallbacks: self.shared.fallbacks.load(Relaxed),
+        }
+    }
+
+    /// Takes this limiter's permits from `store` from now on, so that its rate is shared by
+    /// every process that uses the same store (see [`store`]). A call asks the store only when
+    /// the permits it leased last are spent, and waits for it at most `deadline`; a store that
+    /// fails or is late leaves the call to this limiter's own rate.
+    pub fn share_through(&self, store: &'static dyn PermitStore, deadline: Duration) {
+        self.shared.attach(store, ticks(deadline));
+    }
+
+    /// Takes this limiter's permits from its own state again, as built.
+    pub fn unshare(&self) {
+        self.shared.detach();
+    }
+
+    /// A permit through the store (see [`store`]): `Ok` once the call may run.
+    #[cold]
+    #[inline(never)]
+    async fn acquire_shared(&self) -> Result<(), Error> {
+        let waited_from = self.clock.now();
+        loop {
+            let now = self.clock.now();
+            if self.shared.take(now) {
+                break;
+            }
+            let Some(store) = self.shared.store() else {
+                return self.acquire_local().await;
+            };
+            let (count, per) = self.rate();
+            let burst = self.burst();
+            let request = LeaseRequest {
+                limiter: self.name.get(),
+                count,
+                per,
+                burst,
+                // A quarter of the burst at a time: few round trips, little left unused.
+                want: (burst / 4).max(1),
+            };
+            let deadline = Duration::from_nanos(self.shared.deadline());
+            let lease = match tokio::time::timeout(deadline, store.lease(request)).await {
+                Ok(Ok(lease)) => lease,
+                // Failed or late: this limiter's own rate decides.
+                Ok(Err(_)) | Err(_) => {
+                    // Relaxed: a counter, read only for snapshots.
+                    self.shared.fallbacks.fetch_add(1, Relaxed);
+                    return self.acquire_local().await;
+                }
+            };
+            let now = self.clock.now();
+            if lease.permits > 0 {
+                // One for this call, the rest for the calls after it.
+                self.shared
+                    .keep(lease.permits - 1, now, ticks(lease.valid_for));
+                break;
+            }
+            let retry_after = ticks(lease.retry_after).max(1);
+            let waited = now.saturating_sub(waited_from);
+            if waited.saturating_add(retry_after) > self.wait_ticks() {
+                return Err(self.reject(retry_after));
+            }
+            // Relaxed (both): a counter, read only for snapshots.
+            self.counters.waiting.fetch_add(1, Relaxed);
+            emit(&self.name, PolicyKind::RateLimiter, EventKind::Queued);
+            let sleep = tokio::time::sleep(Duration::from_nanos(retry_after));
+            let _waiting = StillWaiting(self);
+            sleep.await;
+        }
+        self.count_admitted();
+        Ok(())
+    }
+
+    /// A permit from this limiter's own state, as a call without a store gets it.
+    async fn acquire_local(&self) -> Result<(), Error> {
+        match self.gcra.acquire(self.clock.now(), self.wait_ticks()) {
+            Decision::Admitted => {
+                self.count_admitted();
+                Ok(())
+            }
+            Decision::Reserved(reservation) => {
+                let mut wait = std::pin::pin!(Wait {
+                    limiter: self,
+                    reservation,
+                    admitted: false,
+                    sleep: self.start_waiting(reservation),
+                });
+                wait.as_mut().project().sleep.await;
+                *wait.project().admitted = true;
+                self.done_waiting();
+                Ok(())
+            }
+            Decision::Rejected { retry_after } => Err(self.reject(retry_after)),
         }
     }
 
@@ -345,6 +449,19 @@ impl RateLimiter {
     }
 }
 
+/// A caller waiting for its store's permit; dropped, it waits no more.
+struct StillWaiting<'a>(&'a RateLimiter);
+
+impl Drop for StillWaiting<'_> {
+    fn drop(&mut self) {
+        // Relaxed: a counter, read only for snapshots.
+        self.0.counters.waiting.fetch_sub(1, Relaxed);
+    }
+}
+
+/// A permit on its way from a [`PermitStore`].
+type Sharing<'a> = Pin<Box<dyn Future<Output = Result<(), Error>> + Send + 'a>>;
+
 pin_project! {
     /// The future returned by [`RateLimiter::call`].
     ///
@@ -364,6 +481,8 @@ pin_project! {
         // touches a timer; its drop gives a reservation back.
         #[pin]
         wait: Option<Wait<'a>>,
+        // A permit from the limiter's store, when it has one (see [`store`]).
+        sharing: Option<Sharing<'a>>,
     }
 }
 
@@ -395,10 +514,35 @@ enum Stage {
     Idle,
     /// Sleeping (in `wait`) until the reserved permit is due.
     Waiting,
+    /// Waiting (in `sharing`) for a permit from the limiter's store.
+    Sharing,
     /// Admitted: the call's future runs.
     Running,
     /// Rejected: nothing more to do.
     Done,
+}
+
+/// Polls the permit on its way from the store, then the call.
+#[cold]
+fn poll_sharing<T, E, F>(
+    stage: &mut Stage,
+    sharing: &mut Option<Sharing<'_>>,
+    fut: Pin<&mut F>,
+    cx: &mut Context<'_>,
+) -> Poll<Result<T, Failure<E>>>
+where
+    F: Future<Output = Result<T, Failure<E>>>,
+{
+    if let Some(permit) = sharing.as_mut() {
+        let permit = ready!(permit.as_mut().poll(cx));
+        *sharing = None;
+        if let Err(e) = permit {
+            *stage = Stage::Done;
+            return Poll::Ready(Err(Failure::Rejected(e)));
+        }
+    }
+    *stage = Stage::Running;
+    fut.poll(cx)
 }
 
 impl<T, E, F> Future for Call<'_, F>
@@ -413,6 +557,12 @@ where
         let limiter = *this.limiter;
         match *this.stage {
             Stage::Running => return this.fut.poll(cx),
+            Stage::Idle if limiter.shared.attached() => {
+                *this.sharing = Some(Box::pin(limiter.acquire_shared()));
+                *this.stage = Stage::Sharing;
+                return self::poll_sharing(this.stage, this.sharing, this.fut, cx);
+            }
+            Stage::Sharing => return self::poll_sharing(this.stage, this.sharing, this.fut, cx),
             Stage::Idle => match limiter
                 .gcra
                 .acquire(limiter.clock.now(), limiter.wait_ticks())
