@@ -1,7 +1,7 @@
 //! The breaker's atomic core: the state machine over one packed state word, the window of
 //! outcomes, the settings and the counters. Allocation-free, lock-free but for a count
 //! window's lock (taken by failures, slow calls and reads, never by a plain success once the
-//! window holds `min_calls` calls; see `window.rs`), and free of tokio:
+//! window holds `min_calls` calls; see `window/count.rs`), and free of tokio:
 //! time arrives as `u64` ticks (nanoseconds) through a closure, read only where the semantics
 //! need it, so the core can be model-checked and the clock is never read on a closed count
 //! window's success path.
