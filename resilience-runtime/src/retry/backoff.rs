@@ -410,6 +410,20 @@ mod tests {
         assert_eq!(lin.backoff_delay(u32::MAX), u64::MAX);
     }
 
+    /// A delay that grows to `max` waits `max` itself, also for a `max` beyond 2^53 ns, where
+    /// the growth (in f64) rounds to a value that is not `max`.
+    #[test]
+    fn exponential_growth_reaching_max_waits_max_exactly() {
+        let max = (1 << 53) + 1;
+        let s = Schedule::new(
+            Backoff::exponential(Duration::from_nanos(1 << 52), Duration::from_nanos(max)),
+            Jitter::None,
+        );
+        assert_eq!(s.backoff_delay(1), 1 << 52);
+        assert_eq!(s.backoff_delay(2), max);
+        assert_eq!(s.backoff_delay(3), max);
+    }
+
     #[test]
     fn full_jitter_spans_zero_to_the_delay() {
         let s = Schedule::new(Backoff::fixed(ms(100)), Jitter::Full);
