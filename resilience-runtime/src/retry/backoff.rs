@@ -476,6 +476,33 @@ mod tests {
         }
     }
 
+    /// A policy reports the jitter it was built and reconfigured with, each of them.
+    #[test]
+    fn a_retry_reports_its_jitter() {
+        let backoff = Backoff::exponential(ms(5), ms(50));
+        for jitter in [
+            Jitter::None,
+            Jitter::Full,
+            Jitter::Equal,
+            Jitter::Decorrelated,
+        ] {
+            let retry = crate::Retry::builder("jitter")
+                .backoff(backoff)
+                .jitter(jitter)
+                .build()
+                .unwrap();
+            assert_eq!(retry.jitter(), jitter);
+            let other = if jitter == Jitter::None {
+                Jitter::Full
+            } else {
+                Jitter::None
+            };
+            retry.set_jitter(other).unwrap();
+            retry.set_jitter(jitter).unwrap();
+            assert_eq!(retry.settings().build().unwrap().jitter(), jitter);
+        }
+    }
+
     #[test]
     fn torn_values_still_give_a_bounded_delay() {
         let torn = Schedule {
