@@ -341,3 +341,28 @@ fn time_window_clear_keeps_the_lifetime_total() {
     w.reset();
     assert_eq!(w.lifetime_calls(), 0);
 }
+
+/// A cleared window keeps its buckets' stamps; after an idle gap of any number of laps, it
+/// still records (a breaker that closed, then saw no call for 2^15 window durations or more).
+#[test]
+fn time_window_cleared_then_idle_for_any_number_of_laps_records_again() {
+    for gap in [1 << 16, (1 << 15) + 5, 1 << 15, 3 << 16, 2, 3] {
+        let w = Time::new(10);
+        for t in 0..10 {
+            w.record(t, true, true);
+        }
+        w.clear();
+        let later = 5 + 10 * gap;
+        assert_eq!(w.record(later, true, false), Recorded::Yes, "gap {gap}");
+        assert_eq!(
+            w.tally(later),
+            Tally {
+                calls: 1,
+                failures: 1,
+                slow: 0
+            },
+            "gap {gap}"
+        );
+        assert_eq!(w.lifetime_calls(), 11, "gap {gap}");
+    }
+}
