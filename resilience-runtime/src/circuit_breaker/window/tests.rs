@@ -2,7 +2,7 @@ use super::buckets::MAX_BUCKET_CALLS;
 use super::count::CountWindow;
 use super::fixed::{Count, Time};
 use super::ring::Ring;
-use super::{Recorded, Tally};
+use super::{Active, Recorded, Spec, Tally, Window};
 
 #[test]
 fn count_window_holds_the_last_n_outcomes() {
@@ -364,5 +364,61 @@ fn time_window_cleared_then_idle_for_any_number_of_laps_records_again() {
             "gap {gap}"
         );
         assert_eq!(w.lifetime_calls(), 11, "gap {gap}");
+    }
+}
+
+/// What the window that records holds now.
+fn tally_of(w: &Window, now: u64) -> Tally {
+    w.tally(|| now)
+}
+
+/// Records one outcome at `now` into the window that records.
+fn record_into(w: &Window, now: u64, failed: bool) {
+    match w.active() {
+        Active::Count(c, ring) => {
+            c.record(ring, failed, false, || 1);
+        }
+        Active::Time(t, span) => {
+            t.record(span, now, failed, false);
+        }
+    }
+}
+
+/// A change of shape starts a fresh, empty window, also when it goes back to a shape (and so
+/// to a window) used before; the lifetime total keeps every call.
+#[test]
+fn a_change_of_shape_starts_an_empty_window_even_back_to_an_earlier_shape() {
+    for (first, second) in [
+        (Spec::Time(10 * SECOND), Spec::Time(20 * SECOND)),
+        (Spec::Calls(4), Spec::Calls(2)),
+        (Spec::Calls(4), Spec::Time(10 * SECOND)),
+    ] {
+        let w = Window::new(first);
+        record_into(&w, 1, true);
+        record_into(&w, 1, false);
+        assert_eq!(tally_of(&w, 1).calls, 2, "{first:?}");
+        assert!(
+            !w.reshape(first),
+            "{first:?}: the same shape changes nothing"
+        );
+        assert_eq!(tally_of(&w, 1).calls, 2, "{first:?}");
+        assert!(w.reshape(second), "{first:?} to {second:?}");
+        assert_eq!(w.spec(), second);
+        assert_eq!(tally_of(&w, 1), Tally::default(), "{second:?}");
+        record_into(&w, 1, true);
+        assert!(w.reshape(first), "{second:?} back to {first:?}");
+        assert_eq!(w.spec(), first);
+        assert_eq!(tally_of(&w, 1), Tally::default(), "back to {first:?}");
+        record_into(&w, 1, true);
+        assert_eq!(
+            tally_of(&w, 1),
+            Tally {
+                calls: 1,
+                failures: 1,
+                slow: 0
+            },
+            "back to {first:?}"
+        );
+        assert_eq!(w.lifetime_calls(), 4, "{first:?}");
     }
 }
