@@ -410,6 +410,20 @@ mod tests {
         assert_eq!(lin.backoff_delay(u32::MAX), u64::MAX);
     }
 
+    /// A delay that grows to `max` waits `max` itself, also for a `max` beyond 2^53 ns, where
+    /// the growth (in f64) rounds to a value that is not `max`.
+    #[test]
+    fn exponential_growth_reaching_max_waits_max_exactly() {
+        let max = (1 << 53) + 1;
+        let s = Schedule::new(
+            Backoff::exponential(Duration::from_nanos(1 << 52), Duration::from_nanos(max)),
+            Jitter::None,
+        );
+        assert_eq!(s.backoff_delay(1), 1 << 52);
+        assert_eq!(s.backoff_delay(2), max);
+        assert_eq!(s.backoff_delay(3), max);
+    }
+
     #[test]
     fn full_jitter_spans_zero_to_the_delay() {
         let s = Schedule::new(Backoff::fixed(ms(100)), Jitter::Full);
@@ -459,6 +473,33 @@ mod tests {
             Backoff::exponential(ms(5), ms(50)).factor(1.5),
         ] {
             assert_eq!(Schedule::new(b, Jitter::None).backoff(), b);
+        }
+    }
+
+    /// A policy reports the jitter it was built and reconfigured with, each of them.
+    #[test]
+    fn a_retry_reports_its_jitter() {
+        let backoff = Backoff::exponential(ms(5), ms(50));
+        for jitter in [
+            Jitter::None,
+            Jitter::Full,
+            Jitter::Equal,
+            Jitter::Decorrelated,
+        ] {
+            let retry = crate::Retry::builder("jitter")
+                .backoff(backoff)
+                .jitter(jitter)
+                .build()
+                .unwrap();
+            assert_eq!(retry.jitter(), jitter);
+            let other = if jitter == Jitter::None {
+                Jitter::Full
+            } else {
+                Jitter::None
+            };
+            retry.set_jitter(other).unwrap();
+            retry.set_jitter(jitter).unwrap();
+            assert_eq!(retry.settings().build().unwrap().jitter(), jitter);
         }
     }
 

@@ -1,0 +1,316 @@
+//! Validation: turns the raw arguments of an attribute into its typed [`model`](crate::model),
+//! collecting every error (serde-style) rather than stopping at the first, each spanned at the
+//! token to fix, with a sentence saying what to write instead.
+//!
+//! One concept to a file: [`options`], the options each attribute takes and their examples;
+//! [`values`], parsing one option's value; [`calls`], the options written as calls (backoffs
+//! and the open wait); [`rules`], what each kind of attribute requires, combines and bounds.
+
+mod calls;
+mod options;
+mod rules;
+mod values;
+
+#[cfg(test)]
+mod tests;
+
+use self::calls::{backoff, open};
+pub use self::options::did_you_mean;
+use self::options::{declaration_example, example, options, unknown_option, use_site_only};
+use self::rules::{combinations, in_range, positive, required};
+use self::values::{
+    boolean, callable, count, crate_path, duration, jitter, percent, rate, string, window,
+};
+use crate::attr::{Arg, Args, Value};
+use crate::model::{Callable, Config, Kind, Layer};
+use proc_macro2::Span;
+use std::collections::HashMap;
+use syn::spanned::Spanned;
+use syn::{Ident, Path};
+
+/// Collects errors; turned into one `syn::Error` (shown as several) at the end.
+#[derive(Default)]
+pub struct Ctxt {
+    errors: Vec<syn::Error>,
+}
+
+impl Ctxt {
+    /// Records an error at `span`.
+    pub fn error(&mut self, span: Span, message: impl std::fmt::Display) {
+        self.errors.push(syn::Error::new(span, message));
+    }
+
+    /// Records an error already built.
+    pub fn push(&mut self, error: syn::Error) {
+        self.errors.push(error);
+    }
+
+    /// Whether nothing went wrong so far.
+    pub fn is_ok(&self) -> bool {
+        self.errors.is_empty()
+    }
+
+    /// All errors combined, if any.
+    pub fn finish(self) -> Result<(), syn::Error> {
+        let mut errors = self.errors.into_iter();
+        match errors.next() {
+            None => Ok(()),
+            Some(mut first) => {
+                first.extend(errors);
+                Err(first)
+            }
+        }
+    }
+}
+
+/// Where the arguments were written: on a function, or in a `policy!` declaration.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Site<'a> {
+    /// `#[kind(...)]` on an `async fn`.
+    Attribute,
+    /// `policy! { static NAME: Type = kind(...); }`.
+    Declaration(&'a Ident),
+}
+
+/// Validates the arguments of one attribute (or one `policy!` constructor) into a [`Layer`].
+pub fn layer(kind: Kind, args: &Args, span: Span, site: Site, cx: &mut Ctxt) -> Layer {
+    let mut layer = Layer {
+        kind,
+        shared: None,
+        name: None,
+        fallback: None,
+        krate: None,
+        config: match kind {
+            Kind::CircuitBreaker => Config::CircuitBreaker(Default::default()),
+            Kind::Retry => Config::Retry(Default::default()),
+            Kind::Timeout => Config::Timeout(Default::default()),
+            Kind::Bulkhead => Config::Bulkhead(Default::default()),
+            Kind::RateLimiter => Config::RateLimiter(Default::default()),
+            Kind::Fallback => Config::Fallback,
+        },
+    };
+    let mut positional_seen = false;
+    // An unknown option may be the required one misspelt: asking for it again would be a
+    // second error, at the whole attribute, for one mistake.
+    let mut unknown_seen = false;
+    let mut seen: HashMap<String, Span> = HashMap::new();
+    // Options given beside a shared policy's path that belong in its declaration.
+    let mut numeric_beside_shared: Vec<(String, Span)> = Vec::new();
+
+    for arg in &args.items {
+        match arg {
+            Arg::Positional(value) => {
+                if positional_seen {
+                    let message = match kind {
+                        Kind::Timeout => "#[timeout] takes one duration: #[timeout(2s)]".to_owned(),
+                        Kind::RateLimiter => "#[rate_limiter] takes one rate; give the other options by name: #[rate_limiter(100/s, burst = 10)]".to_owned(),
+                        Kind::Fallback => "#[fallback] takes one function: #[fallback(cached_value)]".to_owned(),
+                        _ => format!(
+                            "#[{}] takes at most one value without a name, a shared policy; give options by name, as in {}",
+                            kind.attr_name(),
+                            options(kind).first().map(|o| example(o)).unwrap_or("name = value")
+                        ),
+                    };
+                    cx.error(value.span(), message);
+                    continue;
+                }
+                positional_seen = true;
+                positional(&mut layer, value, site, cx);
+            }
+            Arg::Named { name, value } => {
+                let key = name.to_string();
+                if !options(kind).contains(&key.as_str()) {
+                    let message = if kind == Kind::Timeout && key == "duration" {
+                        "#[timeout] takes its duration without a name: #[timeout(2s)]".to_owned()
+                    } else if kind == Kind::RateLimiter && key == "rate" {
+                        "#[rate_limiter] takes its rate without a name: #[rate_limiter(100/s)]"
+                            .to_owned()
+                    } else if kind == Kind::Fallback && key == "fallback" {
+                        "#[fallback] takes the function without a name: #[fallback(cached_value)]"
+                            .to_owned()
+                    } else {
+                        unknown_option(kind, &key)
+                    };
+                    unknown_seen = true;
+                    cx.error(name.span(), message);
+                    continue;
+                }
+                if seen.contains_key(&key) {
+                    cx.error(
+                        name.span(),
+                        format!("duplicate option '{key}'; give it once"),
+                    );
+                    continue;
+                }
+                seen.insert(key.clone(), name.span());
+                if let Site::Declaration(decl) = site
+                    && use_site_only(&key)
+                    && key != "crate"
+                {
+                    cx.error(name.span(), format!(
+                        "'{key}' depends on the function's error type, so it is given where {decl} is used: #[{}({decl}, {})]",
+                        kind.attr_name(),
+                        example(&key)
+                    ));
+                    continue;
+                }
+                if !use_site_only(&key) {
+                    numeric_beside_shared.push((key.clone(), name.span()));
+                }
+                named(&mut layer, &key, value, cx);
+            }
+        }
+    }
+
+    if let Some(path) = &layer.shared {
+        let shown = path_to_string(path);
+        for (key, span) in &numeric_beside_shared {
+            cx.error(*span, format!(
+                "'{key}' cannot be set here: {shown} is a shared policy; configure {shown} where it is declared (resilience::policy!)"
+            ));
+        }
+    } else {
+        // A value that was given but wrong is already reported; do not ask for it again.
+        if !positional_seen && !unknown_seen && !seen.contains_key("max") {
+            required(&layer, span, site, cx);
+        }
+        combinations(&layer, cx);
+    }
+    layer
+}
+
+fn path_to_string(path: &Path) -> String {
+    let mut s = String::new();
+    if path.leading_colon.is_some() {
+        s.push_str("::");
+    }
+    let segments: Vec<String> = path
+        .segments
+        .iter()
+        .map(|seg| seg.ident.to_string())
+        .collect();
+    s.push_str(&segments.join("::"));
+    s
+}
+
+/// A value written without a name.
+fn positional(layer: &mut Layer, value: &Value, site: Site, cx: &mut Ctxt) {
+    let kind = layer.kind;
+    // A bare lowercase identifier close to an option is a misspelt option, not a policy.
+    if let Some(ident) = value.as_ident() {
+        let word = ident.to_string();
+        let is_lowercase = word.chars().all(|c| !c.is_uppercase());
+        if is_lowercase && kind != Kind::Fallback {
+            if options(kind).contains(&word.as_str()) {
+                cx.error(
+                    ident.span(),
+                    format!("'{word}' needs a value: {}", example(&word)),
+                );
+                return;
+            }
+            if let Some(s) = did_you_mean(&word, &options(kind)) {
+                cx.error(
+                    ident.span(),
+                    format!("unknown option '{word}'; did you mean '{s}'?"),
+                );
+                return;
+            }
+        }
+    }
+    match (kind, value) {
+        (Kind::Timeout, Value::Number(_)) => {
+            if let Some(d) = positive(duration(value, "timeout", cx), "timeout", cx)
+                && let Config::Timeout(t) = &mut layer.config
+            {
+                t.duration = Some(d);
+            }
+        }
+        (Kind::RateLimiter, Value::Number(_)) => {
+            if let Some(r) = rate(value, cx)
+                && let Config::RateLimiter(rl) = &mut layer.config
+            {
+                rl.rate = Some(r);
+            }
+        }
+        (Kind::Fallback, Value::Path(path)) => layer.fallback = Some(Callable::Path(path.clone())),
+        (Kind::Fallback, Value::Closure(c)) => layer.fallback = Some(Callable::Closure(c.clone())),
+        (_, Value::Path(path)) => match site {
+            Site::Attribute => layer.shared = Some(path.clone()),
+            Site::Declaration(decl) => cx.error(path.span(), format!(
+                "{decl} is declared here, so it cannot name another policy; give its options, as in {}",
+                declaration_example(kind)
+            )),
+        },
+        (Kind::Fallback, other) => cx.error(other.span(), "#[fallback] takes the function to call: #[fallback(cached_value)]"),
+        (_, other) => {
+            let hint = match kind {
+                Kind::Bulkhead => "max = 10",
+                Kind::Retry => "attempts = 3",
+                Kind::CircuitBreaker => "threshold = 50%",
+                _ => "name = value",
+            };
+            cx.error(other.span(), format!(
+                "#[{}] takes its options by name, as in {hint}, or the path of a shared policy",
+                kind.attr_name()
+            ));
+        }
+    }
+}
+
+/// One `name = value` option, already known to belong to `layer.kind`.
+fn named(layer: &mut Layer, key: &str, value: &Value, cx: &mut Ctxt) {
+    let kind = layer.kind;
+    match key {
+        "name" => layer.name = string(value, key, cx),
+        "fallback" => layer.fallback = callable(value, key, cx),
+        "crate" => layer.krate = crate_path(value, cx),
+        _ => {}
+    }
+    match &mut layer.config {
+        Config::CircuitBreaker(cb) => match key {
+            "threshold" => cb.threshold = percent(value, key, cx),
+            "failures" => cb.failures = in_range(count(value, key, cx), kind, key, cx),
+            "window" => cb.window = window(value, cx),
+            "min_calls" => cb.min_calls = in_range(count(value, key, cx), kind, key, cx),
+            "slow" => cb.slow = positive(duration(value, key, cx), key, cx),
+            "slow_threshold" => cb.slow_threshold = percent(value, key, cx),
+            "open" => cb.open = open(value, cx),
+            "half_open" => cb.half_open = in_range(count(value, key, cx), kind, key, cx),
+            "critical" => cb.critical = boolean(value, key, cx),
+            "record" => cb.record = callable(value, key, cx),
+            "ignore" => cb.ignore = callable(value, key, cx),
+            _ => {}
+        },
+        Config::Retry(r) => match key {
+            "attempts" => {
+                r.attempts = count(value, key, cx).and_then(|n| {
+                    if n.value == 0 {
+                        cx.error(n.span, "attempts counts the first call too, so it must be at least 1: attempts = 3");
+                        None
+                    } else {
+                        Some(n)
+                    }
+                })
+            }
+            "backoff" => r.backoff = backoff(value, cx),
+            "jitter" => r.jitter = jitter(value, cx),
+            "when" => r.when = callable(value, key, cx),
+            "when_ok" => r.when_ok = callable(value, key, cx),
+            "retry_after" => r.retry_after = callable(value, key, cx),
+            "retry_timeouts" => r.retry_timeouts = boolean(value, key, cx),
+            _ => {}
+        },
+        Config::Bulkhead(b) => match key {
+            "max" => b.max = in_range(count(value, key, cx), kind, key, cx),
+            "queue" => b.queue = in_range(count(value, key, cx), kind, key, cx),
+            "wait" => b.wait = positive(duration(value, key, cx), key, cx),
+            _ => {}
+        },
+        Config::RateLimiter(rl) => match key {
+            "burst" => rl.burst = in_range(count(value, key, cx), kind, key, cx),
+            "wait" => rl.wait = duration(value, key, cx),
+            _ => {}
+        },
+        Config::Timeout(_) | Config::Fallback => {}
+    }
+}

@@ -1,0 +1,424 @@
+use super::buckets::MAX_BUCKET_CALLS;
+use super::count::CountWindow;
+use super::fixed::{Count, Time};
+use super::ring::Ring;
+use super::{Active, Recorded, Spec, Tally, Window};
+
+#[test]
+fn count_window_holds_the_last_n_outcomes() {
+    let w = Count::new(4);
+    w.record(true, false, true);
+    w.record(true, true, true);
+    assert_eq!(
+        w.tally(),
+        Tally {
+            calls: 2,
+            failures: 2,
+            slow: 1
+        }
+    );
+    for _ in 0..2 {
+        w.record(false, false, true);
+    }
+    assert_eq!(
+        w.tally(),
+        Tally {
+            calls: 4,
+            failures: 2,
+            slow: 1
+        }
+    );
+    // The fifth call overwrites the first failure, the sixth the slow failure.
+    w.record(false, false, true);
+    assert_eq!(
+        w.tally(),
+        Tally {
+            calls: 4,
+            failures: 1,
+            slow: 1
+        }
+    );
+    w.record(false, false, true);
+    assert_eq!(
+        w.tally(),
+        Tally {
+            calls: 4,
+            failures: 0,
+            slow: 0
+        }
+    );
+    assert_eq!(w.lifetime_calls(), 6);
+}
+
+/// A success that saw the window filled just before a change of settings (which raised
+/// `min_calls`) is counted without the lock and lands on the new `min_calls`; the next
+/// locked outcome, beyond it, must still check for a trip.
+#[test]
+fn after_a_change_of_settings_the_next_outcome_at_or_beyond_min_calls_checks() {
+    let w = CountWindow::new();
+    let ring = Ring::new(10);
+    let tally = |calls, failures| {
+        Some(Tally {
+            calls,
+            failures,
+            slow: 0,
+        })
+    };
+    assert_eq!(w.record(ring, true, false, || 2), tally(1, 1));
+    assert_eq!(w.record(ring, true, false, || 2), tally(2, 2));
+    assert!(w.is_filled());
+    w.count_success(); // 3 calls
+    // A success reads "filled" here; then `min_calls` goes up to 5.
+    w.settings_changed(|| {});
+    assert!(!w.is_filled());
+    assert_eq!(
+        w.record(ring, false, false, || 5),
+        None,
+        "4 calls, below min_calls"
+    );
+    w.count_success(); // the racing success: 5 calls, counted without the lock
+    assert_eq!(
+        w.record(ring, false, false, || 5),
+        tally(6, 2),
+        "6 calls: the first locked outcome at or beyond min_calls checks"
+    );
+    assert!(w.is_filled());
+    assert_eq!(
+        w.record(ring, false, false, || 5),
+        None,
+        "filled: no more checks"
+    );
+    assert_eq!(w.tally(ring), tally(7, 2).unwrap());
+}
+
+#[test]
+fn count_window_clear_empties_it_and_keeps_the_lifetime_total() {
+    let w = Count::new(1000);
+    for i in 0..1500 {
+        w.record(i % 3 == 0, i % 5 == 0, true);
+    }
+    assert_eq!(w.tally().calls, 1000);
+    w.clear(|| {});
+    assert_eq!(w.tally(), Tally::default());
+    assert_eq!(w.lifetime_calls(), 1500);
+    w.record(true, false, true);
+    assert_eq!(
+        w.tally(),
+        Tally {
+            calls: 1,
+            failures: 1,
+            slow: 0
+        }
+    );
+    w.reset(|| {});
+    assert_eq!(w.lifetime_calls(), 0);
+}
+
+#[test]
+fn count_window_aggregates_stay_exact_under_contention() {
+    let w = Count::new(100);
+    std::thread::scope(|s| {
+        for t in 0..4 {
+            let w = &w;
+            s.spawn(move || {
+                for i in 0..10_000 {
+                    w.record((i + t) % 2 == 0, i % 7 == 0, true);
+                }
+            });
+        }
+    });
+    let t = w.tally();
+    let (failure_bits, failures, slow_bits, slow) = w.bits();
+    assert_eq!(t.calls, 100);
+    assert_eq!((t.failures, t.slow), (failures, slow));
+    assert_eq!((failures, slow), (failure_bits, slow_bits));
+    assert_eq!(w.lifetime_calls(), 40_000);
+}
+
+/// The window against a list of the last `size` outcomes, with successes counted without
+/// the lock between locked outcomes and reads at random, for sizes on and across word
+/// boundaries, gaps shorter and longer than the window, and clears.
+#[test]
+fn count_window_holds_the_last_n_outcomes_whatever_is_counted_without_the_lock() {
+    let mut seed = 0x9E37_79B9_7F4A_7C15u64;
+    let mut random = move |n: u64| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed % n
+    };
+    for size in [1, 2, 3, 63, 64, 65, 100, 129, 1000] {
+        let w = Count::new(size);
+        let mut model = std::collections::VecDeque::new();
+        for _ in 0..20_000 {
+            match random(100) {
+                0 => {
+                    w.clear(|| {});
+                    model.clear();
+                }
+                1..=9 => {
+                    let t = w.tally();
+                    let failures = model.iter().filter(|(f, _)| *f).count() as u64;
+                    let slow = model.iter().filter(|(_, s)| *s).count() as u64;
+                    assert_eq!(
+                        t,
+                        Tally {
+                            calls: model.len() as u64,
+                            failures,
+                            slow
+                        },
+                        "size {size}"
+                    );
+                }
+                roll => {
+                    // Runs of successes, some longer than the window.
+                    let (failed, slow) = (roll % 7 == 0, roll % 11 == 0);
+                    let times = if failed || slow {
+                        1
+                    } else {
+                        1 + random(2 * u64::from(size))
+                    };
+                    for _ in 0..times {
+                        w.record(failed, slow, true);
+                        model.push_back((failed, slow));
+                        if model.len() > size as usize {
+                            model.pop_front();
+                        }
+                    }
+                }
+            }
+            let (failure_bits, failures, slow_bits, slow) = w.bits();
+            assert_eq!((failures, slow), (failure_bits, slow_bits), "size {size}");
+        }
+    }
+}
+
+const SECOND: u64 = 1_000_000_000;
+
+#[test]
+fn time_window_forgets_buckets_older_than_its_duration() {
+    let w = Time::new(10 * SECOND);
+    w.record(1, true, false);
+    w.record(SECOND / 2, false, true);
+    w.record(5 * SECOND, true, false);
+    assert_eq!(
+        w.tally(5 * SECOND),
+        Tally {
+            calls: 3,
+            failures: 2,
+            slow: 1
+        }
+    );
+    // At 10s the bucket [0s, 1s) is recycled; [5s, 6s) stays.
+    assert_eq!(
+        w.tally(10 * SECOND),
+        Tally {
+            calls: 1,
+            failures: 1,
+            slow: 0
+        }
+    );
+    assert_eq!(w.tally(15 * SECOND), Tally::default());
+    assert_eq!(w.lifetime_calls(), 3);
+}
+
+#[test]
+fn time_window_survives_a_long_idle_gap() {
+    let w = Time::new(10 * SECOND);
+    for i in 0..10 {
+        w.record(i * SECOND + 1, true, false);
+    }
+    assert_eq!(w.tally(9 * SECOND + 1).calls, 10);
+    assert_eq!(w.record(1000 * SECOND, false, false), Recorded::Yes);
+    assert_eq!(
+        w.tally(1000 * SECOND),
+        Tally {
+            calls: 1,
+            failures: 0,
+            slow: 0
+        }
+    );
+    assert_eq!(w.lifetime_calls(), 11);
+}
+
+#[test]
+fn time_window_drops_an_outcome_already_outside_it() {
+    let w = Time::new(10 * SECOND);
+    w.record(20 * SECOND, false, false);
+    assert_eq!(w.record(SECOND, true, false), Recorded::Expired);
+    assert_eq!(
+        w.tally(20 * SECOND),
+        Tally {
+            calls: 1,
+            failures: 0,
+            slow: 0
+        }
+    );
+}
+
+#[test]
+fn time_window_stops_counting_a_full_bucket_instead_of_wrapping() {
+    let w = Time::new(10 * SECOND);
+    for i in 0..MAX_BUCKET_CALLS {
+        assert_eq!(w.record(1, i % 2 == 0, i % 4 == 0), Recorded::Yes);
+    }
+    assert_eq!(w.record(1, true, true), Recorded::Full);
+    assert_eq!(
+        w.tally(1),
+        Tally {
+            calls: MAX_BUCKET_CALLS,
+            failures: MAX_BUCKET_CALLS.div_ceil(2),
+            slow: MAX_BUCKET_CALLS.div_ceil(4)
+        }
+    );
+    // The next bucket starts empty.
+    assert_eq!(w.record(SECOND, true, false), Recorded::Yes);
+    assert_eq!(w.tally(SECOND).calls, MAX_BUCKET_CALLS + 1);
+    assert_eq!(w.lifetime_calls(), MAX_BUCKET_CALLS + 1);
+}
+
+#[test]
+fn time_window_forgets_its_buckets_after_an_idle_gap_of_any_number_of_laps() {
+    // Buckets of one tick: a lap is ten ticks, and stamps hold laps modulo 2^16. Gaps of
+    // 2^16 laps (the stamp comes round to the same value) and of 2^15 + 5 laps (an old
+    // stamp that compares as newer) must forget the old calls like any other gap.
+    for gap in [1 << 16, (1 << 15) + 5, 1 << 15, 3 << 16, 2, 3] {
+        let w = Time::new(10);
+        for t in 0..10 {
+            w.record(t, true, true);
+        }
+        assert_eq!(w.tally(9).calls, 10);
+        let later = 5 + 10 * gap;
+        assert_eq!(w.record(later, false, false), Recorded::Yes, "gap {gap}");
+        assert_eq!(
+            w.tally(later),
+            Tally {
+                calls: 1,
+                failures: 0,
+                slow: 0
+            },
+            "gap {gap}"
+        );
+        assert_eq!(w.lifetime_calls(), 11, "gap {gap}");
+    }
+}
+
+#[test]
+fn time_window_counts_every_racing_record() {
+    let w = Time::new(10 * SECOND);
+    std::thread::scope(|s| {
+        for t in 0..4u64 {
+            let w = &w;
+            s.spawn(move || {
+                for i in 0..10_000u64 {
+                    // Two buckets, so records race recycles as well as each other.
+                    let now = if i < 5_000 { 1 } else { SECOND };
+                    w.record(now, (i + t) % 2 == 0, i % 5 == 0);
+                }
+            });
+        }
+    });
+    assert_eq!(
+        w.tally(SECOND),
+        Tally {
+            calls: 40_000,
+            failures: 20_000,
+            slow: 8_000
+        }
+    );
+    assert_eq!(w.tally(10 * SECOND).calls, 20_000);
+    assert_eq!(w.lifetime_calls(), 40_000);
+}
+
+#[test]
+fn time_window_clear_keeps_the_lifetime_total() {
+    let w = Time::new(10 * SECOND);
+    w.record(1, true, true);
+    w.record(2, false, false);
+    w.clear();
+    assert_eq!(w.tally(3), Tally::default());
+    assert_eq!(w.lifetime_calls(), 2);
+    w.reset();
+    assert_eq!(w.lifetime_calls(), 0);
+}
+
+/// A cleared window keeps its buckets' stamps; after an idle gap of any number of laps, it
+/// still records (a breaker that closed, then saw no call for 2^15 window durations or more).
+#[test]
+fn time_window_cleared_then_idle_for_any_number_of_laps_records_again() {
+    for gap in [1 << 16, (1 << 15) + 5, 1 << 15, 3 << 16, 2, 3] {
+        let w = Time::new(10);
+        for t in 0..10 {
+            w.record(t, true, true);
+        }
+        w.clear();
+        let later = 5 + 10 * gap;
+        assert_eq!(w.record(later, true, false), Recorded::Yes, "gap {gap}");
+        assert_eq!(
+            w.tally(later),
+            Tally {
+                calls: 1,
+                failures: 1,
+                slow: 0
+            },
+            "gap {gap}"
+        );
+        assert_eq!(w.lifetime_calls(), 11, "gap {gap}");
+    }
+}
+
+/// What the window that records holds now.
+fn tally_of(w: &Window, now: u64) -> Tally {
+    w.tally(|| now)
+}
+
+/// Records one outcome at `now` into the window that records.
+fn record_into(w: &Window, now: u64, failed: bool) {
+    match w.active() {
+        Active::Count(c, ring) => {
+            c.record(ring, failed, false, || 1);
+        }
+        Active::Time(t, span) => {
+            t.record(span, now, failed, false);
+        }
+    }
+}
+
+/// A change of shape starts a fresh, empty window, also when it goes back to a shape (and so
+/// to a window) used before; the lifetime total keeps every call.
+#[test]
+fn a_change_of_shape_starts_an_empty_window_even_back_to_an_earlier_shape() {
+    for (first, second) in [
+        (Spec::Time(10 * SECOND), Spec::Time(20 * SECOND)),
+        (Spec::Calls(4), Spec::Calls(2)),
+        (Spec::Calls(4), Spec::Time(10 * SECOND)),
+    ] {
+        let w = Window::new(first);
+        record_into(&w, 1, true);
+        record_into(&w, 1, false);
+        assert_eq!(tally_of(&w, 1).calls, 2, "{first:?}");
+        assert!(
+            !w.reshape(first),
+            "{first:?}: the same shape changes nothing"
+        );
+        assert_eq!(tally_of(&w, 1).calls, 2, "{first:?}");
+        assert!(w.reshape(second), "{first:?} to {second:?}");
+        assert_eq!(w.spec(), second);
+        assert_eq!(tally_of(&w, 1), Tally::default(), "{second:?}");
+        record_into(&w, 1, true);
+        assert!(w.reshape(first), "{second:?} back to {first:?}");
+        assert_eq!(w.spec(), first);
+        assert_eq!(tally_of(&w, 1), Tally::default(), "back to {first:?}");
+        record_into(&w, 1, true);
+        assert_eq!(
+            tally_of(&w, 1),
+            Tally {
+                calls: 1,
+                failures: 1,
+                slow: 0
+            },
+            "back to {first:?}"
+        );
+        assert_eq!(w.lifetime_calls(), 4, "{first:?}");
+    }
+}
