@@ -332,6 +332,7 @@ impl CircuitBreakerBuilder {
         Ok(CircuitBreaker {
             core: Core::new(name, config, Window::new(window)),
             clock: Clock::new(),
+            gate: super::fleet::Gate::new(),
             declared: self,
         })
     }

@@ -98,6 +98,7 @@
 pub(crate) mod builder;
 mod call;
 mod core;
+pub mod fleet;
 mod registered;
 mod window;
 mod word;
@@ -191,6 +192,8 @@ pub struct CircuitBreakerMetrics {
 pub struct CircuitBreaker {
     core: Core,
     clock: Clock,
+    /// Who may probe, when a fleet elects its probers (see [`fleet`]).
+    gate: fleet::Gate,
     /// The settings it was built with, for [`reset`](Self::reset).
     declared: CircuitBreakerBuilder,
 }
@@ -283,7 +286,8 @@ impl CircuitBreaker {
     #[inline(always)]
     fn admit(&self) -> Result<(Permit, u64), Error> {
         self.clock.start();
-        match self.core.acquire(|| self.clock.now()) {
+        let probe = || self.gate.may_probe(self.core.name().get());
+        match self.core.acquire_gated(|| self.clock.now(), probe) {
             Ok(permit) => {
                 let started = if self.core.slow() != 0 {
                     self.clock.now()

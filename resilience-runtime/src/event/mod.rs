@@ -36,6 +36,7 @@ mod channel;
 #[cfg(feature = "metrics")]
 mod metrics;
 mod to_tracing;
+mod transitions;
 mod wanted;
 
 use std::fmt;
@@ -48,6 +49,7 @@ use crate::name::Name;
 use crate::state::State;
 
 pub use channel::{CAPACITY, Subscription, subscribe};
+pub use transitions::on_transition;
 
 /// What a policy decided, as reported to `tracing` (the `event` field is [`EventKind::as_str`]).
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -215,13 +217,14 @@ impl Reported for &Name {
     }
 }
 
-/// Everything an event is told to, in this order: the subscriptions' channel, `tracing`, and
-/// (feature `metrics`) the histograms. A sink is a function of its own module under `event/`
+/// Everything an event is told to, in this order: the subscriptions' channel, the transition
+/// listeners, `tracing`, and (feature `metrics`) the histograms. A sink is a function of its own module under `event/`
 /// and is listed here; each decides for itself whether the event concerns it. Policies never
 /// call a sink: they call [`emit`], which calls [`deliver`] only when [`wanted`] says some
 /// sink may take the event.
 const SINKS: &[fn(&Event)] = &[
     channel::sink,
+    transitions::sink,
     to_tracing::sink,
     #[cfg(feature = "metrics")]
     metrics::sink,

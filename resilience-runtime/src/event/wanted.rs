@@ -20,6 +20,9 @@ pub(super) const INFO_WANTED: usize = 1 << 2;
 pub(super) const WARN_WANTED: usize = 1 << 3;
 /// The probes are not registered yet: every event takes the slow path, which registers them.
 pub(super) const UNKNOWN: usize = 1 << 4;
+/// A transition listener is registered ([`on_transition`](super::on_transition)): every
+/// breaker transition is delivered.
+pub(super) const TRANSITIONS: usize = 1 << 5;
 pub(super) const SUBSCRIPTION_SHIFT: u32 = 8;
 /// A count of subscriptions in any of these bits means someone subscribes.
 pub(super) const SUBSCRIBED: usize = !0 << SUBSCRIPTION_SHIFT;
@@ -67,6 +70,12 @@ pub(super) fn wanted(what: &EventKind) -> bool {
         bit | SUBSCRIBED | UNKNOWN
     } else {
         SUBSCRIBED
+    };
+    // A transition also reaches the transition listeners (a constant for every other kind).
+    let mask = if matches!(what, EventKind::StateTransition { .. }) {
+        mask | TRANSITIONS
+    } else {
+        mask
     };
     WANTED.load(Relaxed) & mask != 0
         // `tracing`'s own test (hidden, but what every `tracing` event macro expands to):

@@ -8,8 +8,21 @@ use crate::circuit_breaker::word::Word;
 
 impl Core {
     /// Decides whether a call may run. Reads the clock (`now`) only in the open state.
+    #[cfg(test)]
     #[inline]
     pub(crate) fn acquire(&self, now: impl FnMut() -> u64) -> Result<Permit, Rejected> {
+        self.acquire_gated(now, || true)
+    }
+
+    /// [`acquire`](Self::acquire), where a call may be a probe only if `may_probe` says so
+    /// (asked only when the call would be one): a fleet's elected prober. A call refused is
+    /// rejected as when every probe slot is taken, and leaves the state as it was.
+    #[inline]
+    pub(crate) fn acquire_gated(
+        &self,
+        now: impl FnMut() -> u64,
+        may_probe: impl FnMut() -> bool,
+    ) -> Result<Permit, Rejected> {
         // Acquire: see `state`.
         let word = Word(self.word.0.load(Acquire));
         if word.is_closed() {
@@ -18,13 +31,14 @@ impl Core {
                 role: Role::Closed,
             });
         }
-        self.acquire_not_closed(word, now)
+        self.acquire_not_closed(word, now, may_probe)
     }
 
     fn acquire_not_closed(
         &self,
         mut word: Word,
         mut now: impl FnMut() -> u64,
+        mut may_probe: impl FnMut() -> bool,
     ) -> Result<Permit, Rejected> {
         loop {
             let generation = word.generation();
@@ -44,7 +58,11 @@ impl Core {
                     if t < deadline {
                         return Err(self.reject(Some(deadline - t)));
                     }
-                    // The wait is over: this call turns the breaker half-open and is its first probe.
+                    // The wait is over: this call turns the breaker half-open and is its first
+                    // probe, if it may probe at all.
+                    if !may_probe() {
+                        return Err(self.reject(None));
+                    }
                     let next = word.transition(State::HalfOpen).with_taken(1);
                     // AcqRel: one winner per open state; it publishes the half-open round.
                     match self
@@ -66,7 +84,7 @@ impl Core {
                     }
                 }
                 State::HalfOpen => {
-                    if word.taken() >= self.settings.half_open.load(Relaxed) {
+                    if word.taken() >= self.settings.half_open.load(Relaxed) || !may_probe() {
                         return Err(self.reject(None));
                     }
                     let next = word.with_taken(word.taken() + 1);

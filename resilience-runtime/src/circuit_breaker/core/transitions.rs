@@ -48,6 +48,88 @@ impl Core {
         }
     }
 
+    /// Opens the breaker until tick `until`, as if it had tripped itself: an open state learned
+    /// from elsewhere (a fleet's shared state). Acts on the automatic states only (closed,
+    /// open, half-open): a state set by hand stays. An open breaker keeps the later of its
+    /// own deadline and `until`; one opening at this very instant keeps the wait it is
+    /// publishing. Returns whether the breaker is open until `until` or later.
+    pub(crate) fn adopt_open(&self, until: u64, now: u64) -> bool {
+        if until <= now {
+            return false;
+        }
+        // Acquire: see `state`.
+        let mut word = Word(self.word.0.load(Acquire));
+        loop {
+            let from = word.state();
+            let deadline = match from {
+                State::Closed | State::HalfOpen => until,
+                State::Open => {
+                    // Acquire: pairs with the opener's Release (see `publish_open`).
+                    if self.open_generation.load(Acquire) != word.generation() {
+                        // Opening at this instant: its opener publishes its own wait, which
+                        // a second publication could interleave with. It keeps it.
+                        return false;
+                    }
+                    if self.open_deadline.load(Relaxed) >= until {
+                        return true;
+                    }
+                    until
+                }
+                _ => return false,
+            };
+            let next = word.transition(State::Open);
+            // AcqRel: as every automatic transition, one CAS on the word.
+            match self
+                .word
+                .0
+                .compare_exchange(word.0, next.0, AcqRel, Acquire)
+            {
+                Ok(_) => {
+                    // The wait it would have started itself stays the base of the next one.
+                    self.open_deadline.store(deadline, Relaxed);
+                    // Release: publishes the deadline (see `publish_open`).
+                    self.open_generation.store(next.generation(), Release);
+                    if from != State::Open {
+                        self.transitioned(from, State::Open);
+                    }
+                    return true;
+                }
+                Err(seen) => word = Word(seen),
+            }
+        }
+    }
+
+    /// Closes the breaker, with an empty window, as a fleet's probe decided elsewhere: from
+    /// the automatic states only (open, half-open); a state set by hand stays. Returns whether
+    /// the breaker is closed.
+    pub(crate) fn adopt_closed(&self) -> bool {
+        // Acquire: see `state`.
+        let mut word = Word(self.word.0.load(Acquire));
+        loop {
+            let from = word.state();
+            match from {
+                State::Closed => return true,
+                State::Open | State::HalfOpen => {}
+                _ => return false,
+            }
+            // Fresh before anyone can see the closed state.
+            self.clear_window();
+            let next = word.transition(State::Closed);
+            // AcqRel: as every automatic transition, one CAS on the word.
+            match self
+                .word
+                .0
+                .compare_exchange(word.0, next.0, AcqRel, Acquire)
+            {
+                Ok(_) => {
+                    self.transitioned(from, State::Closed);
+                    return true;
+                }
+                Err(seen) => word = Word(seen),
+            }
+        }
+    }
+
     /// Back to closed with an empty window and every counter at zero.
     pub(crate) fn reset(&self) {
         self.consecutive.0.store(0, Relaxed);
