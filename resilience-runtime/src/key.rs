@@ -18,8 +18,11 @@ use std::fmt;
 use std::num::NonZeroU32;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
-/// The identity of one keyed child: see the [module docs](self). `Copy`, 4 bytes, and
-/// `Option<KeyId>` is 4 bytes too.
+/// The identity of one keyed child (one tenant's limiter, one host's breaker), beside its
+/// family's name: a number taken once when the child is made, read as text
+/// ([`name`](Self::name): `PER_TENANT[acme]`) only where it is reported. The same key of the
+/// same family always has the same id, and stays readable after its child is evicted. `Copy`,
+/// 4 bytes, and `Option<KeyId>` is 4 bytes too.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct KeyId(NonZeroU32);
 

@@ -139,7 +139,7 @@ impl OptionSpec {
         self.setting = false;
         self
     }
-    const fn off(mut self, word: &'static str) -> Self {
+    const fn turned_off_by(mut self, word: &'static str) -> Self {
         self.off = Some(word);
         self
     }
@@ -168,7 +168,7 @@ pub const OPTIONS: &[OptionSpec] = &[
     spec("circuit_breaker", "slow", Duration)
         .at_least(1)
         .example("slow = 2s")
-        .off("off"),
+        .turned_off_by("off"),
     spec("circuit_breaker", "slow_threshold", Percent)
         .default("the failure threshold (50% with failures)")
         .example("slow_threshold = 80%"),
@@ -228,7 +228,7 @@ pub const OPTIONS: &[OptionSpec] = &[
     spec("bulkhead", "wait", Duration)
         .at_least(1)
         .example("wait = 500ms")
-        .off("none"),
+        .turned_off_by("none"),
     // #[rate_limiter]
     spec("rate_limiter", "rate", Rate)
         .positional()

@@ -1,7 +1,7 @@
 //! Permits from elsewhere: a rate limiter whose state lives outside the process (a server a
 //! fleet shares), so that `100/s` is a limit for every replica together.
 //!
-//! A limiter starts with its state in the process: the GCRA's atomic word ([`super::gcra`]).
+//! A limiter starts with its state in the process: the GCRA's atomic word.
 //! [`RateLimiter::share_through`](super::RateLimiter::share_through) attaches a
 //! [`PermitStore`]; from then on the limiter takes its permits from **leases**: batches of
 //! permits the store grants for a while, spent locally without asking the store again. Only a
@@ -72,7 +72,7 @@ impl std::error::Error for StoreError {}
 pub type LeaseFuture = Pin<Box<dyn Future<Output = Result<Lease, StoreError>> + Send>>;
 
 /// Where a shared limiter's permits come from. A store keeps each limiter's state (for
-/// example a GCRA's theoretical arrival time, decided as [`super::gcra`] decides it) and grants
+/// example a GCRA's theoretical arrival time, decided as the limiter decides it) and grants
 /// leases of permits.
 pub trait PermitStore: Send + Sync + 'static {
     /// Asks for permits. The limiter waits at most its deadline for the answer.

@@ -1,7 +1,7 @@
 //! Settings of named policies from a TOML file and the environment (cargo feature `config`).
 //!
 //! Each table is a policy's registry name; its keys are the settings of
-//! [`ChangeSet`](super::ChangeSet), with the attributes' units:
+//! [`ChangeSet`], with the attributes' units:
 //!
 //! ```toml
 //! [PAYMENTS]                          # a policy! static

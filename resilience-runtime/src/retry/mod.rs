@@ -460,7 +460,7 @@ impl Attempts<'_> {
     /// - `when`: the errors of the call's own worth retrying;
     /// - `when_ok`: `Ok` values that mean "not yet", retried like a failure (resilience4j's
     ///   `retryOnResult`, Polly's `HandleResult`); when the attempts run out, the last value is
-    ///   returned unchanged ([`never`] retries none);
+    ///   returned unchanged ([`never()`] retries none);
     /// - `retry_after`: the least delay before the next attempt that an error asks for (a
     ///   server's `Retry-After`); the backoff's delay is used when it is longer ([`no_hint`]);
     /// - `retry_timeouts`: whether a timeout below the retry is retried (true); false returns
