@@ -3,10 +3,12 @@
 //!
 //! The work is done in four stages, each in its own module: [`attr`] parses the arguments,
 //! [`model`] is their typed form, [`validate`] checks them (every error, at its token), and
-//! [`expand`] generates the whole stack of attributes in one expansion.
+//! [`expand`] generates the whole stack of attributes in one expansion. What is particular to
+//! each kind (its options, rules and builder calls) is in its own file under [`kinds`].
 
 mod attr;
 mod expand;
+mod kinds;
 mod model;
 mod validate;
 

@@ -202,63 +202,9 @@ pub struct Rate {
     pub per: Nanos,
 }
 
-/// `#[circuit_breaker(...)]`.
-#[derive(Default)]
-pub struct CircuitBreaker {
-    pub threshold: Option<Spanned<f64>>,
-    pub failures: Option<Spanned<u32>>,
-    pub window: Option<Spanned<Window>>,
-    pub min_calls: Option<Spanned<u32>>,
-    pub slow: Option<Spanned<Nanos>>,
-    pub slow_threshold: Option<Spanned<f64>>,
-    pub open: Option<Spanned<Open>>,
-    pub half_open: Option<Spanned<u32>>,
-    pub critical: Option<Spanned<bool>>,
-    /// Errors that count as failures (the others as successes).
-    pub record: Option<Callable>,
-    /// Errors that count as neither success nor failure.
-    pub ignore: Option<Callable>,
-}
+pub use crate::kinds::{Bulkhead, CircuitBreaker, RateLimiter, Retry, Timeout};
 
-/// `#[retry(...)]`.
-#[derive(Default)]
-pub struct Retry {
-    pub attempts: Option<Spanned<u32>>,
-    pub backoff: Option<Spanned<Backoff>>,
-    pub jitter: Option<Spanned<Jitter>>,
-    /// Which errors are retried.
-    pub when: Option<Callable>,
-    /// Which `Ok` values are retried.
-    pub when_ok: Option<Callable>,
-    /// The least delay an error asks for: `fn(&E) -> Option<Duration>`.
-    pub retry_after: Option<Callable>,
-    /// Whether a timeout below the retry is retried (default true).
-    pub retry_timeouts: Option<Spanned<bool>>,
-}
-
-/// `#[timeout(d)]`.
-#[derive(Default)]
-pub struct Timeout {
-    pub duration: Option<Spanned<Nanos>>,
-}
-
-/// `#[bulkhead(...)]`.
-#[derive(Default)]
-pub struct Bulkhead {
-    pub max: Option<Spanned<u32>>,
-    pub queue: Option<Spanned<u32>>,
-    pub wait: Option<Spanned<Nanos>>,
-}
-
-/// `#[rate_limiter(rate, ...)]`.
-#[derive(Default)]
-pub struct RateLimiter {
-    pub rate: Option<Spanned<Rate>>,
-    pub burst: Option<Spanned<u32>>,
-    pub wait: Option<Spanned<Nanos>>,
-}
-
-/// The kind-specific part of one layer.
+/// The kind-specific part of one layer: each kind's options, in its file under `kinds/`.
 pub enum Config {
     CircuitBreaker(CircuitBreaker),
     Retry(Retry),

@@ -1,20 +1,11 @@
 //! The `static` value of a policy: its runtime builder, called in a `const` context. Shared by
 //! the attributes (one static per inline policy) and `policy!`.
 
-use proc_macro2::{Literal, Span, TokenStream};
+use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
 use syn::Ident;
 
-use crate::model::{Backoff, Config, Jitter, Layer, Nanos, Open, Window};
-
-fn duration(nanos: Nanos) -> TokenStream {
-    let n = Literal::u64_suffixed(nanos);
-    quote!(::core::time::Duration::from_nanos(#n))
-}
-
-fn float(f: f64) -> Literal {
-    Literal::f64_suffixed(f)
-}
+use crate::model::{Config, Layer};
 
 /// The runtime type of the layer's policy (`::resilience::__private::Retry`), or `None` for a
 /// fallback, which holds no state.
@@ -86,133 +77,7 @@ pub fn policy_value(
     name: &TokenStream,
 ) -> Option<TokenStream> {
     let ty = policy_type(private, layer, Span::call_site())?;
-    let mut calls = TokenStream::new();
-    match &layer.config {
-        Config::CircuitBreaker(cb) => {
-            if let Some(t) = cb.threshold {
-                let v = float(t.value);
-                calls.extend(quote!(.threshold(#v)));
-            }
-            if let Some(n) = cb.failures {
-                let v = n.value;
-                calls.extend(quote!(.consecutive_failures(#v)));
-            }
-            match cb.window.map(|w| w.value) {
-                Some(Window::Calls(n)) => calls.extend(quote!(.window_calls(#n))),
-                Some(Window::Time(d)) => {
-                    let d = duration(d);
-                    calls.extend(quote!(.window_time(#d)))
-                }
-                None => {}
-            }
-            if let Some(n) = cb.min_calls {
-                let v = n.value;
-                calls.extend(quote!(.min_calls(#v)));
-            }
-            if let Some(d) = cb.slow {
-                let d = duration(d.value);
-                calls.extend(quote!(.slow(#d)));
-            }
-            if let Some(t) = cb.slow_threshold {
-                let v = float(t.value);
-                calls.extend(quote!(.slow_threshold(#v)));
-            }
-            match cb.open.map(|o| o.value) {
-                Some(Open::Fixed(d)) => {
-                    let d = duration(d);
-                    calls.extend(quote!(.open(#d)));
-                }
-                Some(Open::Exponential { initial, max }) => {
-                    let (i, m) = (duration(initial), duration(max));
-                    calls.extend(quote!(.open_exponential(#i, #m)));
-                }
-                None => {}
-            }
-            if let Some(n) = cb.half_open {
-                let v = n.value;
-                calls.extend(quote!(.half_open(#v)));
-            }
-            if let Some(b) = cb.critical {
-                let v = b.value;
-                calls.extend(quote!(.critical(#v)));
-            }
-        }
-        Config::Retry(r) => {
-            if let Some(n) = r.attempts {
-                let v = n.value;
-                calls.extend(quote!(.attempts(#v)));
-            }
-            if let Some(b) = r.backoff {
-                let backoff = match b.value {
-                    Backoff::Fixed(d) => {
-                        let d = duration(d);
-                        quote!(#private::Backoff::fixed(#d))
-                    }
-                    Backoff::Linear { step, max } => {
-                        let (s, m) = (duration(step), duration(max));
-                        quote!(#private::Backoff::linear(#s, #m))
-                    }
-                    Backoff::Exponential {
-                        initial,
-                        factor,
-                        max,
-                    } => {
-                        let (i, m) = (duration(initial), duration(max));
-                        let factor = factor.map(|f| {
-                            let f = float(f);
-                            quote!(.factor(#f))
-                        });
-                        quote!(#private::Backoff::exponential(#i, #m) #factor)
-                    }
-                };
-                calls.extend(quote!(.backoff(#backoff)));
-            }
-            if let Some(j) = r.jitter {
-                let variant = match j.value {
-                    Jitter::None => quote!(None),
-                    Jitter::Full => quote!(Full),
-                    Jitter::Equal => quote!(Equal),
-                    Jitter::Decorrelated => quote!(Decorrelated),
-                };
-                calls.extend(quote!(.jitter(#private::Jitter::#variant)));
-            }
-        }
-        Config::Timeout(t) => {
-            if let Some(d) = t.duration {
-                let d = duration(d.value);
-                calls.extend(quote!(.duration(#d)));
-            }
-        }
-        Config::Bulkhead(b) => {
-            if let Some(n) = b.max {
-                let v = n.value;
-                calls.extend(quote!(.max(#v)));
-            }
-            if let Some(n) = b.queue {
-                let v = n.value;
-                calls.extend(quote!(.queue(#v)));
-            }
-            if let Some(d) = b.wait {
-                let d = duration(d.value);
-                calls.extend(quote!(.wait(#d)));
-            }
-        }
-        Config::RateLimiter(rl) => {
-            if let Some(r) = rl.rate {
-                let (count, per) = (r.value.count, duration(r.value.per));
-                calls.extend(quote!(.rate(#count, #per)));
-            }
-            if let Some(n) = rl.burst {
-                let v = n.value;
-                calls.extend(quote!(.burst(#v)));
-            }
-            if let Some(d) = rl.wait {
-                let d = duration(d.value);
-                calls.extend(quote!(.wait(#d)));
-            }
-        }
-        Config::Fallback => return None,
-    }
+    let calls = layer.config.builder_calls(private)?;
     let message = format!(
         "invalid #[{}] configuration that the attribute did not catch; please report this as a bug",
         layer.kind.attr_name()

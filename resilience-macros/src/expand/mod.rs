@@ -34,6 +34,7 @@ mod fallback;
 mod func;
 mod policy;
 mod stack;
+pub mod tokens;
 
 pub use policy::policy;
 

@@ -110,7 +110,7 @@ const BACKOFF_FORMS: &str = "fixed(500ms), linear(100ms, max = 2s) or exponentia
 /// The default cap of an exponential backoff, as in the runtime: 10 seconds.
 pub(super) const DEFAULT_BACKOFF_MAX: Nanos = resilience_syntax::options::DEFAULT_BACKOFF_MAX_NANOS;
 
-pub(super) fn backoff(value: &Value, cx: &mut Ctxt) -> Option<S<Backoff>> {
+pub(crate) fn backoff(value: &Value, cx: &mut Ctxt) -> Option<S<Backoff>> {
     let call = match value {
         Value::Call(call) => call,
         Value::Path(p) => {
@@ -263,7 +263,7 @@ fn factor(value: &Value, cx: &mut Ctxt) -> Option<f64> {
     }
 }
 
-pub(super) fn open(value: &Value, cx: &mut Ctxt) -> Option<S<Open>> {
+pub(crate) fn open(value: &Value, cx: &mut Ctxt) -> Option<S<Open>> {
     match value {
         Value::Call(call) if call.func == "exponential" => {
             let args = call_args(call, &["max"], cx);

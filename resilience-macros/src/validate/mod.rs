@@ -11,16 +11,20 @@ mod options;
 mod rules;
 mod values;
 
+/// What each kind's file (`crate::kinds`) checks its options with.
+pub(crate) mod kinds {
+    pub(crate) use super::calls::{backoff, open};
+    pub(crate) use super::rules::{in_range, positive};
+    pub(crate) use super::values::{boolean, callable, count, duration, jitter, percent, window};
+}
+
 #[cfg(test)]
 mod tests;
 
-use self::calls::{backoff, open};
 pub use self::options::did_you_mean;
 use self::options::{declaration_example, example, options, unknown_option, use_site_only};
-use self::rules::{combinations, in_range, positive, required};
-use self::values::{
-    boolean, callable, count, crate_path, duration, jitter, percent, rate, string, window,
-};
+use self::rules::{combinations, positive, required};
+use self::values::{callable, crate_path, duration, rate, string};
 use crate::attr::{Arg, Args, Value};
 use crate::model::{Callable, Config, Kind, Layer};
 use proc_macro2::Span;
@@ -70,6 +74,16 @@ pub enum Site<'a> {
     Attribute,
     /// `policy! { static NAME: Type = kind(...); }`.
     Declaration(&'a Ident),
+}
+
+impl Site<'_> {
+    /// The attribute of `kind` as written here: `#[bulkhead]`, or `bulkhead(...)` in `policy!`.
+    pub fn written(&self, kind: Kind) -> String {
+        match self {
+            Site::Attribute => format!("#[{}]", kind.attr_name()),
+            Site::Declaration(_) => format!("{}(...)", kind.attr_name()),
+        }
+    }
 }
 
 /// Validates the arguments of one attribute (or one `policy!` constructor) into a [`Layer`].
@@ -259,58 +273,11 @@ fn positional(layer: &mut Layer, value: &Value, site: Site, cx: &mut Ctxt) {
 
 /// One `name = value` option, already known to belong to `layer.kind`.
 fn named(layer: &mut Layer, key: &str, value: &Value, cx: &mut Ctxt) {
-    let kind = layer.kind;
     match key {
         "name" => layer.name = string(value, key, cx),
         "fallback" => layer.fallback = callable(value, key, cx),
         "crate" => layer.krate = crate_path(value, cx),
         _ => {}
     }
-    match &mut layer.config {
-        Config::CircuitBreaker(cb) => match key {
-            "threshold" => cb.threshold = percent(value, key, cx),
-            "failures" => cb.failures = in_range(count(value, key, cx), kind, key, cx),
-            "window" => cb.window = window(value, cx),
-            "min_calls" => cb.min_calls = in_range(count(value, key, cx), kind, key, cx),
-            "slow" => cb.slow = positive(duration(value, key, cx), key, cx),
-            "slow_threshold" => cb.slow_threshold = percent(value, key, cx),
-            "open" => cb.open = open(value, cx),
-            "half_open" => cb.half_open = in_range(count(value, key, cx), kind, key, cx),
-            "critical" => cb.critical = boolean(value, key, cx),
-            "record" => cb.record = callable(value, key, cx),
-            "ignore" => cb.ignore = callable(value, key, cx),
-            _ => {}
-        },
-        Config::Retry(r) => match key {
-            "attempts" => {
-                r.attempts = count(value, key, cx).and_then(|n| {
-                    if n.value == 0 {
-                        cx.error(n.span, "attempts counts the first call too, so it must be at least 1: attempts = 3");
-                        None
-                    } else {
-                        Some(n)
-                    }
-                })
-            }
-            "backoff" => r.backoff = backoff(value, cx),
-            "jitter" => r.jitter = jitter(value, cx),
-            "when" => r.when = callable(value, key, cx),
-            "when_ok" => r.when_ok = callable(value, key, cx),
-            "retry_after" => r.retry_after = callable(value, key, cx),
-            "retry_timeouts" => r.retry_timeouts = boolean(value, key, cx),
-            _ => {}
-        },
-        Config::Bulkhead(b) => match key {
-            "max" => b.max = in_range(count(value, key, cx), kind, key, cx),
-            "queue" => b.queue = in_range(count(value, key, cx), kind, key, cx),
-            "wait" => b.wait = positive(duration(value, key, cx), key, cx),
-            _ => {}
-        },
-        Config::RateLimiter(rl) => match key {
-            "burst" => rl.burst = in_range(count(value, key, cx), kind, key, cx),
-            "wait" => rl.wait = duration(value, key, cx),
-            _ => {}
-        },
-        Config::Timeout(_) | Config::Fallback => {}
-    }
+    layer.config.set(key, value, cx);
 }

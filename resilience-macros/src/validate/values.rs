@@ -35,7 +35,7 @@ pub(super) fn string(value: &Value, key: &str, cx: &mut Ctxt) -> Option<LitStr> 
     }
 }
 
-pub(super) fn boolean(value: &Value, key: &str, cx: &mut Ctxt) -> Option<S<bool>> {
+pub(crate) fn boolean(value: &Value, key: &str, cx: &mut Ctxt) -> Option<S<bool>> {
     match value {
         Value::Bool(b) => Some(S {
             value: b.value,
@@ -69,7 +69,7 @@ pub(super) fn crate_path(value: &Value, cx: &mut Ctxt) -> Option<Path> {
     }
 }
 
-pub(super) fn callable(value: &Value, key: &str, cx: &mut Ctxt) -> Option<Callable> {
+pub(crate) fn callable(value: &Value, key: &str, cx: &mut Ctxt) -> Option<Callable> {
     match value {
         Value::Path(p) => Some(Callable::Path(p.clone())),
         Value::Closure(c) => Some(Callable::Closure(c.clone())),
@@ -163,7 +163,7 @@ fn duration_example(key: &str) -> &'static str {
     }
 }
 
-pub(super) fn count(value: &Value, key: &str, cx: &mut Ctxt) -> Option<S<u32>> {
+pub(crate) fn count(value: &Value, key: &str, cx: &mut Ctxt) -> Option<S<u32>> {
     let n = match value {
         Value::Number(n) => n,
         other => {
@@ -214,7 +214,7 @@ pub(super) fn count(value: &Value, key: &str, cx: &mut Ctxt) -> Option<S<u32>> {
     }
 }
 
-pub(super) fn percent(value: &Value, key: &str, cx: &mut Ctxt) -> Option<S<f64>> {
+pub(crate) fn percent(value: &Value, key: &str, cx: &mut Ctxt) -> Option<S<f64>> {
     let n = match value {
         Value::Number(n) if n.percent => n,
         Value::Number(n) if n.suffix.is_empty() && n.per.is_none() => {
@@ -297,7 +297,7 @@ pub(super) fn rate(value: &Value, cx: &mut Ctxt) -> Option<S<Rate>> {
     }
 }
 
-pub(super) fn window(value: &Value, cx: &mut Ctxt) -> Option<S<Window>> {
+pub(crate) fn window(value: &Value, cx: &mut Ctxt) -> Option<S<Window>> {
     match value {
         Value::Number(n) if n.suffix.is_empty() && !n.percent && n.per.is_none() => {
             let c = at_least(count(value, "window", cx), 1, "window", cx)?;
@@ -330,7 +330,7 @@ pub(super) fn window(value: &Value, cx: &mut Ctxt) -> Option<S<Window>> {
     }
 }
 
-pub(super) fn jitter(value: &Value, cx: &mut Ctxt) -> Option<S<Jitter>> {
+pub(crate) fn jitter(value: &Value, cx: &mut Ctxt) -> Option<S<Jitter>> {
     let ident = match value.as_ident() {
         Some(i) => i,
         None => {
