@@ -162,3 +162,30 @@ impl Shared {
         self.permits.store(permits, Relaxed);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_store_error_says_the_store_is_unavailable_and_why() {
+        let e = StoreError("connection refused".to_owned());
+        assert_eq!(
+            e.to_string(),
+            "permit store unavailable: connection refused"
+        );
+    }
+
+    #[test]
+    fn a_lease_is_spent_one_permit_at_a_time_until_it_expires() {
+        let shared = Shared::new();
+        assert!(!shared.attached());
+        assert!(!shared.take(1));
+        shared.keep(2, 10, 5);
+        assert!(shared.take(10));
+        assert!(shared.take(14));
+        assert!(!shared.take(14), "two permits, both spent");
+        shared.keep(3, 20, 5);
+        assert!(!shared.take(25), "expired at its end");
+    }
+}
