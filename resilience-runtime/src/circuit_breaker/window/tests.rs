@@ -477,3 +477,25 @@ fn emptying_the_window_or_changing_the_settings_closes_the_fast_lane() {
         }
     }
 }
+
+/// A call that read the shape before a change records into the window it read, which the
+/// change leaves alone: the new shape records into the other window, emptied for it, so the
+/// late call is in neither the new window nor the next one.
+#[test]
+fn a_late_call_records_into_the_window_it_read_never_into_the_new_one() {
+    let w = Window::new(Spec::Calls(4));
+    assert!(w.reshape(Spec::Calls(3)));
+    let (late, late_ring) = recording(&w);
+    assert!(w.reshape(Spec::Calls(2)));
+    late.record(late_ring, true, false, || 1);
+    assert_eq!(tally_of(&w, 0), Tally::default());
+    record_into(&w, 0, false);
+    assert_eq!(
+        tally_of(&w, 0),
+        Tally {
+            calls: 1,
+            failures: 0,
+            slow: 0
+        }
+    );
+}
