@@ -214,3 +214,22 @@ fn counters_add_up_across_states() {
         (0, 0, 0, 0, 0)
     );
 }
+
+/// After a change of window size, a success counted without the window's lock lands in the
+/// new window: the window holds every call since the change.
+#[test]
+fn successes_after_a_change_of_window_size_are_counted_in_the_new_window() {
+    let core = count_core(
+        Config {
+            min_calls: 2,
+            ..config()
+        },
+        4,
+    );
+    core.set_window(Spec::Calls(6));
+    for calls in 1..=5 {
+        let permit = core.acquire(never()).unwrap();
+        assert!(core.complete_closed_success(permit, never()));
+        assert_eq!(core.snapshot(never()).window.calls, calls);
+    }
+}

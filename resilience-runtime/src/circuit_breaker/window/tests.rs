@@ -422,3 +422,80 @@ fn a_change_of_shape_starts_an_empty_window_even_back_to_an_earlier_shape() {
         assert_eq!(w.lifetime_calls(), 4, "{first:?}");
     }
 }
+
+/// The count window that records, and its ring.
+fn recording(w: &Window) -> (&CountWindow, Ring) {
+    match w.active() {
+        Active::Count(c, ring) => (c, ring),
+        Active::Time(..) => unreachable!("a count window records"),
+    }
+}
+
+/// Records a success into `c` as the breaker does (`min_calls` 1), opening the fast lane
+/// when it fills the window.
+fn fill(w: &Window, c: &CountWindow, ring: Ring) {
+    c.record_then(ring, false, false, || 1, || w.open_lane(c));
+}
+
+/// Once the window that records holds `min_calls`, its plain successes take the fast lane
+/// (no lock); a late call (admitted before a change of shape) that fills the old window
+/// leaves the new window's lane closed, so the new window still checks its first calls.
+#[test]
+fn the_fast_lane_opens_only_for_the_window_that_records() {
+    let w = Window::new(Spec::Calls(4));
+    let (old, old_ring) = recording(&w);
+    assert!(w.reshape(Spec::Calls(2)));
+    fill(&w, old, old_ring);
+    assert!(w.fast_lane().is_none(), "the old window filled");
+    let (new, ring) = recording(&w);
+    fill(&w, new, ring);
+    assert!(w.fast_lane().is_some_and(|lane| std::ptr::eq(lane, new)));
+}
+
+/// Emptying the window, resetting it or changing the settings closes the fast lane, for the
+/// window of either slot: the next successes take the lock again until the window holds
+/// `min_calls`, under the new settings.
+#[test]
+fn emptying_the_window_or_changing_the_settings_closes_the_fast_lane() {
+    let closes = [
+        ("clear", Window::clear as fn(&Window)),
+        ("reset", Window::reset),
+        ("settings_changed", Window::settings_changed),
+    ];
+    for reshaped in [false, true] {
+        for (name, close) in closes {
+            let w = Window::new(Spec::Calls(4));
+            if reshaped {
+                assert!(w.reshape(Spec::Calls(3)));
+            }
+            let (c, ring) = recording(&w);
+            fill(&w, c, ring);
+            assert!(w.fast_lane().is_some(), "{name}, reshaped {reshaped}");
+            close(&w);
+            assert!(w.fast_lane().is_none(), "{name}, reshaped {reshaped}");
+            assert!(!c.is_filled(), "{name}, reshaped {reshaped}");
+        }
+    }
+}
+
+/// A call that read the shape before a change records into the window it read, which the
+/// change leaves alone: the new shape records into the other window, emptied for it, so the
+/// late call is in neither the new window nor the next one.
+#[test]
+fn a_late_call_records_into_the_window_it_read_never_into_the_new_one() {
+    let w = Window::new(Spec::Calls(4));
+    assert!(w.reshape(Spec::Calls(3)));
+    let (late, late_ring) = recording(&w);
+    assert!(w.reshape(Spec::Calls(2)));
+    late.record(late_ring, true, false, || 1);
+    assert_eq!(tally_of(&w, 0), Tally::default());
+    record_into(&w, 0, false);
+    assert_eq!(
+        tally_of(&w, 0),
+        Tally {
+            calls: 1,
+            failures: 0,
+            slow: 0
+        }
+    );
+}
