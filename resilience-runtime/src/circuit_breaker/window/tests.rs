@@ -499,3 +499,24 @@ fn a_late_call_records_into_the_window_it_read_never_into_the_new_one() {
         }
     );
 }
+
+/// A time window longer than the shape word holds (73 years) is the longest it holds, not a
+/// duration cut to its low bits; one that fits is kept to the tick.
+#[test]
+fn a_time_window_beyond_what_the_shape_holds_is_the_longest_it_holds() {
+    const LONGEST: u64 = (1 << 61) - 1;
+    for (asked, held) in [
+        (u64::MAX, LONGEST),
+        (LONGEST + 1, LONGEST),
+        (LONGEST, LONGEST),
+        (LONGEST - 1, LONGEST - 1),
+        (60 * SECOND, 60 * SECOND),
+    ] {
+        assert_eq!(Spec::Time(asked).clamped(), Spec::Time(held), "{asked}");
+        assert_eq!(
+            Window::new(Spec::Time(asked)).spec(),
+            Spec::Time(held),
+            "{asked}"
+        );
+    }
+}
