@@ -35,8 +35,8 @@ pub(crate) enum Step {
 /// A request at tick `now` that may wait up to `max_wait` ticks, with the TAT at `tat`: it
 /// conforms when `max(TAT, now) + T - now <= b * T + max_wait`.
 #[inline]
-pub(crate) const fn decide(rate: Rate, tat: u64, now: u64, max_wait: u64) -> Step {
-    let before = if tat > now { tat } else { now };
+pub(crate) fn decide(rate: Rate, tat: u64, now: u64, max_wait: u64) -> Step {
+    let before = tat.max(now);
     let next = before.saturating_add(rate.interval);
     let due = next.saturating_sub(rate.burst_span);
     if due > now.saturating_add(max_wait) {
