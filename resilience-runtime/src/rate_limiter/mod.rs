@@ -315,6 +315,14 @@ impl RateLimiter {
         self.shared.detach();
     }
 
+    /// The future of a permit through the store, boxed out of line so the call's `poll`
+    /// stays small for the limiters without one.
+    #[cold]
+    #[inline(never)]
+    fn start_sharing(&self) -> Sharing<'_> {
+        Box::pin(self.acquire_shared())
+    }
+
     /// A permit through the store (see [`store`]): `Ok` once the call may run.
     #[cold]
     #[inline(never)]
@@ -558,7 +566,7 @@ where
         match *this.stage {
             Stage::Running => return this.fut.poll(cx),
             Stage::Idle if limiter.shared.attached() => {
-                *this.sharing = Some(Box::pin(limiter.acquire_shared()));
+                *this.sharing = Some(limiter.start_sharing());
                 *this.stage = Stage::Sharing;
                 return self::poll_sharing(this.stage, this.sharing, this.fut, cx);
             }

@@ -34,7 +34,7 @@ pub(crate) enum Step {
 
 /// A request at tick `now` that may wait up to `max_wait` ticks, with the TAT at `tat`: it
 /// conforms when `max(TAT, now) + T - now <= b * T + max_wait`.
-#[inline]
+#[inline(always)]
 pub(crate) fn decide(rate: Rate, tat: u64, now: u64, max_wait: u64) -> Step {
     let before = tat.max(now);
     let next = before.saturating_add(rate.interval);
