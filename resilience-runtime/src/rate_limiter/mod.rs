@@ -169,7 +169,6 @@ impl RateLimiter {
             fut,
             stage: Stage::Idle,
             wait: None,
-            sharing: None,
         }
     }
 
@@ -487,10 +486,24 @@ pin_project! {
         stage: Stage,
         // Apart from `stage`, so an admitted call's path writes a plain `stage` and never
         // touches a timer; its drop gives a reservation back.
+        // A permit on its way from the limiter's store (see [`store`]) takes the same room,
+        // so a limiter without a store has a future no bigger than before.
         #[pin]
-        wait: Option<Wait<'a>>,
-        // A permit from the limiter's store, when it has one (see [`store`]).
-        sharing: Option<Sharing<'a>>,
+        wait: Option<Waiting<'a>>,
+    }
+}
+
+pin_project! {
+    /// What a caller waits for: its reserved permit, or a permit from the store.
+    #[project = WaitingProj]
+    enum Waiting<'a> {
+        Reserved {
+            #[pin]
+            wait: Wait<'a>,
+        },
+        Shared {
+            permit: Sharing<'a>,
+        },
     }
 }
 
@@ -522,7 +535,7 @@ enum Stage {
     Idle,
     /// Sleeping (in `wait`) until the reserved permit is due.
     Waiting,
-    /// Waiting (in `sharing`) for a permit from the limiter's store.
+    /// Waiting (in `wait`) for a permit from the limiter's store.
     Sharing,
     /// Admitted: the call's future runs.
     Running,
@@ -534,16 +547,18 @@ enum Stage {
 #[cold]
 fn poll_sharing<T, E, F>(
     stage: &mut Stage,
-    sharing: &mut Option<Sharing<'_>>,
+    mut wait: Pin<&mut Option<Waiting<'_>>>,
     fut: Pin<&mut F>,
     cx: &mut Context<'_>,
 ) -> Poll<Result<T, Failure<E>>>
 where
     F: Future<Output = Result<T, Failure<E>>>,
 {
-    if let Some(permit) = sharing.as_mut() {
+    if let Some(waiting) = wait.as_mut().as_pin_mut()
+        && let WaitingProj::Shared { permit } = waiting.project()
+    {
         let permit = ready!(permit.as_mut().poll(cx));
-        *sharing = None;
+        wait.set(None);
         if let Err(e) = permit {
             *stage = Stage::Done;
             return Poll::Ready(Err(Failure::Rejected(e)));
@@ -566,11 +581,13 @@ where
         match *this.stage {
             Stage::Running => return this.fut.poll(cx),
             Stage::Idle if limiter.shared.attached() => {
-                *this.sharing = Some(limiter.start_sharing());
+                this.wait.set(Some(Waiting::Shared {
+                    permit: limiter.start_sharing(),
+                }));
                 *this.stage = Stage::Sharing;
-                return self::poll_sharing(this.stage, this.sharing, this.fut, cx);
+                return self::poll_sharing(this.stage, this.wait, this.fut, cx);
             }
-            Stage::Sharing => return self::poll_sharing(this.stage, this.sharing, this.fut, cx),
+            Stage::Sharing => return self::poll_sharing(this.stage, this.wait, this.fut, cx),
             Stage::Idle => match limiter
                 .gcra
                 .acquire(limiter.clock.now(), limiter.wait_ticks())
@@ -581,11 +598,13 @@ where
                     return this.fut.poll(cx);
                 }
                 Decision::Reserved(reservation) => {
-                    this.wait.set(Some(Wait {
-                        limiter,
-                        reservation,
-                        admitted: false,
-                        sleep: limiter.start_waiting(reservation),
+                    this.wait.set(Some(Waiting::Reserved {
+                        wait: Wait {
+                            limiter,
+                            reservation,
+                            admitted: false,
+                            sleep: limiter.start_waiting(reservation),
+                        },
                     }));
                     *this.stage = Stage::Waiting;
                 }
@@ -598,7 +617,9 @@ where
             Stage::Done => panic!("rate limiter call polled after it completed"),
         }
         // Waiting for the reserved permit.
-        if let Some(wait) = this.wait.as_mut().as_pin_mut() {
+        if let Some(waiting) = this.wait.as_mut().as_pin_mut()
+            && let WaitingProj::Reserved { wait } = waiting.project()
+        {
             let wait = wait.project();
             ready!(wait.sleep.poll(cx));
             // The permit is used from here on: the drop must not give it back.
