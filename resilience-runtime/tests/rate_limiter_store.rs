@@ -198,3 +198,19 @@ async fn a_call_dropped_while_it_waits_for_the_store_stops_waiting() {
     assert_eq!(waiter.metrics().waiting, 0);
     assert_eq!(waiter.metrics().admitted, 0);
 }
+
+#[tokio::test(start_paused = true)]
+async fn the_longest_wait_is_a_wait_and_never_a_store() {
+    let limiter = RateLimiter::builder("store/longest-wait")
+        .rate(1, SECOND)
+        .wait(Duration::MAX)
+        .build()
+        .unwrap();
+    assert!(limiter.wait() > Duration::from_secs(290 * 365 * 24 * 3600));
+    // No store was attached: the limiter decides alone, and waits for its next permit.
+    assert!(call(&limiter).await.is_ok());
+    let start = Instant::now();
+    assert!(call(&limiter).await.is_ok());
+    assert_eq!(start.elapsed(), SECOND);
+    assert_eq!(limiter.metrics().store_fallbacks, 0);
+}

@@ -87,10 +87,14 @@ impl RateLimiterBuilder {
             gcra: Gcra::new(interval, burst),
             count: AtomicU32::new(count),
             per: AtomicU64::new(ticks(per)),
-            wait: AtomicU64::new(ticks(self.wait)),
+            // Below the store's bit (292 years).
+            wait: AtomicU64::new(if ticks(self.wait) >= super::SHARED {
+                super::SHARED - 1
+            } else {
+                ticks(self.wait)
+            }),
             clock: Clock::new(),
             counters: Counters::new(),
-            shared: super::store::Shared::new(),
             declared: self,
         })
     }

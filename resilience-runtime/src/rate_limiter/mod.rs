@@ -70,7 +70,11 @@ use tokio::time::Sleep;
 
 pub use self::builder::RateLimiterBuilder;
 use self::gcra::{Decision, Gcra, Reservation};
-use self::store::{LeaseRequest, PermitStore, Shared};
+use self::store::{LeaseRequest, PermitStore};
+
+/// Bit 63 of a limiter's `wait`: its permits come from a store. Waits are held below it (292
+/// years).
+const SHARED: u64 = 1 << 63;
 use crate::clock::{Clock, ticks};
 use crate::error::{ConfigError, Error, ErrorKind, Failure};
 use crate::event::{EventKind, PolicyKind, emit};
@@ -89,12 +93,12 @@ pub struct RateLimiter {
     /// limiter itself runs on the interval in `gcra`.
     count: AtomicU32,
     per: AtomicU64,
-    /// The longest wait for a permit, in nanoseconds.
+    /// The longest wait for a permit, in nanoseconds, and in bit 63 ([`SHARED`]) whether its
+    /// permits come from a store: the word every call reads anyway, so a limiter without a
+    /// store pays nothing to know it.
     wait: AtomicU64,
     clock: Clock,
     counters: Counters,
-    /// The store its permits come from, if not this process (see [`store`]).
-    shared: Shared,
     /// The settings it was built with, for [`reset`](Self::reset).
     declared: RateLimiterBuilder,
 }
@@ -251,7 +255,11 @@ impl RateLimiter {
         // the new interval and burst, each valid.
         self.count.store(count, Relaxed);
         self.per.store(checked.per.load(Relaxed), Relaxed);
-        self.wait.store(checked.wait_ticks(), Relaxed);
+        let wait = checked.wait_ticks();
+        // Relaxed: as the settings above; the store's bit stays as it is.
+        let _ = self
+            .wait
+            .fetch_update(Relaxed, Relaxed, |w| Some(wait | (w & SHARED)));
         self.gcra.set_rate(interval, burst, || self.clock.peek());
         Ok(())
     }
@@ -297,7 +305,7 @@ impl RateLimiter {
             waiting,
             available: self.available(),
             // Relaxed: a counter, read for a snapshot.
-            store_fallbacks: self.shared.fallbacks.load(Relaxed),
+            store_fallbacks: store::of(self).map_or(0, |s| s.fallbacks.load(Relaxed)),
         }
     }
 
@@ -306,12 +314,18 @@ impl RateLimiter {
     /// the permits it leased last are spent, and waits for it at most `deadline`; a store that
     /// fails or is late leaves the call to this limiter's own rate.
     pub fn share_through(&self, store: &'static dyn PermitStore, deadline: Duration) {
-        self.shared.attach(store, ticks(deadline));
+        store::attach(self, store, ticks(deadline));
+        // Relaxed: a call racing the attachment decides locally, as a moment earlier.
+        self.wait.fetch_or(SHARED, Relaxed);
     }
 
     /// Takes this limiter's permits from its own state again, as built.
     pub fn unshare(&self) {
-        self.shared.detach();
+        // Relaxed: as in `share_through`.
+        self.wait.fetch_and(!SHARED, Relaxed);
+        if let Some(shared) = store::of(self) {
+            shared.detach();
+        }
     }
 
     /// The future of a permit through the store, boxed out of line so the call's `poll`
@@ -326,13 +340,16 @@ impl RateLimiter {
     #[cold]
     #[inline(never)]
     async fn acquire_shared(&self) -> Result<(), Error> {
+        let Some(shared) = store::of(self) else {
+            return self.acquire_local().await;
+        };
         let waited_from = self.clock.now();
         loop {
             let now = self.clock.now();
-            if self.shared.take(now) {
+            if shared.take(now) {
                 break;
             }
-            let Some(store) = self.shared.store() else {
+            let Some(store) = shared.store() else {
                 return self.acquire_local().await;
             };
             let (count, per) = self.rate();
@@ -345,21 +362,20 @@ impl RateLimiter {
                 // A quarter of the burst at a time: few round trips, little left unused.
                 want: (burst / 4).max(1),
             };
-            let deadline = Duration::from_nanos(self.shared.deadline());
+            let deadline = Duration::from_nanos(shared.deadline());
             let lease = match tokio::time::timeout(deadline, store.lease(request)).await {
                 Ok(Ok(lease)) => lease,
                 // Failed or late: this limiter's own rate decides.
                 Ok(Err(_)) | Err(_) => {
                     // Relaxed: a counter, read only for snapshots.
-                    self.shared.fallbacks.fetch_add(1, Relaxed);
+                    shared.fallbacks.fetch_add(1, Relaxed);
                     return self.acquire_local().await;
                 }
             };
             let now = self.clock.now();
             if lease.permits > 0 {
                 // One for this call, the rest for the calls after it.
-                self.shared
-                    .keep(lease.permits - 1, now, ticks(lease.valid_for));
+                shared.keep(lease.permits - 1, now, ticks(lease.valid_for));
                 break;
             }
             let retry_after = ticks(lease.retry_after).max(1);
@@ -401,10 +417,17 @@ impl RateLimiter {
         }
     }
 
+    /// Whether its permits come from a store (see [`store`]).
+    #[inline(always)]
+    fn shared(&self) -> bool {
+        // Relaxed: the setting is read by later calls; one racing it decides locally.
+        self.wait.load(Relaxed) & SHARED != 0
+    }
+
     #[inline]
     fn wait_ticks(&self) -> u64 {
         // Relaxed: configuration, published with nothing.
-        self.wait.load(Relaxed)
+        self.wait.load(Relaxed) & !SHARED
     }
 
     #[inline]
@@ -580,7 +603,7 @@ where
         let limiter = *this.limiter;
         match *this.stage {
             Stage::Running => return this.fut.poll(cx),
-            Stage::Idle if limiter.shared.attached() => {
+            Stage::Idle if limiter.shared() => {
                 this.wait.set(Some(Waiting::Shared {
                     permit: limiter.start_sharing(),
                 }));

@@ -17,8 +17,9 @@
 //!   [`RateLimiterMetrics::store_fallbacks`](super::RateLimiterMetrics::store_fallbacks)
 //!   counts it.
 //!
-//! Whether a store is attached is one relaxed load on every call; a limiter without one runs
-//! exactly as before.
+//! Whether a store is attached is a bit of a word every call reads anyway; a limiter without
+//! one runs exactly as before, its state as small as before (a store's lease is kept apart,
+//! for the limiters that have one).
 
 use std::fmt;
 use std::future::Future;
@@ -82,7 +83,35 @@ pub trait PermitStore: Send + Sync + 'static {
 /// Every store attached to a limiter, in order; a limiter holds its store's index + 1.
 static STORES: Mutex<Vec<&'static dyn PermitStore>> = Mutex::new(Vec::new());
 
-/// The store of a limiter, and its lease: all atomics, so a limiter stays `const`-built.
+/// The limiters that were ever shared, by address, with their store and lease: apart from the
+/// limiters, so a limiter without a store is no bigger for it.
+static SHARED: Mutex<Vec<(usize, &'static Shared)>> = Mutex::new(Vec::new());
+
+/// The store and lease of `limiter`, if it was ever shared.
+pub(super) fn of(limiter: &super::RateLimiter) -> Option<&'static Shared> {
+    let address = std::ptr::from_ref(limiter) as usize;
+    let shared = SHARED.lock().unwrap_or_else(PoisonError::into_inner);
+    shared.iter().find(|(a, _)| *a == address).map(|(_, s)| *s)
+}
+
+/// Attaches `store` to `limiter` (its lease made once, kept for the life of the process).
+pub(super) fn attach(limiter: &super::RateLimiter, store: &'static dyn PermitStore, deadline: u64) {
+    let address = std::ptr::from_ref(limiter) as usize;
+    let shared = {
+        let mut all = SHARED.lock().unwrap_or_else(PoisonError::into_inner);
+        match all.iter().find(|(a, _)| *a == address) {
+            Some((_, s)) => *s,
+            None => {
+                let s: &'static Shared = Box::leak(Box::new(Shared::new()));
+                all.push((address, s));
+                s
+            }
+        }
+    };
+    shared.attach(store, deadline);
+}
+
+/// The store of a limiter, and its lease.
 #[derive(Debug)]
 pub(super) struct Shared {
     /// 1 + the index of the limiter's store in [`STORES`]; 0 when its state is local.
@@ -98,7 +127,7 @@ pub(super) struct Shared {
 }
 
 impl Shared {
-    pub(super) const fn new() -> Self {
+    const fn new() -> Self {
         Shared {
             store: AtomicUsize::new(0),
             deadline: AtomicU64::new(0),
@@ -106,13 +135,6 @@ impl Shared {
             until: AtomicU64::new(0),
             fallbacks: AtomicU64::new(0),
         }
-    }
-
-    /// Whether a store is attached: one relaxed load, on every call.
-    #[inline(always)]
-    pub(super) fn attached(&self) -> bool {
-        // Relaxed: the store is set once, before the calls that should use it.
-        self.store.load(Relaxed) != 0
     }
 
     pub(super) fn attach(&self, store: &'static dyn PermitStore, deadline: u64) {
@@ -179,7 +201,7 @@ mod tests {
     #[test]
     fn a_lease_is_spent_one_permit_at_a_time_until_it_expires() {
         let shared = Shared::new();
-        assert!(!shared.attached());
+        assert!(shared.store().is_none());
         assert!(!shared.take(1));
         shared.keep(2, 10, 5);
         assert!(shared.take(10));
