@@ -1,15 +1,19 @@
 //! The attributes of the `resilience` framework. Use them through the `resilience` crate, whose
 //! documentation describes every option; this crate holds the entry points only.
 //!
-//! The work is done in four stages, each in its own module: [`attr`] parses the arguments,
-//! [`model`] is their typed form, [`validate`] checks them (every error, at its token), and
-//! [`expand`] generates the whole stack of attributes in one expansion. What is particular to
-//! each kind (its options, rules and builder calls) is in its own file under [`kinds`].
+//! The work is done in three stages, each in its own module: [`attr`] parses the arguments,
+//! [`validate`] checks them (every error, at its token) into a typed layer, and [`expand`]
+//! generates the whole stack of attributes in one expansion. What is particular to each kind
+//! (its options, rules and builder calls) is in its own file under [`kinds`]; what the kinds
+//! share is below them: [`check`] (one value's checks), [`model`] (the typed values) and
+//! [`tokens`]. Each module imports only those below it.
 
 mod attr;
+mod check;
 mod expand;
 mod kinds;
 mod model;
+mod tokens;
 mod validate;
 
 #[cfg(test)]

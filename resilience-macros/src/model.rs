@@ -1,8 +1,10 @@
-//! The typed configuration of each attribute, as validated from its arguments. Every value
-//! keeps the span of the token it came from, so code generation can point rustc at it.
+//! The typed values of the attributes' options, as validated from their arguments, and the
+//! kinds of attribute. Every value keeps the span of the token it came from, so code generation
+//! can point rustc at it. Each kind's options are in its file under `crate::kinds`; one
+//! attribute, validated, is a `crate::validate::Layer`.
 
 use proc_macro2::Span;
-use syn::{LitStr, Path};
+use syn::Path;
 
 /// The six attributes, and the kinds a `policy!` can declare.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -200,33 +202,4 @@ pub struct Rate {
     pub count: u32,
     /// The period.
     pub per: Nanos,
-}
-
-pub use crate::kinds::{Bulkhead, CircuitBreaker, RateLimiter, Retry, Timeout};
-
-/// The kind-specific part of one layer: each kind's options, in its file under `kinds/`.
-pub enum Config {
-    CircuitBreaker(CircuitBreaker),
-    Retry(Retry),
-    Timeout(Timeout),
-    Bulkhead(Bulkhead),
-    RateLimiter(RateLimiter),
-    /// `#[fallback(f)]`: nothing beyond the common `fallback` path.
-    Fallback,
-}
-
-/// One attribute of a stack, validated.
-pub struct Layer {
-    /// Which attribute.
-    pub kind: Kind,
-    /// The shared policy named by path (`#[circuit_breaker(PAYMENTS)]`), if any.
-    pub shared: Option<Path>,
-    /// `name = "..."`.
-    pub name: Option<LitStr>,
-    /// `fallback = f`, or the path of `#[fallback(f)]`.
-    pub fallback: Option<Callable>,
-    /// `crate = path`.
-    pub krate: Option<Path>,
-    /// The kind's own options.
-    pub config: Config,
 }

@@ -5,7 +5,8 @@ use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
 use syn::Ident;
 
-use crate::model::{Config, Layer};
+use crate::kinds::Config;
+use crate::validate::Layer;
 
 /// The runtime type of the layer's policy (`::resilience::__private::Retry`), or `None` for a
 /// fallback, which holds no state.

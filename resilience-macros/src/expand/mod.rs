@@ -34,7 +34,6 @@ mod fallback;
 mod func;
 mod policy;
 mod stack;
-pub mod tokens;
 
 pub use policy::policy;
 
@@ -44,8 +43,9 @@ use syn::spanned::Spanned;
 use syn::{Ident, ReturnType, Type};
 
 use crate::attr::parse_args;
-use crate::model::{self, Config, Kind, Layer};
-use crate::validate::{self, Ctxt, Site};
+use crate::kinds::{self, Config};
+use crate::model::Kind;
+use crate::validate::{self, Ctxt, Layer, Site};
 use func::{Func, Param, Pass, Receiver, Shape};
 
 /// `#[kind(args)]` on `item`.
@@ -354,7 +354,7 @@ impl Gen<'_> {
 
     /// Retry: an inline loop that awaits a fresh future each attempt, over per-attempt clones of
     /// the owned arguments. The block of the loop, whose value is the last outcome.
-    fn retry(&self, handle: TokenStream, retry: &model::Retry, inner: TokenStream) -> TokenStream {
+    fn retry(&self, handle: TokenStream, retry: &kinds::Retry, inner: TokenStream) -> TokenStream {
         let private = &self.private;
         let attempts = local("__resilience_attempts");
         let outcome = local("__resilience_outcome");

@@ -14,7 +14,8 @@ use syn::spanned::Spanned;
 use syn::{Attribute, Ident, LitStr, Path, Token, Visibility};
 
 use crate::attr::{Args, parse_args};
-use crate::model::{Kind, Layer};
+use crate::model::Kind;
+use crate::validate::Layer;
 use crate::validate::{self, Ctxt, Site, did_you_mean};
 
 use super::builder;

@@ -6,6 +6,7 @@
 
 mod bulkhead;
 mod circuit_breaker;
+mod prelude;
 mod rate_limiter;
 mod retry;
 mod timeout;
@@ -19,24 +20,33 @@ pub use timeout::Timeout;
 use proc_macro2::{Span, TokenStream};
 
 use crate::attr::Value;
-use crate::model::Config;
-use crate::validate::{Ctxt, Site};
+use crate::check::{Ctxt, Site};
+use crate::model::Kind;
 
-/// What the kinds' files use.
-mod prelude {
-    pub(crate) use crate::attr::Value;
-    pub(crate) use crate::expand::tokens;
-    pub(crate) use crate::model::{
-        Backoff, Callable, Jitter, Kind, Nanos, Open, Rate, Spanned, Spanned as S, Window,
-    };
-    pub(crate) use crate::validate::kinds::{
-        backoff, boolean, callable, count, duration, in_range, jitter, open, percent, positive,
-        window,
-    };
-    pub(crate) use crate::validate::{Ctxt, Site};
+/// The kind-specific part of one layer: each kind's options, in its file under `kinds/`.
+pub enum Config {
+    CircuitBreaker(CircuitBreaker),
+    Retry(Retry),
+    Timeout(Timeout),
+    Bulkhead(Bulkhead),
+    RateLimiter(RateLimiter),
+    /// `#[fallback(f)]`: nothing beyond the common `fallback` path.
+    Fallback,
 }
 
 impl Config {
+    /// A kind's options, none given yet.
+    pub fn new(kind: Kind) -> Config {
+        match kind {
+            Kind::CircuitBreaker => Config::CircuitBreaker(Default::default()),
+            Kind::Retry => Config::Retry(Default::default()),
+            Kind::Timeout => Config::Timeout(Default::default()),
+            Kind::Bulkhead => Config::Bulkhead(Default::default()),
+            Kind::RateLimiter => Config::RateLimiter(Default::default()),
+            Kind::Fallback => Config::Fallback,
+        }
+    }
+
     /// Takes option `key` of the layer's kind (the common ones are the layer's).
     pub fn set(&mut self, key: &str, value: &Value, cx: &mut Ctxt) {
         match self {

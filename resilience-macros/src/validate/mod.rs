@@ -1,89 +1,42 @@
-//! Validation: turns the raw arguments of an attribute into its typed [`model`](crate::model),
-//! collecting every error (serde-style) rather than stopping at the first, each spanned at the
-//! token to fix, with a sentence saying what to write instead.
+//! Validation: turns the raw arguments of an attribute into one [`Layer`], collecting every
+//! error (serde-style) rather than stopping at the first, each spanned at the token to fix, with
+//! a sentence saying what to write instead.
 //!
-//! One concept to a file: [`options`], the options each attribute takes and their examples;
-//! [`values`], parsing one option's value; [`calls`], the options written as calls (backoffs
-//! and the open wait); [`rules`], what each kind of attribute requires, combines and bounds.
-
-mod calls;
-mod options;
-mod rules;
-mod values;
-
-/// What each kind's file (`crate::kinds`) checks its options with.
-pub(crate) mod kinds {
-    pub(crate) use super::calls::{backoff, open};
-    pub(crate) use super::rules::{in_range, positive};
-    pub(crate) use super::values::{boolean, callable, count, duration, jitter, percent, window};
-}
+//! Here is the attribute as a whole: its positional value, its names, a shared policy's path,
+//! and the options a kind requires and those that go together. One value's checks
+//! are in [`crate::check`]; each kind's options in its file under [`crate::kinds`].
 
 #[cfg(test)]
 mod tests;
 
-pub use self::options::did_you_mean;
-use self::options::{declaration_example, example, options, unknown_option, use_site_only};
-use self::rules::{combinations, positive, required};
-use self::values::{callable, crate_path, duration, rate, string};
+pub use crate::check::options::did_you_mean;
+pub use crate::check::{Ctxt, Site};
+
 use crate::attr::{Arg, Args, Value};
-use crate::model::{Callable, Config, Kind, Layer};
+use crate::check::bounds::positive;
+use crate::check::options::{declaration_example, example, options, unknown_option, use_site_only};
+use crate::check::values::{callable, crate_path, duration, rate, string};
+use crate::kinds::Config;
+use crate::model::{Callable, Kind};
 use proc_macro2::Span;
 use std::collections::HashMap;
 use syn::spanned::Spanned;
-use syn::{Ident, Path};
+use syn::{LitStr, Path};
 
-/// Collects errors; turned into one `syn::Error` (shown as several) at the end.
-#[derive(Default)]
-pub struct Ctxt {
-    errors: Vec<syn::Error>,
-}
-
-impl Ctxt {
-    /// Records an error at `span`.
-    pub fn error(&mut self, span: Span, message: impl std::fmt::Display) {
-        self.errors.push(syn::Error::new(span, message));
-    }
-
-    /// Records an error already built.
-    pub fn push(&mut self, error: syn::Error) {
-        self.errors.push(error);
-    }
-
-    /// Whether nothing went wrong so far.
-    pub fn is_ok(&self) -> bool {
-        self.errors.is_empty()
-    }
-
-    /// All errors combined, if any.
-    pub fn finish(self) -> Result<(), syn::Error> {
-        let mut errors = self.errors.into_iter();
-        match errors.next() {
-            None => Ok(()),
-            Some(mut first) => {
-                first.extend(errors);
-                Err(first)
-            }
-        }
-    }
-}
-
-/// Where the arguments were written: on a function, or in a `policy!` declaration.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub enum Site<'a> {
-    /// `#[kind(...)]` on an `async fn`.
-    Attribute,
-    /// `policy! { static NAME: Type = kind(...); }`.
-    Declaration(&'a Ident),
-}
-
-impl Site<'_> {
-    /// The attribute of `kind` as written here: `#[bulkhead]`, or `bulkhead(...)` in `policy!`.
-    pub fn written(&self, kind: Kind) -> String {
-        match self {
-            Site::Attribute => format!("#[{}]", kind.attr_name()),
-            Site::Declaration(_) => format!("{}(...)", kind.attr_name()),
-        }
-    }
+/// One attribute of a stack, validated.
+pub struct Layer {
+    /// Which attribute.
+    pub kind: Kind,
+    /// The shared policy named by path (`#[circuit_breaker(PAYMENTS)]`), if any.
+    pub shared: Option<Path>,
+    /// `name = "..."`.
+    pub name: Option<LitStr>,
+    /// `fallback = f`, or the path of `#[fallback(f)]`.
+    pub fallback: Option<Callable>,
+    /// `crate = path`.
+    pub krate: Option<Path>,
+    /// The kind's own options.
+    pub config: Config,
 }
 
 /// Validates the arguments of one attribute (or one `policy!` constructor) into a [`Layer`].
@@ -94,14 +47,7 @@ pub fn layer(kind: Kind, args: &Args, span: Span, site: Site, cx: &mut Ctxt) -> 
         name: None,
         fallback: None,
         krate: None,
-        config: match kind {
-            Kind::CircuitBreaker => Config::CircuitBreaker(Default::default()),
-            Kind::Retry => Config::Retry(Default::default()),
-            Kind::Timeout => Config::Timeout(Default::default()),
-            Kind::Bulkhead => Config::Bulkhead(Default::default()),
-            Kind::RateLimiter => Config::RateLimiter(Default::default()),
-            Kind::Fallback => Config::Fallback,
-        },
+        config: Config::new(kind),
     };
     let mut positional_seen = false;
     // An unknown option may be the required one misspelt: asking for it again would be a
@@ -280,4 +226,22 @@ fn named(layer: &mut Layer, key: &str, value: &Value, cx: &mut Ctxt) {
         _ => {}
     }
     layer.config.set(key, value, cx);
+}
+
+/// Options an attribute cannot do without: each kind's (`crate::kinds`), and a fallback's
+/// function.
+fn required(layer: &Layer, span: Span, site: Site, cx: &mut Ctxt) {
+    match &layer.config {
+        Config::Fallback if layer.fallback.is_none() => cx.error(
+            span,
+            "#[fallback] needs the function to call: #[fallback(cached_value)]",
+        ),
+        config => config.required(span, site, cx),
+    }
+}
+
+/// Options that cannot be used together, or only together (tokio-macros' `build()` step):
+/// each kind's (`crate::kinds`).
+fn combinations(layer: &Layer, cx: &mut Ctxt) {
+    layer.config.combinations(cx);
 }

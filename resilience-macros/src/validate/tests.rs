@@ -1,6 +1,7 @@
-use super::calls::DEFAULT_BACKOFF_MAX;
 use super::*;
-use crate::model::{Backoff, Config, Rate};
+use crate::check::calls::DEFAULT_BACKOFF_MAX;
+use crate::kinds::Config;
+use crate::model::{Backoff, Rate};
 
 fn check(kind: Kind, src: &str) -> (Layer, Vec<String>) {
     let args: Args = syn::parse_str(src).expect("parses");

@@ -10,7 +10,7 @@ use crate::model::Kind;
 /// The options each attribute takes by name, from the option table
 /// (`resilience_syntax::options`): its settings, then the options that depend on the annotated
 /// function, then those every attribute takes.
-pub(super) fn options(kind: Kind) -> Vec<&'static str> {
+pub(crate) fn options(kind: Kind) -> Vec<&'static str> {
     options::of(kind.attr_name())
         .filter(|o| !o.positional)
         .map(|o| o.name)
@@ -19,7 +19,7 @@ pub(super) fn options(kind: Kind) -> Vec<&'static str> {
 
 /// Whether `option` depends on the annotated function (its error type, its arguments), so it
 /// is given where a shared policy is used, not where it is declared.
-pub(super) fn use_site_only(option: &str) -> bool {
+pub(crate) fn use_site_only(option: &str) -> bool {
     options::OPTIONS
         .iter()
         .any(|o| o.name == option && o.use_site_only())
@@ -27,7 +27,7 @@ pub(super) fn use_site_only(option: &str) -> bool {
 
 /// An example of each option, from the option table, for messages that say what to write. A
 /// timeout's duration, positional, is spoken of as `timeout`.
-pub(super) fn example(option: &str) -> &'static str {
+pub(crate) fn example(option: &str) -> &'static str {
     match option {
         "timeout" => options::example("duration"),
         _ => options::example(option),
@@ -45,7 +45,7 @@ pub fn did_you_mean<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
         .map(|(_, c)| c)
 }
 
-pub(super) fn unknown_option(kind: Kind, name: &str) -> String {
+pub(crate) fn unknown_option(kind: Kind, name: &str) -> String {
     let opts = options(kind);
     if let Some(foreign) = foreign::lookup(kind.attr_name(), name) {
         return foreign.message();
@@ -65,7 +65,7 @@ pub(super) fn unknown_option(kind: Kind, name: &str) -> String {
     }
 }
 
-pub(super) fn declaration_example(kind: Kind) -> &'static str {
+pub(crate) fn declaration_example(kind: Kind) -> &'static str {
     match kind {
         Kind::CircuitBreaker => "circuit_breaker(threshold = 50%, open = 30s)",
         Kind::Retry => "retry(attempts = 3)",

@@ -1,31 +1,11 @@
-//! Rules of the attributes: the options each cannot do without and those that go together or
-//! not at all (each kind's own, in `crate::kinds`), and the bounds of counts and durations.
-
-use proc_macro2::Span;
+//! The bounds of counts and durations, as the option table (`resilience_syntax::options`) gives
+//! them, with a message that says the bound crossed and what to write.
 
 use resilience_syntax::options;
 
+use super::Ctxt;
 use super::options::example;
-use super::{Ctxt, Site};
-use crate::model::{Config, Kind, Layer, Nanos, Spanned as S};
-
-/// Options an attribute cannot do without: each kind's (`crate::kinds`), and a fallback's
-/// function.
-pub(super) fn required(layer: &Layer, span: Span, site: Site, cx: &mut Ctxt) {
-    match &layer.config {
-        Config::Fallback if layer.fallback.is_none() => cx.error(
-            span,
-            "#[fallback] needs the function to call: #[fallback(cached_value)]",
-        ),
-        config => config.required(span, site, cx),
-    }
-}
-
-/// Options that cannot be used together, or only together (tokio-macros' `build()` step):
-/// each kind's (`crate::kinds`).
-pub(super) fn combinations(layer: &Layer, cx: &mut Ctxt) {
-    layer.config.combinations(cx);
-}
+use crate::model::{Kind, Nanos, Spanned as S};
 
 /// The range the option table gives a count option of `kind`: `n` if in it, else an error
 /// saying the bound it crosses.
@@ -41,7 +21,7 @@ pub(crate) fn in_range(n: Option<S<u32>>, kind: Kind, key: &str, cx: &mut Ctxt) 
     }
 }
 
-pub(super) fn at_least(n: Option<S<u32>>, min: u32, key: &str, cx: &mut Ctxt) -> Option<S<u32>> {
+pub(crate) fn at_least(n: Option<S<u32>>, min: u32, key: &str, cx: &mut Ctxt) -> Option<S<u32>> {
     let n = n?;
     if n.value < min {
         cx.error(
@@ -53,7 +33,7 @@ pub(super) fn at_least(n: Option<S<u32>>, min: u32, key: &str, cx: &mut Ctxt) ->
     Some(n)
 }
 
-pub(super) fn at_most(n: Option<S<u32>>, max: u32, key: &str, cx: &mut Ctxt) -> Option<S<u32>> {
+pub(crate) fn at_most(n: Option<S<u32>>, max: u32, key: &str, cx: &mut Ctxt) -> Option<S<u32>> {
     let n = n?;
     if n.value > max {
         cx.error(

@@ -8,8 +8,8 @@ use resilience_syntax::duration as units;
 use resilience_syntax::names::BACKOFFS;
 
 use super::Ctxt;
+use super::bounds::positive;
 use super::options::did_you_mean;
-use super::rules::positive;
 use super::values::duration;
 use crate::attr::{Arg, Call, Value};
 use crate::model::{Backoff, Nanos, Open, Spanned as S};
@@ -108,7 +108,7 @@ const CALL_OPTION_NAMES: &[(&str, &str)] = &[("multiplier", "factor"), ("base", 
 const BACKOFF_FORMS: &str = "fixed(500ms), linear(100ms, max = 2s) or exponential(100ms, max = 2s)";
 
 /// The default cap of an exponential backoff, as in the runtime: 10 seconds.
-pub(super) const DEFAULT_BACKOFF_MAX: Nanos = resilience_syntax::options::DEFAULT_BACKOFF_MAX_NANOS;
+pub(crate) const DEFAULT_BACKOFF_MAX: Nanos = resilience_syntax::options::DEFAULT_BACKOFF_MAX_NANOS;
 
 pub(crate) fn backoff(value: &Value, cx: &mut Ctxt) -> Option<S<Backoff>> {
     let call = match value {

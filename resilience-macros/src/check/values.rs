@@ -10,12 +10,12 @@ use resilience_syntax::options::MAX_WINDOW_CALLS;
 use resilience_syntax::percent::{self, Refused};
 
 use super::Ctxt;
+use super::bounds::{at_least, positive};
 use super::options::{did_you_mean, example};
-use super::rules::{at_least, positive};
 use crate::attr::Value;
 use crate::model::{Callable, Jitter, Nanos, Rate, Spanned as S, Window};
 
-pub(super) fn string(value: &Value, key: &str, cx: &mut Ctxt) -> Option<LitStr> {
+pub(crate) fn string(value: &Value, key: &str, cx: &mut Ctxt) -> Option<LitStr> {
     match value {
         Value::Str(s) if !s.value().is_empty() => Some(s.clone()),
         Value::Str(s) => {
@@ -52,7 +52,7 @@ pub(crate) fn boolean(value: &Value, key: &str, cx: &mut Ctxt) -> Option<S<bool>
 }
 
 /// `crate = path`: the path the generated code reaches the framework by.
-pub(super) fn crate_path(value: &Value, cx: &mut Ctxt) -> Option<Path> {
+pub(crate) fn crate_path(value: &Value, cx: &mut Ctxt) -> Option<Path> {
     match value {
         Value::Path(p) => Some(p.clone()),
         other => {
@@ -252,7 +252,7 @@ pub(crate) fn percent(value: &Value, key: &str, cx: &mut Ctxt) -> Option<S<f64>>
     })
 }
 
-pub(super) fn rate(value: &Value, cx: &mut Ctxt) -> Option<S<Rate>> {
+pub(crate) fn rate(value: &Value, cx: &mut Ctxt) -> Option<S<Rate>> {
     let n = match value {
         Value::Number(n) if n.per.is_some() => n,
         other => {
