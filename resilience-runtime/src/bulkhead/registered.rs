@@ -5,19 +5,13 @@ use resilience_syntax::options;
 
 use super::{Bulkhead, BulkheadBuilder, BulkheadMetrics};
 use crate::describe::units::{fmt_duration, parse_count, parse_duration};
-use crate::describe::{Change, Describe, Figured, Figures};
+use crate::describe::{Change, Describe, Figured, Figures, Pending, Reconfigurable};
 use crate::error::ConfigError;
 use crate::kind::PolicyKind;
-use crate::name::{Name, Named};
+use crate::name::Name;
 
 // The option table's limit is the bulkhead's own: the slots its state word holds.
 const _: () = assert!(options::MAX_BULKHEAD_SLOTS == super::MAX_BULKHEAD_SLOTS);
-
-impl Named for Bulkhead {
-    fn name_of(&self) -> &Name {
-        self.names()
-    }
-}
 
 impl Figured for BulkheadMetrics {
     fn figures(&self) -> Figures {
@@ -57,10 +51,7 @@ impl Describe for Bulkhead {
     }
 
     fn change(&'static self) -> Box<dyn Change> {
-        Box::new(Pending {
-            policy: self,
-            settings: self.settings(),
-        })
+        Pending::boxed(self)
     }
 
     #[cfg(feature = "metrics")]
@@ -84,17 +75,21 @@ impl Describe for Bulkhead {
     }
 }
 
-/// A bulkhead and the settings it will get.
-#[derive(Clone, Debug)]
-struct Pending {
-    policy: &'static Bulkhead,
-    settings: BulkheadBuilder,
-}
+impl Reconfigurable for Bulkhead {
+    type Settings = BulkheadBuilder;
+    type Given = ();
 
-impl Change for Pending {
-    fn set(&mut self, key: &str, value: &str) -> Result<bool, String> {
-        let b = self.settings;
-        self.settings = match key {
+    fn current(&self) -> BulkheadBuilder {
+        self.settings()
+    }
+
+    fn set(
+        b: BulkheadBuilder,
+        (): &mut (),
+        key: &str,
+        value: &str,
+    ) -> Result<Option<BulkheadBuilder>, String> {
+        Ok(Some(match key {
             "max" => b.max(parse_count(value)?),
             // No queue leaves no wait to apply, as `Bulkhead::set_queue` does.
             "queue" => match parse_count(value)? {
@@ -105,20 +100,15 @@ impl Change for Pending {
                 b.until_a_slot_frees()
             }
             "wait" => b.wait(parse_duration(value)?),
-            _ => return Ok(false),
-        };
-        Ok(true)
+            _ => return Ok(None),
+        }))
     }
 
-    fn check(&self) -> Result<(), ConfigError> {
-        self.settings.build().map(drop)
+    fn check(b: &BulkheadBuilder) -> Result<(), ConfigError> {
+        b.build().map(drop)
     }
 
-    fn apply(&self) -> Result<(), ConfigError> {
-        self.policy.reconfigure(self.settings)
-    }
-
-    fn boxed_clone(&self) -> Box<dyn Change> {
-        Box::new(self.clone())
+    fn apply(&self, b: BulkheadBuilder) -> Result<(), ConfigError> {
+        self.reconfigure(b)
     }
 }

@@ -3,10 +3,10 @@
 
 use super::builder::WindowSpec;
 use super::{CircuitBreaker, CircuitBreakerBuilder, CircuitBreakerMetrics, State};
-use crate::describe::{Change, Concern, Describe, Figured, Figures};
+use crate::describe::{Change, Concern, Describe, Figured, Figures, Pending, Reconfigurable};
 use crate::error::ConfigError;
 use crate::kind::PolicyKind;
-use crate::name::{Name, Named};
+use crate::name::Name;
 use std::time::Duration;
 
 use resilience_syntax::options;
@@ -18,12 +18,6 @@ use crate::describe::units::{
 // The option table's limits are the breaker's own.
 const _: () = assert!(options::MAX_WINDOW_CALLS == super::MAX_WINDOW_CALLS);
 const _: () = assert!(options::MAX_HALF_OPEN == super::word::MAX_HALF_OPEN_PROBES);
-
-impl Named for CircuitBreaker {
-    fn name_of(&self) -> &Name {
-        self.names()
-    }
-}
 
 impl Figured for CircuitBreakerMetrics {
     fn figures(&self) -> Figures {
@@ -93,10 +87,7 @@ impl Describe for CircuitBreaker {
     }
 
     fn change(&'static self) -> Box<dyn Change> {
-        Box::new(Pending {
-            policy: self,
-            settings: self.settings(),
-        })
+        Pending::boxed(self)
     }
 
     #[cfg(feature = "metrics")]
@@ -133,17 +124,21 @@ impl Describe for CircuitBreaker {
     }
 }
 
-/// A breaker and the settings it will get.
-#[derive(Clone, Debug)]
-struct Pending {
-    policy: &'static CircuitBreaker,
-    settings: CircuitBreakerBuilder,
-}
+impl Reconfigurable for CircuitBreaker {
+    type Settings = CircuitBreakerBuilder;
+    type Given = ();
 
-impl Change for Pending {
-    fn set(&mut self, key: &str, value: &str) -> Result<bool, String> {
-        let b = self.settings;
-        self.settings = match key {
+    fn current(&self) -> CircuitBreakerBuilder {
+        self.settings()
+    }
+
+    fn set(
+        b: CircuitBreakerBuilder,
+        (): &mut (),
+        key: &str,
+        value: &str,
+    ) -> Result<Option<CircuitBreakerBuilder>, String> {
+        Ok(Some(match key {
             "threshold" => b.rate_mode().threshold(parse_percent(key, value)?),
             "failures" => b
                 .consecutive_mode()
@@ -173,25 +168,25 @@ impl Change for Pending {
             }
             "half_open" => b.half_open(parse_count(value)?),
             "critical" => b.critical(parse_bool(value)?),
-            _ => return Ok(false),
-        };
-        Ok(true)
+            _ => return Ok(None),
+        }))
     }
 
-    fn check(&self) -> Result<(), ConfigError> {
-        self.settings.build().map(drop)
+    fn check(b: &CircuitBreakerBuilder) -> Result<(), ConfigError> {
+        b.build().map(drop)
     }
 
-    fn apply(&self) -> Result<(), ConfigError> {
-        self.policy.reconfigure(self.settings)
+    fn apply(&self, b: CircuitBreakerBuilder) -> Result<(), ConfigError> {
+        self.reconfigure(b)
     }
 
     /// A new window below a `min_calls` this change leaves as it is: said of the window, the
     /// setting that was changed.
-    fn explain(&self, given: &dyn Fn(&str) -> bool) -> Option<(&'static str, String)> {
-        let (Some(min_calls), WindowSpec::Calls(window)) =
-            (self.settings.min_calls, self.settings.window)
-        else {
+    fn explain(
+        b: &CircuitBreakerBuilder,
+        given: &dyn Fn(&str) -> bool,
+    ) -> Option<(&'static str, String)> {
+        let (Some(min_calls), WindowSpec::Calls(window)) = (b.min_calls, b.window) else {
             return None;
         };
         (min_calls > window && given("window") && !given("min_calls")).then(|| {
@@ -204,10 +199,6 @@ impl Change for Pending {
                 ),
             )
         })
-    }
-
-    fn boxed_clone(&self) -> Box<dyn Change> {
-        Box::new(self.clone())
     }
 }
 

@@ -7,7 +7,10 @@
 //! [`units`]. Adding a kind is its folder, its `Describe`, and a line in the registry's
 //! `kinds!` list: see `ARCHITECTURE.md`.
 
+mod pending;
 pub(crate) mod units;
+
+pub(crate) use pending::{Pending, Reconfigurable};
 
 use std::fmt;
 
@@ -15,7 +18,7 @@ use resilience_syntax::options;
 
 use crate::error::ConfigError;
 use crate::kind::PolicyKind;
-use crate::name::Name;
+use crate::name::{Name, Named};
 use crate::state::State;
 
 /// A policy as the registry sees it. Implemented by every kind, in its own folder.
@@ -45,7 +48,8 @@ pub(crate) trait Describe: Sync {
         None
     }
 
-    /// Its settings, to change by key and apply together ([`ChangeSet`](super::ChangeSet)).
+    /// Its settings, to change by key and apply together ([`ChangeSet`](super::ChangeSet)):
+    /// a [`Pending`] of the kind.
     fn change(&'static self) -> Box<dyn Change>;
 
     /// Publishes its counters and gauges to the `metrics` recorder under `name`.
@@ -81,6 +85,13 @@ pub(crate) trait Change: fmt::Debug + Send + Sync {
 
     /// A copy, for a [`ChangeSet`](super::ChangeSet) that is cloned.
     fn boxed_clone(&self) -> Box<dyn Change>;
+}
+
+/// Every kind is named as it describes itself.
+impl<T: Describe> Named for T {
+    fn name_of(&self) -> &Name {
+        self.names()
+    }
 }
 
 impl Clone for Box<dyn Change> {

@@ -2,19 +2,13 @@
 //! its metrics.
 
 use super::{RateLimiter, RateLimiterBuilder, RateLimiterMetrics};
-use crate::describe::{Change, Describe, Figured, Figures};
+use crate::describe::{Change, Describe, Figured, Figures, Pending, Reconfigurable};
 use crate::error::ConfigError;
 use crate::kind::PolicyKind;
-use crate::name::{Name, Named};
+use crate::name::Name;
 use std::time::Duration;
 
 use crate::describe::units::{fmt_duration, parse_count, parse_duration};
-
-impl Named for RateLimiter {
-    fn name_of(&self) -> &Name {
-        self.names()
-    }
-}
 
 impl Figured for RateLimiterMetrics {
     fn figures(&self) -> Figures {
@@ -55,11 +49,7 @@ impl Describe for RateLimiter {
     }
 
     fn change(&'static self) -> Box<dyn Change> {
-        Box::new(Pending {
-            policy: self,
-            settings: self.settings(),
-            burst_given: false,
-        })
+        Pending::boxed(self)
     }
 
     #[cfg(feature = "metrics")]
@@ -78,50 +68,54 @@ impl Describe for RateLimiter {
     }
 }
 
-/// A rate limiter and the settings it will get.
-#[derive(Clone, Debug)]
-struct Pending {
-    policy: &'static RateLimiter,
-    settings: RateLimiterBuilder,
-    /// Whether `burst` was given: if not, a burst that was the old rate's count (the
-    /// default) follows a new rate.
-    burst_given: bool,
+/// What a change of a rate limiter remembers beside its settings.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct RateLimiterGiven {
+    /// Whether `burst` was given: if not, a burst that was the old rate's count (the default)
+    /// follows a new rate.
+    burst: bool,
 }
 
-impl Change for Pending {
-    fn set(&mut self, key: &str, value: &str) -> Result<bool, String> {
-        let settings = self.settings;
-        self.settings = match key {
+impl Reconfigurable for RateLimiter {
+    type Settings = RateLimiterBuilder;
+    type Given = RateLimiterGiven;
+
+    fn current(&self) -> RateLimiterBuilder {
+        self.settings()
+    }
+
+    fn set(
+        settings: RateLimiterBuilder,
+        given: &mut RateLimiterGiven,
+        key: &str,
+        value: &str,
+    ) -> Result<Option<RateLimiterBuilder>, String> {
+        Ok(Some(match key {
             "rate" => {
                 let (count, per) = parse_rate(value)?;
                 let old_count = settings.rate.map_or(0, |(c, _)| c);
                 let mut s = settings.rate(count, per);
-                if !self.burst_given && settings.burst == Some(old_count) {
+                if !given.burst && settings.burst == Some(old_count) {
                     s.burst = None;
                 }
                 s
             }
             "burst" => {
                 let burst = parse_count(value)?;
-                self.burst_given = true;
+                given.burst = true;
                 settings.burst(burst)
             }
             "wait" => settings.wait(parse_duration(value)?),
-            _ => return Ok(false),
-        };
-        Ok(true)
+            _ => return Ok(None),
+        }))
     }
 
-    fn check(&self) -> Result<(), ConfigError> {
-        self.settings.build().map(drop)
+    fn check(b: &RateLimiterBuilder) -> Result<(), ConfigError> {
+        b.build().map(drop)
     }
 
-    fn apply(&self) -> Result<(), ConfigError> {
-        self.policy.reconfigure(self.settings)
-    }
-
-    fn boxed_clone(&self) -> Box<dyn Change> {
-        Box::new(self.clone())
+    fn apply(&self, b: RateLimiterBuilder) -> Result<(), ConfigError> {
+        self.reconfigure(b)
     }
 }
 
@@ -158,6 +152,49 @@ fn fmt_rate(count: u32, per: Duration) -> String {
 #[allow(clippy::unwrap_used, reason = "tests may unwrap")]
 mod tests {
     use super::*;
+
+    fn limiter(count: u32, burst: Option<u32>) -> &'static RateLimiter {
+        let b = RateLimiter::builder("l").rate(count, Duration::from_secs(1));
+        let b = match burst {
+            Some(burst) => b.burst(burst),
+            None => b,
+        };
+        Box::leak(Box::new(b.build().unwrap()))
+    }
+
+    #[test]
+    fn a_burst_that_was_the_old_rates_count_follows_a_new_rate() {
+        // The default burst (the count) follows.
+        let l = limiter(10, None);
+        let mut c = Pending::boxed(l);
+        assert_eq!(c.set("rate", "40/s"), Ok(true));
+        c.apply().unwrap();
+        assert_eq!(l.burst(), 40);
+        // A burst of its own stays.
+        let l = limiter(10, Some(3));
+        let mut c = Pending::boxed(l);
+        assert_eq!(c.set("rate", "40/s"), Ok(true));
+        c.apply().unwrap();
+        assert_eq!(l.burst(), 3);
+        // A burst given in the same change stays, before or after the rate.
+        for order in [["burst", "rate"], ["rate", "burst"]] {
+            let l = limiter(10, None);
+            let mut c = Pending::boxed(l);
+            for key in order {
+                let value = if key == "burst" { "10" } else { "40/s" };
+                assert_eq!(c.set(key, value), Ok(true));
+            }
+            c.apply().unwrap();
+            assert_eq!((l.rate().0, l.burst()), (40, 10), "{order:?}");
+        }
+        // A burst that does not parse is not a burst given.
+        let l = limiter(10, None);
+        let mut c = Pending::boxed(l);
+        assert!(c.set("burst", "many").is_err());
+        assert_eq!(c.set("rate", "40/s"), Ok(true));
+        c.apply().unwrap();
+        assert_eq!(l.burst(), 40);
+    }
 
     #[test]
     fn rates_read_and_print_as_the_attribute_writes_them() {

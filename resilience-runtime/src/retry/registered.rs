@@ -7,10 +7,10 @@ use resilience_syntax::options::DEFAULT_BACKOFF_MAX_NANOS;
 use super::{Backoff, Jitter};
 use super::{Retry, RetryBuilder, RetryMetrics};
 use crate::describe::units::{call, fmt_duration, parse_count, parse_duration};
-use crate::describe::{Change, Describe, Figured, Figures};
+use crate::describe::{Change, Describe, Figured, Figures, Pending, Reconfigurable};
 use crate::error::ConfigError;
 use crate::kind::PolicyKind;
-use crate::name::{Name, Named};
+use crate::name::Name;
 
 // The option table's default `max` is the default backoff's.
 const _: () = match Backoff::DEFAULT {
@@ -19,12 +19,6 @@ const _: () = match Backoff::DEFAULT {
     }
     _ => panic!("the default backoff is exponential"),
 };
-
-impl Named for Retry {
-    fn name_of(&self) -> &Name {
-        self.names()
-    }
-}
 
 impl Figured for RetryMetrics {
     fn figures(&self) -> Figures {
@@ -61,11 +55,7 @@ impl Describe for Retry {
     }
 
     fn change(&'static self) -> Box<dyn Change> {
-        Box::new(Pending {
-            policy: self,
-            settings: self.settings(),
-            jitter_given: false,
-        })
+        Pending::boxed(self)
     }
 
     #[cfg(feature = "metrics")]
@@ -79,47 +69,51 @@ impl Describe for Retry {
     }
 }
 
-/// A retry policy and the settings it will get.
-#[derive(Clone, Debug)]
-struct Pending {
-    policy: &'static Retry,
-    settings: RetryBuilder,
+/// What a change of a retry policy remembers beside its settings.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct RetryGiven {
     /// Whether `jitter` was given: if not, a new `backoff` gets its own default jitter.
-    jitter_given: bool,
+    jitter: bool,
 }
 
-impl Change for Pending {
-    fn set(&mut self, key: &str, value: &str) -> Result<bool, String> {
-        let settings = self.settings;
-        self.settings = match key {
+impl Reconfigurable for Retry {
+    type Settings = RetryBuilder;
+    type Given = RetryGiven;
+
+    fn current(&self) -> RetryBuilder {
+        self.settings()
+    }
+
+    fn set(
+        settings: RetryBuilder,
+        given: &mut RetryGiven,
+        key: &str,
+        value: &str,
+    ) -> Result<Option<RetryBuilder>, String> {
+        Ok(Some(match key {
             "attempts" => settings.attempts(parse_count(value)?),
             "backoff" => {
                 let mut s = settings.backoff(parse_backoff(value)?);
-                if !self.jitter_given {
+                if !given.jitter {
                     s.jitter = None;
                 }
                 s
             }
             "jitter" => {
                 let jitter = parse_jitter(value)?;
-                self.jitter_given = true;
+                given.jitter = true;
                 settings.jitter(jitter)
             }
-            _ => return Ok(false),
-        };
-        Ok(true)
+            _ => return Ok(None),
+        }))
     }
 
-    fn check(&self) -> Result<(), ConfigError> {
-        self.settings.build().map(drop)
+    fn check(b: &RetryBuilder) -> Result<(), ConfigError> {
+        b.build().map(drop)
     }
 
-    fn apply(&self) -> Result<(), ConfigError> {
-        self.policy.reconfigure(self.settings)
-    }
-
-    fn boxed_clone(&self) -> Box<dyn Change> {
-        Box::new(self.clone())
+    fn apply(&self, b: RetryBuilder) -> Result<(), ConfigError> {
+        self.reconfigure(b)
     }
 }
 
@@ -210,6 +204,60 @@ fn fmt_jitter(j: Jitter) -> &'static str {
 #[allow(clippy::unwrap_used, reason = "tests may unwrap")]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_new_backoff_takes_its_own_default_jitter_unless_jitter_is_given() {
+        let exponential = || {
+            Retry::builder("r")
+                .backoff(Backoff::exponential(
+                    Duration::from_millis(100),
+                    Duration::from_secs(1),
+                ))
+                .build()
+                .unwrap()
+        };
+        // A fixed backoff's default jitter is none: the exponential's full does not stay.
+        let retry: &'static Retry = Box::leak(Box::new(exponential()));
+        assert_eq!(retry.jitter(), Jitter::Full);
+        let mut c = Pending::boxed(retry);
+        assert_eq!(c.set("backoff", "fixed(1s)"), Ok(true));
+        c.apply().unwrap();
+        assert_eq!(retry.jitter(), Jitter::None);
+        // Given jitter, before or after the backoff, is kept.
+        for order in [["jitter", "backoff"], ["backoff", "jitter"]] {
+            let retry: &'static Retry = Box::leak(Box::new(exponential()));
+            let mut c = Pending::boxed(retry);
+            for key in order {
+                let value = if key == "jitter" {
+                    "equal"
+                } else {
+                    "fixed(1s)"
+                };
+                assert_eq!(c.set(key, value), Ok(true));
+            }
+            c.apply().unwrap();
+            assert_eq!(retry.jitter(), Jitter::Equal, "{order:?}");
+        }
+        // A jitter that does not parse is not a jitter given.
+        let retry: &'static Retry = Box::leak(Box::new(exponential()));
+        let mut c = Pending::boxed(retry);
+        assert!(c.set("jitter", "half").is_err());
+        assert_eq!(c.set("backoff", "fixed(1s)"), Ok(true));
+        c.apply().unwrap();
+        assert_eq!(retry.jitter(), Jitter::None);
+        assert_eq!(retry.backoff(), Backoff::fixed(Duration::from_secs(1)));
+    }
+
+    #[test]
+    fn a_key_of_another_kind_or_a_wrong_value_changes_nothing() {
+        let retry: &'static Retry = Box::leak(Box::new(Retry::builder("r").build().unwrap()));
+        let before = retry.settings();
+        let mut c = Pending::boxed(retry);
+        assert_eq!(c.set("burst", "10"), Ok(false));
+        assert!(c.set("attempts", "three").is_err());
+        c.apply().unwrap();
+        assert_eq!(retry.settings(), before);
+    }
 
     #[test]
     fn backoffs_and_jitters_round_trip() {

@@ -2,16 +2,10 @@
 
 use super::{Timeout, TimeoutBuilder, TimeoutMetrics};
 use crate::describe::units::{fmt_duration, parse_duration};
-use crate::describe::{Change, Describe, Figured, Figures};
+use crate::describe::{Change, Describe, Figured, Figures, Pending, Reconfigurable};
 use crate::error::ConfigError;
 use crate::kind::PolicyKind;
-use crate::name::{Name, Named};
-
-impl Named for Timeout {
-    fn name_of(&self) -> &Name {
-        self.names()
-    }
-}
+use crate::name::Name;
 
 impl Figured for TimeoutMetrics {
     fn figures(&self) -> Figures {
@@ -41,10 +35,7 @@ impl Describe for Timeout {
     }
 
     fn change(&'static self) -> Box<dyn Change> {
-        Box::new(Pending {
-            policy: self,
-            settings: self.settings(),
-        })
+        Pending::boxed(self)
     }
 
     #[cfg(feature = "metrics")]
@@ -54,31 +45,31 @@ impl Describe for Timeout {
     }
 }
 
-/// A timeout and the settings it will get.
-#[derive(Clone, Debug)]
-struct Pending {
-    policy: &'static Timeout,
-    settings: TimeoutBuilder,
-}
+impl Reconfigurable for Timeout {
+    type Settings = TimeoutBuilder;
+    type Given = ();
 
-impl Change for Pending {
-    fn set(&mut self, key: &str, value: &str) -> Result<bool, String> {
-        self.settings = match key {
-            "duration" => self.settings.duration(parse_duration(value)?),
-            _ => return Ok(false),
-        };
-        Ok(true)
+    fn current(&self) -> TimeoutBuilder {
+        self.settings()
     }
 
-    fn check(&self) -> Result<(), ConfigError> {
-        self.settings.build().map(drop)
+    fn set(
+        b: TimeoutBuilder,
+        (): &mut (),
+        key: &str,
+        value: &str,
+    ) -> Result<Option<TimeoutBuilder>, String> {
+        Ok(match key {
+            "duration" => Some(b.duration(parse_duration(value)?)),
+            _ => None,
+        })
     }
 
-    fn apply(&self) -> Result<(), ConfigError> {
-        self.policy.reconfigure(self.settings)
+    fn check(b: &TimeoutBuilder) -> Result<(), ConfigError> {
+        b.build().map(drop)
     }
 
-    fn boxed_clone(&self) -> Box<dyn Change> {
-        Box::new(self.clone())
+    fn apply(&self, b: TimeoutBuilder) -> Result<(), ConfigError> {
+        self.reconfigure(b)
     }
 }
