@@ -6,6 +6,7 @@ use std::fmt;
 use std::time::Duration;
 
 use crate::key::KeyId;
+use crate::name::Name;
 
 /// A call that a policy refused or cut short, rather than one that failed on its own.
 ///
@@ -59,17 +60,22 @@ pub enum ErrorKind {
     RateLimited,
     /// The call did not complete within its timeout and was cancelled.
     TimedOut,
+    /// The call's key is new to a keyed family that holds as many children as it may
+    /// (`max_keys`), none of which can be evicted without losing state (see
+    /// [`keyed`](crate::keyed)). Calls under keys it holds go on.
+    KeyLimit,
 }
 
 impl ErrorKind {
     /// A short, stable, lowercase name for logs and metrics tags: `circuit_open`, `bulkhead_full`,
-    /// `rate_limited`, `timed_out`.
+    /// `rate_limited`, `timed_out`, `key_limit`.
     pub const fn as_str(self) -> &'static str {
         match self {
             ErrorKind::CircuitOpen => "circuit_open",
             ErrorKind::BulkheadFull => "bulkhead_full",
             ErrorKind::RateLimited => "rate_limited",
             ErrorKind::TimedOut => "timed_out",
+            ErrorKind::KeyLimit => "key_limit",
         }
     }
 }
@@ -88,6 +94,16 @@ impl Error {
             key: None,
             policy,
             retry_after: NO_HINT,
+        }
+    }
+
+    /// A rejection of `kind` by the policy named `name`, naming its key if it is a keyed
+    /// family's child.
+    pub(crate) fn named(kind: ErrorKind, name: &Name) -> Self {
+        let error = Error::new(kind, name.get());
+        match name.key() {
+            Some(key) => error.with_key(key),
+            None => error,
         }
     }
 
@@ -145,6 +161,7 @@ impl fmt::Display for Error {
             ErrorKind::BulkheadFull => "bulkhead is full",
             ErrorKind::RateLimited => "rate limit exceeded",
             ErrorKind::TimedOut => "call timed out",
+            ErrorKind::KeyLimit => "keyed policy holds its most keys",
         };
         match self.key {
             Some(key) => write!(f, "{what} (policy `{}[{key}]`)", self.policy)?,
@@ -475,7 +492,7 @@ mod tests {
 
     #[test]
     fn a_keyed_childs_rejection_names_its_family_and_its_key() {
-        let key = KeyId::of("error-tests::PER_TENANT", "acme").unwrap();
+        let key = KeyId::of("error-tests::PER_TENANT", &"acme").unwrap();
         let e = Error::new(ErrorKind::RateLimited, "error-tests::PER_TENANT").with_key(key);
         assert_eq!(e.policy(), "error-tests::PER_TENANT");
         assert_eq!(e.key(), Some(key));

@@ -7,58 +7,110 @@
 //! ([`Event::key`](crate::Event::key)) at no cost on the call path, and read as text
 //! ([`KeyId::name`], `Display`) only where someone reports it: `PER_TENANT[acme]`.
 //!
-//! The text of every key is kept in one table for the life of the process, so a `KeyId` stays
-//! readable after its child is evicted (an error returned a minute ago still names its key).
-//! The same key of the same family always gets the same id, so a child made again after an
-//! eviction reports as before. The table grows with the distinct keys a program ever names
-//! (each once); a family's `max_keys` bounds what it holds alive, not this table of names.
+//! The text of a key is kept in one table while its child lives, and a while after: a child's
+//! id is released when the child is dropped (evicted, or its family reconfigured away), and its
+//! slot is given to a new child only after [`KEEP_RELEASED`] other ids were released since, so
+//! an error returned a moment ago still names its key. An id whose slot was given again reads
+//! as `?`. The table holds the live children of every family and at most `KEEP_RELEASED` more:
+//! it is bounded by the families' `max_keys`, not by the keys a program ever named.
 
-use std::collections::HashMap;
+use std::collections::VecDeque;
 use std::fmt;
-use std::num::NonZeroU32;
+use std::num::NonZeroU64;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
-/// The identity of one keyed child (one tenant's limiter, one host's breaker), beside its
-/// family's name: a number taken once when the child is made, read as text
-/// ([`name`](Self::name): `PER_TENANT[acme]`) only where it is reported. The same key of the
-/// same family always has the same id, and stays readable after its child is evicted. `Copy`,
-/// 4 bytes, and `Option<KeyId>` is 4 bytes too.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct KeyId(NonZeroU32);
+/// How many released ids keep their names before their slots are given again.
+pub(crate) const KEEP_RELEASED: usize = 4096;
 
-/// The names of every key, by id (id `n` is at index `n - 1`), and the ids by (family, key).
-#[derive(Default)]
-struct Table {
-    names: Vec<(&'static str, Box<str>)>,
-    ids: HashMap<(&'static str, Box<str>), KeyId>,
+/// The identity of one keyed child (one tenant's limiter, one host's breaker), beside its
+/// family's name: a number taken when the child is made, read as text
+/// ([`name`](Self::name): `PER_TENANT[acme]`) only where it is reported. It reads back while
+/// its child lives, and after the child is dropped until 4096 other ids have been
+/// released (then as `?`). `Copy`, 8 bytes, and `Option<KeyId>` is 8 bytes too.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct KeyId(NonZeroU64);
+
+/// One slot of the table: the generation of the id that holds it, and the family and key.
+struct Slot {
+    generation: u32,
+    /// Whether its id is held (not released).
+    live: bool,
+    family: &'static str,
+    key: Box<str>,
 }
 
-static TABLE: Mutex<Option<Table>> = Mutex::new(None);
+/// The names of the keys, by slot; the released slots, oldest first.
+#[derive(Default)]
+struct Table {
+    slots: Vec<Slot>,
+    released: VecDeque<u32>,
+}
+
+static TABLE: Mutex<Table> = Mutex::new(Table {
+    slots: Vec::new(),
+    released: VecDeque::new(),
+});
 
 /// A poisoned lock only means a panic elsewhere while it was held: the table is still whole
-/// (every change is one push and one insert, made after the checks that can fail).
-fn table() -> MutexGuard<'static, Option<Table>> {
+/// (every change is made after the checks that can fail).
+fn table() -> MutexGuard<'static, Table> {
     TABLE.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl KeyId {
-    /// The id of `key` in `family`: the one it had if it was named before, else a new one.
-    /// Called when a keyed family makes a child, never on a call that finds its child.
+    /// A new id for `key` (as its `Display` writes it) in `family`. Called when a keyed family
+    /// makes a child, never on a call that finds its child. [`release`](Self::release) it
+    /// when the child is dropped.
     ///
-    /// Returns `None` once `u32::MAX - 1` distinct keys have been named: the caller then
-    /// reports the family alone.
-    pub fn of(family: &'static str, key: &str) -> Option<KeyId> {
-        let mut guard = table();
-        let table = guard.get_or_insert_with(Table::default);
-        let probe = (family, Box::<str>::from(key));
-        if let Some(&id) = table.ids.get(&probe) {
-            return Some(id);
+    /// Returns `None` if the table cannot grow (more than `u32::MAX` live children): the child
+    /// then reports its family alone.
+    pub(crate) fn of(family: &'static str, key: &dyn fmt::Display) -> Option<KeyId> {
+        let key: Box<str> = key.to_string().into();
+        let mut table = table();
+        if table.released.len() > KEEP_RELEASED
+            && let Some(index) = table.released.pop_front()
+        {
+            let slot = &mut table.slots[index as usize];
+            slot.generation = slot.generation.wrapping_add(1);
+            slot.live = true;
+            slot.family = family;
+            slot.key = key;
+            return Some(KeyId::from_parts(index, slot.generation));
         }
-        let next = u32::try_from(table.names.len() + 1).ok()?;
-        let id = KeyId(NonZeroU32::new(next)?);
-        table.names.push((family, probe.1.clone()));
-        table.ids.insert(probe, id);
-        Some(id)
+        let index = u32::try_from(table.slots.len()).ok()?;
+        table.slots.push(Slot {
+            generation: 0,
+            live: true,
+            family,
+            key,
+        });
+        Some(KeyId::from_parts(index, 0))
+    }
+
+    /// Gives the id back: its child is dropped. Its name stays readable until
+    /// [`KEEP_RELEASED`] other ids have been released.
+    pub(crate) fn release(self) {
+        let (index, generation) = self.parts();
+        let mut table = table();
+        if let Some(slot) = table.slots.get_mut(index as usize)
+            && slot.generation == generation
+            && slot.live
+        {
+            slot.live = false;
+            table.released.push_back(index);
+        }
+    }
+
+    fn from_parts(index: u32, generation: u32) -> KeyId {
+        // The slot is stored plus one, so the id is never zero.
+        let raw = (u64::from(generation) << 32) | (u64::from(index) + 1);
+        KeyId(NonZeroU64::new(raw).unwrap_or(NonZeroU64::MIN))
+    }
+
+    fn parts(self) -> (u32, u32) {
+        let raw = self.0.get();
+        let index = (raw & u64::from(u32::MAX)).wrapping_sub(1) as u32;
+        (index, (raw >> 32) as u32)
     }
 
     /// The key, as its `Display` wrote it when the child was made: `acme`.
@@ -71,19 +123,18 @@ impl KeyId {
         self.with(|family, key| format!("{family}[{key}]"))
     }
 
-    /// The family the key belongs to.
+    /// The family the key belongs to (`?` once the id's slot was given again).
     pub fn family(self) -> &'static str {
         self.with(|family, _| family)
     }
 
     fn with<R>(self, f: impl FnOnce(&'static str, &str) -> R) -> R {
-        let guard = table();
-        // Every id was made by `of`, which pushed its name first: the entry exists.
-        let (family, key) = guard
-            .as_ref()
-            .and_then(|t| t.names.get(self.0.get() as usize - 1))
-            .map_or(("?", "?"), |(f, k)| (*f, &**k));
-        f(family, key)
+        let (index, generation) = self.parts();
+        let table = table();
+        match table.slots.get(index as usize) {
+            Some(slot) if slot.generation == generation => f(slot.family, &slot.key),
+            _ => f("?", "?"),
+        }
     }
 }
 
@@ -96,7 +147,7 @@ impl fmt::Display for KeyId {
 
 impl fmt::Debug for KeyId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.with(|family, key| write!(f, "KeyId({}: {family}[{key}])", self.0))
+        self.with(|family, key| write!(f, "KeyId({family}[{key}])"))
     }
 }
 
@@ -106,28 +157,40 @@ mod tests {
     use super::*;
 
     #[test]
-    fn one_key_of_one_family_has_one_id_and_reads_back() {
-        let a = KeyId::of("key-tests::TENANTS", "acme").unwrap();
-        let b = KeyId::of("key-tests::TENANTS", "globex").unwrap();
+    fn an_id_reads_back_its_family_and_key() {
+        let a = KeyId::of("key-tests::TENANTS", &"acme").unwrap();
+        let b = KeyId::of("key-tests::TENANTS", &"globex").unwrap();
         assert_ne!(a, b);
-        assert_eq!(KeyId::of("key-tests::TENANTS", "acme"), Some(a));
         assert_eq!(a.to_string(), "acme");
         assert_eq!(a.key(), "acme");
         assert_eq!(a.family(), "key-tests::TENANTS");
         assert_eq!(b.name(), "key-tests::TENANTS[globex]");
+        let n = KeyId::of("key-tests::SHARDS", &17_u64).unwrap();
+        assert_eq!(n.name(), "key-tests::SHARDS[17]");
     }
 
     #[test]
-    fn the_same_key_of_two_families_is_two_children() {
-        let a = KeyId::of("key-tests::HOSTS", "db-1").unwrap();
-        let b = KeyId::of("key-tests::POOLS", "db-1").unwrap();
-        assert_ne!(a, b);
-        assert_eq!(a.name(), "key-tests::HOSTS[db-1]");
-        assert_eq!(b.name(), "key-tests::POOLS[db-1]");
+    fn a_released_id_reads_back_until_its_slot_is_given_again_and_the_table_stays_bounded() {
+        let first = KeyId::of("key-tests::CHURN", &"first").unwrap();
+        first.release();
+        // Releasing twice, or an id whose slot moved on, changes nothing.
+        first.release();
+        assert_eq!(first.name(), "key-tests::CHURN[first]");
+        let slots_before = table().slots.len();
+        // Far more children than kept names, each dropped after use.
+        for i in 0..3 * KEEP_RELEASED {
+            KeyId::of("key-tests::CHURN", &i).unwrap().release();
+        }
+        // Other tests may take slots meanwhile, but never one per key named here.
+        assert!(table().slots.len() < slots_before + KEEP_RELEASED + 64);
+        assert_eq!(first.name(), "?[?]", "its slot was given to a later key");
+        // The live ids still read back.
+        let live = KeyId::of("key-tests::CHURN", &"live").unwrap();
+        assert_eq!(live.key(), "live");
     }
 
     #[test]
     fn an_optional_id_costs_no_more_than_an_id() {
-        assert_eq!(size_of::<Option<KeyId>>(), 4);
+        assert_eq!(size_of::<Option<KeyId>>(), 8);
     }
 }

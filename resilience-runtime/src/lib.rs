@@ -82,6 +82,8 @@ pub mod fallback;
 #[cfg(not(resilience_loom))]
 mod guard;
 #[cfg(not(resilience_loom))]
+pub mod keyed;
+#[cfg(not(resilience_loom))]
 pub mod rate_limiter;
 #[cfg(not(resilience_loom))]
 pub mod registry;
@@ -91,7 +93,11 @@ pub mod retry;
 pub mod timeout;
 
 #[cfg(not(resilience_loom))]
+pub use bulkhead::keyed::KeyedBulkhead;
+#[cfg(not(resilience_loom))]
 pub use bulkhead::{Bulkhead, BulkheadBuilder, BulkheadMetrics, MAX_BULKHEAD_SLOTS};
+#[cfg(not(resilience_loom))]
+pub use circuit_breaker::keyed::KeyedCircuitBreaker;
 #[cfg(not(resilience_loom))]
 pub use circuit_breaker::{CircuitBreaker, CircuitBreakerBuilder, CircuitBreakerMetrics};
 #[cfg(not(resilience_loom))]
@@ -100,6 +106,10 @@ pub use error::{AsRejection, ConfigError, Error, ErrorKind, Failure};
 pub use event::{Event, EventKind, KeyId, PolicyKind};
 #[cfg(not(resilience_loom))]
 pub use fallback::fallback;
+#[cfg(not(resilience_loom))]
+pub use keyed::{Checked, ChildHandle, Keyed, KeyedBuilder, KeyedMetrics};
+#[cfg(not(resilience_loom))]
+pub use rate_limiter::keyed::KeyedRateLimiter;
 #[cfg(not(resilience_loom))]
 pub use rate_limiter::{RateLimiter, RateLimiterBuilder, RateLimiterMetrics};
 #[cfg(not(resilience_loom))]

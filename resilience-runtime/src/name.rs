@@ -12,6 +12,8 @@
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
+use crate::key::KeyId;
+
 /// A policy that has a [`Name`]: every kind. Not a public API.
 #[doc(hidden)]
 pub trait Named: Sync {
@@ -91,6 +93,8 @@ pub struct Name {
     /// (An index rather than a `OnceLock`: a policy must have no destructor to be built in a
     /// `static`.)
     site: AtomicUsize,
+    /// For the child of a keyed family, its key (the family's name is `built`).
+    key: Option<KeyId>,
 }
 
 impl Name {
@@ -98,7 +102,22 @@ impl Name {
         Name {
             built,
             site: AtomicUsize::new(0),
+            key: None,
         }
+    }
+
+    /// The name of the child `key` of the family built as `built`.
+    pub(crate) const fn keyed(built: &'static str, key: Option<KeyId>) -> Self {
+        Name {
+            built,
+            site: AtomicUsize::new(0),
+            key,
+        }
+    }
+
+    /// The key, for the child of a keyed family.
+    pub(crate) const fn key(&self) -> Option<KeyId> {
+        self.key
     }
 
     /// The name given to the builder, whatever the registry found.
@@ -133,6 +152,9 @@ impl Name {
 
 impl std::fmt::Debug for Name {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{:?}", self.get())
+        match self.key {
+            Some(key) => write!(f, "\"{}[{key}]\"", self.get()),
+            None => write!(f, "{:?}", self.get()),
+        }
     }
 }

@@ -51,6 +51,7 @@
 mod builder;
 mod call;
 mod core;
+pub(crate) mod keyed;
 mod registered;
 
 use std::sync::atomic::AtomicU64;
@@ -320,6 +321,6 @@ impl Bulkhead {
                 reason: ErrorKind::BulkheadFull,
             },
         );
-        Error::new(ErrorKind::BulkheadFull, self.name.get())
+        Error::named(ErrorKind::BulkheadFull, &self.name)
     }
 }

@@ -99,6 +99,7 @@ pub(crate) mod builder;
 mod call;
 mod core;
 pub mod fleet;
+pub(crate) mod keyed;
 mod registered;
 mod window;
 mod word;
@@ -371,7 +372,7 @@ impl CircuitBreaker {
             PolicyKind::CircuitBreaker,
             EventKind::Rejected { reason: kind },
         );
-        let error = Error::new(kind, self.name());
+        let error = Error::named(kind, self.core.name());
         match rejected.retry_after {
             Some(ticks) => error.with_retry_after(Duration::from_nanos(ticks)),
             None => error,

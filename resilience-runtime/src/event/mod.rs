@@ -193,27 +193,28 @@ impl fmt::Display for Event {
 #[inline(always)]
 pub(crate) fn emit(policy: impl Reported, kind: PolicyKind, what: EventKind) {
     if wanted::wanted(&what) {
-        deliver(policy.reported(), kind, what);
+        let (policy, key) = policy.reported();
+        deliver(policy, key, kind, what);
     }
 }
 
 /// A policy's name as [`emit`] takes it: read only if the event is delivered.
 pub(crate) trait Reported {
-    /// The name to report.
-    fn reported(self) -> &'static str;
+    /// The name to report, and the key of a keyed family's child.
+    fn reported(self) -> (&'static str, Option<KeyId>);
 }
 
 impl Reported for &'static str {
     #[inline(always)]
-    fn reported(self) -> &'static str {
-        self
+    fn reported(self) -> (&'static str, Option<KeyId>) {
+        (self, None)
     }
 }
 
 impl Reported for &Name {
     #[inline(always)]
-    fn reported(self) -> &'static str {
-        self.get()
+    fn reported(self) -> (&'static str, Option<KeyId>) {
+        (self.get(), self.key())
     }
 }
 
@@ -232,11 +233,11 @@ const SINKS: &[fn(&Event)] = &[
 
 #[cold]
 #[inline(never)]
-fn deliver(policy: &'static str, kind: PolicyKind, what: EventKind) {
+fn deliver(policy: &'static str, key: Option<KeyId>, kind: PolicyKind, what: EventKind) {
     let event = Event {
         policy,
         kind,
-        key: None,
+        key,
         what,
     };
     for sink in SINKS {

@@ -55,6 +55,7 @@
 
 mod builder;
 mod gcra;
+pub(crate) mod keyed;
 mod registered;
 pub mod store;
 
@@ -474,7 +475,7 @@ impl RateLimiter {
                 reason: ErrorKind::RateLimited,
             },
         );
-        Error::new(ErrorKind::RateLimited, self.name.get())
+        Error::named(ErrorKind::RateLimited, &self.name)
             .with_retry_after(Duration::from_nanos(retry_after))
     }
 }

@@ -501,7 +501,10 @@ impl Attempts<'_> {
                 ErrorKind::RateLimited => Verdict::Retry {
                     at_least: r.retry_after().unwrap_or_default(),
                 },
-                ErrorKind::CircuitOpen | ErrorKind::BulkheadFull => Verdict::Stop,
+                // A full family frees keys as its children come to rest, not within a retry.
+                ErrorKind::CircuitOpen | ErrorKind::BulkheadFull | ErrorKind::KeyLimit => {
+                    Verdict::Stop
+                }
             },
         };
         self.after_failure(verdict)

@@ -185,6 +185,11 @@ impl Core {
         &self.name
     }
 
+    /// Reports as `name` from now on: a keyed family's child, made before it is shared.
+    pub(crate) fn rename(&mut self, name: Name) {
+        self.name = name;
+    }
+
     pub(crate) fn is_critical(&self) -> bool {
         self.settings.critical.load(Relaxed)
     }
