@@ -232,9 +232,88 @@ pub mod __private {
     pub use resilience_runtime::registry;
     pub use resilience_runtime::retry;
     pub use resilience_runtime::{
-        Backoff, Bulkhead, CircuitBreaker, Classification, Error, Failure, Jitter, RateLimiter,
-        Retry, Timeout,
+        Backoff, Bulkhead, ChildHandle, CircuitBreaker, Classification, Error, Failure, Jitter,
+        KeyedBulkhead, KeyedCircuitBreaker, KeyedRateLimiter, RateLimiter, Retry, Timeout,
     };
+
+    /// A key as the attribute's expression gives it: a value (`tenant.id`, `shard(t)`) or a
+    /// reference (`host: &str`). [`KeyByDeref`] and [`KeyByValue`] take the key by reference
+    /// either way: `(&&KeyExpr(&expr)).key()` finds the first when the expression is a
+    /// reference (its key is what it points to: a `&str` is looked up as a `str`, the borrowed
+    /// form of a `String`), else the second.
+    pub struct KeyExpr<'a, T: ?Sized>(pub &'a T);
+
+    /// A key given as a reference: the key is what it points to.
+    pub trait KeyByDeref<'a> {
+        /// The key's type.
+        type Key: ?Sized;
+        /// The key.
+        fn key(self) -> &'a Self::Key;
+    }
+
+    impl<'a, 'b: 'a, U: ?Sized> KeyByDeref<'a> for &&KeyExpr<'a, &'b U> {
+        type Key = U;
+        #[inline]
+        fn key(self) -> &'a U {
+            self.0
+        }
+    }
+
+    /// A key given as a value.
+    pub trait KeyByValue<'a> {
+        /// The key's type.
+        type Key: ?Sized;
+        /// The key.
+        fn key(self) -> &'a Self::Key;
+    }
+
+    impl<'a, T: ?Sized> KeyByValue<'a> for &KeyExpr<'a, T> {
+        type Key = T;
+        #[inline]
+        fn key(self) -> &'a T {
+            self.0
+        }
+    }
+
+    /// What a keyed policy's key must be, said at the key when it is not.
+    #[diagnostic::on_unimplemented(
+        message = "`{Self}` cannot be the key of a keyed policy",
+        label = "not a key",
+        note = "a key is `Hash + Eq + Display + Send + Sync + 'static`, and `Clone` (or a borrowed form of such a type, as `str` is of `String`): the family keeps one copy per child, and `Display` names the child",
+        note = "derive what is missing on the key's type, or key by one of its fields: key = tenant.id"
+    )]
+    pub trait IsKey {}
+
+    impl<Q> IsKey for Q
+    where
+        Q: core::hash::Hash + Eq + ToOwned + ?Sized,
+        Q::Owned: core::borrow::Borrow<Q>
+            + core::hash::Hash
+            + Eq
+            + core::fmt::Display
+            + Send
+            + Sync
+            + 'static,
+    {
+    }
+
+    /// `key`, checked to be one (an error at the key's expression otherwise).
+    #[inline]
+    pub fn key<Q: IsKey + ?Sized>(key: &Q) -> &Q {
+        key
+    }
+
+    /// The child a keyed layer runs through, looked up once per call before the body: the
+    /// policy, or the rejection to hand on (`ErrorKind::KeyLimit`).
+    #[inline]
+    pub fn keyed_child<P: resilience_runtime::keyed::Keyable>(
+        lookup: &Result<ChildHandle<P>, Error>,
+    ) -> Result<&P, Error> {
+        match lookup {
+            Ok(child) => Ok(child),
+            Err(e) => Err(*e),
+        }
+    }
 
     /// The error type of an annotated function, which a rejection is converted into.
     #[diagnostic::on_unimplemented(
@@ -377,7 +456,8 @@ pub mod __private {
         #[diagnostic::on_unimplemented(
             message = "#[circuit_breaker] needs a shared `CircuitBreaker`, but this is a `{Self}`",
             label = "not a `CircuitBreaker`",
-            note = "declare one with resilience::policy! {{ static NAME: CircuitBreaker = circuit_breaker(threshold = 50%); }}, or use the attribute of this policy's kind"
+            note = "declare one with resilience::policy! {{ static NAME: CircuitBreaker = circuit_breaker(threshold = 50%); }}, or use the attribute of this policy's kind",
+            note = "a keyed family (`KeyedCircuitBreaker`) needs the key of each call: #[circuit_breaker(HOSTS, key = url.host())]"
         )]
         pub trait SharedCircuitBreaker {
             /// The `CircuitBreaker`.
@@ -449,7 +529,8 @@ pub mod __private {
         #[diagnostic::on_unimplemented(
             message = "#[bulkhead] needs a shared `Bulkhead`, but this is a `{Self}`",
             label = "not a `Bulkhead`",
-            note = "declare one with resilience::policy! {{ static NAME: Bulkhead = bulkhead(max = 10); }}, or use the attribute of this policy's kind"
+            note = "declare one with resilience::policy! {{ static NAME: Bulkhead = bulkhead(max = 10); }}, or use the attribute of this policy's kind",
+            note = "a keyed family (`KeyedBulkhead`) needs the key of each call: #[bulkhead(PER_TENANT, key = tenant.id)]"
         )]
         pub trait SharedBulkhead {
             /// The `Bulkhead`.
@@ -473,7 +554,8 @@ pub mod __private {
         #[diagnostic::on_unimplemented(
             message = "#[rate_limiter] needs a shared `RateLimiter`, but this is a `{Self}`",
             label = "not a `RateLimiter`",
-            note = "declare one with resilience::policy! {{ static NAME: RateLimiter = rate_limiter(100/s); }}, or use the attribute of this policy's kind"
+            note = "declare one with resilience::policy! {{ static NAME: RateLimiter = rate_limiter(100/s); }}, or use the attribute of this policy's kind",
+            note = "a keyed family (`KeyedRateLimiter`) needs the key of each call: #[rate_limiter(PER_TENANT, key = tenant.id)]"
         )]
         pub trait SharedRateLimiter {
             /// The `RateLimiter`.
@@ -491,6 +573,85 @@ pub mod __private {
         #[inline]
         pub fn rate_limiter<P: SharedRateLimiter + ?Sized>(policy: &P) -> &RateLimiter {
             policy.rate_limiter()
+        }
+
+        /// A shared `KeyedCircuitBreaker`, named beside `key`.
+        #[diagnostic::on_unimplemented(
+            message = "#[circuit_breaker(.., key = ..)] needs a shared `KeyedCircuitBreaker`, but this is a `{Self}`",
+            label = "not a `KeyedCircuitBreaker`",
+            note = "a breaker per key is declared keyed: resilience::policy! {{ static HOSTS: KeyedCircuitBreaker = circuit_breaker(threshold = 50%); }}",
+            note = "or remove `key` to use this one breaker for every call"
+        )]
+        pub trait SharedKeyedCircuitBreaker {
+            /// The `KeyedCircuitBreaker`.
+            fn keyed_circuit_breaker(&self) -> &KeyedCircuitBreaker;
+        }
+
+        impl SharedKeyedCircuitBreaker for KeyedCircuitBreaker {
+            #[inline]
+            fn keyed_circuit_breaker(&self) -> &KeyedCircuitBreaker {
+                self
+            }
+        }
+
+        /// `policy` as a `KeyedCircuitBreaker`, or an error at its path.
+        #[inline]
+        pub fn keyed_circuit_breaker<P: SharedKeyedCircuitBreaker + ?Sized>(
+            policy: &P,
+        ) -> &KeyedCircuitBreaker {
+            policy.keyed_circuit_breaker()
+        }
+
+        /// A shared `KeyedBulkhead`, named beside `key`.
+        #[diagnostic::on_unimplemented(
+            message = "#[bulkhead(.., key = ..)] needs a shared `KeyedBulkhead`, but this is a `{Self}`",
+            label = "not a `KeyedBulkhead`",
+            note = "a bulkhead per key is declared keyed: resilience::policy! {{ static PER_TENANT: KeyedBulkhead = bulkhead(max = 10); }}",
+            note = "or remove `key` to use this one bulkhead for every call"
+        )]
+        pub trait SharedKeyedBulkhead {
+            /// The `KeyedBulkhead`.
+            fn keyed_bulkhead(&self) -> &KeyedBulkhead;
+        }
+
+        impl SharedKeyedBulkhead for KeyedBulkhead {
+            #[inline]
+            fn keyed_bulkhead(&self) -> &KeyedBulkhead {
+                self
+            }
+        }
+
+        /// `policy` as a `KeyedBulkhead`, or an error at its path.
+        #[inline]
+        pub fn keyed_bulkhead<P: SharedKeyedBulkhead + ?Sized>(policy: &P) -> &KeyedBulkhead {
+            policy.keyed_bulkhead()
+        }
+
+        /// A shared `KeyedRateLimiter`, named beside `key`.
+        #[diagnostic::on_unimplemented(
+            message = "#[rate_limiter(.., key = ..)] needs a shared `KeyedRateLimiter`, but this is a `{Self}`",
+            label = "not a `KeyedRateLimiter`",
+            note = "a rate limiter per key is declared keyed: resilience::policy! {{ static PER_TENANT: KeyedRateLimiter = rate_limiter(1000/m); }}",
+            note = "or remove `key` to use this one limiter for every call"
+        )]
+        pub trait SharedKeyedRateLimiter {
+            /// The `KeyedRateLimiter`.
+            fn keyed_rate_limiter(&self) -> &KeyedRateLimiter;
+        }
+
+        impl SharedKeyedRateLimiter for KeyedRateLimiter {
+            #[inline]
+            fn keyed_rate_limiter(&self) -> &KeyedRateLimiter {
+                self
+            }
+        }
+
+        /// `policy` as a `KeyedRateLimiter`, or an error at its path.
+        #[inline]
+        pub fn keyed_rate_limiter<P: SharedKeyedRateLimiter + ?Sized>(
+            policy: &P,
+        ) -> &KeyedRateLimiter {
+            policy.keyed_rate_limiter()
         }
     }
 }

@@ -136,7 +136,7 @@ fn candidates(spec: &OptionSpec) -> Vec<String> {
             "500ms",
         ],
         ValueKind::Jitter => &["none", "full", "equal", "decorrelated", "half", "50%"],
-        ValueKind::Text | ValueKind::Callable | ValueKind::CratePath => &[],
+        ValueKind::Text | ValueKind::Callable | ValueKind::CratePath | ValueKind::Expression => &[],
     };
     let mut out: Vec<String> = words.iter().map(|w| (*w).to_owned()).collect();
     if spec.value == ValueKind::Count {

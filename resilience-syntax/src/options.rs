@@ -37,6 +37,9 @@ pub enum ValueKind {
     Callable,
     /// A path to the `resilience` crate.
     CratePath,
+    /// A Rust expression over the function's parameters, up to the next top-level comma:
+    /// `key = tenant.id`.
+    Expression,
 }
 
 /// The kinds, by the attribute's name.
@@ -78,12 +81,15 @@ pub struct OptionSpec {
     /// The word that turns this optional setting off at run time (`slow = "off"`), where there
     /// is one.
     pub off: Option<&'static str>,
+    /// Whether it is an option of a keyed family (`max_keys`, `idle`): given beside `key`, or
+    /// where a `Keyed*` policy is declared, and nowhere else.
+    pub keyed: bool,
 }
 
 impl OptionSpec {
     /// Whether it is given where a shared policy is used, not where it is declared.
     pub const fn use_site_only(&self) -> bool {
-        !self.setting && !matches!(self.value, ValueKind::Text)
+        !self.setting && !self.keyed && !matches!(self.value, ValueKind::Text)
     }
 }
 
@@ -93,6 +99,9 @@ pub const MAX_WINDOW_CALLS: u32 = 1000;
 pub const MAX_HALF_OPEN: u32 = 1000;
 /// The most slots a bulkhead has (its state word holds 20 bits of them).
 pub const MAX_BULKHEAD_SLOTS: u32 = (1 << 20) - 1;
+
+/// How many children a keyed family holds at most, unless told otherwise.
+pub const DEFAULT_MAX_KEYS: u64 = 10_000;
 
 /// The longest delay of an exponential backoff written without `max`, in nanoseconds (10s),
 /// or its first delay if that is longer.
@@ -110,6 +119,7 @@ const fn spec(kind: &'static str, name: &'static str, value: ValueKind) -> Optio
         example: "",
         setting: true,
         off: None,
+        keyed: false,
     }
 }
 
@@ -136,6 +146,12 @@ impl OptionSpec {
         self
     }
     const fn not_a_setting(mut self) -> Self {
+        self.setting = false;
+        self
+    }
+    /// An option of a keyed family: not a setting of the kind's own policy.
+    const fn of_a_keyed_family(mut self) -> Self {
+        self.keyed = true;
         self.setting = false;
         self
     }
@@ -241,6 +257,36 @@ pub const OPTIONS: &[OptionSpec] = &[
     spec("rate_limiter", "wait", Duration)
         .default("0ms")
         .example("wait = 50ms"),
+    // Keyed families: one policy per key (`key = tenant.id`).
+    spec("circuit_breaker", "key", Expression)
+        .not_a_setting()
+        .example("key = tenant.id"),
+    spec("circuit_breaker", "max_keys", Count)
+        .at_least(1)
+        .default("10000")
+        .example("max_keys = 10_000")
+        .of_a_keyed_family(),
+    spec("circuit_breaker", "idle", Duration)
+        .at_least(1)
+        .default("10m")
+        .example("idle = 10m")
+        .of_a_keyed_family(),
+    spec("bulkhead", "key", Expression)
+        .not_a_setting()
+        .example("key = tenant.id"),
+    spec("bulkhead", "max_keys", Count)
+        .at_least(1)
+        .default("10000")
+        .example("max_keys = 10_000")
+        .of_a_keyed_family(),
+    spec("rate_limiter", "key", Expression)
+        .not_a_setting()
+        .example("key = tenant.id"),
+    spec("rate_limiter", "max_keys", Count)
+        .at_least(1)
+        .default("10000")
+        .example("max_keys = 10_000")
+        .of_a_keyed_family(),
     // Every kind.
     spec("*", "name", Text)
         .not_a_setting()

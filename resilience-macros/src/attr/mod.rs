@@ -52,6 +52,9 @@ pub enum Value {
     Bool(LitBool),
     /// A closure: `|e: &ApiError| e.is_transient()`, for the options that take a function.
     Closure(syn::ExprClosure),
+    /// A Rust expression, for the options that take one by their name (`key = tenant.id`):
+    /// everything up to the next top-level comma.
+    Expr(Box<syn::Expr>),
 }
 
 /// A numeric literal with the unit that follows it.
@@ -90,6 +93,7 @@ impl Value {
             Value::Str(s) => s.span(),
             Value::Bool(b) => b.span(),
             Value::Closure(c) => c.span(),
+            Value::Expr(e) => e.span(),
         }
     }
 
@@ -105,6 +109,7 @@ impl Value {
             Value::Str(_) => "a string",
             Value::Bool(_) => "a boolean",
             Value::Closure(_) => "a closure",
+            Value::Expr(_) => "an expression",
         }
     }
 
@@ -158,6 +163,10 @@ impl Parse for Arg {
                     format!("'{name}' needs a value after '='"),
                 ));
             }
+            if EXPRESSIONS.contains(&name.to_string().as_str()) {
+                let value = Value::Expr(Box::new(input.parse()?));
+                return Ok(Arg::Named { name, value });
+            }
             let value = input.parse()?;
             trailing(input, Some(&name), &value)?;
             Ok(Arg::Named { name, value })
@@ -168,6 +177,10 @@ impl Parse for Arg {
         }
     }
 }
+
+/// Options whose value is a Rust expression, parsed by their name as one (a constructor such
+/// as `exponential(..)` elsewhere stays what it is): the option table's `Expression`s.
+const EXPRESSIONS: &[&str] = &["key"];
 
 /// Options whose value is a function: written as its path (or a closure), never called.
 const CALLABLES: &[&str] = &[

@@ -8,9 +8,22 @@ use syn::Ident;
 use crate::kinds::Config;
 use crate::validate::Layer;
 
-/// The runtime type of the layer's policy (`::resilience::__private::Retry`), or `None` for a
-/// fallback, which holds no state.
+/// The runtime type of the layer's policy (`::resilience::__private::Retry`, or for a keyed
+/// one its family: `KeyedRateLimiter`), or `None` for a fallback, which holds no state.
 pub fn policy_type(private: &TokenStream, layer: &Layer, span: Span) -> Option<TokenStream> {
+    if layer.keyed {
+        return Some(match layer.config {
+            Config::CircuitBreaker(_) => quote_spanned!(span=> #private::KeyedCircuitBreaker),
+            Config::Bulkhead(_) => quote_spanned!(span=> #private::KeyedBulkhead),
+            Config::RateLimiter(_) => quote_spanned!(span=> #private::KeyedRateLimiter),
+            _ => return None,
+        });
+    }
+    kind_type(private, layer, span)
+}
+
+/// The runtime type of the layer's kind, whose builder makes its policy.
+fn kind_type(private: &TokenStream, layer: &Layer, span: Span) -> Option<TokenStream> {
     Some(match layer.config {
         Config::CircuitBreaker(_) => quote_spanned!(span=> #private::CircuitBreaker),
         Config::Retry(_) => quote_spanned!(span=> #private::Retry),
@@ -34,6 +47,11 @@ pub fn registration(
     at: Span,
     shared: bool,
 ) -> Option<TokenStream> {
+    // A keyed family is not listed in the registry yet: its children are reached through the
+    // family's own handle (`key`, `children`).
+    if layer.keyed {
+        return None;
+    }
     let variant = match layer.config {
         Config::CircuitBreaker(_) => quote!(CircuitBreaker),
         Config::Retry(_) => quote!(Retry),
@@ -77,12 +95,23 @@ pub fn policy_value(
     layer: &Layer,
     name: &TokenStream,
 ) -> Option<TokenStream> {
-    let ty = policy_type(private, layer, Span::call_site())?;
+    let ty = kind_type(private, layer, Span::call_site())?;
     let calls = layer.config.builder_calls(private)?;
     let message = format!(
         "invalid #[{}] configuration that the attribute did not catch; please report this as a bug",
         layer.kind.attr_name()
     );
+    // A family frees its children when dropped, so a `const` cannot match on a `Result` that
+    // holds one: the settings are checked in the match and the family built in its arm.
+    if let Some(keyed) = layer.config.keyed().filter(|_| layer.keyed) {
+        let family = keyed.builder_calls();
+        return Some(quote! {
+            match #ty::builder(#name) #calls #family .check() {
+                ::core::result::Result::Ok(checked) => checked.build(),
+                ::core::result::Result::Err(_) => ::core::panic!(#message),
+            }
+        });
+    }
     Some(quote! {
         match #ty::builder(#name) #calls .build() {
             ::core::result::Result::Ok(policy) => policy,

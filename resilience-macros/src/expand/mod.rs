@@ -210,6 +210,12 @@ struct Gen<'a> {
     /// The function's return type as a message shows it.
     ret_shown: String,
     statics: TokenStream,
+    /// The children of the keyed layers, looked up once per call before anything runs: one
+    /// `let` each.
+    lookups: TokenStream,
+    /// What `self` is called where the lookups run, when it was moved into a local there (the
+    /// `#[async_trait]` shape).
+    self_as: Option<Ident>,
 }
 
 impl Gen<'_> {
@@ -245,7 +251,12 @@ impl Gen<'_> {
     fn handle(&mut self, layer: &Layer, index: usize) -> TokenStream {
         let private = &self.private;
         if let Some(path) = &layer.shared {
-            let check = Ident::new(layer.kind.attr_name(), path.span());
+            let check = if layer.keyed {
+                format!("keyed_{}", layer.kind.attr_name())
+            } else {
+                layer.kind.attr_name().to_owned()
+            };
+            let check = Ident::new(&check, path.span());
             return quote_spanned!(path.span()=> #private::shared::#check(&#path));
         }
         let ident = format_ident!(
@@ -319,6 +330,59 @@ impl Gen<'_> {
     ) -> TokenStream {
         let private = self.private.clone();
         let handle = self.handle(layer, index);
+        // A keyed layer runs through the child of the call's key, looked up before the body.
+        let keyed = layer
+            .config
+            .keyed()
+            .and_then(|k| k.key.as_ref())
+            .filter(|_| layer.keyed);
+        let child = local("__resilience_child");
+        if let Some(key) = keyed {
+            let lookup = local(&format!("__resilience_key{index}"));
+            let mut key = key.clone();
+            if let Some(renamed) = &self.self_as {
+                let mut stmts = [syn::Stmt::Expr(key.clone(), None)];
+                func::rename_self(&mut stmts, renamed);
+                if let [syn::Stmt::Expr(renamed, None)] = stmts {
+                    key = renamed;
+                }
+            }
+            // Spanned at the key, so a key of the wrong type is reported there. A reference
+            // (`host: &str`) is looked up as what it points to.
+            let borrowed =
+                quote_spanned!(key.span()=> #private::key((&&#private::KeyExpr(&(#key))).key()));
+            self.lookups.extend(quote! {
+                let #lookup = {
+                    #[allow(unused_imports)]
+                    use #private::{KeyByDeref as _, KeyByValue as _};
+                    #handle.child(#borrowed)
+                };
+            });
+            let e = local("__resilience_rejection");
+            let call = self.wrap_call(layer, quote!(#child), inner, in_place);
+            return quote! {
+                async {
+                    match #private::keyed_child(&#lookup) {
+                        ::core::result::Result::Ok(#child) => #call.await,
+                        ::core::result::Result::Err(#e) => {
+                            ::core::result::Result::Err(#private::Failure::Rejected(#e))
+                        }
+                    }
+                }
+            };
+        }
+        self.wrap_call(layer, handle, inner, in_place)
+    }
+
+    /// `policy.call(inner)`, or what the kind calls instead, on the policy `handle`.
+    fn wrap_call(
+        &mut self,
+        layer: &Layer,
+        handle: TokenStream,
+        inner: TokenStream,
+        in_place: bool,
+    ) -> TokenStream {
+        let private = self.private.clone();
         match &layer.config {
             Config::CircuitBreaker(cb) if cb.record.is_some() || cb.ignore.is_some() => {
                 let e = local("__resilience_error");
@@ -543,6 +607,14 @@ fn generate(
         params: &params,
         ret_shown: func::tokens_to_text(quote!(#ret)),
         statics: TokenStream::new(),
+        lookups: TokenStream::new(),
+        self_as: match &shape {
+            Shape::AsyncTrait => receiver
+                .as_ref()
+                .and_then(|r| syn::parse2::<Ident>(r.binding.clone()).ok())
+                .filter(|i| i != "self"),
+            Shape::Async => None,
+        },
     };
     let fake_ret = if is_async { Some(ret) } else { None };
     let mut future = g.innermost(user_body, fake_ret);
@@ -582,7 +654,8 @@ fn generate(
         }
     };
     let statics = &g.statics;
-    let generated = quote!({ #(#prelude)* #statics #finish });
+    let lookups = &g.lookups;
+    let generated = quote!({ #(#prelude)* #statics #lookups #finish });
     match &shape {
         Shape::Async => body.stmts = vec![syn::Stmt::Expr(syn::Expr::Verbatim(generated), None)],
         Shape::AsyncTrait => {

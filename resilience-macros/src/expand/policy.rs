@@ -77,13 +77,19 @@ impl Parse for Decls {
     }
 }
 
-const TYPES: [&str; 5] = [
+const TYPES: [&str; 8] = [
     "CircuitBreaker",
     "Retry",
     "Timeout",
     "Bulkhead",
     "RateLimiter",
+    "KeyedCircuitBreaker",
+    "KeyedBulkhead",
+    "KeyedRateLimiter",
 ];
+
+/// The kinds a keyed family can be made of.
+const KEYABLE: [Kind; 3] = [Kind::CircuitBreaker, Kind::Bulkhead, Kind::RateLimiter];
 const CTORS: [&str; 5] = [
     "circuit_breaker",
     "retry",
@@ -107,9 +113,14 @@ pub fn policy(input: TokenStream) -> TokenStream {
             .last()
             .map(|s| s.ident.to_string())
             .unwrap_or_default();
-        let kind = Kind::ALL
-            .into_iter()
-            .find(|k| k.type_name() == ty_name && *k != Kind::Fallback);
+        // `KeyedRateLimiter`: a family of the kind, one per key.
+        let (keyed, kind_name) = match ty_name.strip_prefix("Keyed") {
+            Some(rest) => (true, rest),
+            None => (false, ty_name.as_str()),
+        };
+        let kind = Kind::ALL.into_iter().find(|k| {
+            k.type_name() == kind_name && *k != Kind::Fallback && (!keyed || KEYABLE.contains(k))
+        });
         if kind.is_none() {
             let hint = match did_you_mean(&ty_name, &TYPES) {
                 Some(s) => format!("did you mean '{s}'?"),
@@ -147,7 +158,7 @@ pub fn policy(input: TokenStream) -> TokenStream {
             out.extend(cx.finish().err().map(syn::Error::into_compile_error));
             continue;
         };
-        let layer = match parse_args(decl.args.clone()) {
+        let mut layer = match parse_args(decl.args.clone()) {
             Ok(args) if ctor_kind == Some(kind) => Some(validate::layer(
                 kind,
                 &args,
@@ -172,13 +183,18 @@ pub fn policy(input: TokenStream) -> TokenStream {
             None => LitStr::new(&decl.ident.to_string(), decl.ident.span()),
         };
         let name = quote!(#name);
+        if let Some(layer) = &mut layer {
+            layer.keyed = keyed;
+            keyed_rules(layer, &decl.ident, &mut cx);
+        }
         let ok = cx.is_ok();
         // With an error, the static is still declared (with a valid configuration) so its uses
         // type-check and only the real error shows.
-        let layer = match layer {
+        let mut layer = match layer {
             Some(layer) if ok => layer,
             _ => placeholder(kind),
         };
+        layer.keyed = keyed;
         let (Some(ty), Some(value)) = (
             builder::policy_type(&private, &layer, decl.ty.span()),
             builder::policy_value(&private, &layer, &name),
@@ -197,6 +213,36 @@ pub fn policy(input: TokenStream) -> TokenStream {
         out.extend(cx.finish().err().map(syn::Error::into_compile_error));
     }
     out
+}
+
+/// What the declared type says of the family options: `max_keys` and `idle` need a `Keyed*`
+/// type, and a keyed breaker cannot be `critical`.
+fn keyed_rules(layer: &Layer, ident: &Ident, cx: &mut Ctxt) {
+    let Some(options) = layer.config.keyed() else {
+        return;
+    };
+    let ty = layer.kind.type_name();
+    if !layer.keyed {
+        for (option, span) in [
+            ("max_keys", options.max_keys.map(|m| m.span)),
+            ("idle", options.idle.map(|i| i.span)),
+        ] {
+            if let Some(span) = span {
+                cx.error(
+                    span,
+                    format!(
+                        "'{option}' bounds a keyed family, one policy per key: declare {ident}: Keyed{ty}, or remove {option}"
+                    ),
+                );
+            }
+        }
+    }
+    if let crate::kinds::Config::CircuitBreaker(cb) = &layer.config
+        && layer.keyed
+        && let Some(critical) = cb.critical.filter(|c| c.value)
+    {
+        cx.error(critical.span, crate::kinds::CRITICAL_KEYED);
+    }
 }
 
 /// A valid configuration of `kind`, declared in place of one with errors.

@@ -13,11 +13,16 @@ pub struct Bulkhead {
     pub max: Option<Spanned<u32>>,
     pub queue: Option<Spanned<u32>>,
     pub wait: Option<Spanned<Nanos>>,
+    /// `key`, `max_keys`: one bulkhead per key.
+    pub keyed: Keyed,
 }
 
 impl Bulkhead {
     /// Takes option `key`, one of this kind's own, checked as the option table says.
     pub fn set(&mut self, key: &str, value: &Value, cx: &mut Ctxt) {
+        if self.keyed.set(KIND, key, value, cx) {
+            return;
+        }
         match key {
             "max" => self.max = in_range(count(value, key, cx), KIND, key, cx),
             "queue" => self.queue = in_range(count(value, key, cx), KIND, key, cx),
@@ -40,7 +45,8 @@ impl Bulkhead {
     }
 
     /// Options that cannot be used together, or only together.
-    pub fn combinations(&self, cx: &mut Ctxt) {
+    pub fn combinations(&self, site: Site, cx: &mut Ctxt) {
+        self.keyed.combinations(KIND, site, cx);
         if let Some(w) = &self.wait
             && self.queue.is_none_or(|q| q.value == 0)
         {

@@ -26,11 +26,16 @@ pub struct CircuitBreaker {
     pub record: Option<Callable>,
     /// Errors that count as neither success nor failure.
     pub ignore: Option<Callable>,
+    /// `key`, `max_keys`, `idle`: one breaker per key.
+    pub keyed: Keyed,
 }
 
 impl CircuitBreaker {
     /// Takes option `key`, one of this kind's own, checked as the option table says.
     pub fn set(&mut self, key: &str, value: &Value, cx: &mut Ctxt) {
+        if self.keyed.set(KIND, key, value, cx) {
+            return;
+        }
         match key {
             "threshold" => self.threshold = percent(value, key, cx),
             "failures" => self.failures = in_range(count(value, key, cx), KIND, key, cx),
@@ -53,7 +58,13 @@ impl CircuitBreaker {
     }
 
     /// Options that cannot be used together, or only together.
-    pub fn combinations(&self, cx: &mut Ctxt) {
+    pub fn combinations(&self, site: Site, cx: &mut Ctxt) {
+        self.keyed.combinations(KIND, site, cx);
+        if let (Some(critical), Some(_)) = (&self.critical, &self.keyed.key)
+            && critical.value
+        {
+            cx.error(critical.span, super::keyed::CRITICAL_KEYED);
+        }
         if let (Some(_), Some(failures)) = (&self.threshold, &self.failures) {
             cx.error(failures.span, "'failures' and 'threshold' cannot be used together: a breaker trips on a failure rate (threshold = 50%) or on consecutive failures (failures = 5), not both");
         }

@@ -6,6 +6,7 @@
 
 mod bulkhead;
 mod circuit_breaker;
+mod keyed;
 mod prelude;
 mod rate_limiter;
 mod retry;
@@ -13,6 +14,7 @@ mod timeout;
 
 pub use bulkhead::Bulkhead;
 pub use circuit_breaker::CircuitBreaker;
+pub use keyed::{CRITICAL_KEYED, Keyed};
 pub use rate_limiter::RateLimiter;
 pub use retry::Retry;
 pub use timeout::Timeout;
@@ -72,14 +74,24 @@ impl Config {
     }
 
     /// Reports options that cannot be used together, or only together.
-    pub fn combinations(&self, cx: &mut Ctxt) {
+    pub fn combinations(&self, site: Site, cx: &mut Ctxt) {
         match self {
-            Config::CircuitBreaker(c) => c.combinations(cx),
+            Config::CircuitBreaker(c) => c.combinations(site, cx),
             Config::Retry(c) => c.combinations(cx),
             Config::Timeout(c) => c.combinations(cx),
-            Config::Bulkhead(c) => c.combinations(cx),
-            Config::RateLimiter(c) => c.combinations(cx),
+            Config::Bulkhead(c) => c.combinations(site, cx),
+            Config::RateLimiter(c) => c.combinations(site, cx),
             Config::Fallback => {}
+        }
+    }
+
+    /// The options of a keyed family, for the kinds that can be keyed.
+    pub fn keyed(&self) -> Option<&Keyed> {
+        match self {
+            Config::CircuitBreaker(c) => Some(&c.keyed),
+            Config::Bulkhead(c) => Some(&c.keyed),
+            Config::RateLimiter(c) => Some(&c.keyed),
+            Config::Retry(_) | Config::Timeout(_) | Config::Fallback => None,
         }
     }
 

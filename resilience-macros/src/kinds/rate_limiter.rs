@@ -13,11 +13,16 @@ pub struct RateLimiter {
     pub rate: Option<Spanned<Rate>>,
     pub burst: Option<Spanned<u32>>,
     pub wait: Option<Spanned<Nanos>>,
+    /// `key`, `max_keys`: one limiter per key.
+    pub keyed: Keyed,
 }
 
 impl RateLimiter {
     /// Takes option `key`, one of this kind's own, checked as the option table says.
     pub fn set(&mut self, key: &str, value: &Value, cx: &mut Ctxt) {
+        if self.keyed.set(KIND, key, value, cx) {
+            return;
+        }
         match key {
             "burst" => self.burst = in_range(count(value, key, cx), KIND, key, cx),
             "wait" => self.wait = duration(value, key, cx),
@@ -39,8 +44,8 @@ impl RateLimiter {
     }
 
     /// Options that cannot be used together, or only together.
-    pub fn combinations(&self, cx: &mut Ctxt) {
-        let _ = cx;
+    pub fn combinations(&self, site: Site, cx: &mut Ctxt) {
+        self.keyed.combinations(KIND, site, cx);
     }
 
     /// The builder calls that set the options given; the builder holds the defaults.

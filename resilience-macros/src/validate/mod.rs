@@ -37,6 +37,9 @@ pub struct Layer {
     pub krate: Option<Path>,
     /// The kind's own options.
     pub config: Config,
+    /// Whether it is a keyed family: `key` given on a function, or a `Keyed*` declared in
+    /// `policy!`.
+    pub keyed: bool,
 }
 
 /// Validates the arguments of one attribute (or one `policy!` constructor) into a [`Layer`].
@@ -48,6 +51,7 @@ pub fn layer(kind: Kind, args: &Args, span: Span, site: Site, cx: &mut Ctxt) -> 
         fallback: None,
         krate: None,
         config: Config::new(kind),
+        keyed: false,
     };
     let mut positional_seen = false;
     // An unknown option may be the required one misspelt: asking for it again would be a
@@ -107,11 +111,19 @@ pub fn layer(kind: Kind, args: &Args, span: Span, site: Site, cx: &mut Ctxt) -> 
                     && use_site_only(&key)
                     && key != "crate"
                 {
-                    cx.error(name.span(), format!(
-                        "'{key}' depends on the function's error type, so it is given where {decl} is used: #[{}({decl}, {})]",
-                        kind.attr_name(),
-                        example(&key)
-                    ));
+                    let why = if key == "key" {
+                        "is an expression over the function's parameters"
+                    } else {
+                        "depends on the function's error type"
+                    };
+                    cx.error(
+                        name.span(),
+                        format!(
+                            "'{key}' {why}, so it is given where {decl} is used: #[{}({decl}, {})]",
+                            kind.attr_name(),
+                            example(&key)
+                        ),
+                    );
                     continue;
                 }
                 if !use_site_only(&key) {
@@ -122,6 +134,7 @@ pub fn layer(kind: Kind, args: &Args, span: Span, site: Site, cx: &mut Ctxt) -> 
         }
     }
 
+    layer.keyed = layer.config.keyed().is_some_and(|k| k.key.is_some());
     if let Some(path) = &layer.shared {
         let shown = path_to_string(path);
         for (key, span) in &numeric_beside_shared {
@@ -134,7 +147,7 @@ pub fn layer(kind: Kind, args: &Args, span: Span, site: Site, cx: &mut Ctxt) -> 
         if !positional_seen && !unknown_seen && !seen.contains_key("max") {
             required(&layer, span, site, cx);
         }
-        combinations(&layer, cx);
+        combinations(&layer, site, cx);
     }
     layer
 }
@@ -242,6 +255,6 @@ fn required(layer: &Layer, span: Span, site: Site, cx: &mut Ctxt) {
 
 /// Options that cannot be used together, or only together (tokio-macros' `build()` step):
 /// each kind's (`crate::kinds`).
-fn combinations(layer: &Layer, cx: &mut Ctxt) {
-    layer.config.combinations(cx);
+fn combinations(layer: &Layer, site: Site, cx: &mut Ctxt) {
+    layer.config.combinations(site, cx);
 }

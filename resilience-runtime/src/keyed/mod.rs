@@ -369,14 +369,15 @@ impl<P: Keyable> Keyed<P> {
         child.child.policy.call(fut).await
     }
 
-    /// The child for `key`: the one held, or a new one. The path every call takes.
+    /// The child for `key`: the one held, or a new one (what [`call`](Self::call) runs
+    /// through). A handle held keeps the child from eviction.
     ///
     /// # Errors
     ///
     /// [`ErrorKind::KeyLimit`] when `key` has no child, the family is full, and no child can
     /// be evicted.
     #[inline]
-    pub(crate) fn child<Q>(&self, key: &Q) -> Result<ChildHandle<P>, Error>
+    pub fn child<Q>(&self, key: &Q) -> Result<ChildHandle<P>, Error>
     where
         Q: Hash + Eq + ToOwned + ?Sized,
         Q::Owned: Borrow<Q> + Hash + Eq + fmt::Display + Send + Sync + 'static,
