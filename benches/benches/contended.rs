@@ -5,7 +5,7 @@ use std::num::NonZeroU32;
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use resilience::{Bulkhead, CircuitBreaker, Failure, RateLimiter, State};
+use resilience::{Bulkhead, CircuitBreaker, Failure, KeyedRateLimiter, RateLimiter, State};
 use resilience_benches::{
     CountingAllocator, UNREACHABLE_RATE, bench_two_threads, failing_op, group, op,
 };
@@ -33,6 +33,16 @@ static BREAKER: CircuitBreaker =
     match CircuitBreaker::builder("bench/shared_circuit_breaker").build() {
         Ok(breaker) => breaker,
         Err(_) => panic!("invalid circuit breaker"),
+    };
+
+static KEYED_RATE_LIMITER: KeyedRateLimiter =
+    match RateLimiter::builder("bench/shared_keyed_rate_limiter")
+        .rate(UNREACHABLE_RATE, Duration::from_secs(1))
+        .keyed()
+        .check()
+    {
+        Ok(checked) => checked.build(),
+        Err(_) => panic!("invalid rate limiter"),
     };
 
 const HOUR: Duration = Duration::from_secs(3600);
@@ -167,6 +177,43 @@ fn rate_limiter(c: &mut Criterion) {
     g.inner.finish();
 }
 
+/// Two threads on one keyed limiter: each on its own tenant (no state shared but the map),
+/// and both on the same tenant (one child's state shared); ours and governor's `check_key`.
+fn keyed_rate_limiter(c: &mut Criterion) {
+    use governor::Quota;
+    use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+    static THREAD: AtomicU64 = AtomicU64::new(0);
+    let own_tenant = || format!("tenant-{}", THREAD.fetch_add(1, Relaxed) % 2);
+    let mut g = group(c, "two_threads_keyed_rate_limiter");
+    bench_two_threads!(&mut g, "ours_distinct_keys", |key = own_tenant(), i| {
+        KEYED_RATE_LIMITER
+            .call(key.as_str(), async { Ok::<_, Failure<_>>(op(i).await?) })
+            .await
+    });
+    bench_two_threads!(&mut g, "ours_same_key", |_unused = (), i| {
+        KEYED_RATE_LIMITER
+            .call("shared-tenant", async { Ok::<_, Failure<_>>(op(i).await?) })
+            .await
+    });
+    let rate = NonZeroU32::new(UNREACHABLE_RATE).expect("non-zero rate");
+    let governor = governor::RateLimiter::keyed(Quota::per_second(rate));
+    bench_two_threads!(&mut g, "governor_distinct_keys", |key = own_tenant(), i| {
+        match governor.check_key(&key) {
+            Ok(()) => op(i).await,
+            Err(_) => Err(resilience_benches::OpError),
+        }
+    });
+    let shared = String::from("shared-tenant");
+    bench_two_threads!(&mut g, "governor_same_key", |_unused = (), i| {
+        match governor.check_key(&shared) {
+            Ok(()) => op(i).await,
+            Err(_) => Err(resilience_benches::OpError),
+        }
+    });
+    g.inner.finish();
+}
+
 fn stack(c: &mut Criterion) {
     let mut g = group(c, "two_threads_stack");
     bench_two_threads!(&mut g, "ours_attribute", |_unused = (), i| {
@@ -183,6 +230,7 @@ fn stack(c: &mut Criterion) {
 criterion_group! {
     name = benches;
     config = resilience_benches::criterion();
-    targets = bare, circuit_breaker, open_breaker, bulkhead, rate_limiter, stack
+    targets = bare, circuit_breaker, open_breaker, bulkhead, rate_limiter, keyed_rate_limiter,
+        stack
 }
 criterion_main!(benches);

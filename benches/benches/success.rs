@@ -8,7 +8,9 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use resilience::{Backoff, Bulkhead, CircuitBreaker, Failure, RateLimiter, Retry, Timeout};
+use resilience::{
+    Backoff, Bulkhead, CircuitBreaker, Failure, KeyedRateLimiter, RateLimiter, Retry, Timeout,
+};
 use resilience_benches::{
     CountingAllocator, OpError, UNREACHABLE_RATE, attributed, bench_calls, group, op, runtime,
 };
@@ -29,6 +31,15 @@ static RATE_LIMITER: RateLimiter = match RateLimiter::builder("bench/rate_limite
     .build()
 {
     Ok(limiter) => limiter,
+    Err(_) => panic!("invalid rate limiter"),
+};
+
+static KEYED_RATE_LIMITER: KeyedRateLimiter = match RateLimiter::builder("bench/keyed")
+    .rate(UNREACHABLE_RATE, Duration::from_secs(1))
+    .keyed()
+    .check()
+{
+    Ok(checked) => checked.build(),
     Err(_) => panic!("invalid rate limiter"),
 };
 
@@ -243,6 +254,33 @@ fn rate_limiter(c: &mut Criterion) {
     g.inner.finish();
 }
 
+/// A rate limiter per key, on a key whose child exists: ours (through the runtime API and the
+/// attribute) and governor's keyed limiter (`check_key`, its own `DashMap` store), each over
+/// 1,000 tenants' keys, cycled. The unkeyed rows of `rate_limiter` are the baseline.
+fn keyed_rate_limiter(c: &mut Criterion) {
+    use governor::Quota;
+
+    let rt = runtime();
+    let mut g = group(c, "keyed_rate_limiter");
+    let tenants: Vec<String> = (0..1000).map(|t| format!("tenant-{t}")).collect();
+    let key = |i: u64| tenants[(i % 1000) as usize].as_str();
+    bench_calls!(&mut g, &rt, "ours_api", |i| KEYED_RATE_LIMITER
+        .call(key(i), async { Ok::<_, Failure<OpError>>(op(i).await?) })
+        .await);
+    bench_calls!(&mut g, &rt, "ours_attribute", |i| {
+        attributed::keyed_rate_limiter(key(i), i).await
+    });
+    let rate = NonZeroU32::new(UNREACHABLE_RATE).expect("non-zero rate");
+    let governor = governor::RateLimiter::keyed(Quota::per_second(rate));
+    bench_calls!(&mut g, &rt, "governor_check_key", |i| match governor
+        .check_key(&tenants[(i % 1000) as usize])
+    {
+        Ok(()) => op(i).await,
+        Err(_) => Err(OpError),
+    });
+    g.inner.finish();
+}
+
 /// All five, in the recommended order: retry, circuit breaker, rate limiter, timeout, bulkhead.
 /// The peers' stack is tower-resilience's five layers in the same order.
 fn stack(c: &mut Criterion) {
@@ -264,6 +302,7 @@ fn stack(c: &mut Criterion) {
 criterion_group! {
     name = benches;
     config = resilience_benches::criterion();
-    targets = bare, circuit_breaker, circuit_breaker_options, retry, timeout, bulkhead, rate_limiter, stack
+    targets = bare, circuit_breaker, circuit_breaker_options, retry, timeout, bulkhead, rate_limiter,
+        keyed_rate_limiter, stack
 }
 criterion_main!(benches);

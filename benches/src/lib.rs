@@ -138,6 +138,12 @@ pub mod attributed {
         op(x).await
     }
 
+    /// Under a rate limiter per tenant, keyed by the tenant: one per key, none reachable.
+    #[resilience::rate_limiter(1000000000/s, key = tenant)]
+    pub async fn keyed_rate_limiter(tenant: &str, x: u64) -> Result<u64, OpError> {
+        op(x).await
+    }
+
     /// Under all five, in the recommended order.
     #[resilience::retry]
     #[resilience::circuit_breaker]

@@ -113,7 +113,7 @@ fn save(criterion_dir: Option<&str>) {
 
     // Criterion runs the bench binaries in alphabetical order; the table reads better from the
     // single-thread success path outwards.
-    const GROUP_ORDER: [&str; 15] = [
+    const GROUP_ORDER: [&str; 17] = [
         "bare",
         "circuit_breaker",
         "circuit_breaker_options",
@@ -121,6 +121,7 @@ fn save(criterion_dir: Option<&str>) {
         "timeout",
         "bulkhead",
         "rate_limiter",
+        "keyed_rate_limiter",
         "stack",
         "open_breaker",
         "retry_two_failures",
@@ -129,6 +130,7 @@ fn save(criterion_dir: Option<&str>) {
         "two_threads_open_breaker",
         "two_threads_stack",
         "two_threads_bulkhead",
+        "two_threads_keyed_rate_limiter",
     ];
     order.sort_by_key(|id| {
         let group = id.split_once('/').map_or(id.as_str(), |(g, _)| g);
@@ -236,6 +238,12 @@ fn print_table(files: &[String]) {
             "bulkhead" => {
                 let t = overhead("bulkhead/tokio_semaphore", "bare/async_fn")?;
                 Some((t, format!("<= tokio try_acquire ({t:.1} ns)")))
+            }
+            // Within 1.5 times governor's keyed limiter, as an overhead over a bare call.
+            "keyed_rate_limiter" => {
+                let t =
+                    1.5 * ns_of("keyed_rate_limiter/governor_check_key")? - ns_of("bare/async_fn")?;
+                Some((t, format!("<= 1.5 x governor check_key ({t:.1} ns)")))
             }
             "rate_limiter" => {
                 let t = overhead("rate_limiter/governor_check", "bare/async_fn")?
