@@ -173,3 +173,77 @@ async fn a_method_is_keyed_by_its_receiver() {
     tokio::time::sleep(Duration::from_secs(1)).await;
     a.ping().await.unwrap();
 }
+
+resilience::policy! {
+    /// A family the registry tests below read and change.
+    static REG_TENANTS: KeyedRateLimiter = rate_limiter(10/s, max_keys = 100);
+    /// A family of breakers the health test below opens one child of.
+    static REG_HOSTS: KeyedCircuitBreaker = circuit_breaker(failures = 1, open = 1m);
+}
+
+#[rate_limiter(REG_TENANTS, key = tenant)]
+async fn reg_call(tenant: &str) -> Result<(), ApiError> {
+    Ok(())
+}
+
+#[circuit_breaker(REG_HOSTS, key = host)]
+async fn reg_fetch(host: &str, fail: bool) -> Result<(), ApiError> {
+    if fail { Err(ApiError::Down) } else { Ok(()) }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_family_is_one_registry_entry_whose_children_are_reached_by_key() {
+    use resilience::registry;
+    reg_call("acme").await.unwrap();
+    reg_call("globex").await.unwrap();
+    let family = registry::keyed_rate_limiter("REG_TENANTS").unwrap();
+    assert_eq!(family.key("acme").unwrap().available(), 9);
+    // Asked for as a plain limiter, the error says what it is.
+    let e = registry::rate_limiter("REG_TENANTS").unwrap_err();
+    assert!(e.to_string().contains("keyed family"), "{e}");
+
+    let snapshot = registry::snapshot();
+    let row = snapshot.get("REG_TENANTS").unwrap();
+    assert_eq!(row.keys(), Some(2));
+    assert_eq!(row.setting("rate"), Some("10/s"));
+    assert_eq!(row.setting("max_keys"), Some("100"));
+
+    // A change by key reconfigures every child, now and later.
+    registry::set("REG_TENANTS", "rate", "20/s").unwrap();
+    assert_eq!(family.key("acme").unwrap().burst(), 20);
+    reg_call("initech").await.unwrap();
+    assert_eq!(family.key("initech").unwrap().burst(), 20);
+    registry::set("REG_TENANTS", "max_keys", "500").unwrap();
+    assert_eq!(family.max_keys(), 500);
+    // A wrong value changes nothing.
+    assert!(registry::set("REG_TENANTS", "max_keys", "0").is_err());
+    assert!(registry::set("REG_TENANTS", "rate", "0/s").is_err());
+    assert_eq!(family.max_keys(), 500);
+    assert_eq!(family.key("acme").unwrap().rate().0, 20);
+}
+
+#[tokio::test(start_paused = true)]
+async fn one_keys_open_breaker_makes_health_degraded_never_down() {
+    use resilience::registry;
+    assert!(reg_fetch("down.example.com", true).await.is_err());
+    reg_fetch("up.example.com", false).await.unwrap();
+    let health = registry::health();
+    let reason = health
+        .reasons
+        .iter()
+        .find(|r| r.policy == "REG_HOSTS")
+        .unwrap();
+    assert_eq!(reason.status, registry::Status::Degraded);
+    assert!(health.is_ready());
+    let e = registry::set("REG_HOSTS", "critical", "true").unwrap_err();
+    assert!(e.to_string().contains("keyed breaker"), "{e}");
+    let hosts = registry::keyed_circuit_breaker("REG_HOSTS").unwrap();
+    assert_eq!(hosts.metrics().tripped, Some(1));
+    hosts.key("down.example.com").unwrap().reset();
+    assert!(
+        registry::health()
+            .reasons
+            .iter()
+            .all(|r| r.policy != "REG_HOSTS")
+    );
+}

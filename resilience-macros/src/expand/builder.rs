@@ -47,12 +47,10 @@ pub fn registration(
     at: Span,
     shared: bool,
 ) -> Option<TokenStream> {
-    // A keyed family is not listed in the registry yet: its children are reached through the
-    // family's own handle (`key`, `children`).
-    if layer.keyed {
-        return None;
-    }
     let variant = match layer.config {
+        Config::CircuitBreaker(_) if layer.keyed => quote!(KeyedCircuitBreaker),
+        Config::Bulkhead(_) if layer.keyed => quote!(KeyedBulkhead),
+        Config::RateLimiter(_) if layer.keyed => quote!(KeyedRateLimiter),
         Config::CircuitBreaker(_) => quote!(CircuitBreaker),
         Config::Retry(_) => quote!(Retry),
         Config::Timeout(_) => quote!(Timeout),

@@ -3,6 +3,7 @@
 use super::{Bulkhead, BulkheadBuilder};
 use crate::error::{ConfigError, Failure};
 use crate::keyed::{Checked, Keyable, Keyed, KeyedBuilder, private};
+use crate::kind::PolicyKind;
 use crate::name::Name;
 
 /// A bulkhead per key (per tenant or downstream host), in bounded memory: see
@@ -45,6 +46,8 @@ impl Keyable for Bulkhead {
     {
         Bulkhead::call(self, fut)
     }
+
+    const KIND: PolicyKind = PolicyKind::Bulkhead;
 
     fn name_of(&self) -> &Name {
         &self.name

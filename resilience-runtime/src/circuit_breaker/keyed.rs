@@ -7,6 +7,7 @@ use std::hash::Hash;
 use super::{CircuitBreaker, CircuitBreakerBuilder, Classification, State};
 use crate::error::{ConfigError, Failure};
 use crate::keyed::{Checked, Keyable, Keyed, KeyedBuilder, private};
+use crate::kind::PolicyKind;
 use crate::name::Name;
 
 /// A circuit breaker per key (per downstream host or shard), in bounded memory: see
@@ -52,6 +53,12 @@ impl Keyable for CircuitBreaker {
         CircuitBreaker::call(self, fut)
     }
 
+    const KIND: PolicyKind = PolicyKind::CircuitBreaker;
+
+    fn tripped(&self) -> bool {
+        self.state() != State::Closed
+    }
+
     fn name_of(&self) -> &Name {
         self.core.name()
     }
@@ -93,8 +100,7 @@ impl KeyedBuilder<CircuitBreaker> {
             return Err(ConfigError::new(
                 self.settings.name,
                 "critical",
-                "cannot be set on a keyed breaker: one key's open breaker makes health \
-                 degraded, never down; remove critical",
+                crate::keyed::CRITICAL_KEYED,
             ));
         }
         self.checked(self.settings.name)

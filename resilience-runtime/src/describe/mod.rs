@@ -124,6 +124,7 @@ pub(crate) struct Figures {
     pub(crate) in_use: Option<u32>,
     pub(crate) queued: Option<u64>,
     pub(crate) available: Option<u32>,
+    pub(crate) keys: Option<usize>,
 }
 
 /// A kind's counters, as the [`Figures`] every kind shares. Implemented by each kind's metrics

@@ -63,6 +63,7 @@
 //! child made after takes them.
 
 mod key;
+mod registered;
 
 use std::borrow::Borrow;
 use std::fmt;
@@ -75,7 +76,11 @@ use self::key::{AnyKey, Probe};
 use crate::clock::Clock;
 use crate::error::{ConfigError, Error, ErrorKind, Failure};
 use crate::key::KeyId;
+use crate::kind::PolicyKind;
 use crate::name::Name;
+
+/// Why a keyed breaker is never `critical`: the same words as the attribute's.
+pub(crate) const CRITICAL_KEYED: &str = "cannot be set on a keyed breaker: one key's open breaker makes health degraded, never down; remove critical";
 
 /// How many children a family holds at most, unless told otherwise.
 pub const DEFAULT_MAX_KEYS: usize = 10_000;
@@ -124,6 +129,17 @@ pub trait Keyable: Sized + Send + Sync + 'static + private::Sealed {
     /// The child's name as built and reported.
     #[doc(hidden)]
     fn name_of(&self) -> &Name;
+
+    /// The kind.
+    #[doc(hidden)]
+    const KIND: PolicyKind;
+
+    /// Whether the child keeps a caller out now (an open, half-open or forced breaker): what
+    /// makes the family's health degraded.
+    #[doc(hidden)]
+    fn tripped(&self) -> bool {
+        false
+    }
 
     /// Runs `fut` through the child, as the kind's own `call`.
     #[doc(hidden)]
@@ -196,6 +212,9 @@ pub struct KeyedMetrics {
     /// Calls under a new key refused because the family was full and nothing could be
     /// evicted ([`ErrorKind::KeyLimit`]).
     pub overflows: u64,
+    /// For a family of breakers, the children that keep their key's calls out now (open,
+    /// half-open or forced); `None` for the other kinds.
+    pub tripped: Option<usize>,
 }
 
 /// A child of a family, held: its policy, for snapshots and control. The family may evict it
@@ -265,13 +284,23 @@ impl<P: Keyable> Keyed<P> {
         *lock(&self.settings)
     }
 
-    /// Its counters.
+    /// Its counters. For a family of breakers, reads every child's state (`tripped`).
     pub fn metrics(&self) -> KeyedMetrics {
+        let tripped = (P::KIND == PolicyKind::CircuitBreaker).then(|| {
+            self.children.get().map_or(0, |children| {
+                children
+                    .pin()
+                    .iter()
+                    .filter(|(_, child)| child.policy.tripped())
+                    .count()
+            })
+        });
         KeyedMetrics {
             keys: self.live.load(Relaxed),
             max_keys: self.max_keys(),
             evictions: self.evictions.load(Relaxed),
             overflows: self.overflows.load(Relaxed),
+            tripped,
         }
     }
 

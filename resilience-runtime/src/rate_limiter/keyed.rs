@@ -3,6 +3,7 @@
 use super::{RateLimiter, RateLimiterBuilder};
 use crate::error::{ConfigError, Failure};
 use crate::keyed::{Checked, Keyable, Keyed, KeyedBuilder, private};
+use crate::kind::PolicyKind;
 use crate::name::Name;
 
 /// A rate limiter per key (per tenant, user or API key), in bounded memory: see
@@ -68,6 +69,8 @@ impl Keyable for RateLimiter {
     {
         RateLimiter::call(self, fut)
     }
+
+    const KIND: PolicyKind = PolicyKind::RateLimiter;
 
     fn name_of(&self) -> &Name {
         &self.name

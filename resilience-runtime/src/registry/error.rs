@@ -121,6 +121,23 @@ impl RegistryError {
         e
     }
 
+    /// `name` is a keyed family (or is not) where the other was asked for.
+    pub(crate) fn keyed_or_not(name: &str, kind: PolicyKind, keyed: bool) -> Self {
+        let message = if keyed {
+            format!(
+                "`{name}` is a keyed family of {kind}s, one per key: reach it with \
+                 registry::keyed_{kind}(\"{name}\"), and a child with .key(..)"
+            )
+        } else {
+            format!(
+                "`{name}` is a {kind} of its own, not a keyed family: registry::{kind}(\"{name}\")"
+            )
+        };
+        let mut e = RegistryError::new(RegistryErrorKind::WrongKind, message);
+        e.0.policy = Some(name.to_owned());
+        e
+    }
+
     pub(crate) fn unknown_setting(name: &str, kind: PolicyKind, key: &str, keys: &[&str]) -> Self {
         let suggestions = close_matches(key, keys.iter().copied());
         let foreign = resilience_syntax::foreign::lookup(kind.as_str(), key);

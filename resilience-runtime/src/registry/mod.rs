@@ -83,8 +83,9 @@ use crate::event::PolicyKind;
 pub use crate::event::{Event, Subscription, subscribe};
 use crate::name::{self as names, Name};
 use crate::{
-    Bulkhead, BulkheadMetrics, CircuitBreaker, CircuitBreakerMetrics, RateLimiter,
-    RateLimiterMetrics, Retry, RetryMetrics, Timeout, TimeoutMetrics,
+    Bulkhead, BulkheadMetrics, CircuitBreaker, CircuitBreakerMetrics, KeyedBulkhead,
+    KeyedCircuitBreaker, KeyedMetrics, KeyedRateLimiter, RateLimiter, RateLimiterMetrics, Retry,
+    RetryMetrics, Timeout, TimeoutMetrics,
 };
 
 /// The kinds of policy the registry lists, one line each: the variant, the policy's type and
@@ -144,6 +145,12 @@ kinds! {
         "A bulkhead.", "A bulkhead's occupancy and counters.";
     RateLimiter(RateLimiter, RateLimiterMetrics):
         "A rate limiter.", "A rate limiter's counters and available permits.";
+    KeyedCircuitBreaker(KeyedCircuitBreaker, KeyedMetrics):
+        "A family of circuit breakers, one per key.", "A keyed family's keys, evictions and overflows.";
+    KeyedBulkhead(KeyedBulkhead, KeyedMetrics):
+        "A family of bulkheads, one per key.", "A keyed family's keys, evictions and overflows.";
+    KeyedRateLimiter(KeyedRateLimiter, KeyedMetrics):
+        "A family of rate limiters, one per key.", "A keyed family's keys, evictions and overflows.";
 }
 
 impl Policy {
@@ -376,17 +383,18 @@ fn get_kind(name: &str, kind: PolicyKind) -> Result<Policy, RegistryError> {
 }
 
 macro_rules! getter {
-    ($(#[$doc:meta])* $fn:ident, $variant:ident, $ty:ty) => {
+    ($(#[$doc:meta])* $fn:ident, $variant:ident, $ty:ty, $kind:ident, $keyed:literal) => {
         $(#[$doc])*
         ///
         /// # Errors
         ///
         /// When no policy of this kind has that name (the error lists the close matches), or
-        /// the policy of that name is of another kind.
+        /// the policy of that name is of another kind, or keyed where this is not (or the
+        /// other way round).
         pub fn $fn(name: &str) -> Result<&'static $ty, RegistryError> {
-            match get_kind(name, PolicyKind::$variant)? {
+            match get_kind(name, PolicyKind::$kind)? {
                 Policy::$variant(p) => Ok(p),
-                other => Err(RegistryError::wrong_kind(name, PolicyKind::$variant, other.kind())),
+                _ => Err(RegistryError::keyed_or_not(name, PolicyKind::$kind, !$keyed)),
             }
         }
     };
@@ -395,23 +403,37 @@ macro_rules! getter {
 getter!(
     /// The circuit breaker registered as `name`: to force it open, close, disable or reset it,
     /// or change its settings (`set_threshold`, `set_open`, ...).
-    circuit_breaker, CircuitBreaker, CircuitBreaker
+    circuit_breaker, CircuitBreaker, CircuitBreaker, CircuitBreaker, false
 );
 getter!(
     /// The retry policy registered as `name` (`set_attempts`, `set_backoff`, ...).
-    retry, Retry, Retry
+    retry, Retry, Retry, Retry, false
 );
 getter!(
     /// The timeout registered as `name` (`set_duration`).
-    timeout, Timeout, Timeout
+    timeout, Timeout, Timeout, Timeout, false
 );
 getter!(
     /// The bulkhead registered as `name` (`set_max`, `set_wait`).
-    bulkhead, Bulkhead, Bulkhead
+    bulkhead, Bulkhead, Bulkhead, Bulkhead, false
 );
 getter!(
     /// The rate limiter registered as `name` (`set_rate`, `set_wait`).
-    rate_limiter, RateLimiter, RateLimiter
+    rate_limiter, RateLimiter, RateLimiter, RateLimiter, false
+);
+getter!(
+    /// The family of circuit breakers registered as `name`: its children by key
+    /// (`key("api.example.com")`), its settings, its counters.
+    keyed_circuit_breaker, KeyedCircuitBreaker, KeyedCircuitBreaker, CircuitBreaker, true
+);
+getter!(
+    /// The family of bulkheads registered as `name`: its children by key, its settings.
+    keyed_bulkhead, KeyedBulkhead, KeyedBulkhead, Bulkhead, true
+);
+getter!(
+    /// The family of rate limiters registered as `name`: its children by key
+    /// (`key("acme")`), its settings, its counters.
+    keyed_rate_limiter, KeyedRateLimiter, KeyedRateLimiter, RateLimiter, true
 );
 
 /// The state, settings and counters of every policy, sorted by name. `Display` prints it as a

@@ -48,7 +48,12 @@ impl PolicySnapshot {
             .map(|(_, v)| v.as_str())
     }
 
-    /// A breaker's state.
+    /// How many children a keyed family holds.
+    pub fn keys(&self) -> Option<usize> {
+        self.figures.keys
+    }
+
+    /// A breaker's state (a keyed family of breakers: open while one of its children is).
     pub fn state(&self) -> Option<State> {
         self.figures.state
     }
