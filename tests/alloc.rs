@@ -158,3 +158,81 @@ fn rate_limiter_api_allocates_nothing() {
     });
     assert_eq!(allocs, 0);
 }
+
+// Keyed families: a call under a key whose child exists allocates nothing, and a child costs a
+// bounded, documented number of bytes.
+
+#[resilience::rate_limiter(1000000000/s, key = tenant)]
+async fn per_tenant(tenant: &str, x: u64) -> Result<u64, OpError> {
+    op(x).await
+}
+
+#[test]
+fn a_call_under_a_key_whose_child_exists_allocates_nothing() {
+    let tenants = ["acme", "globex", "initech"];
+    // The warm-up calls make the three children; the counted calls find them.
+    assert_eq!(
+        allocations_in_calls(|i| per_tenant(tenants[(i % 3) as usize], i)),
+        0
+    );
+}
+
+/// Bytes held per child of a family of `P`, measured over 10,000 keys (`u64`, so the key
+/// itself adds 8 bytes and no text): the child, the map's entry, the key's name for reports.
+fn bytes_per_key<P: resilience::keyed::Keyable>(family: resilience::KeyedBuilder<P>) -> i64
+where
+    resilience::KeyedBuilder<P>: Build<P>,
+{
+    const KEYS: u64 = 10_000;
+    let family = family.max_keys(KEYS as usize + 1).build_family();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .expect("a current-thread runtime builds");
+    rt.block_on(async {
+        // The map's first table and the clock, made once.
+        let _ = family.child(&u64::MAX);
+        // Held, so no sweep evicts them (a child never called is at rest).
+        let mut held = Vec::with_capacity(KEYS as usize);
+        let before = resilience_counting_alloc::live_bytes();
+        for key in 0..KEYS {
+            held.push(family.child(&key).expect("room for every key"));
+        }
+        let bytes = (resilience_counting_alloc::live_bytes() - before) / KEYS as i64;
+        assert!(family.metrics().keys >= KEYS as usize);
+        bytes
+    })
+}
+
+/// The kind's `build`, for [`bytes_per_key`].
+trait Build<P: resilience::keyed::Keyable> {
+    fn build_family(self) -> resilience::Keyed<P>;
+}
+
+macro_rules! build {
+    ($($kind:ident),*) => {$(
+        impl Build<resilience::$kind> for resilience::KeyedBuilder<resilience::$kind> {
+            fn build_family(self) -> resilience::Keyed<resilience::$kind> {
+                self.build().expect("valid settings")
+            }
+        }
+    )*};
+}
+build!(RateLimiter, Bulkhead, CircuitBreaker);
+
+#[test]
+fn memory_per_key_is_bounded() {
+    let limiter = bytes_per_key(
+        RateLimiter::builder("alloc/keyed_limiter")
+            .rate(100, Duration::from_secs(1))
+            .keyed(),
+    );
+    let bulkhead = bytes_per_key(Bulkhead::builder("alloc/keyed_bulkhead").max(10).keyed());
+    let breaker = bytes_per_key(resilience::CircuitBreaker::builder("alloc/keyed_breaker").keyed());
+    eprintln!("bytes per key: rate limiter {limiter}, bulkhead {bulkhead}, breaker {breaker}");
+    // The figures `keyed`'s docs give (about 2.9 KB, 270 B and 8.6 KB), with room for the
+    // map's growth steps: a child's size is a `size_of` and its map entry, not its traffic.
+    assert!(limiter < 4_000, "{limiter} bytes per rate limiter key");
+    assert!(bulkhead < 1_000, "{bulkhead} bytes per bulkhead key");
+    assert!(breaker < 12_000, "{breaker} bytes per breaker key");
+}

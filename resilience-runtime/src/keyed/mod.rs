@@ -38,10 +38,13 @@
 //! (or hosts) together, which is what a keyed family exists to prevent, and a shared breaker
 //! would open for hosts that never failed.
 //!
-//! Memory per key, measured (`tests/keyed.rs`, `memory_per_key`): the child itself
-//! (`size_of` a rate limiter, bulkhead or breaker: see [`KeyedMetrics`]'s docs), the key's
-//! owned form, and about 100 bytes of bookkeeping (the map's entry and slot, the child's
-//! shared pointer, the key's name for reports).
+//! Memory per key, measured over 10,000 `u64` keys (`tests/alloc.rs`,
+//! `memory_per_key_is_bounded`): about **270 bytes** for a bulkhead, **2.9 KB** for a rate
+//! limiter and **8.6 KB** for a circuit breaker, plus the key's owned form. Most of it is the
+//! child itself: a limiter's and a breaker's success counters have one cache line per thread
+//! (so a hot policy's success path writes no line another thread writes), and a breaker holds
+//! its window; the rest is the map's entry and the key's name for reports. 10,000 tenants'
+//! limiters hold about 29 MB.
 //!
 //! # The map
 //!
