@@ -66,6 +66,22 @@ pub use resilience_runtime::*;
 /// #[resilience::bulkhead(PAYMENTS_CONCURRENCY)]
 /// async fn charge(cents: u64) -> Result<u64, PayError> { Ok(cents) }
 /// ```
+///
+/// A keyed family, one policy per key, is declared with its `Keyed*` type
+/// (`KeyedRateLimiter`, `KeyedBulkhead`, `KeyedCircuitBreaker`), may take `max_keys` (and a
+/// breaker family `idle`), and is named with the key of each call (see [`keyed`]):
+///
+/// ```
+/// resilience::policy! {
+///     pub static PER_TENANT: KeyedRateLimiter = rate_limiter(1000/m, burst = 50, max_keys = 10_000);
+/// }
+///
+/// # #[derive(Debug)] struct ApiError;
+/// # impl From<resilience::Error> for ApiError { fn from(_: resilience::Error) -> Self { ApiError } }
+/// # pub struct Tenant { id: String }
+/// #[resilience::rate_limiter(PER_TENANT, key = tenant.id)]
+/// async fn search(tenant: &Tenant, query: &str) -> Result<usize, ApiError> { Ok(query.len()) }
+/// ```
 pub use resilience_macros::policy;
 
 /// A circuit breaker: stops calling a dependency that keeps failing, and probes it before
@@ -86,7 +102,10 @@ pub use resilience_macros::policy;
 /// | `critical = true` | false | an open breaker makes health "down", not "degraded" |
 /// | `name = "..."` | `module::fn/circuit_breaker` | registry name |
 /// | `fallback = path` | none | a fallback around this breaker |
-/// | `PATH` (positional) | | a shared breaker declared with [`policy!`]; beside it only `record`, `ignore`, `fallback` |
+/// | `PATH` (positional) | | a shared breaker declared with [`policy!`]; beside it only `record`, `ignore`, `fallback`, `key` |
+/// | `key = url.host()` | none | one breaker per key (an expression over the parameters, by reference): see [`keyed`]; never `critical` |
+/// | `max_keys = 10_000` | 10,000 | with `key`: the most keys held at once |
+/// | `idle = 10m` | 10 minutes | with `key`: how long a closed breaker goes without a call before it may be evicted |
 ///
 /// A timeout below the breaker counts as a failure; a full bulkhead or a rate limit below it
 /// counts as neither.
@@ -169,6 +188,8 @@ pub use resilience_macros::timeout;
 /// | `name = "..."` | `module::fn/bulkhead` | registry name |
 /// | `fallback = path` | none | a fallback around the bulkhead |
 /// | `PATH` (positional) | | a shared bulkhead declared with [`policy!`] |
+/// | `key = tenant.id` | none | one bulkhead per key (an expression over the parameters, by reference): see [`keyed`] |
+/// | `max_keys = 10_000` | 10,000 | with `key`: the most keys held at once |
 ///
 /// ```
 /// # #[derive(Debug)] struct DbError;
@@ -189,6 +210,8 @@ pub use resilience_macros::bulkhead;
 /// | `name = "..."` | `module::fn/rate_limiter` | registry name |
 /// | `fallback = path` | none | a fallback around the limiter |
 /// | `PATH` (positional) | | a shared limiter declared with [`policy!`] |
+/// | `key = tenant.id` | none | one limiter per key (an expression over the parameters, by reference): see [`keyed`] |
+/// | `max_keys = 10_000` | 10,000 | with `key`: the most keys held at once |
 ///
 /// ```
 /// # #[derive(Debug)] struct ApiError;
