@@ -334,3 +334,26 @@ async fn reset_drops_every_child_and_clears_the_counters() {
     assert_eq!(family.metrics().overflows, 0);
     ok(family, "b").await.unwrap();
 }
+
+#[tokio::test(start_paused = true)]
+async fn events_name_the_child_that_decided() {
+    use resilience_runtime::event::{EventKind, subscribe};
+    let family = leak(
+        RateLimiter::builder("keyed::EVENTS")
+            .rate(1, MINUTE)
+            .keyed()
+            .build()
+            .unwrap(),
+    );
+    let mut events = subscribe();
+    ok(family, "acme").await.unwrap();
+    assert!(ok(family, "acme").await.is_err());
+    let rejected = std::iter::from_fn(|| events.try_recv())
+        .find(|e| e.policy == "keyed::EVENTS" && matches!(e.what, EventKind::Rejected { .. }))
+        .unwrap();
+    assert_eq!(rejected.key.unwrap().name(), "keyed::EVENTS[acme]");
+    assert!(
+        rejected.to_string().contains("keyed::EVENTS[acme]"),
+        "{rejected}"
+    );
+}
