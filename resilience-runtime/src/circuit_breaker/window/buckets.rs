@@ -329,3 +329,51 @@ impl TimeWindow {
         self.head.store(0, Relaxed);
     }
 }
+
+#[cfg(all(test, not(resilience_loom)))]
+mod tests {
+    use super::*;
+
+    /// Laps are ordered modulo 2^16: a lap is before the 2^15 - 1 laps after it (across the
+    /// wrap too), and neither before itself nor before any lap behind it.
+    #[test]
+    fn a_lap_is_before_the_half_of_the_laps_after_it_across_the_wrap() {
+        for a in [0u16, 1, 9, 0x7FFF, 0x8000, 0xFFF0, u16::MAX] {
+            assert!(!before(a, a), "{a}");
+            for ahead in [1u16, 2, 10, 0x7FFE, 0x7FFF] {
+                let b = a.wrapping_add(ahead);
+                assert!(before(a, b), "{a} before {b}");
+                assert!(!before(b, a), "{b} not before {a}");
+            }
+        }
+        assert!(before(u16::MAX, 0));
+        assert!(!before(0, u16::MAX));
+    }
+
+    /// A call moves the head to a new period and, before it recycles that period's bucket,
+    /// another call records there (the head already says the period is live). The recycle,
+    /// coming late, finds the bucket holding its period and keeps the record.
+    #[test]
+    fn a_late_recycle_keeps_a_record_already_in_its_period() {
+        let w = TimeWindow::new();
+        let span = Span::new(10);
+        assert_eq!(w.record(span, 0, false, false), Recorded::Yes);
+        // The first call: past `fetch_max` in `advance_slow`, not yet recycling.
+        assert_eq!(w.head.fetch_max(span.period(2), AcqRel), span.period(0));
+        // The second call records at the new period.
+        assert_eq!(w.record(span, 2, true, false), Recorded::Yes);
+        // The first call goes on.
+        for p in span.period(0) + 1..=span.period(2) {
+            w.recycle(p);
+        }
+        assert_eq!(
+            w.tally(span, 2),
+            Tally {
+                calls: 2,
+                failures: 1,
+                slow: 0
+            }
+        );
+        assert_eq!(w.lifetime_calls(), 2);
+    }
+}

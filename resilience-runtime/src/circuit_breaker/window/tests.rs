@@ -367,6 +367,114 @@ fn time_window_cleared_then_idle_for_any_number_of_laps_records_again() {
     }
 }
 
+/// A call that read the clock before an idle gap ended, and records after a later call jumped
+/// the window over it, still counts while its time is inside the window: the jump restamps
+/// the buckets of the window's live periods for them.
+#[test]
+fn time_window_counts_a_late_call_inside_it_after_an_idle_gap() {
+    let w = Time::new(10 * SECOND);
+    w.record(SECOND, true, false);
+    // After an idle gap of about ten windows, the next call moves the window to [91s, 101s).
+    assert_eq!(w.record(100 * SECOND, false, false), Recorded::Yes);
+    // Calls that read the clock at 95s and at 91s finish now.
+    assert_eq!(w.record(95 * SECOND, true, false), Recorded::Yes);
+    assert_eq!(w.record(91 * SECOND, true, true), Recorded::Yes);
+    assert_eq!(
+        w.tally(100 * SECOND),
+        Tally {
+            calls: 3,
+            failures: 2,
+            slow: 1
+        }
+    );
+    // A call before 91s is outside it.
+    assert_eq!(w.record(90 * SECOND - 1, true, false), Recorded::Expired);
+    assert_eq!(w.lifetime_calls(), 4);
+}
+
+/// Time that moves on in steps shorter than the window (so never in a jump over it) for
+/// 2^16 laps, with no call in between: the bucket of the one old call is restamped as time
+/// passes it, so its call never shows again, not even when its period's stamp comes round
+/// to the same value modulo 2^16; and a call in that bucket later counts once.
+#[test]
+fn time_window_never_shows_an_old_call_again_as_time_runs_through_every_lap() {
+    // Buckets of one tick: a lap is ten ticks.
+    let w = Time::new(10);
+    w.record(3, true, true);
+    assert_eq!(w.tally(9).calls, 1);
+    let same_stamp = 3 + 10 * (1 << 16);
+    for now in (16..=same_stamp + 10).step_by(7) {
+        assert_eq!(w.tally(now), Tally::default(), "at {now}");
+    }
+    let later = same_stamp + 20;
+    assert_eq!(w.record(later, true, false), Recorded::Yes);
+    assert_eq!(
+        w.tally(later),
+        Tally {
+            calls: 1,
+            failures: 1,
+            slow: 0
+        }
+    );
+    assert_eq!(w.lifetime_calls(), 2);
+}
+
+/// The window at 9.5s of a 10s window is [0s, 10s): a call that read the clock at 0.5s and
+/// records then counts, in the window's oldest bucket, until time reaches 10s.
+#[test]
+fn time_window_counts_a_late_call_in_its_oldest_bucket() {
+    let w = Time::new(10 * SECOND);
+    w.record(9 * SECOND + SECOND / 2, false, false);
+    assert_eq!(w.record(SECOND / 2, true, false), Recorded::Yes);
+    assert_eq!(
+        w.tally(9 * SECOND + SECOND / 2),
+        Tally {
+            calls: 2,
+            failures: 1,
+            slow: 0
+        }
+    );
+    assert_eq!(
+        w.tally(10 * SECOND),
+        Tally {
+            calls: 1,
+            failures: 0,
+            slow: 0
+        }
+    );
+    assert_eq!(w.record(SECOND / 2, true, false), Recorded::Expired);
+    assert_eq!(w.lifetime_calls(), 2);
+}
+
+/// A clear keeps the buckets' stamps whole: a window cleared in the last lap before its
+/// stamps come round (2^16 laps, and 2^15 where they change sign) records and counts again
+/// once time moves into the next lap.
+#[test]
+fn time_window_cleared_as_its_stamps_come_round_records_again() {
+    for turn in [1u64 << 16, 1 << 15] {
+        // Buckets of one tick: the periods of lap `turn - 1` are the ticks before `10 * turn`.
+        let w = Time::new(10);
+        let next_lap = 10 * turn;
+        for now in next_lap - 11..next_lap - 1 {
+            w.record(now, true, true);
+        }
+        assert_eq!(w.tally(next_lap - 2).calls, 10, "turn {turn}");
+        w.clear();
+        let later = next_lap + 2;
+        assert_eq!(w.record(later, true, false), Recorded::Yes, "turn {turn}");
+        assert_eq!(
+            w.tally(later),
+            Tally {
+                calls: 1,
+                failures: 1,
+                slow: 0
+            },
+            "turn {turn}"
+        );
+        assert_eq!(w.lifetime_calls(), 11, "turn {turn}");
+    }
+}
+
 /// What the window that records holds now.
 fn tally_of(w: &Window, now: u64) -> Tally {
     w.tally(|| now)
