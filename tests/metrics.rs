@@ -144,3 +144,63 @@ fn counters_gauges_and_histograms_carry_resilience4j_names_and_tags() {
         }
     }
 }
+
+#[resilience::rate_limiter(1/m, key = tenant)]
+async fn per_tenant(tenant: &str) -> Result<(), ApiError> {
+    let _ = tenant;
+    Ok(())
+}
+
+#[test]
+fn a_keyed_family_is_tagged_by_its_name_and_by_its_keys_only_when_asked() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(true)
+        .build()
+        .unwrap();
+    let family = "name=metrics::per_tenant/rate_limiter";
+    let by_default = Recorded::default();
+    metrics::with_local_recorder(&by_default, || {
+        runtime.block_on(async {
+            per_tenant("acme").await.unwrap();
+            assert!(per_tenant("acme").await.is_err());
+            per_tenant("globex").await.unwrap();
+        });
+        registry::metrics::export();
+    });
+    assert_eq!(
+        by_default.gauge(&format!("resilience.keyed.keys{{{family}}}")),
+        2.0
+    );
+    assert_eq!(
+        by_default.counter(&format!("resilience.keyed.overflows{{{family}}}")),
+        0
+    );
+    assert!(
+        by_default
+            .values
+            .lock()
+            .unwrap()
+            .keys()
+            .all(|s| !s.contains("acme")),
+        "no series names a key unless asked"
+    );
+
+    let with_keys = Recorded::default();
+    registry::metrics::tag_keys(true);
+    metrics::with_local_recorder(&with_keys, registry::metrics::export);
+    registry::metrics::tag_keys(false);
+    let acme = "name=metrics::per_tenant/rate_limiter[acme]";
+    assert_eq!(
+        with_keys.counter(&format!(
+            "resilience4j.ratelimiter.calls{{{acme},kind=failed}}"
+        )),
+        1
+    );
+    assert_eq!(
+        with_keys.gauge(&format!(
+            "resilience4j.ratelimiter.available.permissions{{{acme}}}"
+        )),
+        0.0
+    );
+}

@@ -34,7 +34,7 @@
 
 mod channel;
 #[cfg(feature = "metrics")]
-mod metrics;
+pub(crate) mod metrics;
 mod to_tracing;
 mod transitions;
 mod wanted;

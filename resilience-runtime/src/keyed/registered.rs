@@ -87,7 +87,12 @@ where
         counter!("resilience.keyed.evictions", "name" => name.clone()).absolute(m.evictions);
         counter!("resilience.keyed.overflows", "name" => name.clone()).absolute(m.overflows);
         if let Some(tripped) = m.tripped {
-            gauge!("resilience.keyed.tripped", "name" => name).set(tripped as f64);
+            gauge!("resilience.keyed.tripped", "name" => name.clone()).set(tripped as f64);
+        }
+        if crate::event::metrics::key_tags() {
+            for (key, child) in self.children() {
+                child.export(&format!("{name}[{key}]"));
+            }
         }
     }
 }

@@ -26,6 +26,21 @@
 //! | `resilience4j.ratelimiter.waiting_threads` | gauge | `name` |
 //! | `resilience4j.ratelimiter.calls` | counter | `name`, `kind` = `successful` / `failed` |
 //!
+//! A keyed family (one policy per key) is one entry, tagged with the family's name only:
+//!
+//! | metric | type | tags |
+//! |---|---|---|
+//! | `resilience.keyed.keys` | gauge: children held | `name` |
+//! | `resilience.keyed.max.keys` | gauge | `name` |
+//! | `resilience.keyed.evictions` | counter | `name` |
+//! | `resilience.keyed.overflows` | counter: calls under a new key refused when full | `name` |
+//! | `resilience.keyed.tripped` | gauge: breaker children that keep their key out | `name` |
+//!
+//! [`tag_keys`]`(true)` opts in to series per key as well: each child is exported as a policy
+//! of its own named `FAMILY[key]`, and a keyed breaker's slow-call histogram gets a `key` tag.
+//! That makes up to `max_keys` series per family and metric: for a few hundred hosts, not for
+//! user ids.
+//!
 //! Counters and gauges are read from the policies' own atomics by [`export`] (as Micrometer's
 //! function counters and gauges are), so the calls themselves pay nothing for them: call it
 //! before each scrape, or run [`exporter`] in a task. Histograms are recorded when the event
@@ -40,6 +55,12 @@ pub fn export() {
     for (name, policy) in super::policies() {
         policy.describe().export(&name);
     }
+}
+
+/// Whether keyed children are exported with their key, each as a policy named `FAMILY[key]`
+/// (off by default: see the [module](self) docs).
+pub fn tag_keys(on: bool) {
+    crate::event::metrics::set_key_tags(on);
 }
 
 /// Calls [`export`] every `period`, forever: spawn it on a tokio runtime.
