@@ -16,7 +16,7 @@
 
 use std::collections::VecDeque;
 use std::fmt;
-use std::num::NonZeroU32;
+use std::num::NonZeroU64;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 /// How many released ids keep their names before their slots are given again.
@@ -26,18 +26,9 @@ pub(crate) const KEEP_RELEASED: usize = 4096;
 /// family's name: a number taken when the child is made, read as text
 /// ([`name`](Self::name): `PER_TENANT[acme]`) only where it is reported. It reads back while
 /// its child lives, and after the child is dropped until 4096 other ids have been
-/// released (then as `?`). `Copy`, 4 bytes, and `Option<KeyId>` is 4 bytes too, so a policy's
-/// name and a rejection grow by no more than half a word for it.
+/// released (then as `?`). `Copy`, 8 bytes, and `Option<KeyId>` is 8 bytes too.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct KeyId(NonZeroU32);
-
-/// The bits of a `KeyId` that number its slot (the rest count the slot's reuses): 16 million
-/// children alive at once, far above what any family's `max_keys` lets live.
-const SLOT_BITS: u32 = 24;
-const SLOTS: u32 = 1 << SLOT_BITS;
-/// How many times a slot is reused before its ids repeat: 256 reuses, each after
-/// [`KEEP_RELEASED`] other releases, before a stale id could read a later key's name.
-const GENERATIONS: u32 = 1 << (32 - SLOT_BITS);
+pub struct KeyId(NonZeroU64);
 
 /// One slot of the table: the generation of the id that holds it, and the family and key.
 struct Slot {
@@ -71,8 +62,8 @@ impl KeyId {
     /// makes a child, never on a call that finds its child. [`release`](Self::release) it
     /// when the child is dropped.
     ///
-    /// Returns `None` if the table cannot grow (more than 16 million live children and kept
-    /// names): the child then reports its family alone.
+    /// Returns `None` if the table cannot grow (more than `u32::MAX` live children): the child
+    /// then reports its family alone.
     pub(crate) fn of(family: &'static str, key: &dyn fmt::Display) -> Option<KeyId> {
         let key: Box<str> = key.to_string().into();
         let mut table = table();
@@ -80,15 +71,13 @@ impl KeyId {
             && let Some(index) = table.released.pop_front()
         {
             let slot = &mut table.slots[index as usize];
-            slot.generation = (slot.generation + 1) % GENERATIONS;
+            slot.generation = slot.generation.wrapping_add(1);
             slot.live = true;
             slot.family = family;
             slot.key = key;
             return Some(KeyId::from_parts(index, slot.generation));
         }
-        let index = u32::try_from(table.slots.len())
-            .ok()
-            .filter(|&i| i < SLOTS - 1)?;
+        let index = u32::try_from(table.slots.len()).ok()?;
         table.slots.push(Slot {
             generation: 0,
             live: true,
@@ -114,13 +103,14 @@ impl KeyId {
 
     fn from_parts(index: u32, generation: u32) -> KeyId {
         // The slot is stored plus one, so the id is never zero.
-        let raw = (generation << SLOT_BITS) | (index + 1);
-        KeyId(NonZeroU32::new(raw).unwrap_or(NonZeroU32::MIN))
+        let raw = (u64::from(generation) << 32) | (u64::from(index) + 1);
+        KeyId(NonZeroU64::new(raw).unwrap_or(NonZeroU64::MIN))
     }
 
     fn parts(self) -> (u32, u32) {
         let raw = self.0.get();
-        ((raw & (SLOTS - 1)).wrapping_sub(1), raw >> SLOT_BITS)
+        let index = (raw & u64::from(u32::MAX)).wrapping_sub(1) as u32;
+        (index, (raw >> 32) as u32)
     }
 
     /// The key, as its `Display` wrote it when the child was made: `acme`.
@@ -201,6 +191,6 @@ mod tests {
 
     #[test]
     fn an_optional_id_costs_no_more_than_an_id() {
-        assert_eq!(size_of::<Option<KeyId>>(), 4);
+        assert_eq!(size_of::<Option<KeyId>>(), 8);
     }
 }

@@ -10,7 +10,7 @@
 //! what it settled.
 
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
 use crate::key::KeyId;
 
@@ -92,7 +92,7 @@ pub struct Name {
     /// in [`DECLARED`], which holds its path; 0 otherwise. Set once by the registry.
     /// (An index rather than a `OnceLock`: a policy must have no destructor to be built in a
     /// `static`.)
-    site: AtomicU32,
+    site: AtomicUsize,
     /// For the child of a keyed family, its key (the family's name is `built`).
     key: Option<KeyId>,
 }
@@ -101,7 +101,7 @@ impl Name {
     pub(crate) const fn new(built: &'static str) -> Self {
         Name {
             built,
-            site: AtomicU32::new(0),
+            site: AtomicUsize::new(0),
             key: None,
         }
     }
@@ -110,7 +110,7 @@ impl Name {
     pub(crate) const fn keyed(built: &'static str, key: Option<KeyId>) -> Self {
         Name {
             built,
-            site: AtomicU32::new(0),
+            site: AtomicUsize::new(0),
             key,
         }
     }
@@ -138,7 +138,7 @@ impl Name {
         // Relaxed: stored before the resolution completed, which every reader waited for.
         match self.site.load(Relaxed) {
             0 => None,
-            n => DECLARED.get(n as usize - 1).map(|d| d.path),
+            n => DECLARED.get(n - 1).map(|d| d.path),
         }
     }
 
@@ -146,9 +146,7 @@ impl Name {
     /// because its built name is ambiguous. Only the one resolution, [`ambiguous`], calls it.
     pub(crate) fn qualify(&self, index: usize) {
         // Relaxed: published by the resolution's `OnceLock`, which every reader waits for.
-        // More than 4 billion `policy!` statics cannot be linked into one program.
-        self.site
-            .store(u32::try_from(index + 1).unwrap_or(u32::MAX), Relaxed);
+        self.site.store(index + 1, Relaxed);
     }
 }
 
