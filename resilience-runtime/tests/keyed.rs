@@ -123,10 +123,11 @@ async fn eviction_never_drops_an_open_breaker_and_a_full_family_refuses_new_keys
     assert_eq!(refused.rejection().unwrap().kind(), ErrorKind::KeyLimit);
     assert_eq!(family.metrics().overflows, 1);
 
-    // Long after, the closed, idle breaker goes; the open one stays (its wait is a minute).
-    sleep(20 * SECOND).await;
+    // Idle for less than `idle`, the closed breaker stays.
+    sleep(5 * SECOND).await;
     let refused = succeed(family, "new-host").await.unwrap_err();
     assert_eq!(refused.rejection().unwrap().kind(), ErrorKind::KeyLimit);
+    // Idle for longer, it goes; the open one stays (its wait is a minute).
     sleep(20 * SECOND).await;
     succeed(family, "new-host").await.unwrap();
     let m = family.metrics();
@@ -174,6 +175,37 @@ async fn a_child_in_use_or_held_is_not_evicted() {
         .await
         .unwrap();
     assert!(family.key("busy").is_none());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_tenant_that_keeps_calling_keeps_its_child() {
+    let family = leak(
+        RateLimiter::builder("keyed::ACTIVE")
+            .rate(1000, SECOND)
+            .keyed()
+            .max_keys(20)
+            .build()
+            .unwrap(),
+    );
+    ok(family, "regular").await.unwrap();
+    let first = family.key("regular").unwrap().name().to_owned();
+    let made_before = family.metrics().evictions;
+    // New keys come and go (each called once, its bucket full again a moment later), while
+    // `regular` calls between them: sweeps evict the one-off keys, never `regular`.
+    for i in 0..200 {
+        sleep(Duration::from_millis(5)).await;
+        ok(family, &format!("one-off-{i}")).await.unwrap();
+        ok(family, "regular").await.unwrap();
+    }
+    assert!(
+        family.metrics().evictions > made_before + 100,
+        "{:?}",
+        family.metrics()
+    );
+    let regular = family.key("regular").unwrap();
+    assert_eq!(regular.name(), first);
+    // Its own counters saw every one of its calls: it was never made again.
+    assert_eq!(regular.metrics().admitted, 201);
 }
 
 #[tokio::test(start_paused = true)]

@@ -37,7 +37,7 @@ impl Keyable for Bulkhead {
     const NEEDS_IDLE: bool = false;
 
     fn activity(&self) -> u64 {
-        0
+        self.metrics().calls
     }
 
     fn call<T, E, F>(&self, fut: F) -> impl Future<Output = Result<T, Failure<E>>>

@@ -27,7 +27,10 @@
 //!   the first hosts forever; idleness is what is asked.
 //!
 //! Eviction is a sweep over the children, made when a new key arrives and either the family is
-//! full, or a quarter of `max_keys` new keys came since the last sweep; a sweep that freed
+//! full, or a quarter of `max_keys` new keys came since the last sweep. A child called since
+//! the sweep before is kept one sweep more (a second chance), so a tenant that keeps calling
+//! keeps its child even while its bucket refills between calls, instead of losing it and
+//! having it made again; a sweep that freed
 //! nothing at a full family is not made again before [`SWEEP_GAP`] has passed or an eighth of
 //! `max_keys` new keys were refused, so a sweep costs at most a few children per new key.
 //!
@@ -125,7 +128,8 @@ pub trait Keyable: Sized + Send + Sync + 'static + private::Sealed {
     #[doc(hidden)]
     const NEEDS_IDLE: bool;
 
-    /// A count that grows with every call the child decides: what tells an idle child.
+    /// A count that grows with every call the child decides: a child whose count has not
+    /// moved since the last sweep has not been called since.
     #[doc(hidden)]
     fn activity(&self) -> u64;
 
@@ -489,7 +493,9 @@ impl<P: Keyable> Keyed<P> {
         };
         let child = Arc::new(Child {
             policy,
-            seen: AtomicU64::new(0),
+            // The call it is made for is its first: called once and at rest, the next sweep
+            // may take it; called again, it has a second chance.
+            seen: AtomicU64::new(1),
             seen_at: AtomicU64::new(self.clock.now()),
         });
         self.live.fetch_add(1, Relaxed);
@@ -516,16 +522,16 @@ impl<P: Keyable> Keyed<P> {
             if Arc::strong_count(child) > 1 || !child.policy.at_rest() {
                 return true;
             }
-            if P::NEEDS_IDLE {
-                let activity = child.policy.activity();
-                if activity != child.seen.load(Relaxed) {
-                    child.seen.store(activity, Relaxed);
-                    child.seen_at.store(now, Relaxed);
-                    return true;
-                }
-                if now.saturating_sub(child.seen_at.load(Relaxed)) < idle {
-                    return true;
-                }
+            // Called since the last sweep: in use, it stays (a second chance), so a tenant
+            // that keeps calling is not evicted and made again each time its bucket refills.
+            let activity = child.policy.activity();
+            if activity != child.seen.load(Relaxed) {
+                child.seen.store(activity, Relaxed);
+                child.seen_at.store(now, Relaxed);
+                return true;
+            }
+            if P::NEEDS_IDLE && now.saturating_sub(child.seen_at.load(Relaxed)) < idle {
+                return true;
             }
             freed += 1;
             false
