@@ -151,6 +151,12 @@ impl fmt::Debug for KeyId {
     }
 }
 
+/// How many ids are held now (not released), of every family.
+#[cfg(test)]
+pub(crate) fn held() -> usize {
+    table().slots.iter().filter(|s| s.live).count()
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, reason = "tests may unwrap")]
 mod tests {

@@ -389,3 +389,136 @@ async fn events_name_the_child_that_decided() {
         "{rejected}"
     );
 }
+
+/// A family of limiters whose buckets refill in a millisecond: a child called once is at rest
+/// again 1 ms later.
+fn quick_family(name: &'static str, max_keys: usize) -> &'static KeyedRateLimiter {
+    leak(
+        RateLimiter::builder(name)
+            .rate(1000, SECOND)
+            .keyed()
+            .max_keys(max_keys)
+            .build()
+            .unwrap(),
+    )
+}
+
+async fn new_key(family: &KeyedRateLimiter, key: &str) -> Option<ErrorKind> {
+    ok(family, key)
+        .await
+        .err()
+        .map(|f| f.rejection().unwrap().kind())
+}
+
+#[tokio::test(start_paused = true)]
+async fn below_the_cap_a_sweep_comes_every_quarter_of_max_keys_new_keys() {
+    let family = quick_family("keyed::PERIODIC", 64);
+    // 16 new keys (a quarter of 64) bring a sweep; keys at rest by then go.
+    for i in 0..15 {
+        ok(family, &format!("k{i}")).await.unwrap();
+    }
+    sleep(Duration::from_millis(2)).await;
+    assert_eq!(family.metrics().evictions, 0);
+    ok(family, "k15").await.unwrap();
+    assert_eq!(family.metrics().evictions, 15);
+    assert_eq!(family.metrics().keys, 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_full_family_sweeps_again_after_an_eighth_of_max_keys_refusals() {
+    let family = quick_family("keyed::REFUSALS", 16);
+    for i in 0..16 {
+        ok(family, &format!("k{i}")).await.unwrap();
+    }
+    // Full, and nothing at rest yet: refused, and the sweep that found nothing is not made
+    // again at once.
+    assert_eq!(new_key(family, "new-1").await, Some(ErrorKind::KeyLimit));
+    sleep(Duration::from_millis(2)).await;
+    // Everything is at rest now, but one refusal is less than an eighth of 16.
+    assert_eq!(new_key(family, "new-2").await, Some(ErrorKind::KeyLimit));
+    // The second refusal brings the sweep.
+    assert_eq!(new_key(family, "new-3").await, None);
+    assert_eq!(family.metrics().overflows, 2);
+    assert_eq!(family.metrics().evictions, 16);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_full_family_sweeps_again_after_the_sweep_gap() {
+    let family = quick_family("keyed::GAP", 800);
+    for i in 0..800 {
+        ok(family, &format!("k{i}")).await.unwrap();
+    }
+    assert_eq!(new_key(family, "new-1").await, Some(ErrorKind::KeyLimit));
+    // Far fewer refusals than an eighth of 800, but the gap has passed.
+    sleep(resilience_runtime::keyed::SWEEP_GAP).await;
+    assert_eq!(new_key(family, "new-2").await, None);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_sweep_that_freed_keys_lets_the_next_new_key_sweep_at_once() {
+    let family = quick_family("keyed::FREED", 8);
+    for i in 0..8 {
+        ok(family, &format!("k{i}")).await.unwrap();
+    }
+    sleep(Duration::from_millis(2)).await;
+    // No sweep has run at full yet: one refusal brings it, and it frees all eight.
+    assert_eq!(new_key(family, "r1-k0").await, Some(ErrorKind::KeyLimit));
+    for i in 0..8 {
+        ok(family, &format!("r1-k{i}")).await.unwrap();
+    }
+    sleep(Duration::from_millis(2)).await;
+    // Since the last sweep freed keys, a full family sweeps at once: no refusal this time.
+    for i in 0..8 {
+        ok(family, &format!("r2-k{i}")).await.unwrap();
+    }
+    assert_eq!(family.metrics().overflows, 1);
+    assert_eq!(family.metrics().keys, 8);
+}
+
+#[tokio::test(start_paused = true)]
+async fn max_keys_and_idle_change_at_run_time() {
+    let family = leak(
+        CircuitBreaker::builder("keyed::SETTERS")
+            .keyed()
+            .max_keys(4)
+            .idle(10 * SECOND)
+            .build()
+            .unwrap(),
+    );
+    assert_eq!(family.name(), "keyed::SETTERS");
+    assert_eq!((family.max_keys(), family.idle()), (4, 10 * SECOND));
+    succeed(family, "a").await.unwrap();
+    family.set_max_keys(1);
+    assert_eq!(family.max_keys(), 1);
+    let refused = succeed(family, "b").await.unwrap_err();
+    assert_eq!(refused.rejection().unwrap().kind(), ErrorKind::KeyLimit);
+    // Idle for exactly `idle`, a closed breaker may go.
+    family.set_idle(SECOND);
+    assert_eq!(family.idle(), SECOND);
+    sleep(SECOND).await;
+    succeed(family, "b").await.unwrap();
+    assert!(family.key("a").is_none());
+    // The longest idle there is.
+    family.set_idle(Duration::MAX);
+    assert_eq!(family.idle(), Duration::from_nanos(u64::MAX));
+    assert!(format!("{family:?}").contains("keyed::SETTERS"));
+    assert!(format!("{:?}", family.key("b").unwrap()).contains("keyed::SETTERS[b]"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_breaker_familys_metrics_count_its_tripped_children() {
+    let breakers = leak(
+        CircuitBreaker::builder("keyed::TRIPPED")
+            .consecutive_failures(1)
+            .keyed()
+            .build()
+            .unwrap(),
+    );
+    succeed(breakers, "up").await.unwrap();
+    assert_eq!(breakers.metrics().tripped, Some(0));
+    assert!(fail(breakers, "down").await.is_err());
+    assert_eq!(breakers.metrics().tripped, Some(1));
+    let limiters = quick_family("keyed::NOT_TRIPPED", 4);
+    ok(limiters, "a").await.unwrap();
+    assert_eq!(limiters.metrics().tripped, None);
+}

@@ -202,7 +202,8 @@ pub struct CircuitBreaker {
 impl fmt::Debug for CircuitBreaker {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CircuitBreaker")
-            .field("name", &self.name())
+            // A keyed child's name shows its key: `HOSTS[api.example.com]`.
+            .field("name", self.core.name())
             .field("state", &self.state())
             .finish_non_exhaustive()
     }

@@ -691,3 +691,37 @@ impl<P: Keyable> Checked<P> {
         Keyed::new(self.name, b.settings, b.max_keys, b.idle)
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, reason = "tests may unwrap")]
+mod tests {
+    use crate::RateLimiter;
+    use std::time::Duration;
+
+    #[tokio::test(start_paused = true)]
+    async fn an_evicted_child_gives_its_keys_name_back() {
+        let family = Box::leak(Box::new(
+            RateLimiter::builder("keyed-tests::CHURN")
+                .rate(1000, Duration::from_secs(1))
+                .keyed()
+                .max_keys(4)
+                .build()
+                .unwrap(),
+        ));
+        let before = crate::key::held();
+        for key in 0..5_000_u64 {
+            let _ = family.child(&key);
+            if key % 4 == 3 {
+                tokio::time::advance(Duration::from_millis(2)).await;
+            }
+        }
+        // Evicted children are freed when no reader can hold them any more, in batches: a
+        // few hundred at most wait, not one per key.
+        let held = crate::key::held().saturating_sub(before);
+        assert!(
+            held < 1_000,
+            "{held} names held after 5,000 keys through 4 slots"
+        );
+        assert!(family.metrics().evictions > 3_000, "{:?}", family.metrics());
+    }
+}
