@@ -326,6 +326,21 @@ async fn keys_of_any_type_name_their_child() {
 }
 
 #[test]
+fn a_familys_builder_and_its_checked_settings_show_what_they_hold() {
+    let builder = RateLimiter::builder("keyed::SHOWN")
+        .rate(10, SECOND)
+        .keyed()
+        .max_keys(77);
+    let shown = format!("{builder:?}");
+    assert!(
+        shown.contains("max_keys: 77") && shown.contains("keyed::SHOWN"),
+        "{shown}"
+    );
+    let checked = format!("{:?}", builder.check().unwrap());
+    assert!(checked.contains("max_keys: 77"), "{checked}");
+}
+
+#[test]
 fn a_family_checks_its_settings_when_built() {
     let e = RateLimiter::builder("keyed::BAD")
         .rate(10, SECOND)
@@ -412,15 +427,15 @@ async fn new_key(family: &KeyedRateLimiter, key: &str) -> Option<ErrorKind> {
 
 #[tokio::test(start_paused = true)]
 async fn below_the_cap_a_sweep_comes_every_quarter_of_max_keys_new_keys() {
-    let family = quick_family("keyed::PERIODIC", 64);
-    // 16 new keys (a quarter of 64) bring a sweep; keys at rest by then go.
-    for i in 0..15 {
+    let family = quick_family("keyed::PERIODIC", 100);
+    // 25 new keys (a quarter of 100) bring a sweep; keys at rest by then go.
+    for i in 0..24 {
         ok(family, &format!("k{i}")).await.unwrap();
     }
     sleep(Duration::from_millis(2)).await;
     assert_eq!(family.metrics().evictions, 0);
-    ok(family, "k15").await.unwrap();
-    assert_eq!(family.metrics().evictions, 15);
+    ok(family, "k24").await.unwrap();
+    assert_eq!(family.metrics().evictions, 24);
     assert_eq!(family.metrics().keys, 1);
 }
 
@@ -498,8 +513,8 @@ async fn max_keys_and_idle_change_at_run_time() {
     sleep(SECOND).await;
     succeed(family, "b").await.unwrap();
     assert!(family.key("a").is_none());
-    // The longest idle there is.
-    family.set_idle(Duration::MAX);
+    // Longer than 584 years is 584 years: the most nanoseconds a u64 holds.
+    family.set_idle(Duration::from_secs(1 << 40));
     assert_eq!(family.idle(), Duration::from_nanos(u64::MAX));
     assert!(format!("{family:?}").contains("keyed::SETTERS"));
     assert!(format!("{:?}", family.key("b").unwrap()).contains("keyed::SETTERS[b]"));

@@ -113,8 +113,8 @@ impl PolicySnapshot {
 /// without a lock), sorted by name. `Display` prints a plain-text table:
 ///
 /// ```text
-/// NAME               KIND             STATE   CALLS  OK  FAIL  REJ  SLOW  RATE   RETRIES  IN_USE  QUEUED  PERMITS  SETTINGS
-/// payments           circuit_breaker  closed     40  31     9    0     0  22.5%        -       -       -        -  threshold=50% window=100 ...
+/// NAME               KIND             STATE   CALLS  OK  FAIL  REJ  SLOW  RATE   RETRIES  IN_USE  QUEUED  PERMITS  KEYS  SETTINGS
+/// payments           circuit_breaker  closed     40  31     9    0     0  22.5%        -       -       -        -     -  threshold=50% window=100 ...
 /// ```
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
@@ -145,9 +145,9 @@ impl fmt::Display for Snapshot {
         }
         let header = [
             "NAME", "KIND", "STATE", "CALLS", "OK", "FAIL", "REJ", "SLOW", "RATE", "RETRIES",
-            "IN_USE", "QUEUED", "PERMITS", "SETTINGS",
+            "IN_USE", "QUEUED", "PERMITS", "KEYS", "SETTINGS",
         ];
-        let rows: Vec<[String; 14]> = self
+        let rows: Vec<[String; 15]> = self
             .policies
             .iter()
             .map(|p| {
@@ -167,6 +167,7 @@ impl fmt::Display for Snapshot {
                     cell(p.in_use()),
                     cell(p.queued()),
                     cell(p.available()),
+                    cell(p.keys()),
                     settings.join(" "),
                 ]
             })
