@@ -3,6 +3,7 @@
 use proc_macro2::{Span, TokenStream};
 use quote::quote;
 
+use super::keyed::Keyed;
 use super::prelude::*;
 
 const KIND: Kind = Kind::Bulkhead;

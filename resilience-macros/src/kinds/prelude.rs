@@ -12,5 +12,3 @@ pub(crate) use crate::model::{
     Backoff, Callable, Jitter, Kind, Nanos, Open, Rate, Spanned, Spanned as S, Window,
 };
 pub(crate) use crate::tokens;
-
-pub(crate) use super::keyed::Keyed;
