@@ -201,6 +201,22 @@ async fn a_family_is_one_registry_entry_whose_children_are_reached_by_key() {
     // Asked for as a plain limiter, the error says what it is.
     let e = registry::rate_limiter("REG_TENANTS").unwrap_err();
     assert!(e.to_string().contains("keyed family"), "{e}");
+    assert!(
+        e.to_string()
+            .contains("registry::keyed_rate_limiter(\"REG_TENANTS\")"),
+        "{e}"
+    );
+    // And a limiter of its own asked for as a family.
+    resilience::policy! {
+        static REG_PLAIN: RateLimiter = rate_limiter(10/s);
+    }
+    let _ = &REG_PLAIN;
+    let e = registry::keyed_rate_limiter("REG_PLAIN").unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("not a keyed family: registry::rate_limiter(\"REG_PLAIN\")"),
+        "{e}"
+    );
 
     let snapshot = registry::snapshot();
     let row = snapshot.get("REG_TENANTS").unwrap();
