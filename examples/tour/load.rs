@@ -17,7 +17,7 @@ use tokio::sync::Semaphore;
 use tokio::time::{Instant, sleep_until};
 
 use crate::fault_server;
-use crate::script::{Endpoint, Script};
+use crate::script::{Endpoint, Script, TENANTS};
 
 /// Calls the caller can have in flight; more are refused at once, as a service refuses work
 /// when every worker is busy. Both lanes have the same.
@@ -27,10 +27,20 @@ const DRAIN: Duration = Duration::from_secs(3);
 
 /// The protected lane's stack, as the header prints it. It must match the attributes on
 /// [`protected_quote`].
-pub const STACK: &str = "#[fallback(last_good)] #[timeout(1s)] \
+pub const STACK: &str = "#[fallback(last_good)] #[rate_limiter(PER_TENANT, key = tenant)] #[timeout(1s)] \
 #[retry(attempts = 3, backoff = exponential(25ms, max = 200ms))] \
 #[circuit_breaker(threshold = 50%, window = 40, min_calls = 20, slow = 200ms, open = 1s)] \
 #[rate_limiter(300/s, burst = 30)] #[timeout(250ms)] #[bulkhead(max = 32)]";
+/// Each tenant's own limit in the protected lane, as the header prints it: half as much again
+/// as a tenant's share of the calls, so only a flood meets it, and low enough that the three
+/// tenants' limits together stay under the stack's own `300/s` when one floods.
+pub const PER_TENANT_LIMIT: &str = "PER_TENANT: KeyedRateLimiter = rate_limiter(100/s, burst = 20)";
+
+resilience::policy! {
+    /// Each tenant's own limit (see [`PER_TENANT_LIMIT`]).
+    static PER_TENANT: KeyedRateLimiter = rate_limiter(100/s, burst = 20);
+}
+
 /// The protected lane's total timeout: its latency bound.
 pub const TOTAL_TIMEOUT: Duration = Duration::from_secs(1);
 /// The breaker's wait in the open state.
@@ -167,8 +177,10 @@ impl Http {
     }
 }
 
-/// The protected lane's call: the README's recommended order, top to bottom.
+/// The protected lane's call: the README's recommended order, top to bottom, with a limit per
+/// tenant at the door (a flooding tenant is served the last good quote, the others fresh).
 #[fallback(last_good)]
+#[rate_limiter(PER_TENANT, key = tenant)]
 #[timeout(1s, name = "quote/total")]
 #[retry(attempts = 3, backoff = exponential(25ms, max = 200ms))]
 #[circuit_breaker(
@@ -182,7 +194,7 @@ impl Http {
 #[rate_limiter(300/s, burst = 30)]
 #[timeout(250ms, name = "quote/attempt")]
 #[bulkhead(max = 32)]
-async fn protected_quote(http: &Http) -> Result<Quote, FetchError> {
+async fn protected_quote(http: &Http, tenant: &str) -> Result<Quote, FetchError> {
     let quote = http.quote().await?;
     if let Ok(mut last) = http.last_good.lock() {
         *last = Some(quote.price);
@@ -191,7 +203,11 @@ async fn protected_quote(http: &Http) -> Result<Quote, FetchError> {
 }
 
 /// The fallback: the last good quote, labelled as such; with none yet, the failure.
-fn last_good(http: &Http, failure: Failure<FetchError>) -> Result<Quote, FetchError> {
+fn last_good(
+    http: &Http,
+    _tenant: &str,
+    failure: Failure<FetchError>,
+) -> Result<Quote, FetchError> {
     let last = http.last_good.lock().ok().and_then(|last| *last);
     match last {
         Some(price) => Ok(Quote {
@@ -222,6 +238,8 @@ pub struct Record {
     /// When it was scheduled, since the tour's start.
     pub at: Duration,
     pub endpoint: Endpoint,
+    /// Its tenant (an index into [`TENANTS`]).
+    pub tenant: usize,
     /// From the scheduled send to the answer (or failure).
     pub latency: Duration,
     pub outcome: Outcome,
@@ -257,11 +275,12 @@ pub async fn run_lane(
         tokio::spawn(async move {
             let outcome = match capacity.try_acquire() {
                 Err(_) => Outcome::Failed(Cause::CallerFull),
-                Ok(_slot) => call(&http, arrival.endpoint, protected).await,
+                Ok(_slot) => call(&http, arrival.endpoint, arrival.tenant, protected).await,
             };
             let record = Record {
                 at: arrival.at,
                 endpoint: arrival.endpoint,
+                tenant: arrival.tenant,
                 latency: Instant::now().saturating_duration_since(due),
                 outcome,
             };
@@ -285,14 +304,14 @@ pub async fn run_lane(
     })
 }
 
-async fn call(http: &Http, endpoint: Endpoint, protected: bool) -> Outcome {
+async fn call(http: &Http, endpoint: Endpoint, tenant: usize, protected: bool) -> Outcome {
     let result = match (endpoint, protected) {
         (Endpoint::Side, _) => http.get(&http.side).await.map(|_| Quote {
             price: 0,
             fallback_for: None,
         }),
         (Endpoint::Dependency, false) => http.quote().await,
-        (Endpoint::Dependency, true) => protected_quote(http).await,
+        (Endpoint::Dependency, true) => protected_quote(http, TENANTS[tenant]).await,
     };
     match result {
         Ok(Quote {

@@ -24,8 +24,8 @@ use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::load::{CAPACITY, LaneResult, STACK};
-use crate::script::{DEPENDENCY_RATE, OVERLOAD_FACTOR, SIDE_RATE, Script, WORK, WORKERS};
+use crate::load::{CAPACITY, LaneResult, PER_TENANT_LIMIT, STACK};
+use crate::script::{DEPENDENCY_RATE, OVERLOAD_FACTOR, SIDE_RATE, Script, TENANTS, WORK, WORKERS};
 
 const USAGE: &str = "\
 usage: cargo run --release --example tour -- [options]
@@ -99,14 +99,17 @@ fn header(script: &Script, args: &Args) -> String {
         "resilience tour: seed {}, {} s{}. Two lanes under the same seeded open-loop load, \
          each calling its own fault server on 127.0.0.1.\n\
          \x20 unprotected lane: a bare hyper GET, no timeout, no retry.\n\
-         \x20 protected lane:   the same GET under {STACK}\n\
-         \x20 both lanes: {DEPENDENCY_RATE:.0} dependency calls/s ({:.0}/s when overloaded) + \
+         \x20 protected lane:   the same GET under {STACK},\n\
+         \x20                   with {PER_TENANT_LIMIT}\n\
+         \x20 both lanes: {DEPENDENCY_RATE:.0} dependency calls/s from {} tenants ({:.0}/s when \
+         overloaded) + \
          {SIDE_RATE:.0} calls/s to a healthy side service, Poisson arrivals, latency from the \
          scheduled send; at most {CAPACITY} calls in flight (more are refused: \"caller full\").\n\
          \x20 dependency: {WORKERS} workers x {} ms of work; script: {}.",
         script.seed,
         script.end().as_secs_f64(),
         if args.quick { " (--quick)" } else { "" },
+        TENANTS.len(),
         DEPENDENCY_RATE * OVERLOAD_FACTOR,
         WORK.as_millis(),
         phases.join(" | "),
@@ -200,12 +203,19 @@ fn main() -> ExitCode {
         wall: began.elapsed(),
     };
     let rows = report::rows(&run);
+    let tenants = report::tenant_rows(&run);
     let recovery = report::recovery(&run);
-    let checks = report::checks(&rows, &recovery);
+    let checks = report::checks(&rows, &tenants, &recovery);
     if args.json {
-        println!("{}", report::json(&run, &rows, &recovery, &checks));
+        println!(
+            "{}",
+            report::json(&run, &rows, &tenants, &recovery, &checks)
+        );
     } else {
-        print!("{}", report::text(&run, &rows, &recovery, &checks));
+        print!(
+            "{}",
+            report::text(&run, &rows, &tenants, &recovery, &checks)
+        );
     }
     if args.check && checks.iter().any(|c| !c.pass) {
         return ExitCode::FAILURE;

@@ -9,7 +9,7 @@ use comfy_table::{CellAlignment, ContentArrangement, Table, presets};
 use hdrhistogram::Histogram;
 
 use crate::load::{Cause, LaneResult, OPEN_WAIT, Outcome, Record, TOTAL_TIMEOUT};
-use crate::script::{Endpoint, PhaseKind, Script};
+use crate::script::{Endpoint, FLOODER, PhaseKind, Script, TENANTS};
 use crate::transitions::Transition;
 
 /// What a run produced: the script, each lane's records, the breaker's transitions.
@@ -164,6 +164,58 @@ pub fn rows(run: &Run) -> Vec<Row> {
     rows
 }
 
+/// One lane's calls of one tenant in the overloaded phase, where one tenant floods.
+#[derive(Clone, Debug)]
+pub struct TenantRow {
+    pub lane: &'static str,
+    pub tenant: &'static str,
+    pub calls: u64,
+    pub fresh: u64,
+    pub latency: Latency,
+    /// Why calls were not answered fresh, by cause.
+    pub causes: BTreeMap<Cause, u64>,
+}
+
+impl TenantRow {
+    pub fn fresh_pct(&self) -> f64 {
+        percent(self.fresh, self.calls)
+    }
+}
+
+/// Per tenant, for each lane: what the flood in the overloaded phase did to every tenant.
+pub fn tenant_rows(run: &Run) -> Vec<TenantRow> {
+    let phase = run.script.phase(PhaseKind::Overloaded);
+    let mut rows = Vec::new();
+    for (lane, result) in [
+        ("unprotected", &run.unprotected),
+        ("protected", &run.protected),
+    ] {
+        for (tenant, name) in TENANTS.iter().enumerate() {
+            let calls: Vec<&Record> = result
+                .records
+                .iter()
+                .filter(|r| r.endpoint == Endpoint::Dependency && r.tenant == tenant)
+                .filter(|r| phase.start <= r.at && r.at < phase.end)
+                .collect();
+            let mut causes = BTreeMap::new();
+            for r in &calls {
+                if let Outcome::Fallback(c) | Outcome::Failed(c) = r.outcome {
+                    *causes.entry(c).or_insert(0) += 1;
+                }
+            }
+            rows.push(TenantRow {
+                lane,
+                tenant: name,
+                calls: calls.len() as u64,
+                fresh: calls.iter().filter(|r| r.outcome == Outcome::Fresh).count() as u64,
+                latency: Latency::of(&calls),
+                causes,
+            });
+        }
+    }
+    rows
+}
+
 fn find(rows: &[Row], phase: PhaseKind, lane: &str) -> Row {
     rows.iter()
         .find(|r| r.phase == phase && r.lane == lane)
@@ -217,7 +269,7 @@ pub struct Check {
     pub detail: String,
 }
 
-pub fn checks(rows: &[Row], recovery: &Recovery) -> Vec<Check> {
+pub fn checks(rows: &[Row], tenants: &[TenantRow], recovery: &Recovery) -> Vec<Check> {
     let mut checks = Vec::new();
     let mut check =
         |name: String, pass: bool, detail: String| checks.push(Check { name, pass, detail });
@@ -291,6 +343,43 @@ pub fn checks(rows: &[Row], recovery: &Recovery) -> Vec<Check> {
             p.amplification(),
             u.fresh_pct(),
             u.amplification()
+        ),
+    );
+    // The flood: every other tenant fresh and never rate limited in the protected lane.
+    let others = |lane: &str| -> Vec<&TenantRow> {
+        tenants
+            .iter()
+            .filter(|t| t.lane == lane && t.tenant != TENANTS[FLOODER])
+            .collect()
+    };
+    let worst = |lane: &str| {
+        others(lane)
+            .iter()
+            .map(|t| t.fresh_pct())
+            .fold(100.0, f64::min)
+    };
+    let flooder_limited = tenants
+        .iter()
+        .find(|t| t.lane == "protected" && t.tenant == TENANTS[FLOODER])
+        .map_or(0, |t| {
+            t.causes.get(&Cause::RateLimited).copied().unwrap_or(0)
+        });
+    let others_limited: u64 = others("protected")
+        .iter()
+        .map(|t| t.causes.get(&Cause::RateLimited).copied().unwrap_or(0))
+        .sum();
+    check(
+        format!(
+            "overloaded: only {} is throttled; the other tenants >= 99% fresh protected",
+            TENANTS[FLOODER]
+        ),
+        flooder_limited > 0 && others_limited == 0 && worst("protected") >= 99.0,
+        format!(
+            "{} rate limited {flooder_limited}, the others {others_limited}; their worst fresh: \
+             protected {:.1}%, unprotected {:.1}%",
+            TENANTS[FLOODER],
+            worst("protected"),
+            worst("unprotected")
         ),
     );
     let (u, p) = (
@@ -420,8 +509,48 @@ pub fn table(rows: &[Row]) -> String {
     table.to_string()
 }
 
+/// The per-tenant table of the overloaded phase.
+pub fn tenant_table(rows: &[TenantRow]) -> String {
+    let mut table = Table::new();
+    table
+        .load_style(presets::UTF8_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Disabled)
+        .set_header(vec![
+            "lane",
+            "tenant",
+            "calls",
+            "fresh",
+            "p50",
+            "p99",
+            "not fresh\nbecause",
+        ]);
+    for r in rows {
+        table.add_row(vec![
+            r.lane.to_string(),
+            r.tenant.to_string(),
+            r.calls.to_string(),
+            format!("{:.1}%", r.fresh_pct()),
+            ms(r.latency.p50),
+            ms(r.latency.p99),
+            causes_cell(&r.causes),
+        ]);
+    }
+    for i in 2..6 {
+        if let Some(column) = table.column_mut(i) {
+            column.set_cell_alignment(CellAlignment::Right);
+        }
+    }
+    table.to_string()
+}
+
 /// Everything after the header, as text.
-pub fn text(run: &Run, rows: &[Row], recovery: &Recovery, checks: &[Check]) -> String {
+pub fn text(
+    run: &Run,
+    rows: &[Row],
+    tenants: &[TenantRow],
+    recovery: &Recovery,
+    checks: &[Check],
+) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "{}", table(rows));
     let _ = writeln!(
@@ -430,6 +559,13 @@ pub fn text(run: &Run, rows: &[Row], recovery: &Recovery, checks: &[Check]) -> S
          latency counts every call, answered or not, from its scheduled send;\n\
          dep. calls = requests (and, when down, connections) the lane's server received; \
          ampl. = dep. calls / user calls; side = the healthy side service."
+    );
+    let _ = writeln!(
+        out,
+        "\noverloaded, per tenant ({} floods; the protected lane limits each tenant on its own, \
+         and serves a limited call the last good quote):\n{}",
+        TENANTS[FLOODER],
+        tenant_table(tenants)
     );
     let _ = writeln!(
         out,
@@ -505,7 +641,13 @@ fn json_latency(l: &Latency) -> String {
 }
 
 /// The whole report as one JSON document.
-pub fn json(run: &Run, rows: &[Row], recovery: &Recovery, checks: &[Check]) -> String {
+pub fn json(
+    run: &Run,
+    rows: &[Row],
+    tenants: &[TenantRow],
+    recovery: &Recovery,
+    checks: &[Check],
+) -> String {
     let mut out = String::new();
     let _ = write!(
         out,
@@ -554,6 +696,27 @@ pub fn json(run: &Run, rows: &[Row], recovery: &Recovery, checks: &[Check]) -> S
             r.side_calls,
             r.side_ok_pct(),
             json_latency(&r.side_latency),
+        );
+    }
+    out.push_str("],\"overloaded_tenants\":[");
+    for (i, t) in tenants.iter().enumerate() {
+        let causes: Vec<String> = t
+            .causes
+            .iter()
+            .map(|(c, n)| format!("{}:{n}", json_str(c.name())))
+            .collect();
+        let _ = write!(
+            out,
+            "{}{{\"lane\":{},\"tenant\":{},\"calls\":{},\"fresh\":{},\"fresh_pct\":{:.2},\
+             \"latency\":{},\"not_fresh\":{{{}}}}}",
+            if i == 0 { "" } else { "," },
+            json_str(t.lane),
+            json_str(t.tenant),
+            t.calls,
+            t.fresh,
+            t.fresh_pct(),
+            json_latency(&t.latency),
+            causes.join(","),
         );
     }
     let _ = write!(

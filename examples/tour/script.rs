@@ -9,8 +9,13 @@ use std::time::Duration;
 pub const DEPENDENCY_RATE: f64 = 200.0;
 /// Calls per second to the healthy side service, in every phase.
 pub const SIDE_RATE: f64 = 50.0;
-/// How many times the dependency's arrival rate the overloaded phase brings.
+/// How many times the dependency's arrival rate the overloaded phase brings: the extra calls
+/// all come from one tenant, [`FLOODER`], flooding.
 pub const OVERLOAD_FACTOR: f64 = 3.0;
+/// The tenants whose users call the dependency, each an equal share of [`DEPENDENCY_RATE`].
+pub const TENANTS: [&str; 3] = ["tenant-a", "tenant-b", "tenant-c"];
+/// The tenant that floods in the overloaded phase (an index into [`TENANTS`]).
+pub const FLOODER: usize = 0;
 /// The dependency's workers, and the work each call takes on one: 4 x 10 ms = 400 calls/s.
 pub const WORKERS: usize = 4;
 /// See [`WORKERS`].
@@ -113,7 +118,11 @@ impl PhaseKind {
                 VERY_SLOW.as_secs()
             ),
             PhaseKind::Errors => format!("{:.0}% 503", ERROR_SHARE * 100.0),
-            PhaseKind::Overloaded => format!("{:.0} calls/s", DEPENDENCY_RATE * OVERLOAD_FACTOR),
+            PhaseKind::Overloaded => format!(
+                "{} floods: {:.0} calls/s in all",
+                TENANTS[FLOODER],
+                DEPENDENCY_RATE * OVERLOAD_FACTOR
+            ),
             PhaseKind::Down => "connections reset".into(),
             PhaseKind::Hung => "accepts, never answers".into(),
         }
@@ -137,11 +146,13 @@ pub enum Endpoint {
     Side,
 }
 
-/// One scheduled call: when it is due, since the tour's start, and where it goes.
+/// One scheduled call: when it is due, since the tour's start, where it goes, and for which
+/// tenant (an index into [`TENANTS`]; 0 for the side service, which has no tenants).
 #[derive(Clone, Copy, Debug)]
 pub struct Arrival {
     pub at: Duration,
     pub endpoint: Endpoint,
+    pub tenant: usize,
 }
 
 /// What the dependency does with one call.
@@ -185,22 +196,27 @@ impl Script {
         script
     }
 
-    /// Open-loop arrivals: a Poisson process per endpoint, merged in time order. The rate
-    /// depends on the phase only, never on how the calls fare.
+    /// Open-loop arrivals: a Poisson process per tenant of the dependency and one for the side
+    /// service, merged in time order. The rate depends on the phase only, never on how the
+    /// calls fare: in the overloaded phase the flooding tenant brings every extra call.
     fn schedule(&self, rng: &mut Rng) -> Vec<Arrival> {
         let end = self.end().as_secs_f64();
+        let share = DEPENDENCY_RATE / TENANTS.len() as f64;
+        let flood = DEPENDENCY_RATE * (OVERLOAD_FACTOR - 1.0);
         let mut arrivals = Vec::new();
-        for (endpoint, base) in [
-            (Endpoint::Dependency, DEPENDENCY_RATE),
-            (Endpoint::Side, SIDE_RATE),
-        ] {
+        let streams = (0..TENANTS.len())
+            .map(|tenant| (Endpoint::Dependency, tenant))
+            .chain([(Endpoint::Side, 0)]);
+        for (endpoint, tenant) in streams {
             let mut t = 0.0;
             loop {
                 let phase = self.phase_at(Duration::from_secs_f64(t)).kind;
-                let rate = if endpoint == Endpoint::Dependency && phase == PhaseKind::Overloaded {
-                    base * OVERLOAD_FACTOR
-                } else {
-                    base
+                let rate = match endpoint {
+                    Endpoint::Side => SIDE_RATE,
+                    Endpoint::Dependency if tenant == FLOODER && phase == PhaseKind::Overloaded => {
+                        share + flood
+                    }
+                    Endpoint::Dependency => share,
                 };
                 t += rng.gap(rate);
                 if t >= end {
@@ -209,6 +225,7 @@ impl Script {
                 arrivals.push(Arrival {
                     at: Duration::from_secs_f64(t),
                     endpoint,
+                    tenant,
                 });
             }
         }
@@ -255,6 +272,7 @@ impl Script {
         for a in &self.arrivals {
             eat(a.at.as_nanos() as u64);
             eat(a.endpoint as u64);
+            eat(a.tenant as u64);
         }
         let mut faults = FaultDraws::new(self.seed);
         for kind in PhaseKind::ALL {

@@ -443,11 +443,7 @@ impl<P: Keyable> Keyed<P> {
     /// A new key: makes its child, sweeping first when it is time.
     #[cold]
     #[inline(never)]
-    fn insert<Q>(
-        &self,
-        children: &Map<P>,
-        key: &Q,
-    ) -> Result<ChildHandle<P>, Error>
+    fn insert<Q>(&self, children: &Map<P>, key: &Q) -> Result<ChildHandle<P>, Error>
     where
         Q: Hash + Eq + ToOwned + ?Sized,
         Q::Owned: Borrow<Q> + Hash + Eq + fmt::Display + Send + Sync + 'static,
@@ -519,13 +515,7 @@ impl<P: Keyable> Keyed<P> {
     /// Evicts every child that can go; returns how many went.
     fn sweep(
         &self,
-        map: &papaya::HashMapRef<
-            '_,
-            AnyKey,
-            Arc<Child<P>>,
-            KeyHasher,
-            impl papaya::Guard,
-        >,
+        map: &papaya::HashMapRef<'_, AnyKey, Arc<Child<P>>, KeyHasher, impl papaya::Guard>,
         now: u64,
     ) -> usize {
         let idle = self.idle_nanos.load(Relaxed);
