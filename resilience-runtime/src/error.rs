@@ -64,11 +64,16 @@ pub enum ErrorKind {
     /// (`max_keys`), none of which can be evicted without losing state (see
     /// [`keyed`](crate::keyed)). Calls under keys it holds go on.
     KeyLimit,
+    /// The deadline the call inherited from an enclosing timeout (or
+    /// [`deadline::within`](crate::deadline::within)) ran out before the layer's own bound: the
+    /// rejection names the policy that set the deadline (see [`deadline`](crate::deadline)).
+    /// A circuit breaker counts it as neither success nor failure, and no retry repeats it.
+    DeadlineExceeded,
 }
 
 impl ErrorKind {
     /// A short, stable, lowercase name for logs and metrics tags: `circuit_open`, `bulkhead_full`,
-    /// `rate_limited`, `timed_out`, `key_limit`.
+    /// `rate_limited`, `timed_out`, `key_limit`, `deadline_exceeded`.
     pub const fn as_str(self) -> &'static str {
         match self {
             ErrorKind::CircuitOpen => "circuit_open",
@@ -76,6 +81,7 @@ impl ErrorKind {
             ErrorKind::RateLimited => "rate_limited",
             ErrorKind::TimedOut => "timed_out",
             ErrorKind::KeyLimit => "key_limit",
+            ErrorKind::DeadlineExceeded => "deadline_exceeded",
         }
     }
 }
@@ -162,6 +168,7 @@ impl fmt::Display for Error {
             ErrorKind::RateLimited => "rate limit exceeded",
             ErrorKind::TimedOut => "call timed out",
             ErrorKind::KeyLimit => "keyed policy holds its most keys",
+            ErrorKind::DeadlineExceeded => "deadline exceeded",
         };
         match self.key {
             Some(key) => write!(f, "{what} (policy `{}[{key}]`)", self.policy)?,
@@ -193,7 +200,7 @@ impl std::error::Error for Error {}
 impl From<Error> for std::io::Error {
     fn from(e: Error) -> Self {
         let kind = match e.kind {
-            ErrorKind::TimedOut => std::io::ErrorKind::TimedOut,
+            ErrorKind::TimedOut | ErrorKind::DeadlineExceeded => std::io::ErrorKind::TimedOut,
             _ => std::io::ErrorKind::Other,
         };
         std::io::Error::new(kind, e)

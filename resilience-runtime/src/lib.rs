@@ -42,6 +42,8 @@
 #![cfg_attr(resilience_loom, allow(dead_code, unused_imports))]
 
 #[cfg(not(resilience_loom))]
+pub mod deadline;
+#[cfg(not(resilience_loom))]
 mod describe;
 mod error;
 pub mod event;

@@ -113,7 +113,7 @@ where
             Err(Failure::Rejected(r)) => match r.kind() {
                 ErrorKind::TimedOut => Outcome::Failure,
                 // Local throttling (bulkhead, rate limiter, an inner breaker) says nothing
-                // about the dependency.
+                // about the dependency, and neither does a caller's deadline running out.
                 _ => Outcome::Ignored,
             },
         };

@@ -397,7 +397,7 @@ impl RateLimiter {
 
     /// A permit from this limiter's own state, as a call without a store gets it.
     async fn acquire_local(&self) -> Result<(), Error> {
-        match self.gcra.acquire(self.clock.now(), self.wait_ticks()) {
+        match self.gcra.acquire(self.clock.now(), self.allowed_wait()) {
             Decision::Admitted => {
                 self.count_admitted();
                 Ok(())
@@ -429,6 +429,22 @@ impl RateLimiter {
     fn wait_ticks(&self) -> u64 {
         // Relaxed: configuration, published with nothing.
         self.wait.load(Relaxed) & !SHARED
+    }
+
+    /// The longest this call may wait for a permit: the limiter's `wait`, and no longer than
+    /// what remains of the call's deadline (see [`deadline`](crate::deadline)), so a permit
+    /// due after the deadline is refused now rather than waited for.
+    #[inline]
+    fn allowed_wait(&self) -> u64 {
+        match self.wait_ticks() {
+            0 => 0,
+            wait => Self::within_deadline(wait),
+        }
+    }
+
+    #[cold]
+    fn within_deadline(wait: u64) -> u64 {
+        crate::deadline::remaining().map_or(wait, |left| wait.min(ticks(left)))
     }
 
     #[inline]
@@ -614,7 +630,7 @@ where
             Stage::Sharing => return self::poll_sharing(this.stage, this.wait, this.fut, cx),
             Stage::Idle => match limiter
                 .gcra
-                .acquire(limiter.clock.now(), limiter.wait_ticks())
+                .acquire(limiter.clock.now(), limiter.allowed_wait())
             {
                 Decision::Admitted => {
                     limiter.count_admitted();

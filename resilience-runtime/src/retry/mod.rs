@@ -95,6 +95,7 @@ pub struct Retry {
     // Counters, written only when an attempt failed (never on the success path).
     retries: AtomicU64,
     gave_up: AtomicU64,
+    past_deadline: AtomicU64,
     /// The settings it was built with, for [`reset`](Self::reset).
     declared: RetryBuilder,
 }
@@ -108,6 +109,9 @@ pub struct RetryMetrics {
     pub retries: u64,
     /// Calls that ended in failure: every attempt failed, or the error was not retryable.
     pub gave_up: u64,
+    /// Of those, calls that stopped because the next backoff would have ended past the call's
+    /// deadline (see [`deadline`](crate::deadline)).
+    pub past_deadline: u64,
 }
 
 /// Builds a [`Retry`]; every method is `const`. Made by [`Retry::builder`].
@@ -175,6 +179,7 @@ impl RetryBuilder {
             jitter: AtomicU8::new(jitter.to_u8()),
             retries: AtomicU64::new(0),
             gave_up: AtomicU64::new(0),
+            past_deadline: AtomicU64::new(0),
             declared: self,
         })
     }
@@ -292,6 +297,7 @@ impl Retry {
         // Relaxed (both): counters, read only for snapshots.
         self.retries.store(0, Relaxed);
         self.gave_up.store(0, Relaxed);
+        self.past_deadline.store(0, Relaxed);
     }
 
     /// The counters of failed attempts.
@@ -300,6 +306,7 @@ impl Retry {
         RetryMetrics {
             retries: self.retries.load(Relaxed),
             gave_up: self.gave_up.load(Relaxed),
+            past_deadline: self.past_deadline.load(Relaxed),
         }
     }
 
@@ -501,10 +508,12 @@ impl Attempts<'_> {
                 ErrorKind::RateLimited => Verdict::Retry {
                     at_least: r.retry_after().unwrap_or_default(),
                 },
-                // A full family frees keys as its children come to rest, not within a retry.
-                ErrorKind::CircuitOpen | ErrorKind::BulkheadFull | ErrorKind::KeyLimit => {
-                    Verdict::Stop
-                }
+                // A full family frees keys as its children come to rest, not within a retry; a
+                // deadline that ran out does not come back.
+                ErrorKind::CircuitOpen
+                | ErrorKind::BulkheadFull
+                | ErrorKind::KeyLimit
+                | ErrorKind::DeadlineExceeded => Verdict::Stop,
             },
         };
         self.after_failure(verdict)
@@ -522,6 +531,12 @@ impl Attempts<'_> {
         let schedule = retry.schedule();
         let jittered = schedule.delay(self.attempt, self.previous_delay, rng::next_u64);
         let delay = Duration::from_nanos(jittered).max(at_least);
+        // Under a deadline: a wait that would end past it is not started (the attempt after it
+        // could not run), and the last outcome is returned now.
+        if crate::deadline::remaining().is_some_and(|left| delay >= left) {
+            retry.past_deadline.fetch_add(1, Relaxed);
+            return self.give_up();
+        }
         if !delay.is_zero() && tokio::runtime::Handle::try_current().is_err() {
             tracing::error!(
                 target: "resilience",

@@ -7,11 +7,12 @@ use std::task::{Context, Poll};
 
 use pin_project_lite::pin_project;
 use tokio::task::coop;
-use tokio::time::Sleep;
+use tokio::time::{Instant, Sleep};
 
 use super::Timeout;
-use crate::error::Failure;
-use crate::event::{EventKind, PolicyKind, emit};
+use crate::deadline::{self, Own};
+use crate::error::{ErrorKind, Failure};
+use crate::event::PolicyKind;
 
 pin_project! {
     /// A call running under a [`Timeout`]; made by [`Timeout::call`].
@@ -29,6 +30,12 @@ pin_project! {
         #[pin]
         deadline: Option<Sleep>,
         timeout: &'a Timeout,
+        // When its own duration started counting: at its first `Pending`, or earlier if a
+        // layer inside read the clock for the deadline first.
+        started: Option<Instant>,
+        // The policy whose deadline, inherited, ends before this timeout's own: set at the
+        // first `Pending`.
+        inherited: Option<&'static str>,
     }
 }
 
@@ -39,6 +46,8 @@ impl<'a, F> TimeoutFuture<'a, F> {
             call: Some(call),
             deadline: None,
             timeout,
+            started: None,
+            inherited: None,
         }
     }
 }
@@ -49,17 +58,37 @@ where
 {
     type Output = Result<T, Failure<E>>;
 
-    /// The call first: a call that completes at once costs this and nothing more, inlined into
-    /// the caller; the timer and everything after a `Pending` are out of line.
+    /// The call first, with the deadline it carries in place for the layers inside: a call
+    /// that completes at once costs this and nothing more, inlined into the caller; the timer
+    /// and everything after a `Pending` are out of line.
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
+        let timeout = *this.timeout;
         let Some(call) = this.call.as_mut().as_pin_mut() else {
             // Polled again after timing out: the answer has not changed.
             return Poll::Ready(Err(Failure::Rejected(this.timeout.rejection())));
         };
-        if let Poll::Ready(outcome) = call.poll(cx) {
-            return Poll::Ready(outcome);
+        let outer = deadline::current();
+        let own = match *this.started {
+            Some(at) => Own::Fixed(deadline::later(at, timeout.duration()), timeout.name()),
+            None => Own::Lazy(timeout.duration(), timeout.name()),
+        };
+        let (poll, fixed_at) =
+            deadline::polled(outer, deadline::inner(outer, own), || call.poll(cx));
+        if this.started.is_none() {
+            *this.started = fixed_at;
+        }
+        if let Poll::Ready(outcome) = poll {
+            return Poll::Ready(match outcome {
+                // The deadline this timeout set ran out inside it: its own timeout, said as such.
+                Err(Failure::Rejected(r))
+                    if r.kind() == ErrorKind::DeadlineExceeded && r.policy() == timeout.name() =>
+                {
+                    Err(Failure::Rejected(timeout.expired()))
+                }
+                outcome => outcome,
+            });
         }
         Self::poll_deadline(this, cx)
     }
@@ -100,9 +129,19 @@ where
                     );
                     true
                 } else {
-                    // The deadline counts from here, the call's first `Pending`.
-                    this.deadline
-                        .set(Some(tokio::time::sleep(timeout.duration())));
+                    // The deadline counts from here, the call's first `Pending` (or from when a
+                    // layer inside fixed it), and ends no later than the inherited one.
+                    let (start, inherited) = deadline::first_wait(*this.started);
+                    *this.started = Some(start);
+                    let own = deadline::later(start, timeout.duration());
+                    let at = match inherited {
+                        Some((at, by)) if at < own => {
+                            *this.inherited = Some(by);
+                            at
+                        }
+                        _ => own,
+                    };
+                    this.deadline.set(Some(tokio::time::sleep_until(at)));
                     match this.deadline.as_mut().as_pin_mut() {
                         Some(deadline) => deadline.poll(cx).is_ready(),
                         None => false,
@@ -115,15 +154,11 @@ where
         }
 
         this.call.set(None);
-        timeout.count_timed_out();
-        emit(
-            &timeout.name,
-            PolicyKind::Timeout,
-            EventKind::TimedOut {
-                after: timeout.duration(),
-            },
-        );
-        Poll::Ready(Err(Failure::Rejected(timeout.rejection())))
+        if let Some(by) = *this.inherited {
+            // The deadline it inherited ran out first: the policy that set it says so.
+            return Poll::Ready(Err(Failure::Rejected(deadline::exceeded(by))));
+        }
+        Poll::Ready(Err(Failure::Rejected(timeout.expired())))
     }
 }
 

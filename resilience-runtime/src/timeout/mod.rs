@@ -225,4 +225,17 @@ impl Timeout {
     fn rejection(&self) -> Error {
         Error::new(ErrorKind::TimedOut, self.name.get())
     }
+
+    /// Its own duration ran out: counted, published, and its rejection.
+    fn expired(&self) -> Error {
+        self.count_timed_out();
+        crate::event::emit(
+            &self.name,
+            crate::event::PolicyKind::Timeout,
+            crate::event::EventKind::TimedOut {
+                after: self.duration(),
+            },
+        );
+        self.rejection()
+    }
 }
