@@ -71,105 +71,232 @@ use std::cell::Cell;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::OnceLock;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use pin_project_lite::pin_project;
 use tokio::time::{Instant, Sleep};
 
+use crate::clock::ticks;
 use crate::error::{Error, ErrorKind, Failure};
 
 /// The name [`within`] sets its deadline under.
 pub const WITHIN: &str = "deadline";
 
-/// The bound on a call as the layers inside it see it.
-#[derive(Clone, Copy, Debug)]
+/// No deadline.
+const NONE: u64 = u64::MAX;
+/// A deadline not fixed yet: the rest of the word is how long it lasts from the first clock
+/// read, in nanoseconds. Without it, the word is the instant it ends ([`now`]'s ticks).
+const LAZY: u64 = 1 << 63;
+/// The longest deadline, and the latest instant, a word holds (292 years).
+const MOST: u64 = LAZY - 2;
+
+/// A deadline as the layers inside a call see it: one word (see [`LAZY`]), and the policy
+/// that set it. Small, so a timeout puts it in place around every poll of its call at the
+/// cost of a few thread-local moves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Scope {
-    /// The nearest deadline fixed so far, and the policy that set it.
-    fixed: Option<(Instant, &'static str)>,
-    /// The nearest bound not fixed yet: it counts from the first clock read of a layer inside.
-    lazy: Option<(Duration, &'static str)>,
-    /// When a layer inside fixed `lazy` during this poll: the instant it counted from, for the
-    /// layers outside to count from too.
-    fixed_at: Option<Instant>,
+    word: u64,
+    by: &'static str,
 }
+
+const NO_SCOPE: Scope = Scope { word: NONE, by: "" };
 
 thread_local! {
-    /// The deadline of the call being polled on this thread: set by a timeout (or [`within`],
-    /// [`scope`], [`detach`]) for the time it polls its call, and put back after.
-    static CURRENT: Cell<Option<Scope>> = const { Cell::new(None) };
+    /// The deadline of the call being polled on this thread (see [`Scope`]): put in place by a
+    /// timeout (or [`within`], [`scope`], [`detach`]) for the time it polls its call, and put
+    /// back after.
+    static WORD: Cell<u64> = const { Cell::new(NONE) };
+    static BY: Cell<&'static str> = const { Cell::new("") };
+    /// When a lazy deadline was last fixed on this thread: the layer that put it in place reads
+    /// it right after its poll, to count from the same instant.
+    static FIXED_AT: Cell<u64> = const { Cell::new(0) };
 }
 
-impl Scope {
-    /// The scope a layer with its own bound gives the layers inside it, under `outer`: its own
-    /// bound fixed at `at`, or, not started yet, `within` from the first clock read.
-    fn nested(outer: Option<Scope>, own: Own) -> Scope {
-        let mut scope = outer.unwrap_or(Scope {
-            fixed: None,
-            lazy: None,
-            fixed_at: None,
-        });
-        scope.fixed_at = None;
-        match own {
-            Own::Fixed(at, by) => {
-                if scope.fixed.is_none_or(|(f, _)| at < f) {
-                    scope.fixed = Some((at, by));
-                }
-            }
-            Own::Lazy(within, by) => {
-                if scope.lazy.is_none_or(|(l, _)| within < l) {
-                    scope.lazy = Some((within, by));
-                }
-            }
-        }
-        scope
+#[inline]
+fn load() -> Scope {
+    Scope {
+        word: WORD.try_with(Cell::get).unwrap_or(NONE),
+        by: BY.try_with(Cell::get).unwrap_or(""),
     }
+}
 
-    /// Fixes the lazy bound at `now`.
-    fn fix(&mut self, now: Instant) {
-        if let Some((within, by)) = self.lazy.take() {
-            let at = later(now, within);
-            if self.fixed.is_none_or(|(f, _)| at < f) {
-                self.fixed = Some((at, by));
-            }
-            self.fixed_at = Some(now);
-        }
-    }
+#[inline]
+fn store(scope: Scope) {
+    let _ = WORD.try_with(|word| word.set(scope.word));
+    let _ = BY.try_with(|by| by.set(scope.by));
+}
+
+/// Whether a word is a deadline not fixed yet.
+#[inline]
+fn is_lazy(word: u64) -> bool {
+    word != NONE && word & LAZY != 0
+}
+
+/// The instant every word counts from: a year before the first one was asked for, so any
+/// instant of tokio's clock (real, or paused and advanced) in this process is after it.
+fn anchor() -> Instant {
+    static ANCHOR: OnceLock<Instant> = OnceLock::new();
+    *ANCHOR.get_or_init(|| {
+        let now = Instant::now();
+        now.checked_sub(Duration::from_secs(365 * 86_400))
+            .unwrap_or(now)
+    })
+}
+
+/// Now, in nanoseconds since [`anchor`] (tokio's clock, so virtual time counts).
+pub(crate) fn now() -> u64 {
+    ticks(Instant::now().saturating_duration_since(anchor())).min(MOST)
+}
+
+/// The instant `t` ([`now`]'s ticks) is.
+pub(crate) fn instant(t: u64) -> Instant {
+    let anchor = anchor();
+    anchor
+        .checked_add(Duration::from_nanos(t))
+        .unwrap_or_else(|| anchor + Duration::from_secs(30 * 365 * 86_400))
+}
+
+/// `t + d`, in ticks, held in a word.
+#[inline]
+pub(crate) fn after(t: u64, d: Duration) -> u64 {
+    t.saturating_add(ticks(d)).min(MOST)
 }
 
 /// A layer's own bound.
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum Own {
-    /// Started: ends at this instant.
-    Fixed(Instant, &'static str),
+    /// Started: ends at this instant ([`now`]'s ticks).
+    Fixed(u64, &'static str),
     /// Not started: this long from the first clock read.
     Lazy(Duration, &'static str),
 }
 
-/// `now + d`, or far in the future when that does not fit.
-pub(crate) fn later(now: Instant, d: Duration) -> Instant {
-    now.checked_add(d)
-        .unwrap_or_else(|| now + Duration::from_secs(86_400 * 365 * 30))
+/// The scope in place while a layer polls its call; puts the enclosing one back when dropped
+/// (also when the poll panics). Made by [`enter`].
+pub(crate) struct Entered {
+    outer: Scope,
+    installed: Scope,
+    /// The instant the layer's own bound started, when entering fixed it.
+    started: Option<u64>,
+    done: bool,
 }
 
-/// The current scope, as installed by the layer polling now.
-pub(crate) fn current() -> Option<Scope> {
-    CURRENT.try_with(Cell::get).ok().flatten()
-}
-
-fn set(scope: Option<Scope>) {
-    let _ = CURRENT.try_with(|current| current.set(scope));
-}
-
-/// The deadline of the call being polled, fixed now if it was not yet, and the policy that set
-/// it; `None` outside any deadline.
-pub(crate) fn nearest() -> Option<(Instant, &'static str)> {
-    let mut scope = current()?;
-    if scope.lazy.is_some() {
-        scope.fix(Instant::now());
-        set(Some(scope));
+/// Puts in place the scope of a layer's call: the nearer of its own bound and the deadline in
+/// place now. Reads no clock unless one of the two is fixed and the other not yet.
+#[inline]
+pub(crate) fn enter(own: Own) -> Entered {
+    let outer = load();
+    let (installed, outer, started) = match own {
+        Own::Lazy(d, by) => {
+            let d = ticks(d).min(MOST);
+            if outer.word == NONE {
+                (Scope { word: LAZY | d, by }, outer, None)
+            } else if is_lazy(outer.word) {
+                // Both lazy: they start together, so the shorter is the nearer.
+                let inner = if d < outer.word & !LAZY {
+                    Scope { word: LAZY | d, by }
+                } else {
+                    outer
+                };
+                (inner, outer, None)
+            } else {
+                let t = now();
+                let inner = nearer(
+                    outer,
+                    Scope {
+                        word: t.saturating_add(d).min(MOST),
+                        by,
+                    },
+                );
+                (inner, outer, Some(t))
+            }
+        }
+        Own::Fixed(at, by) => {
+            let mine = Scope { word: at, by };
+            if outer.word == NONE {
+                (mine, outer, None)
+            } else if is_lazy(outer.word) {
+                let fixed = fix(outer, now());
+                (nearer(fixed, mine), fixed, None)
+            } else {
+                (nearer(outer, mine), outer, None)
+            }
+        }
+    };
+    store(installed);
+    Entered {
+        outer,
+        installed,
+        started,
+        done: false,
     }
-    scope.fixed
+}
+
+/// The nearer of two fixed deadlines; the first on a tie (the enclosing one set it first).
+#[inline]
+fn nearer(a: Scope, b: Scope) -> Scope {
+    if b.word < a.word { b } else { a }
+}
+
+/// A lazy deadline fixed at `t`, and `t` kept for the layers outside to count from.
+#[cold]
+fn fix(scope: Scope, t: u64) -> Scope {
+    let _ = FIXED_AT.try_with(|at| at.set(t));
+    Scope {
+        word: t.saturating_add(scope.word & !LAZY).min(MOST),
+        by: scope.by,
+    }
+}
+
+impl Entered {
+    /// Puts the enclosing scope back, fixed at the instant a layer inside fixed the one this
+    /// layer put in place; returns when the layer's own bound started, if it did by now.
+    #[inline]
+    pub(crate) fn exit(mut self) -> Option<u64> {
+        self.done = true;
+        self.restore()
+    }
+
+    #[inline]
+    fn restore(&mut self) -> Option<u64> {
+        let mut outer = self.outer;
+        let mut started = self.started;
+        if is_lazy(self.installed.word) && !is_lazy(load().word) {
+            // Fixed inside: every layer out to the one that set it counts from then.
+            let t = FIXED_AT.try_with(Cell::get).unwrap_or(0);
+            started = Some(t);
+            if is_lazy(outer.word) {
+                outer = fix(outer, t);
+            }
+        }
+        store(outer);
+        started
+    }
+}
+
+impl Drop for Entered {
+    fn drop(&mut self) {
+        if !self.done {
+            self.restore();
+        }
+    }
+}
+
+/// The deadline in place now, fixed now if it was not yet, and who set it; `None` outside
+/// any deadline.
+fn fixed_now() -> Option<(u64, &'static str)> {
+    let scope = load();
+    if scope.word == NONE {
+        return None;
+    }
+    if is_lazy(scope.word) {
+        let fixed = fix(scope, now());
+        store(fixed);
+        return Some((fixed.word, fixed.by));
+    }
+    Some((scope.word, scope.by))
 }
 
 /// What is left of the deadline of the call being polled now, from tokio's clock (zero once it
@@ -179,59 +306,28 @@ pub(crate) fn nearest() -> Option<(Instant, &'static str)> {
 /// Called from inside a call under a deadline that was not fixed yet, it fixes it: every
 /// enclosing timeout counts from now.
 pub fn remaining() -> Option<Duration> {
-    nearest().map(|(at, _)| at.saturating_duration_since(Instant::now()))
+    let (at, _) = fixed_now()?;
+    Some(Duration::from_nanos(at.saturating_sub(now())))
 }
 
-/// Puts `scope` in place for the time of `poll`, and back what was there after (also when
-/// `poll` panics). Returns what `poll` returned and the instant a layer inside fixed the lazy
-/// bound at, if one did; the enclosing scope counts from that instant too.
-#[inline]
-pub(crate) fn polled<R>(
-    outer: Option<Scope>,
-    inner: Scope,
-    poll: impl FnOnce() -> R,
-) -> (R, Option<Instant>) {
-    /// Puts the enclosing scope back, fixed at the instant a layer inside fixed it.
-    struct Restore(Option<Scope>);
-    impl Drop for Restore {
-        fn drop(&mut self) {
-            let mut outer = self.0;
-            if let (Some(at), Some(o)) = (current().and_then(|s| s.fixed_at), outer.as_mut()) {
-                o.fix(at);
-            }
-            set(outer);
-        }
+/// At a layer's first wait, with its own poll over (the enclosing scope in place again): the
+/// instant its own bound counts from (`started`, when a layer inside fixed it, or now), and
+/// the enclosing deadline, fixed at that instant if it was not yet (so the layers outside
+/// count from it too), with who set it.
+pub(crate) fn first_wait(started: Option<u64>) -> (u64, Option<(u64, &'static str)>) {
+    let start = started.unwrap_or_else(now);
+    let outer = load();
+    if outer.word == NONE {
+        return (start, None);
     }
-    set(Some(inner));
-    let restore = Restore(outer);
-    let result = poll();
-    let fixed_at = current().and_then(|s| s.fixed_at);
-    drop(restore);
-    (result, fixed_at)
-}
-
-/// The scope for a layer's call: its own bound under `outer`.
-#[inline]
-pub(crate) fn inner(outer: Option<Scope>, own: Own) -> Scope {
-    Scope::nested(outer, own)
-}
-
-/// At a layer's first wait: the instant its own bound counts from (`started`, when a layer
-/// inside fixed it, or now), the inherited deadline fixed at that instant (written back, so
-/// the layers outside count from it too), and which of the two ends first.
-pub(crate) fn first_wait(started: Option<Instant>) -> (Instant, Option<(Instant, &'static str)>) {
-    let start = started.unwrap_or_else(Instant::now);
-    let inherited = match current() {
-        Some(mut scope) => {
-            if scope.lazy.is_some() {
-                scope.fix(start);
-                set(Some(scope));
-            }
-            scope.fixed
-        }
-        None => None,
+    let outer = if is_lazy(outer.word) {
+        let fixed = fix(outer, start);
+        store(fixed);
+        fixed
+    } else {
+        outer
     };
-    (start, inherited)
+    (start, Some((outer.word, outer.by)))
 }
 
 /// A [`DeadlineExceeded`](ErrorKind::DeadlineExceeded) rejection naming `by`, the policy that
@@ -249,8 +345,9 @@ pin_project! {
         #[pin]
         sleep: Option<Sleep>,
         within: Duration,
-        started: Option<Instant>,
-        // Set at the first wait: the deadline that ends the call, and who set it.
+        // When its deadline started counting ([`now`]'s ticks).
+        started: Option<u64>,
+        // Who set the deadline that ends the call: set at the first wait.
         by: &'static str,
     }
 }
@@ -284,14 +381,15 @@ where
         let Some(call) = this.call.as_mut().as_pin_mut() else {
             return Poll::Ready(Err(Failure::Rejected(exceeded(this.by))));
         };
-        let outer = current();
         let own = match *this.started {
-            Some(at) => Own::Fixed(later(at, *this.within), WITHIN),
+            Some(t) => Own::Fixed(after(t, *this.within), WITHIN),
             None => Own::Lazy(*this.within, WITHIN),
         };
-        let (poll, fixed_at) = polled(outer, inner(outer, own), || call.poll(cx));
+        let entered = enter(own);
+        let poll = call.poll(cx);
+        let started = entered.exit();
         if this.started.is_none() {
-            *this.started = fixed_at;
+            *this.started = started;
         }
         if let Poll::Ready(outcome) = poll {
             return Poll::Ready(outcome);
@@ -299,13 +397,13 @@ where
         if this.sleep.is_none() {
             let (start, inherited) = first_wait(*this.started);
             *this.started = Some(start);
-            let own = later(start, *this.within);
+            let own = after(start, *this.within);
             let (at, by) = match inherited {
                 Some((at, by)) if at < own => (at, by),
                 _ => (own, WITHIN),
             };
             *this.by = by;
-            this.sleep.set(Some(tokio::time::sleep_until(at)));
+            this.sleep.set(Some(tokio::time::sleep_until(instant(at))));
         }
         let expired = this
             .sleep
@@ -324,7 +422,7 @@ impl<F> fmt::Debug for Within<F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Within")
             .field("within", &self.within)
-            .field("started", &self.started)
+            .field("started", &self.started.map(instant))
             .finish()
     }
 }
@@ -335,7 +433,7 @@ pin_project! {
     pub struct Scoped<F> {
         #[pin]
         fut: F,
-        scope: Option<Scope>,
+        scope: Scope,
     }
 }
 
@@ -343,48 +441,45 @@ pin_project! {
 /// inside a call that must end by the call's deadline
 /// (`tokio::spawn(deadline::scope(work))`). Outside any deadline, `fut` runs under none.
 pub fn scope<F: Future>(fut: F) -> Scoped<F> {
-    let scope = current().map(|mut scope| {
-        if scope.lazy.is_some() {
-            scope.fix(Instant::now());
-            set(Some(scope));
-        }
-        scope.fixed_at = None;
-        scope
-    });
+    let scope = match fixed_now() {
+        Some((word, by)) => Scope { word, by },
+        None => NO_SCOPE,
+    };
     Scoped { fut, scope }
 }
 
 /// Runs `fut` under no deadline, even inside a call that has one: a layer inside it waits
 /// as long as its own settings say.
 pub fn detach<F: Future>(fut: F) -> Scoped<F> {
-    Scoped { fut, scope: None }
+    Scoped {
+        fut,
+        scope: NO_SCOPE,
+    }
 }
 
 impl<F: Future> Future for Scoped<F> {
     type Output = F::Output;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
-        let this = self.project();
-        let outer = current();
-        set(*this.scope);
-        struct Restore(Option<Scope>);
+        /// Puts the enclosing scope back, also when the poll panics.
+        struct Restore(Scope);
         impl Drop for Restore {
             fn drop(&mut self) {
-                set(self.0);
+                store(self.0);
             }
         }
-        let _restore = Restore(outer);
+        let this = self.project();
+        let _restore = Restore(load());
+        store(*this.scope);
         this.fut.poll(cx)
     }
 }
 
 impl<F> fmt::Debug for Scoped<F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let deadline = (self.scope.word != NONE).then(|| instant(self.scope.word));
         f.debug_struct("Scoped")
-            .field(
-                "deadline",
-                &self.scope.and_then(|s| s.fixed).map(|(at, _)| at),
-            )
+            .field("deadline", &deadline)
             .finish()
     }
 }

@@ -246,3 +246,39 @@ async fn futures_catch<F: std::future::Future>(fut: F) -> std::thread::Result<F:
     })
     .await
 }
+
+#[tokio::test(start_paused = true)]
+async fn the_deadline_counts_from_the_first_clock_read_inside_for_every_layer() {
+    // `advance` moves the clock before the call first waits. A timeout counts from its call's
+    // first wait, unless a layer inside read the deadline earlier: then every enclosing
+    // timeout counts from that read.
+    let outer = timeout("outer", ms(1000));
+    let started = Instant::now();
+    let lazy: Result<(), Failure<()>> = outer
+        .call(async {
+            tokio::time::advance(ms(300)).await;
+            sleep(ms(10_000)).await;
+            Ok(())
+        })
+        .await;
+    assert!(lazy.is_err());
+    assert_eq!(started.elapsed(), ms(1300), "counted from the first wait");
+
+    let outer = timeout("outer", ms(1000));
+    let inner = timeout("inner", ms(5000));
+    let started = Instant::now();
+    let read_early: Result<(), Failure<()>> = outer
+        .call(inner.call(async {
+            assert_eq!(deadline::remaining(), Some(ms(1000)));
+            tokio::time::advance(ms(300)).await;
+            sleep(ms(10_000)).await;
+            Ok(())
+        }))
+        .await;
+    assert!(read_early.is_err());
+    assert_eq!(
+        started.elapsed(),
+        ms(1000),
+        "counted from the read, by both"
+    );
+}

@@ -7,7 +7,7 @@ use std::task::{Context, Poll};
 
 use pin_project_lite::pin_project;
 use tokio::task::coop;
-use tokio::time::{Instant, Sleep};
+use tokio::time::Sleep;
 
 use super::Timeout;
 use crate::deadline::{self, Own};
@@ -30,9 +30,9 @@ pin_project! {
         #[pin]
         deadline: Option<Sleep>,
         timeout: &'a Timeout,
-        // When its own duration started counting: at its first `Pending`, or earlier if a
-        // layer inside read the clock for the deadline first.
-        started: Option<Instant>,
+        // When its own duration started counting (the deadline's ticks): at its first
+        // `Pending`, or earlier if a layer inside read the clock for the deadline first.
+        started: Option<u64>,
         // The policy whose deadline, inherited, ends before this timeout's own: set at the
         // first `Pending`.
         inherited: Option<&'static str>,
@@ -69,15 +69,15 @@ where
             // Polled again after timing out: the answer has not changed.
             return Poll::Ready(Err(Failure::Rejected(this.timeout.rejection())));
         };
-        let outer = deadline::current();
         let own = match *this.started {
-            Some(at) => Own::Fixed(deadline::later(at, timeout.duration()), timeout.name()),
+            Some(t) => Own::Fixed(deadline::after(t, timeout.duration()), timeout.name()),
             None => Own::Lazy(timeout.duration(), timeout.name()),
         };
-        let (poll, fixed_at) =
-            deadline::polled(outer, deadline::inner(outer, own), || call.poll(cx));
+        let entered = deadline::enter(own);
+        let poll = call.poll(cx);
+        let started = entered.exit();
         if this.started.is_none() {
-            *this.started = fixed_at;
+            *this.started = started;
         }
         if let Poll::Ready(outcome) = poll {
             return Poll::Ready(match outcome {
@@ -133,7 +133,7 @@ where
                     // layer inside fixed it), and ends no later than the inherited one.
                     let (start, inherited) = deadline::first_wait(*this.started);
                     *this.started = Some(start);
-                    let own = deadline::later(start, timeout.duration());
+                    let own = deadline::after(start, timeout.duration());
                     let at = match inherited {
                         Some((at, by)) if at < own => {
                             *this.inherited = Some(by);
@@ -141,7 +141,8 @@ where
                         }
                         _ => own,
                     };
-                    this.deadline.set(Some(tokio::time::sleep_until(at)));
+                    this.deadline
+                        .set(Some(tokio::time::sleep_until(deadline::instant(at))));
                     match this.deadline.as_mut().as_pin_mut() {
                         Some(deadline) => deadline.poll(cx).is_ready(),
                         None => false,
