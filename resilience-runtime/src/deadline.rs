@@ -42,7 +42,9 @@
 //! The layer whose own duration runs out says [`TimedOut`](crate::ErrorKind::TimedOut), naming
 //! itself. A layer inside it that stopped because the *inherited* deadline was nearer than its
 //! own bound says [`DeadlineExceeded`](crate::ErrorKind::DeadlineExceeded), naming the policy
-//! that set the deadline. A circuit breaker counts `DeadlineExceeded` as neither a success nor a
+//! that set the deadline by the name it was built with (a `policy!` static whose name another
+//! shares is reported by its path elsewhere; resolving that on every poll would cost a timeout
+//! a third of its fast path, so a deadline carries the built name). A circuit breaker counts `DeadlineExceeded` as neither a success nor a
 //! failure (a caller's tight deadline is not the dependency's fault, and one remote caller's
 //! tiny deadline must not open a breaker everybody shares), and no retry repeats it. When it
 //! reaches the timeout that set the deadline, that timeout returns its own `TimedOut`.
@@ -114,18 +116,27 @@ thread_local! {
     static FIXED_AT: Cell<u64> = const { Cell::new(0) };
 }
 
-#[inline]
+/// The scope in place. Without a deadline, only the word is read: the name is not needed,
+/// and reading it back right after a store of it costs a stall of the store buffer.
+#[inline(always)]
 fn load() -> Scope {
+    let word = WORD.try_with(Cell::get).unwrap_or(NONE);
+    if word == NONE {
+        return NO_SCOPE;
+    }
     Scope {
-        word: WORD.try_with(Cell::get).unwrap_or(NONE),
+        word,
         by: BY.try_with(Cell::get).unwrap_or(""),
     }
 }
 
-#[inline]
+/// Puts `scope` in place; without a deadline, only the word (the name means nothing then).
+#[inline(always)]
 fn store(scope: Scope) {
     let _ = WORD.try_with(|word| word.set(scope.word));
-    let _ = BY.try_with(|by| by.set(scope.by));
+    if scope.word != NONE {
+        let _ = BY.try_with(|by| by.set(scope.by));
+    }
 }
 
 /// Whether a word is a deadline not fixed yet.
@@ -177,17 +188,39 @@ pub(crate) enum Own {
 /// (also when the poll panics). Made by [`enter`].
 pub(crate) struct Entered {
     outer: Scope,
-    installed: Scope,
+    /// Whether the scope put in place was lazy (a layer inside may fix it).
+    lazy: bool,
     /// The instant the layer's own bound started, when entering fixed it.
     started: Option<u64>,
     done: bool,
 }
 
 /// Puts in place the scope of a layer's call: the nearer of its own bound and the deadline in
-/// place now. Reads no clock unless one of the two is fixed and the other not yet.
-#[inline]
+/// place now. Reads no clock unless one of the two is fixed and the other not yet. Inlined:
+/// with no deadline outside, it is two thread-local loads and two stores.
+#[inline(always)]
 pub(crate) fn enter(own: Own) -> Entered {
     let outer = load();
+    if outer.word == NONE
+        && let Own::Lazy(d, by) = own
+    {
+        store(Scope {
+            word: LAZY | ticks(d).min(MOST),
+            by,
+        });
+        return Entered {
+            outer,
+            lazy: true,
+            started: None,
+            done: false,
+        };
+    }
+    enter_nested(outer, own)
+}
+
+/// [`enter`] under a deadline, or with a bound of its own already fixed.
+#[inline(never)]
+fn enter_nested(outer: Scope, own: Own) -> Entered {
     let (installed, outer, started) = match own {
         Own::Lazy(d, by) => {
             let d = ticks(d).min(MOST);
@@ -228,7 +261,7 @@ pub(crate) fn enter(own: Own) -> Entered {
     store(installed);
     Entered {
         outer,
-        installed,
+        lazy: is_lazy(installed.word),
         started,
         done: false,
     }
@@ -253,30 +286,38 @@ fn fix(scope: Scope, t: u64) -> Scope {
 impl Entered {
     /// Puts the enclosing scope back, fixed at the instant a layer inside fixed the one this
     /// layer put in place; returns when the layer's own bound started, if it did by now.
-    #[inline]
-    pub(crate) fn exit(mut self) -> Option<u64> {
+    #[inline(always)]
+    pub(crate) fn exit(&mut self) -> Option<u64> {
         self.done = true;
         self.restore()
     }
 
-    #[inline]
+    #[inline(always)]
     fn restore(&mut self) -> Option<u64> {
-        let mut outer = self.outer;
-        let mut started = self.started;
-        if is_lazy(self.installed.word) && !is_lazy(load().word) {
-            // Fixed inside: every layer out to the one that set it counts from then.
-            let t = FIXED_AT.try_with(Cell::get).unwrap_or(0);
-            started = Some(t);
-            if is_lazy(outer.word) {
-                outer = fix(outer, t);
-            }
+        if self.lazy && !is_lazy(WORD.try_with(Cell::get).unwrap_or(NONE)) {
+            return self.restore_fixed();
         }
+        store(self.outer);
+        self.started
+    }
+
+    /// A layer inside fixed the lazy deadline: every layer out to the one that set it counts
+    /// from then.
+    #[inline(never)]
+    fn restore_fixed(&mut self) -> Option<u64> {
+        let t = FIXED_AT.try_with(Cell::get).unwrap_or(0);
+        let outer = if is_lazy(self.outer.word) {
+            fix(self.outer, t)
+        } else {
+            self.outer
+        };
         store(outer);
-        started
+        Some(t)
     }
 }
 
 impl Drop for Entered {
+    #[inline(always)]
     fn drop(&mut self) {
         if !self.done {
             self.restore();
@@ -385,7 +426,7 @@ where
             Some(t) => Own::Fixed(after(t, *this.within), WITHIN),
             None => Own::Lazy(*this.within, WITHIN),
         };
-        let entered = enter(own);
+        let mut entered = enter(own);
         let poll = call.poll(cx);
         let started = entered.exit();
         if this.started.is_none() {

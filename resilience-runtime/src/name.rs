@@ -127,6 +127,7 @@ impl Name {
 
     /// The name the policy reports: its path when its built name is ambiguous, else the
     /// built name.
+    #[inline]
     pub(crate) fn get(&self) -> &'static str {
         ambiguous();
         self.qualified().unwrap_or(self.built)

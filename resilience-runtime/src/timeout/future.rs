@@ -61,7 +61,7 @@ where
     /// The call first, with the deadline it carries in place for the layers inside: a call
     /// that completes at once costs this and nothing more, inlined into the caller; the timer
     /// and everything after a `Pending` are out of line.
-    #[inline]
+    #[inline(always)]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
         let timeout = *this.timeout;
@@ -69,28 +69,41 @@ where
             // Polled again after timing out: the answer has not changed.
             return Poll::Ready(Err(Failure::Rejected(this.timeout.rejection())));
         };
+        // The built name: a plain field (the reported one is resolved once per process, a
+        // check that would cost a third of this path).
         let own = match *this.started {
-            Some(t) => Own::Fixed(deadline::after(t, timeout.duration()), timeout.name()),
-            None => Own::Lazy(timeout.duration(), timeout.name()),
+            Some(t) => Own::Fixed(deadline::after(t, timeout.duration()), timeout.name.built()),
+            None => Own::Lazy(timeout.duration(), timeout.name.built()),
         };
-        let entered = deadline::enter(own);
+        let mut entered = deadline::enter(own);
         let poll = call.poll(cx);
         let started = entered.exit();
         if this.started.is_none() {
             *this.started = started;
         }
-        if let Poll::Ready(outcome) = poll {
-            return Poll::Ready(match outcome {
-                // The deadline this timeout set ran out inside it: its own timeout, said as such.
-                Err(Failure::Rejected(r))
-                    if r.kind() == ErrorKind::DeadlineExceeded && r.policy() == timeout.name() =>
-                {
-                    Err(Failure::Rejected(timeout.expired()))
-                }
-                outcome => outcome,
-            });
+        if poll.is_ready() {
+            // The deadline this timeout set ran out inside it: its own timeout, said as such.
+            // Looked at by reference, and the outcome handed on as it was written, not copied.
+            if let Poll::Ready(Err(Failure::Rejected(r))) = &poll
+                && r.kind() == ErrorKind::DeadlineExceeded
+            {
+                return Poll::Ready(Err(own_deadline(timeout, *r)));
+            }
+            return poll;
         }
         Self::poll_deadline(this, cx)
+    }
+}
+
+/// A `DeadlineExceeded` that reached `timeout`: its own `TimedOut` if the deadline was its
+/// own, else handed on.
+#[cold]
+#[inline(never)]
+fn own_deadline<E>(timeout: &Timeout, r: crate::Error) -> Failure<E> {
+    if r.policy() == timeout.name.built() {
+        Failure::Rejected(timeout.expired())
+    } else {
+        Failure::Rejected(r)
     }
 }
 

@@ -72,7 +72,7 @@ use crate::name::Name;
 /// place.
 #[derive(Debug)]
 pub struct Timeout {
-    name: Name,
+    pub(crate) name: Name,
     /// In nanoseconds. Independent of everything else, so accessed `Relaxed`.
     duration: AtomicU64,
     /// Calls cut short. Written only when the timeout fires.
@@ -143,6 +143,7 @@ impl Timeout {
 
     /// The name it reports in errors and events, and is listed under in the registry (see
     /// [`registry`](crate::registry#names)).
+    #[inline]
     pub fn name(&self) -> &'static str {
         self.name.get()
     }
@@ -153,6 +154,7 @@ impl Timeout {
     }
 
     /// How long a call may wait.
+    #[inline]
     pub fn duration(&self) -> Duration {
         Duration::from_nanos(self.duration.load(Relaxed))
     }
