@@ -19,6 +19,8 @@ pub enum PolicyKind {
     RateLimiter,
     /// A fallback.
     Fallback,
+    /// [`RetryBudget`](crate::RetryBudget).
+    RetryBudget,
 }
 
 impl PolicyKind {
@@ -31,6 +33,7 @@ impl PolicyKind {
             PolicyKind::Bulkhead => "bulkhead",
             PolicyKind::RateLimiter => "rate_limiter",
             PolicyKind::Fallback => "fallback",
+            PolicyKind::RetryBudget => "retry_budget",
         }
     }
 }

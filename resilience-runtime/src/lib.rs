@@ -92,6 +92,8 @@ pub mod registry;
 #[cfg(not(resilience_loom))]
 pub mod retry;
 #[cfg(not(resilience_loom))]
+pub mod retry_budget;
+#[cfg(not(resilience_loom))]
 pub mod timeout;
 
 #[cfg(not(resilience_loom))]
@@ -116,6 +118,8 @@ pub use rate_limiter::keyed::KeyedRateLimiter;
 pub use rate_limiter::{RateLimiter, RateLimiterBuilder, RateLimiterMetrics};
 #[cfg(not(resilience_loom))]
 pub use retry::{Attempts, Backoff, Jitter, Retry, RetryBuilder, RetryMetrics};
+#[cfg(not(resilience_loom))]
+pub use retry_budget::{RetryBudget, RetryBudgetBuilder, RetryBudgetMetrics};
 #[cfg(not(resilience_loom))]
 pub use timeout::{Timeout, TimeoutBuilder, TimeoutFuture, TimeoutMetrics};
 

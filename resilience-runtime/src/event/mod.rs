@@ -113,6 +113,8 @@ pub enum EventKind {
         /// The rejection it replaced, or `None` when it replaced the call's own error.
         rejection: Option<ErrorKind>,
     },
+    /// A retry budget refused a retry: the call ended with its last outcome.
+    BudgetRefused,
 }
 
 impl EventKind {
@@ -133,6 +135,7 @@ impl EventKind {
             EventKind::TimedOut { .. } => "timed_out",
             EventKind::Queued => "queued",
             EventKind::FallbackUsed { .. } => "fallback_used",
+            EventKind::BudgetRefused => "budget_refused",
         }
     }
 }

@@ -85,7 +85,7 @@ use crate::name::{self as names, Name};
 use crate::{
     Bulkhead, BulkheadMetrics, CircuitBreaker, CircuitBreakerMetrics, KeyedBulkhead,
     KeyedCircuitBreaker, KeyedMetrics, KeyedRateLimiter, RateLimiter, RateLimiterMetrics, Retry,
-    RetryMetrics, Timeout, TimeoutMetrics,
+    RetryBudget, RetryBudgetMetrics, RetryMetrics, Timeout, TimeoutMetrics,
 };
 
 /// The kinds of policy the registry lists, one line each: the variant, the policy's type and
@@ -151,6 +151,8 @@ kinds! {
         "A family of bulkheads, one per key.", "A keyed family's keys, evictions and overflows.";
     KeyedRateLimiter(KeyedRateLimiter, KeyedMetrics):
         "A family of rate limiters, one per key.", "A keyed family's keys, evictions and overflows.";
+    RetryBudget(RetryBudget, RetryBudgetMetrics):
+        "A retry budget, shared by the retries that name it.", "A retry budget's deposits, retries allowed and refused, and what it allows now.";
 }
 
 impl Policy {
@@ -434,6 +436,11 @@ getter!(
     /// The family of rate limiters registered as `name`: its children by key
     /// (`key("acme")`), its settings, its counters.
     keyed_rate_limiter, KeyedRateLimiter, KeyedRateLimiter, RateLimiter, true
+);
+getter!(
+    /// The retry budget registered as `name`: its level and refusals, its settings
+    /// (`ratio`, `min`, `window`).
+    retry_budget, RetryBudget, RetryBudget, RetryBudget, false
 );
 
 /// The state, settings and counters of every policy, sorted by name. `Display` prints it as a

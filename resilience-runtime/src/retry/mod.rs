@@ -59,7 +59,9 @@ mod backoff;
 mod registered;
 mod rng;
 
+use std::fmt;
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU8, AtomicU32, AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
@@ -69,6 +71,7 @@ use backoff::{Kind, Schedule};
 use crate::error::{ConfigError, ErrorKind, Failure};
 use crate::event::{EventKind, PolicyKind, emit};
 use crate::name::Name;
+use crate::retry_budget::{self, RetryBudget};
 
 /// A retry policy: how many attempts, and how long to wait between them.
 ///
@@ -96,6 +99,9 @@ pub struct Retry {
     retries: AtomicU64,
     gave_up: AtomicU64,
     past_deadline: AtomicU64,
+    budget_refused: AtomicU64,
+    /// The budget its retries are taken from, if any.
+    budget: Option<&'static RetryBudget>,
     /// The settings it was built with, for [`reset`](Self::reset).
     declared: RetryBuilder,
 }
@@ -112,6 +118,8 @@ pub struct RetryMetrics {
     /// Of those, calls that stopped because the next backoff would have ended past the call's
     /// deadline (see [`deadline`](crate::deadline)).
     pub past_deadline: u64,
+    /// Of those, calls whose retry its [`RetryBudget`] refused.
+    pub budget_refused: u64,
 }
 
 /// Builds a [`Retry`]; every method is `const`. Made by [`Retry::builder`].
@@ -122,6 +130,23 @@ pub struct RetryBuilder {
     pub(crate) attempts: u32,
     pub(crate) backoff: Backoff,
     pub(crate) jitter: Option<Jitter>,
+    pub(crate) budget: Option<BudgetRef>,
+}
+
+/// The budget a retry takes its retries from: compared by address.
+#[derive(Clone, Copy)]
+pub(crate) struct BudgetRef(pub(crate) &'static RetryBudget);
+
+impl PartialEq for BudgetRef {
+    fn eq(&self, other: &Self) -> bool {
+        std::ptr::eq(self.0, other.0)
+    }
+}
+
+impl fmt::Debug for BudgetRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0.name())
+    }
 }
 
 impl RetryBuilder {
@@ -143,6 +168,14 @@ impl RetryBuilder {
     /// backoff, none on fixed and linear). [`Jitter::Decorrelated`] needs exponential backoff.
     pub const fn jitter(mut self, jitter: Jitter) -> Self {
         self.jitter = Some(jitter);
+        self
+    }
+
+    /// Takes every retry from `budget`, shared with other retries (see
+    /// [`retry_budget`](crate::retry_budget)): a retry the budget refuses ends the call at once
+    /// with the last outcome. Every first attempt deposits into it.
+    pub const fn budget(mut self, budget: &'static RetryBudget) -> Self {
+        self.budget = Some(BudgetRef(budget));
         self
     }
 
@@ -180,6 +213,11 @@ impl RetryBuilder {
             retries: AtomicU64::new(0),
             gave_up: AtomicU64::new(0),
             past_deadline: AtomicU64::new(0),
+            budget_refused: AtomicU64::new(0),
+            budget: match self.budget {
+                Some(BudgetRef(budget)) => Some(budget),
+                None => None,
+            },
             declared: self,
         })
     }
@@ -194,6 +232,7 @@ impl Retry {
             attempts: 3,
             backoff: Backoff::DEFAULT,
             jitter: None,
+            budget: None,
         }
     }
 
@@ -231,6 +270,7 @@ impl Retry {
             attempts: self.attempts(),
             backoff: self.backoff(),
             jitter: Some(self.jitter()),
+            budget: self.budget.map(BudgetRef),
         }
     }
 
@@ -298,6 +338,7 @@ impl Retry {
         self.retries.store(0, Relaxed);
         self.gave_up.store(0, Relaxed);
         self.past_deadline.store(0, Relaxed);
+        self.budget_refused.store(0, Relaxed);
     }
 
     /// The counters of failed attempts.
@@ -307,6 +348,7 @@ impl Retry {
             retries: self.retries.load(Relaxed),
             gave_up: self.gave_up.load(Relaxed),
             past_deadline: self.past_deadline.load(Relaxed),
+            budget_refused: self.budget_refused.load(Relaxed),
         }
     }
 
@@ -344,6 +386,9 @@ impl Retry {
     /// ```
     #[inline]
     pub fn start(&self) -> Attempts<'_> {
+        if let Some(budget) = self.budget {
+            budget.deposit();
+        }
         emit(
             &self.name,
             PolicyKind::Retry,
@@ -368,7 +413,7 @@ impl Retry {
         // The loop of `call_when`, not a call to it: one future fewer around every attempt.
         let mut attempts = self.start();
         loop {
-            let outcome = f().await;
+            let outcome = attempts.run(f()).await;
             match attempts.next(&outcome, |_: &E| true) {
                 None => return outcome,
                 Some(delay) => attempts.wait(delay).await,
@@ -387,7 +432,7 @@ impl Retry {
     {
         let mut attempts = self.start();
         loop {
-            let outcome = f().await;
+            let outcome = attempts.run(f()).await;
             match attempts.next(&outcome, &when) {
                 None => return outcome,
                 Some(delay) => attempts.wait(delay).await,
@@ -427,6 +472,52 @@ enum Verdict {
     Retry { at_least: Duration },
     /// Return the outcome now.
     Stop,
+}
+
+pin_project_lite::pin_project! {
+    /// An attempt run by [`Attempts::run`].
+    #[must_use = "futures do nothing unless you `.await` or poll them"]
+    pub struct Attempt<'a, F> {
+        #[pin]
+        fut: F,
+        budget: Option<&'a RetryBudget>,
+    }
+}
+
+impl<F: Future> Future for Attempt<'_, F> {
+    type Output = F::Output;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<F::Output> {
+        let this = self.project();
+        match this.budget {
+            None => this.fut.poll(cx),
+            Some(budget) => {
+                let _nested = retry_budget::governed(budget);
+                this.fut.poll(cx)
+            }
+        }
+    }
+}
+
+impl<F> fmt::Debug for Attempt<'_, F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Attempt")
+            .field("budget", &self.budget.map(|b| b.name()))
+            .finish()
+    }
+}
+
+impl<'a> Attempts<'a> {
+    /// Runs one attempt: with a [`RetryBudget`], the retries under the same budget inside it
+    /// are nested (their first attempts do not deposit). Without one, `fut` as it is.
+    #[inline]
+    pub fn run<F: Future>(&self, fut: F) -> Attempt<'a, F> {
+        Attempt {
+            fut,
+            budget: self.retry.budget,
+        }
+    }
 }
 
 impl Attempts<'_> {
@@ -535,6 +626,12 @@ impl Attempts<'_> {
         // could not run), and the last outcome is returned now.
         if crate::deadline::remaining().is_some_and(|left| delay >= left) {
             retry.past_deadline.fetch_add(1, Relaxed);
+            return self.give_up();
+        }
+        if let Some(budget) = retry.budget
+            && !budget.withdraw()
+        {
+            retry.budget_refused.fetch_add(1, Relaxed);
             return self.give_up();
         }
         if !delay.is_zero() && tokio::runtime::Handle::try_current().is_err() {
