@@ -15,6 +15,11 @@ use tokio::time::{advance, sleep};
 const SECOND: Duration = Duration::from_secs(1);
 const MINUTE: Duration = Duration::from_secs(60);
 
+/// The event channel keeps the last `event::CAPACITY` events for a subscriber: the test that
+/// makes a million calls and the test that subscribes take turns, so the events the second
+/// checks are not pushed out by the first's while it looks. An async lock, held across awaits.
+static EVENTS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 fn leak<T>(value: T) -> &'static T {
     Box::leak(Box::new(value))
 }
@@ -210,6 +215,7 @@ async fn a_tenant_that_keeps_calling_keeps_its_child() {
 
 #[tokio::test(start_paused = true)]
 async fn a_million_keys_never_hold_more_children_than_the_cap() {
+    let _turn = EVENTS.lock().await;
     const CAP: usize = 1_000;
     let family = leak(
         RateLimiter::builder("keyed::MILLION")
@@ -385,6 +391,7 @@ async fn reset_drops_every_child_and_clears_the_counters() {
 #[tokio::test(start_paused = true)]
 async fn events_name_the_child_that_decided() {
     use resilience_runtime::event::{EventKind, subscribe};
+    let _turn = EVENTS.lock().await;
     let family = leak(
         RateLimiter::builder("keyed::EVENTS")
             .rate(1, MINUTE)
