@@ -67,6 +67,37 @@ pub(crate) fn parse_bool(s: &str) -> Result<bool, String> {
     }
 }
 
+/// A rate: `100/s`, `6000/m`, `10/h`, `1/ms`: a count per unit, as the attributes take it
+/// (a rate limiter's rate, a retry budget's floor). A period with digits (`5/10s`) is accepted
+/// too.
+pub(crate) fn parse_rate(s: &str) -> Result<(u32, Duration), String> {
+    let t = s.trim();
+    let wrong = || format!("`{t}` is not a rate: write 100/s, 6000/m or 10/h");
+    let (count, per) = t.split_once('/').ok_or_else(wrong)?;
+    let count = parse_count(count).map_err(|_| wrong())?;
+    let per = match per.trim() {
+        "ms" => Duration::from_millis(1),
+        "s" => Duration::from_secs(1),
+        "m" => Duration::from_secs(60),
+        "h" => Duration::from_secs(3600),
+        other => parse_duration(other).map_err(|_| wrong())?,
+    };
+    Ok((count, per))
+}
+
+/// A rate as the attributes write it: `100/s`, `6000/m`, `5/10s`.
+pub(crate) fn fmt_rate(count: u32, per: Duration) -> String {
+    if per == Duration::from_millis(1) {
+        return format!("{count}/ms");
+    }
+    match per.as_secs() {
+        1 if per.subsec_nanos() == 0 => format!("{count}/s"),
+        60 if per.subsec_nanos() == 0 => format!("{count}/m"),
+        3600 if per.subsec_nanos() == 0 => format!("{count}/h"),
+        _ => format!("{count}/{}", fmt_duration(per)),
+    }
+}
+
 /// A call written `name(positional, key = value, ...)`.
 pub(crate) type Call<'a> = (&'a str, &'a str, Vec<(&'a str, &'a str)>);
 

@@ -6,9 +6,8 @@ use crate::describe::{Change, Describe, Figured, Figures, Pending, Reconfigurabl
 use crate::error::ConfigError;
 use crate::kind::PolicyKind;
 use crate::name::Name;
-use std::time::Duration;
 
-use crate::describe::units::{fmt_duration, parse_count, parse_duration};
+use crate::describe::units::{fmt_duration, fmt_rate, parse_count, parse_duration, parse_rate};
 
 impl Figured for RateLimiterMetrics {
     fn figures(&self) -> Figures {
@@ -119,39 +118,11 @@ impl Reconfigurable for RateLimiter {
     }
 }
 
-/// A rate: `100/s`, `6000/m`, `10/h`, `1/ms`: a count per unit, as the attribute takes it. A
-/// period with digits (`5/10s`) is accepted too.
-fn parse_rate(s: &str) -> Result<(u32, Duration), String> {
-    let t = s.trim();
-    let wrong = || format!("`{t}` is not a rate: write 100/s, 6000/m or 10/h");
-    let (count, per) = t.split_once('/').ok_or_else(wrong)?;
-    let count = parse_count(count).map_err(|_| wrong())?;
-    let per = match per.trim() {
-        "ms" => Duration::from_millis(1),
-        "s" => Duration::from_secs(1),
-        "m" => Duration::from_secs(60),
-        "h" => Duration::from_secs(3600),
-        other => parse_duration(other).map_err(|_| wrong())?,
-    };
-    Ok((count, per))
-}
-
-fn fmt_rate(count: u32, per: Duration) -> String {
-    if per == Duration::from_millis(1) {
-        return format!("{count}/ms");
-    }
-    match per.as_secs() {
-        1 if per.subsec_nanos() == 0 => format!("{count}/s"),
-        60 if per.subsec_nanos() == 0 => format!("{count}/m"),
-        3600 if per.subsec_nanos() == 0 => format!("{count}/h"),
-        _ => format!("{count}/{}", fmt_duration(per)),
-    }
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used, reason = "tests may unwrap")]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     fn limiter(count: u32, burst: Option<u32>) -> &'static RateLimiter {
         let b = RateLimiter::builder("l").rate(count, Duration::from_secs(1));

@@ -13,7 +13,7 @@
 //!
 //! static API_RETRIES: RetryBudget = match RetryBudget::builder("API_RETRIES")
 //!     .ratio(20.0)
-//!     .min_per_second(10)
+//!     .min(10, Duration::from_secs(1))
 //!     .window(Duration::from_secs(10))
 //!     .build()
 //! {
@@ -77,8 +77,10 @@ pub struct RetryBudget {
     name: Name,
     /// Retries allowed per first attempt, in parts per million.
     ratio_ppm: AtomicU32,
-    /// Retries allowed per second whatever the traffic.
-    min_per_second: AtomicU32,
+    /// Retries allowed per `min_per` whatever the traffic.
+    min_count: AtomicU32,
+    /// The floor's period, in nanoseconds.
+    min_per: AtomicU64,
     /// The window, in nanoseconds.
     window: AtomicU64,
     /// First attempts: a running total, never reset, in per-thread cells.
@@ -130,22 +132,23 @@ pub struct RetryBudgetMetrics {
 pub struct RetryBudgetBuilder {
     pub(crate) name: &'static str,
     pub(crate) ratio: f64,
-    pub(crate) min_per_second: u32,
+    pub(crate) min: (u32, Duration),
     pub(crate) window: Duration,
 }
 
 impl RetryBudgetBuilder {
     /// Retries allowed per hundred first attempts, as a percentage (default 20): `ratio(20.0)`
-    /// is `ratio = 20%`. In `(0, 1000]`.
+    /// is `ratio = 20%`. In `(0, 100]`.
     pub const fn ratio(mut self, percent: f64) -> Self {
         self.ratio = percent;
         self
     }
 
-    /// Retries allowed per second whatever the traffic (default 10), so a quiet service can
-    /// still retry; 0 allows only what the ratio earns.
-    pub const fn min_per_second(mut self, n: u32) -> Self {
-        self.min_per_second = n;
+    /// Retries allowed per `per` whatever the traffic (default 10 per second), so a quiet
+    /// service can still retry: `min(10, Duration::from_secs(1))` is `min = 10/s`. A count of
+    /// 0 allows only what the ratio earns.
+    pub const fn min(mut self, count: u32, per: Duration) -> Self {
+        self.min = (count, per);
         self
     }
 
@@ -159,8 +162,8 @@ impl RetryBudgetBuilder {
     ///
     /// # Errors
     ///
-    /// A [`ConfigError`] for `ratio` outside `(0, 1000]` percent, or `window` outside 1 s to
-    /// 1 h.
+    /// A [`ConfigError`] for `ratio` outside `(0, 100]` percent, a `min` over a period of
+    /// zero, or `window` outside 1 s to 1 h.
     pub const fn build(self) -> Result<RetryBudget, ConfigError> {
         let ppm = match ratio_ppm(self.ratio) {
             Some(ppm) => ppm,
@@ -168,10 +171,17 @@ impl RetryBudgetBuilder {
                 return Err(ConfigError::new(
                     self.name,
                     "ratio",
-                    "must be above 0% and at most 1000% (retries per hundred first attempts): write ratio = 20%",
+                    "must be above 0% and at most 100% (retries per hundred first attempts): write ratio = 20%",
                 ));
             }
         };
+        if self.min.1.is_zero() {
+            return Err(ConfigError::new(
+                self.name,
+                "min",
+                "must be a count per period longer than zero: write min = 10/s",
+            ));
+        }
         if self.window.as_secs() < 1 || self.window.as_secs() > 3600 {
             return Err(ConfigError::new(
                 self.name,
@@ -182,7 +192,8 @@ impl RetryBudgetBuilder {
         Ok(RetryBudget {
             name: Name::new(self.name),
             ratio_ppm: AtomicU32::new(ppm),
-            min_per_second: AtomicU32::new(self.min_per_second),
+            min_count: AtomicU32::new(self.min.0),
+            min_per: AtomicU64::new(ticks(self.min.1)),
             window: AtomicU64::new(ticks(self.window)),
             deposits: per_thread::Counter::new(),
             ring: Mutex::new(Ring {
@@ -202,9 +213,9 @@ impl RetryBudgetBuilder {
     }
 }
 
-/// A percentage in parts per million, if in `(0, 1000]`.
+/// A percentage in parts per million, if in `(0, 100]`.
 const fn ratio_ppm(percent: f64) -> Option<u32> {
-    if !(percent > 0.0 && percent <= 1000.0) {
+    if !(percent > 0.0 && percent <= 100.0) {
         return None;
     }
     let ppm = (percent * 10_000.0) as u32;
@@ -224,7 +235,7 @@ impl RetryBudget {
         RetryBudgetBuilder {
             name,
             ratio: 20.0,
-            min_per_second: 10,
+            min: (10, Duration::from_secs(1)),
             window: Duration::from_secs(10),
         }
     }
@@ -243,9 +254,12 @@ impl RetryBudget {
         f64::from(self.ratio_ppm.load(Relaxed)) / 10_000.0
     }
 
-    /// Retries allowed per second whatever the traffic.
-    pub fn min_per_second(&self) -> u32 {
-        self.min_per_second.load(Relaxed)
+    /// Retries allowed per period whatever the traffic: `(10, 1s)` is `min = 10/s`.
+    pub fn min(&self) -> (u32, Duration) {
+        (
+            self.min_count.load(Relaxed),
+            Duration::from_nanos(self.min_per.load(Relaxed)),
+        )
     }
 
     /// The window the ratio and the floor count over.
@@ -257,7 +271,7 @@ impl RetryBudget {
     pub fn settings(&self) -> RetryBudgetBuilder {
         RetryBudget::builder(self.name.get())
             .ratio(self.ratio())
-            .min_per_second(self.min_per_second())
+            .min(self.min().0, self.min().1)
             .window(self.window())
     }
 
@@ -276,8 +290,9 @@ impl RetryBudget {
         let _ring = lock(&self.ring);
         self.ratio_ppm
             .store(checked.ratio_ppm.load(Relaxed), Relaxed);
-        self.min_per_second
-            .store(checked.min_per_second.load(Relaxed), Relaxed);
+        self.min_count
+            .store(checked.min_count.load(Relaxed), Relaxed);
+        self.min_per.store(checked.min_per.load(Relaxed), Relaxed);
         self.window.store(checked.window.load(Relaxed), Relaxed);
         Ok(())
     }
@@ -381,9 +396,9 @@ impl RetryBudget {
         let oldest = ring.buckets[(ring.head + 1) % BUCKETS];
         let deposited = u128::from(total.saturating_sub(oldest.deposits_at_start));
         let withdrawn: u128 = ring.buckets.iter().map(|b| u128::from(b.withdrawals)).sum();
-        let floor = u128::from(self.min_per_second.load(Relaxed))
+        let floor = u128::from(self.min_count.load(Relaxed))
             * u128::from(self.window.load(Relaxed))
-            / 1_000_000_000;
+            / u128::from(self.min_per.load(Relaxed).max(1));
         let earned = deposited * u128::from(self.ratio_ppm.load(Relaxed)) / PPM;
         u64::try_from((earned + floor).saturating_sub(withdrawn)).unwrap_or(u64::MAX)
     }
@@ -420,7 +435,7 @@ impl fmt::Debug for RetryBudget {
         f.debug_struct("RetryBudget")
             .field("name", &self.name())
             .field("ratio", &self.ratio())
-            .field("min_per_second", &self.min_per_second())
+            .field("min", &self.min())
             .field("window", &self.window())
             .field("metrics", &self.metrics())
             .finish()
@@ -434,13 +449,14 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, reason = "tests may unwrap")]
 mod tests {
     use super::*;
 
     fn budget(ratio: f64, min: u32) -> RetryBudget {
         RetryBudget::builder("b")
             .ratio(ratio)
-            .min_per_second(min)
+            .min(min, Duration::from_secs(1))
             .window(Duration::from_secs(10))
             .build()
             .expect("valid")

@@ -2,7 +2,7 @@
 
 use super::{RetryBudget, RetryBudgetBuilder, RetryBudgetMetrics};
 use crate::describe::units::{
-    fmt_duration, fmt_percent, parse_count, parse_duration, parse_percent,
+    fmt_duration, fmt_percent, fmt_rate, parse_duration, parse_percent, parse_rate,
 };
 use crate::describe::{Change, Describe, Figured, Figures, Pending, Reconfigurable};
 use crate::error::ConfigError;
@@ -38,7 +38,7 @@ impl Describe for RetryBudget {
     fn settings(&self) -> Vec<(&'static str, String)> {
         vec![
             ("ratio", fmt_percent(self.ratio())),
-            ("min", format!("{}/s", self.min_per_second())),
+            ("min", fmt_rate(self.min().0, self.min().1)),
             ("window", fmt_duration(self.window())),
         ]
     }
@@ -75,7 +75,10 @@ impl Reconfigurable for RetryBudget {
     ) -> Result<Option<RetryBudgetBuilder>, String> {
         Ok(match key {
             "ratio" => Some(b.ratio(parse_percent(key, value)?)),
-            "min" => Some(b.min_per_second(parse_per_second(value)?)),
+            "min" => {
+                let (count, per) = parse_rate(value)?;
+                Some(b.min(count, per))
+            }
             "window" => Some(b.window(parse_duration(value)?)),
             _ => None,
         })
@@ -87,25 +90,5 @@ impl Reconfigurable for RetryBudget {
 
     fn apply(&self, b: RetryBudgetBuilder) -> Result<(), ConfigError> {
         self.reconfigure(b)
-    }
-}
-
-/// `min`: retries per second, written `10/s` as the attribute takes it.
-fn parse_per_second(s: &str) -> Result<u32, String> {
-    let t = s.trim();
-    let count = t
-        .strip_suffix("/s")
-        .ok_or_else(|| format!("`{t}` is not a floor of retries per second: write min = 10/s"))?;
-    parse_count(count.trim())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_floor_is_a_count_per_second() {
-        assert_eq!(parse_per_second("10/s"), Ok(10));
-        assert!(parse_per_second("10/m").unwrap_err().contains("min = 10/s"));
     }
 }
