@@ -67,6 +67,20 @@ pub use resilience_runtime::*;
 /// async fn charge(cents: u64) -> Result<u64, PayError> { Ok(cents) }
 /// ```
 ///
+/// A retry budget (see [`retry_budget`]) is declared as `RetryBudget = retry_budget(..)` and
+/// named by the retries that share it:
+///
+/// ```
+/// resilience::policy! {
+///     pub static API_RETRIES: RetryBudget = retry_budget(ratio = 20%, min = 10/s, window = 10s);
+/// }
+///
+/// # #[derive(Debug)] struct ApiError;
+/// # impl From<resilience::Error> for ApiError { fn from(_: resilience::Error) -> Self { ApiError } }
+/// #[resilience::retry(attempts = 3, budget = API_RETRIES)]
+/// async fn fetch(id: u64) -> Result<u64, ApiError> { Ok(id) }
+/// ```
+///
 /// A keyed family, one policy per key, is declared with its `Keyed*` type
 /// (`KeyedRateLimiter`, `KeyedBulkhead`, `KeyedCircuitBreaker`), may take `max_keys` (and a
 /// breaker family `idle`), and is named with the key of each call (see [`keyed`]):
@@ -256,7 +270,8 @@ pub mod __private {
     pub use resilience_runtime::retry;
     pub use resilience_runtime::{
         Backoff, Bulkhead, ChildHandle, CircuitBreaker, Classification, Error, Failure, Jitter,
-        KeyedBulkhead, KeyedCircuitBreaker, KeyedRateLimiter, RateLimiter, Retry, Timeout,
+        KeyedBulkhead, KeyedCircuitBreaker, KeyedRateLimiter, RateLimiter, Retry, RetryBudget,
+        Timeout,
     };
 
     /// A key as the attribute's expression gives it: a value (`tenant.id`, `shard(t)`) or a

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use proc_macro2::Span;
 use resilience_runtime::registry::{self, config};
-use resilience_runtime::{Bulkhead, CircuitBreaker, RateLimiter, Retry, Timeout};
+use resilience_runtime::{Bulkhead, CircuitBreaker, RateLimiter, Retry, RetryBudget, Timeout};
 use resilience_syntax::options::{self, OptionSpec, ValueKind};
 
 use crate::attr::Args;
@@ -136,7 +136,11 @@ fn candidates(spec: &OptionSpec) -> Vec<String> {
             "500ms",
         ],
         ValueKind::Jitter => &["none", "full", "equal", "decorrelated", "half", "50%"],
-        ValueKind::Text | ValueKind::Callable | ValueKind::CratePath | ValueKind::Expression => &[],
+        ValueKind::Text
+        | ValueKind::Callable
+        | ValueKind::CratePath
+        | ValueKind::Expression
+        | ValueKind::Budget => &[],
     };
     let mut out: Vec<String> = words.iter().map(|w| (*w).to_owned()).collect();
     if spec.value == ValueKind::Count {
@@ -257,4 +261,67 @@ fn the_attribute_registry_set_the_file_and_the_environment_take_the_same_values(
         checked += 1;
     }
     assert_eq!(checked, 2);
+}
+
+/// A retry budget has no attribute of its own: its values are written in `policy!` and in place
+/// (`budget = retry_budget(ratio = 20%)`), both read by one parser, and must agree with
+/// `registry::set`, the file and the environment all the same.
+#[test]
+fn a_retry_budget_in_place_and_by_name_take_the_same_values() {
+    static BUDGET: RetryBudget = match RetryBudget::builder("agree/retry_budget").build() {
+        Ok(p) => p,
+        Err(_) => panic!("invalid retry budget"),
+    };
+    registry::register(&BUDGET);
+    let name = "agree/retry_budget";
+    let mut disagreements = Vec::new();
+    let mut tried = 0;
+    for spec in options::of("retry_budget").filter(|o| o.setting) {
+        let mut values = candidates(spec);
+        values.extend(["1s", "2h", "3600s", "3601s"].map(str::to_owned));
+        for value in values {
+            tried += 1;
+            let src = format!("budget = retry_budget({} = {value})", spec.name);
+            let attribute = syn::parse_str::<Args>(&src).is_ok_and(|args| {
+                let mut cx = Ctxt::default();
+                let _ = layer(
+                    Kind::Retry,
+                    &args,
+                    Span::call_site(),
+                    Site::Attribute,
+                    &mut cx,
+                );
+                cx.finish().is_ok()
+            });
+            BUDGET.reset();
+            let set = registry::set(name, spec.name, &value).is_ok();
+            BUDGET.reset();
+            let file = config::load_str(
+                "agree.toml",
+                &format!("[{name:?}]\n{} = {}\n", spec.name, toml(&value)),
+                [],
+            )
+            .is_ok();
+            BUDGET.reset();
+            let env = config::load_str(
+                "agree.toml",
+                "",
+                [(config::env_var(name, spec.name), value.clone())],
+            )
+            .is_ok();
+            BUDGET.reset();
+            if !(attribute == set && set == file && file == env) {
+                disagreements.push(format!(
+                    "retry_budget({} = {value}): attribute {attribute}, set {set}, file {file}, env {env}",
+                    spec.name
+                ));
+            }
+        }
+    }
+    assert!(tried > 30, "{tried} values tried");
+    assert!(
+        disagreements.is_empty(),
+        "the readers disagree on:\n{}",
+        disagreements.join("\n")
+    );
 }

@@ -40,9 +40,13 @@ pub enum ValueKind {
     /// A Rust expression over the function's parameters, up to the next top-level comma:
     /// `key = tenant.id`.
     Expression,
+    /// The path of a shared retry budget (`budget = API_RETRIES`), or one written in place
+    /// (`budget = retry_budget(ratio = 20%)`).
+    Budget,
 }
 
-/// The kinds, by the attribute's name.
+/// The kinds, by the attribute's name, and `retry_budget`, which no attribute is named after:
+/// it is declared in `policy!` or written in place as a retry's `budget`.
 pub const KINDS: &[&str] = &[
     "circuit_breaker",
     "retry",
@@ -50,6 +54,7 @@ pub const KINDS: &[&str] = &[
     "bulkhead",
     "rate_limiter",
     "fallback",
+    "retry_budget",
 ];
 
 /// One option of one attribute.
@@ -89,7 +94,7 @@ pub struct OptionSpec {
 impl OptionSpec {
     /// Whether it is given where a shared policy is used, not where it is declared.
     pub const fn use_site_only(&self) -> bool {
-        !self.setting && !self.keyed && !matches!(self.value, ValueKind::Text)
+        !self.setting && !self.keyed && !matches!(self.value, ValueKind::Text | ValueKind::Budget)
     }
 }
 
@@ -99,6 +104,11 @@ pub const MAX_WINDOW_CALLS: u32 = 1000;
 pub const MAX_HALF_OPEN: u32 = 1000;
 /// The most slots a bulkhead has (its state word holds 20 bits of them).
 pub const MAX_BULKHEAD_SLOTS: u32 = (1 << 20) - 1;
+
+/// The shortest window of a retry budget, in nanoseconds (1s).
+pub const MIN_BUDGET_WINDOW_NANOS: u64 = 1_000_000_000;
+/// The longest window of a retry budget, in nanoseconds (1h).
+pub const MAX_BUDGET_WINDOW_NANOS: u64 = 3_600_000_000_000;
 
 /// How many children a keyed family holds at most, unless told otherwise.
 pub const DEFAULT_MAX_KEYS: u64 = 10_000;
@@ -229,6 +239,20 @@ pub const OPTIONS: &[OptionSpec] = &[
         .not_a_setting()
         .default("true")
         .example("retry_timeouts = false"),
+    spec("retry", "budget", Budget)
+        .not_a_setting()
+        .example("budget = API_RETRIES or budget = retry_budget(ratio = 20%)"),
+    // retry_budget(..): in `policy!`, or in place as a retry's `budget`.
+    spec("retry_budget", "ratio", Percent)
+        .default("20%")
+        .example("ratio = 20%"),
+    spec("retry_budget", "min", Rate)
+        .default("10/s")
+        .example("min = 10/s"),
+    spec("retry_budget", "window", Duration)
+        .range(MIN_BUDGET_WINDOW_NANOS, MAX_BUDGET_WINDOW_NANOS)
+        .default("10s")
+        .example("window = 10s (from 1s to 1h)"),
     // #[timeout]
     spec("timeout", "duration", Duration)
         .positional()
@@ -300,10 +324,17 @@ pub const OPTIONS: &[OptionSpec] = &[
 ];
 
 /// The options `kind` takes by name or position: its own, then those every kind takes
-/// (`#[fallback]` takes only `crate`, its function being positional).
+/// (`#[fallback]` takes only `crate`, its function being positional; a retry budget, `name`
+/// and `crate`).
 pub fn of(kind: &str) -> impl Iterator<Item = &'static OptionSpec> + '_ {
     OPTIONS.iter().filter(move |o| {
-        o.kind == kind || (o.kind == "*" && (kind != "fallback" || o.name == "crate"))
+        o.kind == kind
+            || (o.kind == "*"
+                && match kind {
+                    "fallback" => o.name == "crate",
+                    "retry_budget" => o.name != "fallback",
+                    _ => true,
+                })
     })
 }
 
@@ -378,6 +409,12 @@ mod tests {
             ["rate", "burst", "wait"]
         );
         assert_eq!(settings("fallback").count(), 0);
+        assert_eq!(
+            settings("retry_budget").collect::<Vec<_>>(),
+            ["ratio", "min", "window"]
+        );
+        assert!(get("retry", "budget").is_some_and(|o| !o.use_site_only() && !o.setting));
+        assert!(get("retry_budget", "fallback").is_none());
         assert!(get("fallback", "crate").is_some());
         assert!(get("fallback", "name").is_none());
         assert!(get("retry", "when").is_some_and(OptionSpec::use_site_only));

@@ -253,6 +253,12 @@ pub(crate) fn percent(value: &Value, key: &str, cx: &mut Ctxt) -> Option<S<f64>>
 }
 
 pub(crate) fn rate(value: &Value, cx: &mut Ctxt) -> Option<S<Rate>> {
+    rate_or_none(value, false, cx)
+}
+
+/// A rate, `0/s` included when `zero` allows it (a retry budget's floor: only what the ratio
+/// earns).
+pub(crate) fn rate_or_none(value: &Value, zero: bool, cx: &mut Ctxt) -> Option<S<Rate>> {
     let n = match value {
         Value::Number(n) if n.per.is_some() => n,
         other => {
@@ -276,7 +282,7 @@ pub(crate) fn rate(value: &Value, cx: &mut Ctxt) -> Option<S<Rate>> {
         return None;
     }
     match n.digits.parse::<u32>() {
-        Ok(0) => {
+        Ok(0) if !zero => {
             cx.error(
                 n.span,
                 "a rate of 0 admits no call at all; write at least 1, as in 1/s",

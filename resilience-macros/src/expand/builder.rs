@@ -5,7 +5,9 @@ use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
 use syn::Ident;
 
-use crate::kinds::Config;
+use syn::spanned::Spanned as _;
+
+use crate::kinds::{Budget, Config};
 use crate::validate::Layer;
 
 /// The runtime type of the layer's policy (`::resilience::__private::Retry`, or for a keyed
@@ -58,6 +60,18 @@ pub fn registration(
         Config::RateLimiter(_) => quote!(RateLimiter),
         Config::Fallback => return None,
     };
+    registration_of(private, variant, ident, at, shared)
+}
+
+/// The registration of the static `ident`, a `registry::Policy::#variant` (see
+/// [`registration`]).
+pub fn registration_of(
+    private: &TokenStream,
+    variant: TokenStream,
+    ident: &Ident,
+    at: Span,
+    shared: bool,
+) -> Option<TokenStream> {
     let site = format_ident!("__RESILIENCE_SITE_OF_{}", ident, span = Span::mixed_site());
     let position = quote_spanned!(at=> ::core::file!(), ::core::line!(), ::core::column!());
     // A `policy!` static is also listed with its path, in the names' own list: what makes a
@@ -94,7 +108,13 @@ pub fn policy_value(
     name: &TokenStream,
 ) -> Option<TokenStream> {
     let ty = kind_type(private, layer, Span::call_site())?;
-    let calls = layer.config.builder_calls(private)?;
+    let mut calls = layer.config.builder_calls(private)?;
+    if let Config::Retry(retry) = &layer.config
+        && let Some(budget) = &retry.budget
+    {
+        let budget = budget_reference(private, budget, name);
+        calls.extend(quote!(.budget(#budget)));
+    }
     let message = format!(
         "invalid #[{}] configuration that the attribute did not catch; please report this as a bug",
         layer.kind.attr_name()
@@ -116,4 +136,32 @@ pub fn policy_value(
             ::core::result::Result::Err(_) => ::core::panic!(#message),
         }
     })
+}
+
+/// What a retry's builder takes as its budget: `&PATH`, or a block that declares the budget
+/// written in place (registered as `<the retry's name>/budget`, or by its own `name`) and
+/// gives it.
+fn budget_reference(
+    private: &TokenStream,
+    budget: &Budget,
+    retry_name: &TokenStream,
+) -> TokenStream {
+    match budget {
+        // At the path: a policy of another kind is a type error there.
+        Budget::Shared(path) => quote_spanned!(path.span()=> &#path),
+        Budget::Inline(config, span) => {
+            let name = match &config.name {
+                Some(name) => quote!(#name),
+                None => quote!(::core::concat!(#retry_name, "/budget")),
+            };
+            let ident = format_ident!("__RESILIENCE_BUDGET", span = Span::mixed_site());
+            let value = config.value(private, &name);
+            let registration = registration_of(private, quote!(RetryBudget), &ident, *span, false);
+            quote! {{
+                static #ident: #private::RetryBudget = #value;
+                #registration
+                &#ident
+            }}
+        }
+    }
 }

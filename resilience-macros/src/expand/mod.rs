@@ -13,9 +13,9 @@
 //!         loop {
 //!             let outcome = {
 //!                 let id = id.clone();                 // per attempt, spanned at `id: Id`
-//!                 TIMEOUT.call(own_errors(async {      // the body's errors as Failure::Error
-//!                     <body>                           // typed by a fake return edge
-//!                 })).await
+//!                 attempts.run(TIMEOUT.call(own_errors(async { // run: marks nested retries
+//!                     <body>                           // under the same budget; the body's
+//!                 }))).await                           // errors as Failure::Error
 //!             };
 //!             match attempts.next(&outcome, |_| true) { None => break outcome, Some(d) => attempts.wait(d).await }
 //!         }
@@ -404,7 +404,9 @@ impl Gen<'_> {
                 quote!(#handle.call_classified(#inner, |#e| #ignored #recorded))
             }
             Config::Retry(retry) => {
-                let block = self.retry(handle, retry, inner);
+                // A budget is known here for an inline retry; a shared one may have one.
+                let budgeted = layer.shared.is_some() || retry.budget.is_some();
+                let block = self.retry(handle, retry, budgeted, inner);
                 if in_place {
                     block
                 } else {
@@ -418,7 +420,13 @@ impl Gen<'_> {
 
     /// Retry: an inline loop that awaits a fresh future each attempt, over per-attempt clones of
     /// the owned arguments. The block of the loop, whose value is the last outcome.
-    fn retry(&self, handle: TokenStream, retry: &kinds::Retry, inner: TokenStream) -> TokenStream {
+    fn retry(
+        &self,
+        handle: TokenStream,
+        retry: &kinds::Retry,
+        budgeted: bool,
+        inner: TokenStream,
+    ) -> TokenStream {
         let private = &self.private;
         let attempts = local("__resilience_attempts");
         let outcome = local("__resilience_outcome");
@@ -502,6 +510,13 @@ impl Gen<'_> {
             None => quote!(#private::retry::no_hint),
         };
         let timeouts = retry.retry_timeouts.is_none_or(|t| t.value);
+        // Under a budget, `run` marks the attempt so retries under the same budget inside it
+        // do not deposit; without one, the attempt as it is.
+        let attempt = if budgeted {
+            quote!(#attempts.run(#inner).await)
+        } else {
+            quote!(#inner.await)
+        };
         quote! {
             {
                 let mut #attempts = #handle.start();
@@ -512,7 +527,7 @@ impl Gen<'_> {
                     #(#split)*
                     let #outcome = {
                         #(#clones)*
-                        #inner.await
+                        #attempt
                     };
                     #[allow(clippy::redundant_closure)]
                     let #next = #attempts.next_with(&#outcome, #when, #when_ok, #retry_after, #timeouts);

@@ -8,12 +8,13 @@
 //! ```
 
 use proc_macro2::{Span, TokenStream};
-use quote::quote;
+use quote::{quote, quote_spanned};
 use syn::parse::{Parse, ParseStream};
 use syn::spanned::Spanned;
 use syn::{Attribute, Ident, LitStr, Path, Token, Visibility};
 
 use crate::attr::{Args, parse_args};
+use crate::kinds::RetryBudget;
 use crate::model::Kind;
 use crate::validate::Layer;
 use crate::validate::{self, Ctxt, Site, did_you_mean};
@@ -77,7 +78,7 @@ impl Parse for Decls {
     }
 }
 
-const TYPES: [&str; 8] = [
+const TYPES: [&str; 9] = [
     "CircuitBreaker",
     "Retry",
     "Timeout",
@@ -86,16 +87,18 @@ const TYPES: [&str; 8] = [
     "KeyedCircuitBreaker",
     "KeyedBulkhead",
     "KeyedRateLimiter",
+    "RetryBudget",
 ];
 
 /// The kinds a keyed family can be made of.
 const KEYABLE: [Kind; 3] = [Kind::CircuitBreaker, Kind::Bulkhead, Kind::RateLimiter];
-const CTORS: [&str; 5] = [
+const CTORS: [&str; 6] = [
     "circuit_breaker",
     "retry",
     "timeout",
     "bulkhead",
     "rate_limiter",
+    "retry_budget",
 ];
 
 /// Expands `policy! { ... }`.
@@ -113,6 +116,10 @@ pub fn policy(input: TokenStream) -> TokenStream {
             .last()
             .map(|s| s.ident.to_string())
             .unwrap_or_default();
+        if ty_name == "RetryBudget" || decl.ctor == "retry_budget" {
+            out.extend(retry_budget(decl, &ty_name, cx));
+            continue;
+        }
         // `KeyedRateLimiter`: a family of the kind, one per key.
         let (keyed, kind_name) = match ty_name.strip_prefix("Keyed") {
             Some(rest) => (true, rest),
@@ -212,6 +219,60 @@ pub fn policy(input: TokenStream) -> TokenStream {
         });
         out.extend(cx.finish().err().map(syn::Error::into_compile_error));
     }
+    out
+}
+
+/// `static NAME: RetryBudget = retry_budget(..);`: a budget the retries that name it share.
+fn retry_budget(decl: &Decl, ty_name: &str, mut cx: Ctxt) -> TokenStream {
+    let ident = &decl.ident;
+    if ty_name != "RetryBudget" {
+        cx.error(
+            decl.ty.span(),
+            format!("retry_budget(...) builds a RetryBudget, but {ident} is declared as a {ty_name}; write {ident}: RetryBudget = retry_budget(...)"),
+        );
+    } else if decl.ctor != "retry_budget" {
+        cx.error(
+            decl.ctor.span(),
+            format!("a RetryBudget is built by retry_budget(...), not {}(...): write {ident}: RetryBudget = retry_budget(ratio = 20%, min = 10/s, window = 10s)", decl.ctor),
+        );
+    }
+    // The arguments of another constructor are not a budget's: the error above says so.
+    let config = match parse_args(decl.args.clone()) {
+        Ok(args) if decl.ctor == "retry_budget" => RetryBudget::parse(&args, true, &mut cx),
+        Ok(_) => RetryBudget::default(),
+        Err(e) => {
+            cx.push(e);
+            RetryBudget::default()
+        }
+    };
+    let krate = config
+        .krate
+        .clone()
+        .map(|p| quote!(#p))
+        .unwrap_or(quote!(::resilience));
+    let private = quote!(#krate::__private);
+    let name = match &config.name {
+        Some(name) => name.clone(),
+        None => LitStr::new(&ident.to_string(), ident.span()),
+    };
+    // With an error, the static is still declared (with the defaults) so its uses type-check
+    // and only the real error shows.
+    let config = if cx.is_ok() {
+        config
+    } else {
+        RetryBudget::default()
+    };
+    let value = config.value(&private, &quote!(#name));
+    let ty = quote_spanned!(decl.ty.span()=> #private::RetryBudget);
+    let registration =
+        builder::registration_of(&private, quote!(RetryBudget), ident, ident.span(), true);
+    let Decl { attrs, vis, .. } = decl;
+    let mut out = quote! {
+        #(#attrs)*
+        #vis static #ident: #ty = #value;
+        #registration
+    };
+    out.extend(cx.finish().err().map(syn::Error::into_compile_error));
     out
 }
 

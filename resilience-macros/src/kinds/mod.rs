@@ -10,6 +10,7 @@ mod keyed;
 mod prelude;
 mod rate_limiter;
 mod retry;
+mod retry_budget;
 mod timeout;
 
 pub use bulkhead::Bulkhead;
@@ -17,6 +18,7 @@ pub use circuit_breaker::CircuitBreaker;
 pub use keyed::{CRITICAL_KEYED, Keyed};
 pub use rate_limiter::RateLimiter;
 pub use retry::Retry;
+pub use retry_budget::{Budget, RetryBudget};
 pub use timeout::Timeout;
 
 use proc_macro2::{Span, TokenStream};

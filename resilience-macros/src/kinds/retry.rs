@@ -19,6 +19,8 @@ pub struct Retry {
     pub retry_after: Option<Callable>,
     /// Whether a timeout below the retry is retried (default true).
     pub retry_timeouts: Option<Spanned<bool>>,
+    /// The budget its retries are taken from.
+    pub budget: Option<super::Budget>,
 }
 
 impl Retry {
@@ -41,6 +43,7 @@ impl Retry {
             "when_ok" => self.when_ok = callable(value, key, cx),
             "retry_after" => self.retry_after = callable(value, key, cx),
             "retry_timeouts" => self.retry_timeouts = boolean(value, key, cx),
+            "budget" => self.budget = super::retry_budget::budget(value, cx),
             _ => {}
         }
     }
