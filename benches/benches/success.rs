@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use resilience::{
-    Backoff, Bulkhead, CircuitBreaker, Failure, KeyedRateLimiter, RateLimiter, Retry, Timeout,
+    Backoff, Bulkhead, CircuitBreaker, Failure, KeyedRateLimiter, RateLimiter, Retry, RetryBudget,
+    Timeout,
 };
 use resilience_benches::{
     CountingAllocator, OpError, UNREACHABLE_RATE, attributed, bench_calls, group, op, runtime,
@@ -54,6 +55,24 @@ static RETRY: Retry = match Retry::builder("bench/retry")
         Duration::from_millis(100),
         Duration::from_secs(10),
     ))
+    .build()
+{
+    Ok(retry) => retry,
+    Err(_) => panic!("invalid retry"),
+};
+
+static BUDGET: RetryBudget = match RetryBudget::builder("bench/retry_budget").build() {
+    Ok(budget) => budget,
+    Err(_) => panic!("invalid retry budget"),
+};
+
+static RETRY_WITH_BUDGET: Retry = match Retry::builder("bench/retry_with_budget")
+    .attempts(3)
+    .backoff(Backoff::exponential(
+        Duration::from_millis(100),
+        Duration::from_secs(10),
+    ))
+    .budget(&BUDGET)
     .build()
 {
     Ok(retry) => retry,
@@ -150,6 +169,28 @@ fn retry(c: &mut Criterion) {
     bench_calls!(&mut g, &rt, "backon", |i| (|| op(i))
         .retry(ExponentialBuilder::default())
         .await);
+    g.inner.finish();
+}
+
+/// A first-try success under a retry with a budget: the deposit is the whole difference
+/// from `retry`. tower's `TpsBudget`, deposited after the same call, is the peer.
+fn retry_budget(c: &mut Criterion) {
+    use tower::retry::budget::{Budget, TpsBudget};
+
+    let rt = runtime();
+    let mut g = group(c, "retry_budget");
+    bench_calls!(&mut g, &rt, "ours_api", |i| RETRY_WITH_BUDGET
+        .call(|| async move { Ok::<_, Failure<OpError>>(op(i).await?) })
+        .await);
+    bench_calls!(&mut g, &rt, "ours_attribute", |i| {
+        attributed::retry_with_budget(i).await
+    });
+    let tps = TpsBudget::new(Duration::from_secs(10), 10, 0.2);
+    bench_calls!(&mut g, &rt, "tower_tps_budget", |i| {
+        let outcome = op(i).await;
+        tps.deposit();
+        outcome
+    });
     g.inner.finish();
 }
 
@@ -312,7 +353,7 @@ fn stack(c: &mut Criterion) {
 criterion_group! {
     name = benches;
     config = resilience_benches::criterion();
-    targets = bare, circuit_breaker, circuit_breaker_options, retry, timeout, bulkhead, rate_limiter,
+    targets = bare, circuit_breaker, circuit_breaker_options, retry, retry_budget, timeout, bulkhead, rate_limiter,
         keyed_rate_limiter, stack
 }
 criterion_main!(benches);

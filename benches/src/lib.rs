@@ -114,6 +114,17 @@ pub mod attributed {
         op(x).await
     }
 
+    resilience::policy! {
+        /// The retry budget of `retry_with_budget`: the defaults (20%, 10/s, 10s).
+        pub static BUDGET: RetryBudget = retry_budget();
+    }
+
+    /// Under a retry with the defaults, its retries taken from a budget.
+    #[resilience::retry(budget = BUDGET)]
+    pub async fn retry_with_budget(x: u64) -> Result<u64, OpError> {
+        op(x).await
+    }
+
     /// Under a retry with the defaults (3 attempts, exponential backoff from 100ms).
     #[resilience::retry]
     pub async fn retry(x: u64) -> Result<u64, OpError> {
