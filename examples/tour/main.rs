@@ -15,6 +15,7 @@ mod fault_server;
 mod load;
 mod report;
 mod script;
+mod storm;
 mod transitions;
 
 use std::process::ExitCode;
@@ -194,18 +195,27 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let storm = match storm::run() {
+        Ok(storm) => storm,
+        Err(e) => {
+            eprintln!("the tour could not run the retry storm: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let run = report::Run {
         script: (*script).clone(),
         quick: args.quick,
         unprotected,
         protected,
         transitions: transitions.take(),
+        storm,
         wall: began.elapsed(),
     };
     let rows = report::rows(&run);
     let tenants = report::tenant_rows(&run);
     let recovery = report::recovery(&run);
-    let checks = report::checks(&rows, &tenants, &recovery);
+    let mut checks = report::checks(&rows, &tenants, &recovery);
+    checks.push(run.storm.check());
     if args.json {
         println!(
             "{}",

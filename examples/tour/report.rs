@@ -10,6 +10,7 @@ use hdrhistogram::Histogram;
 
 use crate::load::{Cause, LaneResult, OPEN_WAIT, Outcome, Record, TOTAL_TIMEOUT};
 use crate::script::{Endpoint, FLOODER, PhaseKind, Script, TENANTS};
+use crate::storm::{self, Storm};
 use crate::transitions::Transition;
 
 /// What a run produced: the script, each lane's records, the breaker's transitions.
@@ -19,6 +20,7 @@ pub struct Run {
     pub unprotected: LaneResult,
     pub protected: LaneResult,
     pub transitions: Vec<Transition>,
+    pub storm: Storm,
     pub wall: Duration,
 }
 
@@ -595,6 +597,23 @@ pub fn text(
             );
         }
     }
+    let storm = &run.storm;
+    let _ = writeln!(
+        out,
+        "\nretry storm (virtual time: {} requests/s for {} s through three nested functions, \
+         each #[retry(attempts = {})], the dependency down):\n  \
+         without a budget: {} dependency calls, {:.2} per request\n  \
+         with {}: {} calls, {:.2} per request ({} retries refused)",
+        storm::RATE,
+        storm::SECONDS,
+        storm::ATTEMPTS,
+        storm.without,
+        storm.amplification_without(),
+        storm::BUDGET,
+        storm.with,
+        storm.amplification_with(),
+        storm.refused,
+    );
     let _ = writeln!(out, "\nchecks:");
     for c in checks {
         let verdict = if c.pass { "PASS" } else { "FAIL" };
@@ -722,13 +741,18 @@ pub fn json(
     let _ = write!(
         out,
         "],\"recovery\":{{\"unprotected_s\":{:.3},\"protected_s\":{:.3},\"breaker_closed_s\":{},\
-         \"reopened\":{}}},\"checks\":[",
+         \"reopened\":{}}},\"storm\":{{\"requests\":{},\"dependency_calls_without_budget\":{},\
+         \"dependency_calls_with_budget\":{},\"refused\":{}}},\"checks\":[",
         recovery.unprotected.as_secs_f64(),
         recovery.protected.as_secs_f64(),
         recovery
             .breaker_closed
             .map_or("null".to_string(), |t| format!("{:.3}", t.as_secs_f64())),
-        recovery.reopened
+        recovery.reopened,
+        run.storm.requests,
+        run.storm.without,
+        run.storm.with,
+        run.storm.refused,
     );
     for (i, c) in checks.iter().enumerate() {
         let _ = write!(
