@@ -204,3 +204,45 @@ fn a_keyed_family_is_tagged_by_its_name_and_by_its_keys_only_when_asked() {
         0.0
     );
 }
+
+resilience::policy! {
+    static METRICS_BUDGET: RetryBudget = retry_budget(ratio = 10%, min = 0/s);
+}
+
+#[retry(attempts = 3, backoff = fixed(1ms), budget = METRICS_BUDGET)]
+async fn budgeted() -> Result<(), ApiError> {
+    Err(ApiError::Down)
+}
+
+#[test]
+fn a_retry_budget_exports_its_level_its_retries_and_its_refusals() {
+    let recorded = Recorded::default();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(true)
+        .build()
+        .unwrap();
+    metrics::with_local_recorder(&recorded, || {
+        runtime.block_on(async {
+            // Ten first attempts earn one retry at 10%: the first nine calls are refused
+            // theirs, the tenth takes it and is refused its second.
+            for _ in 0..10 {
+                let _ = budgeted().await;
+            }
+        });
+        registry::metrics::export();
+    });
+    let name = "name=METRICS_BUDGET";
+    assert_eq!(
+        recorded.counter(&format!("resilience.retry_budget.withdrawals{{{name}}}")),
+        1
+    );
+    assert_eq!(
+        recorded.counter(&format!("resilience.retry_budget.refused{{{name}}}")),
+        10
+    );
+    assert_eq!(
+        recorded.gauge(&format!("resilience.retry_budget.available{{{name}}}")),
+        0.0
+    );
+}
