@@ -40,10 +40,12 @@
 //! fractional ratio ever lets a retry through that the ratio refuses.
 //!
 //! The window is ten buckets. A first attempt deposits with one add to a counter cell its
-//! thread owns ([`per_thread`](crate::per_thread)): no locked instruction, no clock read. The
-//! deposits count toward the bucket current at the budget's last clock read; a withdrawal (a
-//! retry, which is about to wait anyway) reads the clock, advances the buckets and decides,
-//! under the budget's lock.
+//! thread owns ([`per_thread`](crate::per_thread)): no locked instruction, no clock read. A
+//! withdrawal (a retry, which is about to wait anyway) reads the clock, moves the window on
+//! and decides, under the budget's lock. The deposits made since the previous read are placed
+//! then: all in the newest bucket when that read was less than a window ago (they are all in
+//! the window), else the share of them that falls in the window, taken as spread evenly since
+//! that read (a budget idle for an hour does not wake up with an hour of deposits).
 //!
 //! # Nested retries
 //!
@@ -94,12 +96,16 @@ pub struct RetryBudget {
 }
 
 /// The window's buckets: the newest at `head`.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 struct Ring {
     buckets: [Bucket; BUCKETS],
     head: usize,
     /// When the newest bucket began (the budget's clock); 0 before the first withdrawal.
     head_start: u64,
+    /// The last clock read, and the deposits' running total then: the deposits since are
+    /// placed in the window when the clock is read next (see [`RetryBudget::advance`]).
+    last_read: u64,
+    last_total: u64,
     /// What [`RetryBudget::metrics`] reported as deposits at the last reset.
     deposits_before: u64,
 }
@@ -203,6 +209,8 @@ impl RetryBudgetBuilder {
                 }; BUCKETS],
                 head: 0,
                 head_start: 0,
+                last_read: 0,
+                last_total: 0,
                 deposits_before: 0,
             }),
             clock: Clock::new(),
@@ -309,6 +317,8 @@ impl RetryBudget {
             withdrawals: 0,
         }; BUCKETS];
         ring.head_start = 0;
+        ring.last_read = 0;
+        ring.last_total = total;
         ring.deposits_before = total;
         drop(ring);
         self.clock.restart();
@@ -318,9 +328,13 @@ impl RetryBudget {
 
     /// Its counters, and what it would allow now.
     pub fn metrics(&self) -> RetryBudgetMetrics {
+        let now = self.clock.now();
         let total = self.deposits.sum();
         let ring = lock(&self.ring);
-        let available = self.allowance(&ring, total);
+        // What a retry asking now would find, without moving the window itself.
+        let mut at_now = ring.clone();
+        self.advance(&mut at_now, now, total);
+        let available = self.allowance(&at_now, total);
         RetryBudgetMetrics {
             deposits: total.saturating_sub(ring.deposits_before),
             withdrawals: self.withdrawals.load(Relaxed),
@@ -362,26 +376,48 @@ impl RetryBudget {
         false
     }
 
-    /// Moves the window up to `now`: a bucket that ends is replaced by an empty one that
-    /// starts with the deposits counted so far.
+    /// Moves the window up to `now`, and places the deposits made since the last clock read.
+    ///
+    /// Those were made at some instant after that read. If it was less than a window ago, all
+    /// of them are in the window: they count in the newest bucket (so they leave the window up
+    /// to one read's gap late). If it was longer ago, their instants are unknown: they are
+    /// taken as spread evenly since the read, and the share that falls in the window counts (a
+    /// budget idle for an hour does not wake up with an hour of deposits).
     fn advance(&self, ring: &mut Ring, now: u64, total: u64) {
-        let span = (self.window.load(Relaxed) / BUCKETS as u64).max(1);
+        let window = self.window.load(Relaxed).max(1);
+        let span = (window / BUCKETS as u64).max(1);
+        let since = total.saturating_sub(ring.last_total);
+        let gap = now.saturating_sub(ring.last_read);
+        ring.last_read = now;
+        ring.last_total = total;
         if ring.head_start == 0 {
+            // The first read: every deposit so far counts.
             ring.head_start = now;
             return;
         }
         let elapsed = now.saturating_sub(ring.head_start) / span;
         if elapsed == 0 {
+            // Still the newest bucket: the deposits since the last read are in it already.
             return;
         }
-        let fresh = Bucket {
-            deposits_at_start: total,
-            withdrawals: 0,
-        };
         if elapsed >= BUCKETS as u64 {
-            // Idle for a whole window: nothing in it counts any more.
-            ring.buckets = [fresh; BUCKETS];
+            // Nothing of the window as it was counts any more.
+            let kept = if gap <= window {
+                since
+            } else {
+                u64::try_from(u128::from(since) * u128::from(window) / u128::from(gap))
+                    .unwrap_or(since)
+            };
+            ring.buckets = [Bucket {
+                deposits_at_start: total - kept,
+                withdrawals: 0,
+            }; BUCKETS];
         } else {
+            // The new buckets start at the last read: the deposits since are in the newest.
+            let fresh = Bucket {
+                deposits_at_start: total - since,
+                withdrawals: 0,
+            };
             for _ in 0..elapsed {
                 ring.head = (ring.head + 1) % BUCKETS;
                 let head = ring.head;
@@ -506,5 +542,111 @@ mod tests {
         b.deposit();
         assert_eq!(b.metrics().deposits, 1);
         assert_eq!(other.metrics().deposits, 1);
+    }
+
+    fn take(b: &RetryBudget, n: usize) -> usize {
+        (0..n).filter(|_| b.withdraw()).count()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn deposits_and_retries_leave_the_window_a_bucket_at_a_time() {
+        use tokio::time::advance;
+        // One retry per first attempt, no floor, ten buckets of 1 s.
+        let b = budget(100.0, 0);
+        for _ in 0..10 {
+            b.deposit();
+        }
+        assert_eq!(take(&b, 12), 10);
+        // 9.5 s on, all of it is still in the window.
+        advance(Duration::from_millis(9_500)).await;
+        assert_eq!(take(&b, 1), 0);
+        b.deposit();
+        b.deposit();
+        assert_eq!(take(&b, 3), 2);
+        // 10.5 s on, the first second's 10 deposits and 10 retries have left; the last two
+        // of each are still in.
+        advance(Duration::from_secs(1)).await;
+        assert_eq!(take(&b, 1), 0);
+        b.deposit();
+        assert_eq!(take(&b, 2), 1);
+        // 25 s later, nothing of that window counts any more; of the 5 deposits made since
+        // the last clock read, 25 s ago, the share in the last 10 s counts (their instants are
+        // unknown: taken as spread evenly): 2.
+        advance(Duration::from_secs(25)).await;
+        for _ in 0..5 {
+            b.deposit();
+        }
+        assert_eq!(b.metrics().available, 2);
+        assert_eq!(take(&b, 5), 2);
+        let m = b.metrics();
+        assert_eq!((m.deposits, m.withdrawals, m.refused), (18, 15, 9));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_floor_counts_over_the_window_and_comes_back_as_it_slides() {
+        use tokio::time::advance;
+        // 1 retry per second, over a window of 10 s, and no ratio worth a retry.
+        let b = RetryBudget::builder("b")
+            .ratio(0.0001)
+            .min(1, Duration::from_secs(1))
+            .window(Duration::from_secs(10))
+            .build()
+            .unwrap();
+        assert_eq!(take(&b, 15), 10);
+        advance(Duration::from_secs(5)).await;
+        assert_eq!(take(&b, 1), 0);
+        // Once the first bucket has left the window, its ten retries come back.
+        advance(Duration::from_secs(6)).await;
+        assert_eq!(take(&b, 15), 10);
+    }
+
+    #[test]
+    fn reconfigure_changes_the_settings_and_keeps_the_window() {
+        let b = budget(10.0, 0);
+        for _ in 0..10 {
+            b.deposit();
+        }
+        assert_eq!(take(&b, 1), 1);
+        b.reconfigure(
+            RetryBudget::builder("ignored")
+                .ratio(50.0)
+                .min(5, Duration::from_secs(60))
+                .window(Duration::from_secs(30)),
+        )
+        .unwrap();
+        assert_eq!(b.ratio(), 50.0);
+        assert_eq!(b.min(), (5, Duration::from_secs(60)));
+        assert_eq!(b.window(), Duration::from_secs(30));
+        assert_eq!(b.settings().name, "b");
+        // 50% of the 10 deposits, and 5 per minute over 30 s (2.5: 2), less the 1 taken.
+        assert_eq!(b.metrics().available, 5 + 2 - 1);
+        // A refused change names this budget and changes nothing.
+        let e = b
+            .reconfigure(RetryBudget::builder("ignored").ratio(0.0))
+            .unwrap_err();
+        assert_eq!(e.policy(), "b");
+        assert_eq!(b.ratio(), 50.0);
+    }
+
+    #[test]
+    fn reset_makes_the_budget_as_it_was_built() {
+        let b = budget(10.0, 2);
+        b.reconfigure(b.settings().ratio(80.0)).unwrap();
+        for _ in 0..10 {
+            b.deposit();
+        }
+        assert!(take(&b, 100) > 0);
+        b.reset();
+        assert_eq!(b.ratio(), 10.0);
+        assert_eq!(
+            b.metrics(),
+            RetryBudgetMetrics {
+                deposits: 0,
+                withdrawals: 0,
+                refused: 0,
+                available: 20,
+            }
+        );
+        assert!(format!("{b:?}").contains("\"b\""));
     }
 }
