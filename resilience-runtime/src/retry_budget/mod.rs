@@ -188,7 +188,8 @@ impl RetryBudgetBuilder {
                 "must be a count per period longer than zero: write min = 10/s",
             ));
         }
-        if self.window.as_secs() < 1 || self.window.as_secs() > 3600 {
+        let window = self.window.as_nanos();
+        if window < 1_000_000_000 || window > 3_600_000_000_000 {
             return Err(ConfigError::new(
                 self.name,
                 "window",
@@ -648,5 +649,35 @@ mod tests {
             }
         );
         assert!(format!("{b:?}").contains("\"b\""));
+    }
+
+    #[test]
+    fn a_window_is_from_one_second_to_one_hour() {
+        let with = |w: Duration| RetryBudget::builder("b").window(w).build().is_ok();
+        assert!(with(Duration::from_secs(1)));
+        assert!(with(Duration::from_secs(3600)));
+        assert!(!with(Duration::from_millis(999)));
+        assert!(!with(Duration::from_millis(3_600_001)));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn deposits_between_reads_count_from_the_bucket_of_the_read_that_places_them() {
+        use tokio::time::advance;
+        let b = budget(100.0, 0);
+        // The first read: the window starts.
+        assert_eq!(take(&b, 1), 0);
+        advance(Duration::from_millis(500)).await;
+        for _ in 0..4 {
+            b.deposit();
+        }
+        // Read in the second bucket (1 s to 2 s): the 4 deposits are placed there.
+        advance(Duration::from_secs(1)).await;
+        assert_eq!(take(&b, 1), 1);
+        // At 10.7 s the first bucket has left the window, the second not yet.
+        advance(Duration::from_millis(9_200)).await;
+        assert_eq!(take(&b, 1), 1);
+        // At 11.7 s the second has left too: its deposits with it.
+        advance(Duration::from_secs(1)).await;
+        assert_eq!(take(&b, 1), 0);
     }
 }
