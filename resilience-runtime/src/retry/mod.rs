@@ -413,7 +413,11 @@ impl Retry {
         // The loop of `call_when`, not a call to it: one future fewer around every attempt.
         let mut attempts = self.start();
         loop {
-            let outcome = attempts.run(f()).await;
+            // Marked for the budget only when there is one: without, the attempt as it is.
+            let outcome = match self.budget {
+                None => f().await,
+                Some(_) => attempts.run(f()).await,
+            };
             match attempts.next(&outcome, |_: &E| true) {
                 None => return outcome,
                 Some(delay) => attempts.wait(delay).await,
@@ -432,7 +436,10 @@ impl Retry {
     {
         let mut attempts = self.start();
         loop {
-            let outcome = attempts.run(f()).await;
+            let outcome = match self.budget {
+                None => f().await,
+                Some(_) => attempts.run(f()).await,
+            };
             match attempts.next(&outcome, &when) {
                 None => return outcome,
                 Some(delay) => attempts.wait(delay).await,
