@@ -69,11 +69,15 @@ pub enum ErrorKind {
     /// rejection names the policy that set the deadline (see [`deadline`](crate::deadline)).
     /// A circuit breaker counts it as neither success nor failure, and no retry repeats it.
     DeadlineExceeded,
+    /// A [`Toggle`](crate::Toggle) is on: the call was served by its fallback without calling
+    /// what is below, and the fallback is handed this rejection naming the toggle. Not an
+    /// incident: no retry repeats it, and no breaker counts it.
+    Degraded,
 }
 
 impl ErrorKind {
     /// A short, stable, lowercase name for logs and metrics tags: `circuit_open`, `bulkhead_full`,
-    /// `rate_limited`, `timed_out`, `key_limit`, `deadline_exceeded`.
+    /// `rate_limited`, `timed_out`, `key_limit`, `deadline_exceeded`, `degraded`.
     pub const fn as_str(self) -> &'static str {
         match self {
             ErrorKind::CircuitOpen => "circuit_open",
@@ -82,6 +86,7 @@ impl ErrorKind {
             ErrorKind::TimedOut => "timed_out",
             ErrorKind::KeyLimit => "key_limit",
             ErrorKind::DeadlineExceeded => "deadline_exceeded",
+            ErrorKind::Degraded => "degraded",
         }
     }
 }
@@ -169,6 +174,7 @@ impl fmt::Display for Error {
             ErrorKind::TimedOut => "call timed out",
             ErrorKind::KeyLimit => "keyed policy holds its most keys",
             ErrorKind::DeadlineExceeded => "deadline exceeded",
+            ErrorKind::Degraded => "degraded mode is on",
         };
         match self.key {
             Some(key) => write!(f, "{what} (policy `{}[{key}]`)", self.policy)?,

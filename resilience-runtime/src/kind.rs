@@ -21,6 +21,8 @@ pub enum PolicyKind {
     Fallback,
     /// [`RetryBudget`](crate::RetryBudget).
     RetryBudget,
+    /// [`Toggle`](crate::Toggle).
+    Toggle,
 }
 
 impl PolicyKind {
@@ -34,6 +36,7 @@ impl PolicyKind {
             PolicyKind::RateLimiter => "rate_limiter",
             PolicyKind::Fallback => "fallback",
             PolicyKind::RetryBudget => "retry_budget",
+            PolicyKind::Toggle => "toggle",
         }
     }
 }

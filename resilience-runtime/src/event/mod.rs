@@ -115,6 +115,13 @@ pub enum EventKind {
     },
     /// A retry budget refused a retry: the call ended with its last outcome.
     BudgetRefused,
+    /// A toggle was switched on or off.
+    Switched {
+        /// Whether it is on now.
+        on: bool,
+    },
+    /// A toggle that is on served a call by its fallback, without calling what is below.
+    Degraded,
 }
 
 impl EventKind {
@@ -136,6 +143,8 @@ impl EventKind {
             EventKind::Queued => "queued",
             EventKind::FallbackUsed { .. } => "fallback_used",
             EventKind::BudgetRefused => "budget_refused",
+            EventKind::Switched { .. } => "switched",
+            EventKind::Degraded => "degraded",
         }
     }
 }

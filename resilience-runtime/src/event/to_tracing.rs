@@ -136,6 +136,10 @@ pub(super) fn sink(event: &Event) {
         EventKind::Rejected { reason } => {
             tracing::debug!(target: "resilience", policy, kind = k, event = name, reason = reason.as_str())
         }
+        EventKind::Switched { on } => {
+            tracing::info!(target: "resilience", policy, kind = k, event = name, on,
+                "toggle switched")
+        }
         EventKind::Retry { attempt, delay } => {
             tracing::debug!(target: "resilience", policy, kind = k, event = name, attempt, ?delay)
         }

@@ -85,7 +85,7 @@ use crate::name::{self as names, Name};
 use crate::{
     Bulkhead, BulkheadMetrics, CircuitBreaker, CircuitBreakerMetrics, KeyedBulkhead,
     KeyedCircuitBreaker, KeyedMetrics, KeyedRateLimiter, RateLimiter, RateLimiterMetrics, Retry,
-    RetryBudget, RetryBudgetMetrics, RetryMetrics, Timeout, TimeoutMetrics,
+    RetryBudget, RetryBudgetMetrics, RetryMetrics, Timeout, TimeoutMetrics, Toggle, ToggleMetrics,
 };
 
 /// The kinds of policy the registry lists, one line each: the variant, the policy's type and
@@ -153,6 +153,8 @@ kinds! {
         "A family of rate limiters, one per key.", "A keyed family's keys, evictions and overflows.";
     RetryBudget(RetryBudget, RetryBudgetMetrics):
         "A retry budget, shared by the retries that name it.", "A retry budget's deposits, retries allowed and refused, and what it allows now.";
+    Toggle(Toggle, ToggleMetrics):
+        "A toggle: a degraded mode switched by name.", "A toggle's state and the calls it served degraded.";
 }
 
 impl Policy {
@@ -441,6 +443,10 @@ getter!(
     /// The retry budget registered as `name`: its level and refusals, its settings
     /// (`ratio`, `min`, `window`).
     retry_budget, RetryBudget, RetryBudget, RetryBudget, false
+);
+getter!(
+    /// The toggle registered as `name`: to switch its degraded mode (`turn_on`, `turn_off`).
+    toggle, Toggle, Toggle, Toggle, false
 );
 
 /// The state, settings and counters of every policy, sorted by name. `Display` prints it as a

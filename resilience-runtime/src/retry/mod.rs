@@ -611,7 +611,8 @@ impl Attempts<'_> {
                 ErrorKind::CircuitOpen
                 | ErrorKind::BulkheadFull
                 | ErrorKind::KeyLimit
-                | ErrorKind::DeadlineExceeded => Verdict::Stop,
+                | ErrorKind::DeadlineExceeded
+                | ErrorKind::Degraded => Verdict::Stop,
             },
         };
         self.after_failure(verdict)
