@@ -271,7 +271,7 @@ pub mod __private {
     pub use resilience_runtime::{
         Backoff, Bulkhead, ChildHandle, CircuitBreaker, Classification, Error, Failure, Jitter,
         KeyedBulkhead, KeyedCircuitBreaker, KeyedRateLimiter, RateLimiter, Retry, RetryBudget,
-        Timeout,
+        Timeout, Toggle,
     };
 
     /// A key as the attribute's expression gives it: a value (`tenant.id`, `shard(t)`) or a

@@ -12,7 +12,9 @@ use std::time::Duration;
 
 use proc_macro2::Span;
 use resilience_runtime::registry::{self, config};
-use resilience_runtime::{Bulkhead, CircuitBreaker, RateLimiter, Retry, RetryBudget, Timeout};
+use resilience_runtime::{
+    Bulkhead, CircuitBreaker, RateLimiter, Retry, RetryBudget, Timeout, Toggle,
+};
 use resilience_syntax::options::{self, OptionSpec, ValueKind};
 
 use crate::attr::Args;
@@ -140,7 +142,8 @@ fn candidates(spec: &OptionSpec) -> Vec<String> {
         | ValueKind::Callable
         | ValueKind::CratePath
         | ValueKind::Expression
-        | ValueKind::Budget => &[],
+        | ValueKind::Budget
+        | ValueKind::Toggle => &[],
     };
     let mut out: Vec<String> = words.iter().map(|w| (*w).to_owned()).collect();
     if spec.value == ValueKind::Count {
@@ -324,4 +327,48 @@ fn a_retry_budget_in_place_and_by_name_take_the_same_values() {
         "the readers disagree on:\n{}",
         disagreements.join("\n")
     );
+}
+
+/// A toggle's `on`, as `policy!` reads `toggle(on = ..)`, and as the three run-time readers do.
+#[test]
+fn a_toggle_declared_and_by_name_takes_the_same_values() {
+    use crate::kinds::declared;
+    static TOGGLE: Toggle = match Toggle::builder("agree/toggle").build() {
+        Ok(p) => p,
+        Err(_) => panic!("invalid toggle"),
+    };
+    registry::register(&TOGGLE);
+    let name = "agree/toggle";
+    let spec = options::get("toggle", "on").expect("a toggle's setting");
+    let mut disagreements = Vec::new();
+    for value in candidates(spec) {
+        let declared = syn::parse_str::<Args>(&format!("on = {value}")).is_ok_and(|args| {
+            let mut cx = Ctxt::default();
+            let _: crate::kinds::Toggle = declared::parse(&args, true, &mut cx);
+            cx.finish().is_ok()
+        });
+        TOGGLE.reset();
+        let set = registry::set(name, "on", &value).is_ok();
+        TOGGLE.reset();
+        let file = config::load_str(
+            "agree.toml",
+            &format!("[{name:?}]\non = {}\n", toml(&value)),
+            [],
+        )
+        .is_ok();
+        TOGGLE.reset();
+        let env = config::load_str(
+            "agree.toml",
+            "",
+            [(config::env_var(name, "on"), value.clone())],
+        )
+        .is_ok();
+        TOGGLE.reset();
+        if !(declared == set && set == file && file == env) {
+            disagreements.push(format!(
+                "toggle(on = {value}): declared {declared}, set {set}, file {file}, env {env}"
+            ));
+        }
+    }
+    assert!(disagreements.is_empty(), "{}", disagreements.join("\n"));
 }

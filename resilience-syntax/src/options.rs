@@ -43,10 +43,13 @@ pub enum ValueKind {
     /// The path of a shared retry budget (`budget = API_RETRIES`), or one written in place
     /// (`budget = retry_budget(ratio = 20%)`).
     Budget,
+    /// The path of a shared toggle: `degraded = RECOMMENDATIONS_OFF`.
+    Toggle,
 }
 
-/// The kinds, by the attribute's name, and `retry_budget`, which no attribute is named after:
-/// it is declared in `policy!` or written in place as a retry's `budget`.
+/// The kinds, by the attribute's name, then `retry_budget` and `toggle`, which no attribute is
+/// named after: they are declared in `policy!` (a budget also written in place as a retry's
+/// `budget`) and named by another kind's option.
 pub const KINDS: &[&str] = &[
     "circuit_breaker",
     "retry",
@@ -55,6 +58,7 @@ pub const KINDS: &[&str] = &[
     "rate_limiter",
     "fallback",
     "retry_budget",
+    "toggle",
 ];
 
 /// One option of one attribute.
@@ -321,6 +325,13 @@ pub const OPTIONS: &[OptionSpec] = &[
     spec("*", "crate", CratePath)
         .not_a_setting()
         .example("crate = ::resilience"),
+    spec("*", "degraded", Toggle)
+        .not_a_setting()
+        .example("degraded = RECOMMENDATIONS_OFF"),
+    // toggle(..): in `policy!`, named by a fallback's `degraded`.
+    spec("toggle", "on", Bool)
+        .default("false")
+        .example("on = true"),
 ];
 
 /// The options `kind` takes by name or position: its own, then those every kind takes
@@ -331,8 +342,8 @@ pub fn of(kind: &str) -> impl Iterator<Item = &'static OptionSpec> + '_ {
         o.kind == kind
             || (o.kind == "*"
                 && match kind {
-                    "fallback" => o.name == "crate",
-                    "retry_budget" => o.name != "fallback",
+                    "fallback" => matches!(o.name, "crate" | "degraded"),
+                    "retry_budget" | "toggle" => matches!(o.name, "name" | "crate"),
                     _ => true,
                 })
     })

@@ -155,7 +155,7 @@ fn budget_reference(
                 None => quote!(::core::concat!(#retry_name, "/budget")),
             };
             let ident = format_ident!("__RESILIENCE_BUDGET", span = Span::mixed_site());
-            let value = config.value(private, &name);
+            let value = crate::kinds::declared::value(config.as_ref(), private, &name);
             let registration = registration_of(private, quote!(RetryBudget), &ident, *span, false);
             quote! {{
                 static #ident: #private::RetryBudget = #value;

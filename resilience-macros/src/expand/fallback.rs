@@ -11,6 +11,7 @@
 
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote, quote_spanned};
+use syn::spanned::Spanned as _;
 
 use super::func::{Pass, tokens_to_text};
 use super::{Gen, local, local_at};
@@ -19,10 +20,13 @@ use crate::model::{Callable, Kind};
 impl Gen<'_> {
     /// A fallback at this position: on any failure, calls `path` with the arguments (owned ones
     /// cloned before the call) and the failure. Outermost, it yields the function's own result.
+    /// With `degraded`, while that toggle is on the fallback is called at once with its
+    /// `Degraded` rejection, and nothing below runs.
     pub(super) fn fallback(
         &self,
         index: usize,
         path: &Callable,
+        degraded: Option<&syn::Path>,
         inner: TokenStream,
         outermost: bool,
     ) -> TokenStream {
@@ -91,9 +95,21 @@ impl Gen<'_> {
         } else {
             quote_spanned!(span=> ::core::result::Result::map_err(#called, #private::Failure::Error))
         };
+        let run = match degraded {
+            // At the toggle's path: a policy of another kind is a type error there.
+            Some(toggle) => quote_spanned! {toggle.span()=>
+                match #private::Toggle::degrade(&#toggle) {
+                    ::core::option::Option::Some(#value) => {
+                        ::core::result::Result::Err(#private::Failure::Rejected(#value))
+                    }
+                    ::core::option::Option::None => #inner.await,
+                }
+            },
+            None => quote!(#inner.await),
+        };
         let body = quote! {
             #(#clones)*
-            let #outcome = #inner.await;
+            let #outcome = #run;
             let #expects = #private::fallback_expects(&#outcome);
             match #outcome {
                 ::core::result::Result::Ok(#value) => ::core::result::Result::Ok(#value),

@@ -643,14 +643,14 @@ fn generate(
         future = g.wrap(layer, index, future, in_place && index == 0);
         if let Some(path) = &layer.fallback {
             if index == 0 {
-                outermost_fallback = Some(path);
+                outermost_fallback = Some((path, layer.degraded.as_ref()));
             } else {
-                future = g.fallback(index, path, future, false);
+                future = g.fallback(index, path, layer.degraded.as_ref(), future, false);
             }
         }
     }
     let finish = match outermost_fallback {
-        Some(path) => g.fallback(0, path, future, true),
+        Some((path, degraded)) => g.fallback(0, path, degraded, future, true),
         None => {
             let failure = local_at("__resilience_failure", ret.span());
             let value = local("__resilience_value");

@@ -14,7 +14,8 @@ use syn::spanned::Spanned;
 use syn::{Attribute, Ident, LitStr, Path, Token, Visibility};
 
 use crate::attr::{Args, parse_args};
-use crate::kinds::RetryBudget;
+use crate::kinds::declared::{self, Declared};
+use crate::kinds::{RetryBudget, Toggle};
 use crate::model::Kind;
 use crate::validate::Layer;
 use crate::validate::{self, Ctxt, Site, did_you_mean};
@@ -78,7 +79,7 @@ impl Parse for Decls {
     }
 }
 
-const TYPES: [&str; 9] = [
+const TYPES: [&str; 10] = [
     "CircuitBreaker",
     "Retry",
     "Timeout",
@@ -88,17 +89,19 @@ const TYPES: [&str; 9] = [
     "KeyedBulkhead",
     "KeyedRateLimiter",
     "RetryBudget",
+    "Toggle",
 ];
 
 /// The kinds a keyed family can be made of.
 const KEYABLE: [Kind; 3] = [Kind::CircuitBreaker, Kind::Bulkhead, Kind::RateLimiter];
-const CTORS: [&str; 6] = [
+const CTORS: [&str; 7] = [
     "circuit_breaker",
     "retry",
     "timeout",
     "bulkhead",
     "rate_limiter",
     "retry_budget",
+    "toggle",
 ];
 
 /// Expands `policy! { ... }`.
@@ -116,8 +119,12 @@ pub fn policy(input: TokenStream) -> TokenStream {
             .last()
             .map(|s| s.ident.to_string())
             .unwrap_or_default();
-        if ty_name == "RetryBudget" || decl.ctor == "retry_budget" {
-            out.extend(retry_budget(decl, &ty_name, cx));
+        if ty_name == RetryBudget::TYPE || decl.ctor == RetryBudget::CTOR {
+            out.extend(declared_only::<RetryBudget>(decl, &ty_name, cx));
+            continue;
+        }
+        if ty_name == Toggle::TYPE || decl.ctor == Toggle::CTOR {
+            out.extend(declared_only::<Toggle>(decl, &ty_name, cx));
             continue;
         }
         // `KeyedRateLimiter`: a family of the kind, one per key.
@@ -222,50 +229,54 @@ pub fn policy(input: TokenStream) -> TokenStream {
     out
 }
 
-/// `static NAME: RetryBudget = retry_budget(..);`: a budget the retries that name it share.
-fn retry_budget(decl: &Decl, ty_name: &str, mut cx: Ctxt) -> TokenStream {
+/// `static NAME: RetryBudget = retry_budget(..);`, `static NAME: Toggle = toggle(..);`: a kind
+/// declared by its constructor, which the policies that name it share.
+fn declared_only<D: Declared>(decl: &Decl, ty_name: &str, mut cx: Ctxt) -> TokenStream {
     let ident = &decl.ident;
-    if ty_name != "RetryBudget" {
+    let (ty, ctor) = (D::TYPE, D::CTOR);
+    if ty_name != ty {
         cx.error(
             decl.ty.span(),
-            format!("retry_budget(...) builds a RetryBudget, but {ident} is declared as a {ty_name}; write {ident}: RetryBudget = retry_budget(...)"),
+            format!("{ctor}(...) builds a {ty}, but {ident} is declared as a {ty_name}; write {ident}: {ty} = {ctor}(...)"),
         );
-    } else if decl.ctor != "retry_budget" {
+    } else if decl.ctor != ctor {
         cx.error(
             decl.ctor.span(),
-            format!("a RetryBudget is built by retry_budget(...), not {}(...): write {ident}: RetryBudget = retry_budget(ratio = 20%, min = 10/s, window = 10s)", decl.ctor),
+            format!(
+                "a {ty} is built by {ctor}(...), not {}(...): write {ident}: {ty} = {}",
+                decl.ctor,
+                D::EXAMPLE
+            ),
         );
     }
-    // The arguments of another constructor are not a budget's: the error above says so.
-    let config = match parse_args(decl.args.clone()) {
-        Ok(args) if decl.ctor == "retry_budget" => RetryBudget::parse(&args, true, &mut cx),
-        Ok(_) => RetryBudget::default(),
+    // The arguments of another constructor are not this kind's: the error above says so.
+    let config: D = match parse_args(decl.args.clone()) {
+        Ok(args) if decl.ctor == ctor => declared::parse(&args, true, &mut cx),
+        Ok(_) => D::default(),
         Err(e) => {
             cx.push(e);
-            RetryBudget::default()
+            D::default()
         }
     };
-    let krate = config
-        .krate
+    let mut config = config;
+    let (name, krate) = config.common();
+    let krate = krate
         .clone()
         .map(|p| quote!(#p))
         .unwrap_or(quote!(::resilience));
-    let private = quote!(#krate::__private);
-    let name = match &config.name {
+    let name = match name {
         Some(name) => name.clone(),
         None => LitStr::new(&ident.to_string(), ident.span()),
     };
+    let private = quote!(#krate::__private);
     // With an error, the static is still declared (with the defaults) so its uses type-check
     // and only the real error shows.
-    let config = if cx.is_ok() {
-        config
-    } else {
-        RetryBudget::default()
-    };
-    let value = config.value(&private, &quote!(#name));
-    let ty = quote_spanned!(decl.ty.span()=> #private::RetryBudget);
+    let config = if cx.is_ok() { config } else { D::default() };
+    let value = declared::value(&config, &private, &quote!(#name));
+    let ty_ident = Ident::new(ty, decl.ty.span());
+    let ty = quote_spanned!(decl.ty.span()=> #private::#ty_ident);
     let registration =
-        builder::registration_of(&private, quote!(RetryBudget), ident, ident.span(), true);
+        builder::registration_of(&private, quote!(#ty_ident), ident, ident.span(), true);
     let Decl { attrs, vis, .. } = decl;
     let mut out = quote! {
         #(#attrs)*

@@ -6,12 +6,14 @@
 
 mod bulkhead;
 mod circuit_breaker;
+pub mod declared;
 mod keyed;
 mod prelude;
 mod rate_limiter;
 mod retry;
 mod retry_budget;
 mod timeout;
+mod toggle;
 
 pub use bulkhead::Bulkhead;
 pub use circuit_breaker::CircuitBreaker;
@@ -20,6 +22,7 @@ pub use rate_limiter::RateLimiter;
 pub use retry::Retry;
 pub use retry_budget::{Budget, RetryBudget};
 pub use timeout::Timeout;
+pub use toggle::Toggle;
 
 use proc_macro2::{Span, TokenStream};
 

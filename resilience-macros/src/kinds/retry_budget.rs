@@ -2,16 +2,13 @@
 //! retry_budget(ratio = 20%, min = 10/s, window = 10s);`) or written in place as a retry's
 //! `budget`. No attribute is named after it: a budget is shared by retries, not a layer.
 
-use std::collections::HashSet;
-
 use proc_macro2::{Span, TokenStream};
 use quote::quote;
 use syn::{LitStr, Path};
 
+use super::declared::{self, Declared};
 use super::prelude::*;
-use crate::attr::{Arg, Args};
-use crate::check::options::did_you_mean;
-use crate::check::values::{crate_path, rate_or_none, string};
+use crate::check::values::rate_or_none;
 use resilience_syntax::options as table;
 
 /// How a retry budget is written, for the messages.
@@ -40,7 +37,7 @@ pub fn budget(value: &Value, cx: &mut Ctxt) -> Option<Budget> {
     match value {
         Value::Path(p) => Some(Budget::Shared(p.clone())),
         Value::Call(call) if call.func == "retry_budget" => {
-            let config = RetryBudget::parse(&call.args, false, cx);
+            let config: RetryBudget = declared::parse(&call.args, false, cx);
             Some(Budget::Inline(Box::new(config), call.func.span()))
         }
         Value::Call(call) => {
@@ -66,58 +63,23 @@ pub fn budget(value: &Value, cx: &mut Ctxt) -> Option<Budget> {
     }
 }
 
-impl RetryBudget {
-    /// Validates the arguments of `retry_budget(..)`; `declared` in `policy!` (where `crate`
-    /// may be given), else in place on a retry (which gives the crate).
-    pub fn parse(args: &Args, declared: bool, cx: &mut Ctxt) -> RetryBudget {
-        let mut budget = RetryBudget::default();
-        let mut seen = HashSet::new();
-        let names: Vec<&str> = table::of("retry_budget").map(|o| o.name).collect();
-        for arg in &args.items {
-            let (name, value) = match arg {
-                Arg::Named { name, value } => (name, value),
-                Arg::Positional(value) => {
-                    cx.error(
-                        value.span(),
-                        format!("a retry budget takes its options by name: {EXAMPLE}"),
-                    );
-                    continue;
-                }
-            };
-            let key = name.to_string();
-            if !names.contains(&key.as_str()) || (key == "crate" && !declared) {
-                let message = if key == "crate" {
-                    "'crate' is given on the #[retry] that holds this budget".to_owned()
-                } else {
-                    match did_you_mean(&key, &names) {
-                        Some(s) => {
-                            format!("unknown option '{key}' of a retry budget; did you mean '{s}'?")
-                        }
-                        None => format!(
-                            "unknown option '{key}' of a retry budget; it takes ratio, min, window and name: {EXAMPLE}"
-                        ),
-                    }
-                };
-                cx.error(name.span(), message);
-                continue;
-            }
-            if !seen.insert(key.clone()) {
-                cx.error(
-                    name.span(),
-                    format!("duplicate option '{key}'; give it once"),
-                );
-                continue;
-            }
-            match key.as_str() {
-                "ratio" => budget.ratio = percent(value, "ratio", cx),
-                "min" => budget.min = floor(value, cx),
-                "window" => budget.window = window_of(value, cx),
-                "name" => budget.name = string(value, "name", cx),
-                "crate" => budget.krate = crate_path(value, cx),
-                _ => {}
-            }
+impl Declared for RetryBudget {
+    const CTOR: &'static str = "retry_budget";
+    const TYPE: &'static str = "RetryBudget";
+    const EXAMPLE: &'static str = EXAMPLE;
+    const WHAT: &'static str = "a retry budget";
+
+    fn set(&mut self, key: &str, value: &Value, cx: &mut Ctxt) {
+        match key {
+            "ratio" => self.ratio = percent(value, "ratio", cx),
+            "min" => self.min = floor(value, cx),
+            "window" => self.window = window_of(value, cx),
+            _ => {}
         }
-        budget
+    }
+
+    fn common(&mut self) -> (&mut Option<LitStr>, &mut Option<Path>) {
+        (&mut self.name, &mut self.krate)
     }
 
     /// The builder calls that set the options given; the builder holds the defaults.
@@ -137,19 +99,6 @@ impl RetryBudget {
             calls.extend(quote!(.window(#w)));
         }
         calls
-    }
-
-    /// The budget's `static` value: its builder, in a `const` context.
-    pub fn value(&self, private: &TokenStream, name: &TokenStream) -> TokenStream {
-        let calls = self.builder_calls();
-        quote! {
-            match #private::RetryBudget::builder(#name) #calls .build() {
-                ::core::result::Result::Ok(budget) => budget,
-                ::core::result::Result::Err(_) => ::core::panic!(
-                    "invalid retry budget that the attribute did not catch; please report this as a bug"
-                ),
-            }
-        }
     }
 }
 

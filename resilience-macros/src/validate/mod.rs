@@ -33,6 +33,9 @@ pub struct Layer {
     pub name: Option<LitStr>,
     /// `fallback = f`, or the path of `#[fallback(f)]`.
     pub fallback: Option<Callable>,
+    /// `degraded = TOGGLE`: while the toggle is on, the fallback is served without calling what
+    /// is below.
+    pub degraded: Option<Path>,
     /// `crate = path`.
     pub krate: Option<Path>,
     /// The kind's own options.
@@ -49,6 +52,7 @@ pub fn layer(kind: Kind, args: &Args, span: Span, site: Site, cx: &mut Ctxt) -> 
         shared: None,
         name: None,
         fallback: None,
+        degraded: None,
         krate: None,
         config: Config::new(kind),
         keyed: false,
@@ -113,6 +117,8 @@ pub fn layer(kind: Kind, args: &Args, span: Span, site: Site, cx: &mut Ctxt) -> 
                 {
                     let why = if key == "key" {
                         "is an expression over the function's parameters"
+                    } else if key == "degraded" {
+                        "serves the function's own fallback"
                     } else {
                         "depends on the function's error type"
                     };
@@ -135,6 +141,18 @@ pub fn layer(kind: Kind, args: &Args, span: Span, site: Site, cx: &mut Ctxt) -> 
     }
 
     layer.keyed = layer.config.keyed().is_some_and(|k| k.key.is_some());
+    if let Some(toggle) = &layer.degraded
+        && layer.fallback.is_none()
+        && kind != Kind::Fallback
+    {
+        cx.error(
+            toggle.span(),
+            format!(
+                "'degraded' serves the fallback while the toggle is on, and #[{}] has none: give it one, as in fallback = popular_products",
+                kind.attr_name()
+            ),
+        );
+    }
     if let Some(path) = &layer.shared {
         let shown = path_to_string(path);
         for (key, span) in &numeric_beside_shared {
@@ -235,6 +253,7 @@ fn named(layer: &mut Layer, key: &str, value: &Value, cx: &mut Ctxt) {
     match key {
         "name" => layer.name = string(value, key, cx),
         "fallback" => layer.fallback = callable(value, key, cx),
+        "degraded" => layer.degraded = toggle(value, cx),
         "crate" => layer.krate = crate_path(value, cx),
         _ => {}
     }
@@ -257,4 +276,21 @@ fn required(layer: &Layer, span: Span, site: Site, cx: &mut Ctxt) {
 /// each kind's (`crate::kinds`).
 fn combinations(layer: &Layer, site: Site, cx: &mut Ctxt) {
     layer.config.combinations(site, cx);
+}
+
+/// `degraded = TOGGLE`: the path of a shared toggle.
+fn toggle(value: &Value, cx: &mut Ctxt) -> Option<Path> {
+    match value {
+        Value::Path(p) => Some(p.clone()),
+        other => {
+            cx.error(
+                other.span(),
+                format!(
+                    "'degraded' takes the path of a shared toggle, declared in resilience::policy! {{ static RECOMMENDATIONS_OFF: Toggle = toggle(); }}: degraded = RECOMMENDATIONS_OFF; found {}",
+                    other.describe()
+                ),
+            );
+            None
+        }
+    }
 }
