@@ -76,8 +76,8 @@ async fn flaky(fail: bool) -> Result<(), ApiError> {
     if fail { Err(ApiError::Down) } else { Ok(()) }
 }
 
-#[test]
-fn counters_gauges_and_histograms_carry_resilience4j_names_and_tags() {
+/// What `calls`, run in virtual time, then an export, record.
+fn recorded_after(calls: impl std::future::Future<Output = ()>) -> Recorded {
     let recorded = Recorded::default();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_time()
@@ -85,13 +85,19 @@ fn counters_gauges_and_histograms_carry_resilience4j_names_and_tags() {
         .build()
         .unwrap();
     metrics::with_local_recorder(&recorded, || {
-        runtime.block_on(async {
-            flaky(false).await.unwrap();
-            let _ = flaky(true).await; // two failures, one retry of 200ms
-            let _ = flaky(true).await; // the third failure opens the breaker; the retry is rejected
-            tokio::time::sleep(Duration::from_millis(1)).await;
-        });
+        runtime.block_on(calls);
         registry::metrics::export();
+    });
+    recorded
+}
+
+#[test]
+fn counters_gauges_and_histograms_carry_resilience4j_names_and_tags() {
+    let recorded = recorded_after(async {
+        flaky(false).await.unwrap();
+        let _ = flaky(true).await; // two failures, one retry of 200ms
+        let _ = flaky(true).await; // the third failure opens the breaker; the retry is rejected
+        tokio::time::sleep(Duration::from_millis(1)).await;
     });
     let cb = "name=metrics::flaky/circuit_breaker";
     assert_eq!(
@@ -216,21 +222,12 @@ async fn budgeted() -> Result<(), ApiError> {
 
 #[test]
 fn a_retry_budget_exports_its_level_its_retries_and_its_refusals() {
-    let recorded = Recorded::default();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_time()
-        .start_paused(true)
-        .build()
-        .unwrap();
-    metrics::with_local_recorder(&recorded, || {
-        runtime.block_on(async {
-            // Ten first attempts earn one retry at 10%: the first nine calls are refused
-            // theirs, the tenth takes it and is refused its second.
-            for _ in 0..10 {
-                let _ = budgeted().await;
-            }
-        });
-        registry::metrics::export();
+    let recorded = recorded_after(async {
+        // Ten first attempts earn one retry at 10%: the first nine calls are refused theirs,
+        // the tenth takes it and is refused its second.
+        for _ in 0..10 {
+            let _ = budgeted().await;
+        }
     });
     let name = "name=METRICS_BUDGET";
     assert_eq!(

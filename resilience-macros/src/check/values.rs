@@ -53,15 +53,25 @@ pub(crate) fn boolean(value: &Value, key: &str, cx: &mut Ctxt) -> Option<S<bool>
 
 /// `crate = path`: the path the generated code reaches the framework by.
 pub(crate) fn crate_path(value: &Value, cx: &mut Ctxt) -> Option<Path> {
+    path(value, "a path", example("crate"), "crate", cx)
+}
+
+/// An option whose value is a path: `what` it takes, shown with `example` when it is not one.
+pub(crate) fn path(
+    value: &Value,
+    what: &str,
+    example: &str,
+    key: &str,
+    cx: &mut Ctxt,
+) -> Option<Path> {
     match value {
         Value::Path(p) => Some(p.clone()),
         other => {
             cx.error(
                 other.span(),
                 format!(
-                    "'crate' takes a path, found {}: {}",
-                    other.describe(),
-                    example("crate")
+                    "'{key}' takes {what}, found {}: {example}",
+                    other.describe()
                 ),
             );
             None

@@ -15,7 +15,7 @@ pub use crate::check::{Ctxt, Site};
 use crate::attr::{Arg, Args, Value};
 use crate::check::bounds::positive;
 use crate::check::options::{declaration_example, example, options, unknown_option, use_site_only};
-use crate::check::values::{callable, crate_path, duration, rate, string};
+use crate::check::values::{callable, crate_path, duration, path, rate, string};
 use crate::kinds::Config;
 use crate::model::{Callable, Kind};
 use proc_macro2::Span;
@@ -280,17 +280,11 @@ fn combinations(layer: &Layer, site: Site, cx: &mut Ctxt) {
 
 /// `degraded = TOGGLE`: the path of a shared toggle.
 fn toggle(value: &Value, cx: &mut Ctxt) -> Option<Path> {
-    match value {
-        Value::Path(p) => Some(p.clone()),
-        other => {
-            cx.error(
-                other.span(),
-                format!(
-                    "'degraded' takes the path of a shared toggle, declared in resilience::policy! {{ static RECOMMENDATIONS_OFF: Toggle = toggle(); }}: degraded = RECOMMENDATIONS_OFF; found {}",
-                    other.describe()
-                ),
-            );
-            None
-        }
-    }
+    path(
+        value,
+        "the path of a shared toggle",
+        "degraded = RECOMMENDATIONS_OFF, declared in resilience::policy! { static RECOMMENDATIONS_OFF: Toggle = toggle(); }",
+        "degraded",
+        cx,
+    )
 }
