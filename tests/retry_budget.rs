@@ -215,3 +215,20 @@ async fn a_budget_written_in_place_is_the_retrys_own_and_listed_under_its_name()
     assert_eq!(budget.metrics().deposits, 2);
     assert_eq!(budget.metrics().withdrawals, 1);
 }
+
+#[test]
+fn a_retrys_budget_is_fixed_where_it_is_declared() {
+    resilience::policy! {
+        static FIXED: Retry = retry(attempts = 3, budget = TIGHT);
+    }
+    // Its other settings change; its budget does not, and the refusal says what to change.
+    FIXED.reconfigure(FIXED.settings().attempts(4)).unwrap();
+    assert_eq!(FIXED.attempts(), 4);
+    let e = FIXED
+        .reconfigure(resilience::Retry::builder("other").attempts(5))
+        .unwrap_err();
+    assert_eq!(e.field(), "budget");
+    assert_eq!(FIXED.attempts(), 4);
+    FIXED.reset();
+    assert_eq!(FIXED.attempts(), 3);
+}

@@ -6,7 +6,9 @@
 //!   deadline;
 //! - an inner retry does not start a backoff that would end past the deadline: it returns the
 //!   last outcome at once;
-//! - a bulkhead's queue and a rate limiter's wait never wait past it.
+//! - a rate limiter's wait is no longer than what remains (a permit due after the deadline is
+//!   refused at once); a bulkhead's queue wait is cut at the deadline by the timeout that set
+//!   it (the bulkhead's own `wait` does not read the deadline).
 //!
 //! ```
 //! use std::time::Duration;
@@ -436,6 +438,18 @@ where
             return Poll::Ready(outcome);
         }
         if this.sleep.is_none() {
+            if tokio::runtime::Handle::try_current().is_err() {
+                // Waiting out a deadline needs tokio's timer: as a timeout does, end the call
+                // (said in the log) rather than panic in the timer.
+                tracing::error!(
+                    target: "resilience",
+                    policy = *this.by,
+                    "deadline ended the call: a deadline needs a tokio runtime with time enabled, \
+                     and this call waited outside any tokio runtime"
+                );
+                this.call.set(None);
+                return Poll::Ready(Err(Failure::Rejected(exceeded(this.by))));
+            }
             let (start, inherited) = first_wait(*this.started);
             *this.started = Some(start);
             let own = after(start, *this.within);

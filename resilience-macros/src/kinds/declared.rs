@@ -96,7 +96,7 @@ pub fn value<D: Declared>(config: &D, private: &TokenStream, name: &TokenStream)
     let ty = syn::Ident::new(D::TYPE, proc_macro2::Span::call_site());
     let calls = config.builder_calls();
     let message = format!(
-        "invalid {} that the attribute did not catch; please report this as a bug",
+        "the configuration of {} is invalid and the attribute did not catch it; please report this as a bug",
         D::WHAT
     );
     quote::quote! {

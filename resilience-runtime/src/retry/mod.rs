@@ -173,7 +173,9 @@ impl RetryBuilder {
 
     /// Takes every retry from `budget`, shared with other retries (see
     /// [`retry_budget`](crate::retry_budget)): a retry the budget refuses ends the call at once
-    /// with the last outcome. Every first attempt deposits into it.
+    /// with the last outcome. Every first attempt deposits into it, except one made inside an
+    /// attempt of a retry under the same budget (see [`Attempts::run`]). The budget is fixed
+    /// here: [`Retry::reconfigure`] refuses to change it.
     pub const fn budget(mut self, budget: &'static RetryBudget) -> Self {
         self.budget = Some(BudgetRef(budget));
         self
@@ -282,6 +284,13 @@ impl Retry {
     ///
     /// The [`ConfigError`] that `build` would return; nothing changes.
     pub fn reconfigure(&self, settings: RetryBuilder) -> Result<(), ConfigError> {
+        if settings.budget != self.budget.map(BudgetRef) {
+            return Err(ConfigError::new(
+                self.name.get(),
+                "budget",
+                "a retry's budget is fixed where the retry is declared; change the budget's own settings instead (ratio, min, window)",
+            ));
+        }
         let checked = RetryBuilder {
             name: self.name.get(),
             ..settings
@@ -365,7 +374,9 @@ impl Retry {
     /// Starts one call: the returned [`Attempts`] decides, after each attempt, whether to run
     /// another and how long to wait first.
     ///
-    /// Costs nothing worth measuring: no clock read, no random number, no atomic write.
+    /// Costs nothing worth measuring: no clock read, no random number, no locked instruction
+    /// (with a [`RetryBudget`], one add to a cell this thread owns). Run each attempt through
+    /// [`Attempts::run`] so retries under the same budget inside it are seen as nested.
     ///
     /// ```
     /// use std::time::Duration;
@@ -376,7 +387,7 @@ impl Retry {
     /// let retry = Retry::builder("fetch").backoff(Backoff::fixed(Duration::from_millis(10))).build().unwrap();
     /// let mut attempts = retry.start();
     /// loop {
-    ///     let outcome = attempt().await;
+    ///     let outcome = attempts.run(attempt()).await;
     ///     match attempts.next(&outcome, |_: &std::io::Error| true) {
     ///         None => return outcome,
     ///         Some(delay) => attempts.wait(delay).await,
@@ -636,12 +647,6 @@ impl Attempts<'_> {
             retry.past_deadline.fetch_add(1, Relaxed);
             return self.give_up();
         }
-        if let Some(budget) = retry.budget
-            && !budget.withdraw()
-        {
-            retry.budget_refused.fetch_add(1, Relaxed);
-            return self.give_up();
-        }
         if !delay.is_zero() && tokio::runtime::Handle::try_current().is_err() {
             tracing::error!(
                 target: "resilience",
@@ -651,6 +656,13 @@ impl Attempts<'_> {
                 "retry gave up: waiting between attempts needs a tokio runtime with time enabled, \
                  and this call runs outside any tokio runtime"
             );
+            return self.give_up();
+        }
+        // Last: a retry the budget allows is one that is then taken.
+        if let Some(budget) = retry.budget
+            && !budget.withdraw()
+        {
+            retry.budget_refused.fetch_add(1, Relaxed);
             return self.give_up();
         }
         // Relaxed: a counter, read only for snapshots.

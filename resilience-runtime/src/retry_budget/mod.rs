@@ -321,8 +321,10 @@ impl RetryBudget {
         ring.last_read = 0;
         ring.last_total = total;
         ring.deposits_before = total;
-        drop(ring);
+        // Under the lock: a withdrawal between the two would start the window on the old
+        // clock.
         self.clock.restart();
+        drop(ring);
         self.withdrawals.store(0, Relaxed);
         self.refused.store(0, Relaxed);
     }
@@ -345,10 +347,13 @@ impl RetryBudget {
     }
 
     /// A first attempt: one add to this thread's cell, unless it is inside a retry under this
-    /// same budget.
+    /// same budget. The budget's clock starts at its first deposit (the one clock read a
+    /// deposit ever makes; after that, one relaxed load), so the first withdrawal knows how long
+    /// the deposits before it took.
     #[inline]
     pub(crate) fn deposit(&self) {
         if GOVERNING.try_with(Cell::get).unwrap_or(0) != self.id() {
+            self.clock.start();
             self.deposits.add(1);
         }
     }
@@ -392,7 +397,12 @@ impl RetryBudget {
         ring.last_read = now;
         ring.last_total = total;
         if ring.head_start == 0 {
-            // The first read: every deposit so far counts.
+            // The first read: the deposits since the clock started (at the first deposit) are
+            // placed as those since any read are, and the window starts now.
+            ring.buckets = [Bucket {
+                deposits_at_start: total - in_window(since, gap, window),
+                withdrawals: 0,
+            }; BUCKETS];
             ring.head_start = now;
             return;
         }
@@ -403,14 +413,8 @@ impl RetryBudget {
         }
         if elapsed >= BUCKETS as u64 {
             // Nothing of the window as it was counts any more.
-            let kept = if gap <= window {
-                since
-            } else {
-                u64::try_from(u128::from(since) * u128::from(window) / u128::from(gap))
-                    .unwrap_or(since)
-            };
             ring.buckets = [Bucket {
-                deposits_at_start: total - kept,
+                deposits_at_start: total - in_window(since, gap, window),
                 withdrawals: 0,
             }; BUCKETS];
         } else {
@@ -445,6 +449,15 @@ impl RetryBudget {
     fn id(&self) -> usize {
         std::ptr::from_ref(self) as usize
     }
+}
+
+/// Of `since` deposits made over the last `gap` ticks, those taken to be in the last `window`:
+/// all when the gap is within it, else their share of it (spread evenly). At most `since`.
+fn in_window(since: u64, gap: u64, window: u64) -> u64 {
+    if gap <= window {
+        return since;
+    }
+    u64::try_from(u128::from(since) * u128::from(window) / u128::from(gap)).unwrap_or(since)
 }
 
 /// Marks the attempts a retry under `budget` polls, so a retry under the same budget inside
@@ -679,5 +692,19 @@ mod tests {
         // At 11.7 s the second has left too: its deposits with it.
         advance(Duration::from_secs(1)).await;
         assert_eq!(take(&b, 1), 0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_budget_quiet_since_start_up_does_not_wake_with_every_deposit() {
+        use tokio::time::advance;
+        let b = budget(20.0, 0);
+        // An hour's worth of successes before the first failure: 100 s at 100 per second.
+        for _ in 0..10_000 {
+            b.deposit();
+        }
+        advance(Duration::from_secs(100)).await;
+        // Taken as spread over the 100 s: the last 10 s hold 1,000 of them (999: the clock's
+        // first tick is one nanosecond in), 20% is 200; not 20% of all 10,000.
+        assert!((199..=200).contains(&take(&b, 1_000)));
     }
 }
