@@ -23,6 +23,8 @@ pub enum PolicyKind {
     RetryBudget,
     /// [`Toggle`](crate::Toggle).
     Toggle,
+    /// [`Chaos`](crate::Chaos).
+    Chaos,
 }
 
 impl PolicyKind {
@@ -37,6 +39,7 @@ impl PolicyKind {
             PolicyKind::Fallback => "fallback",
             PolicyKind::RetryBudget => "retry_budget",
             PolicyKind::Toggle => "toggle",
+            PolicyKind::Chaos => "chaos",
         }
     }
 }

@@ -76,6 +76,8 @@ mod rate_limiter {
 #[cfg(not(resilience_loom))]
 pub mod bulkhead;
 #[cfg(not(resilience_loom))]
+pub mod chaos;
+#[cfg(not(resilience_loom))]
 pub mod circuit_breaker;
 #[cfg(not(resilience_loom))]
 mod clock;
@@ -102,6 +104,8 @@ pub mod toggle;
 pub use bulkhead::keyed::KeyedBulkhead;
 #[cfg(not(resilience_loom))]
 pub use bulkhead::{Bulkhead, BulkheadBuilder, BulkheadMetrics, MAX_BULKHEAD_SLOTS};
+#[cfg(not(resilience_loom))]
+pub use chaos::{Chaos, ChaosBuilder, ChaosMetrics, Injection};
 #[cfg(not(resilience_loom))]
 pub use circuit_breaker::keyed::KeyedCircuitBreaker;
 #[cfg(not(resilience_loom))]

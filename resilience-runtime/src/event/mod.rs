@@ -122,6 +122,11 @@ pub enum EventKind {
     },
     /// A toggle that is on served a call by its fallback, without calling what is below.
     Degraded,
+    /// A chaos layer injected a fault into a call.
+    Injected {
+        /// What it injected.
+        injection: crate::chaos::Injection,
+    },
 }
 
 impl EventKind {
@@ -145,6 +150,7 @@ impl EventKind {
             EventKind::BudgetRefused => "budget_refused",
             EventKind::Switched { .. } => "switched",
             EventKind::Degraded => "degraded",
+            EventKind::Injected { .. } => "injected",
         }
     }
 }
@@ -183,6 +189,7 @@ impl fmt::Display for Event {
             EventKind::TimedOut { after } => write!(f, " after={after:?}"),
             EventKind::Slow { elapsed } => write!(f, " elapsed={elapsed:?}"),
             EventKind::GaveUp { attempts } => write!(f, " attempts={attempts}"),
+            EventKind::Injected { injection } => write!(f, " injected={}", injection.as_str()),
             EventKind::FallbackUsed {
                 rejection: Some(reason),
             } => write!(f, " rejection={reason}"),

@@ -83,9 +83,10 @@ use crate::event::PolicyKind;
 pub use crate::event::{Event, Subscription, subscribe};
 use crate::name::{self as names, Name};
 use crate::{
-    Bulkhead, BulkheadMetrics, CircuitBreaker, CircuitBreakerMetrics, KeyedBulkhead,
-    KeyedCircuitBreaker, KeyedMetrics, KeyedRateLimiter, RateLimiter, RateLimiterMetrics, Retry,
-    RetryBudget, RetryBudgetMetrics, RetryMetrics, Timeout, TimeoutMetrics, Toggle, ToggleMetrics,
+    Bulkhead, BulkheadMetrics, Chaos, ChaosMetrics, CircuitBreaker, CircuitBreakerMetrics,
+    KeyedBulkhead, KeyedCircuitBreaker, KeyedMetrics, KeyedRateLimiter, RateLimiter,
+    RateLimiterMetrics, Retry, RetryBudget, RetryBudgetMetrics, RetryMetrics, Timeout,
+    TimeoutMetrics, Toggle, ToggleMetrics,
 };
 
 /// The kinds of policy the registry lists, one line each: the variant, the policy's type and
@@ -155,6 +156,8 @@ kinds! {
         "A retry budget, shared by the retries that name it.", "A retry budget's deposits, retries allowed and refused, and what it allows now.";
     Toggle(Toggle, ToggleMetrics):
         "A toggle: a degraded mode switched by name.", "A toggle's state and the calls it served degraded.";
+    Chaos(Chaos, ChaosMetrics):
+        "A chaos layer: faults injected while enabled.", "A chaos layer's calls and the faults it injected.";
 }
 
 impl Policy {
@@ -447,6 +450,11 @@ getter!(
 getter!(
     /// The toggle registered as `name`: to switch its degraded mode (`turn_on`, `turn_off`).
     toggle, Toggle, Toggle, Toggle, false
+);
+getter!(
+    /// The chaos layer registered as `name`: to enable it (`set_enabled`) or read what it
+    /// injected.
+    chaos, Chaos, Chaos, Chaos, false
 );
 
 /// The state, settings and counters of every policy, sorted by name. `Display` prints it as a
