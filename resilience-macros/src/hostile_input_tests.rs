@@ -170,6 +170,11 @@ fn valid_args(kind: Kind) -> &'static [&'static str] {
         ],
         Kind::RateLimiter => &["100/s", "6000/m, burst = 10, wait = 100ms", "LIMIT"],
         Kind::Fallback => &["cached", "Self::fallback", "crate::cache::get"],
+        Kind::Chaos => &[
+            "error = 5%, error_with = ApiError::injected",
+            "latency = 10%, delay = 200ms..2s, outcome = 1%, outcome_with = stale, seed = 42",
+            "CHAOS, error_with = E::injected",
+        ],
     }
 }
 

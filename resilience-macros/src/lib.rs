@@ -60,6 +60,13 @@ pub fn fallback(args: TokenStream, item: TokenStream) -> TokenStream {
     expand::attribute(Kind::Fallback, args.into(), item.into()).into()
 }
 
+/// Faults injected at this position of the stack, with the `chaos` feature. See
+/// `resilience::chaos`.
+#[proc_macro_attribute]
+pub fn chaos(args: TokenStream, item: TokenStream) -> TokenStream {
+    expand::attribute(Kind::Chaos, args.into(), item.into()).into()
+}
+
 /// Declares shared policies. See `resilience::policy`.
 #[proc_macro]
 pub fn policy(input: TokenStream) -> TokenStream {

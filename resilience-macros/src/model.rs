@@ -21,17 +21,20 @@ pub enum Kind {
     RateLimiter,
     /// `#[fallback]`.
     Fallback,
+    /// `#[chaos]`.
+    Chaos,
 }
 
 impl Kind {
     /// Every kind, in the order they are listed in messages.
-    pub const ALL: [Kind; 6] = [
+    pub const ALL: [Kind; 7] = [
         Kind::CircuitBreaker,
         Kind::Retry,
         Kind::Timeout,
         Kind::Bulkhead,
         Kind::RateLimiter,
         Kind::Fallback,
+        Kind::Chaos,
     ];
 
     /// The attribute's name (`circuit_breaker`), also the suffix of an inline policy's name.
@@ -43,6 +46,7 @@ impl Kind {
             Kind::Bulkhead => "bulkhead",
             Kind::RateLimiter => "rate_limiter",
             Kind::Fallback => "fallback",
+            Kind::Chaos => "chaos",
         }
     }
 
@@ -55,6 +59,7 @@ impl Kind {
             Kind::Bulkhead => "Bulkhead",
             Kind::RateLimiter => "RateLimiter",
             Kind::Fallback => "Fallback",
+            Kind::Chaos => "Chaos",
         }
     }
 

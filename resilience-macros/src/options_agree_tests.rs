@@ -13,7 +13,7 @@ use std::time::Duration;
 use proc_macro2::Span;
 use resilience_runtime::registry::{self, config};
 use resilience_runtime::{
-    Bulkhead, CircuitBreaker, RateLimiter, Retry, RetryBudget, Timeout, Toggle,
+    Bulkhead, Chaos, CircuitBreaker, RateLimiter, Retry, RetryBudget, Timeout, Toggle,
 };
 use resilience_syntax::options::{self, OptionSpec, ValueKind};
 
@@ -61,6 +61,15 @@ fn kinds() -> Vec<(Kind, Base, &'static str)> {
     registry::register(&TIMEOUT);
     registry::register(&BULKHEAD);
     registry::register(&LIMITER);
+    // The same delay as its attribute's, so `latency` alone is valid on both sides.
+    static CHAOS: Chaos = match Chaos::builder("agree/chaos")
+        .delay(Duration::from_secs(1), Duration::from_secs(2))
+        .build()
+    {
+        Ok(p) => p,
+        Err(_) => panic!("invalid chaos"),
+    };
+    registry::register(&CHAOS);
     vec![
         (
             Kind::CircuitBreaker,
@@ -78,6 +87,15 @@ fn kinds() -> Vec<(Kind, Base, &'static str)> {
             Kind::RateLimiter,
             &[("rate", "100/s")],
             "agree/rate_limiter",
+        ),
+        (
+            Kind::Chaos,
+            &[
+                ("delay", "1s..2s"),
+                ("error_with", "make_error"),
+                ("outcome_with", "make_outcome"),
+            ],
+            "agree/chaos",
         ),
     ]
 }
@@ -138,6 +156,17 @@ fn candidates(spec: &OptionSpec) -> Vec<String> {
             "500ms",
         ],
         ValueKind::Jitter => &["none", "full", "equal", "decorrelated", "half", "50%"],
+        ValueKind::DurationRange => &[
+            "200ms..2s",
+            "2s..200ms",
+            "1s..1s",
+            "1s",
+            "0ms..1s",
+            "0s",
+            "1s..",
+            "abc",
+            "50%",
+        ],
         ValueKind::Text
         | ValueKind::Callable
         | ValueKind::CratePath
@@ -204,7 +233,7 @@ fn the_attribute_registry_set_the_file_and_the_environment_take_the_same_values(
     let mut disagreements = Vec::new();
     let mut tried = 0;
     for &(kind, base, name) in &kinds_with_base {
-        for spec in options::of(kind.attr_name()).filter(|o| o.setting) {
+        for spec in options::of(kind.attr_name()).filter(|o| o.setting && !o.run_time_only) {
             for value in candidates(spec) {
                 // A word where a positional value goes names a shared policy
                 // (`#[timeout(API)]`): not a value of the setting.
@@ -263,7 +292,7 @@ fn the_attribute_registry_set_the_file_and_the_environment_take_the_same_values(
         registry::reset_all();
         checked += 1;
     }
-    assert_eq!(checked, 2);
+    assert_eq!(checked, 5);
 }
 
 /// A retry budget has no attribute of its own: its values are written in `policy!` and in place

@@ -45,6 +45,9 @@ pub enum ValueKind {
     Budget,
     /// The path of a shared toggle: `degraded = RECOMMENDATIONS_OFF`.
     Toggle,
+    /// Two durations with their units, the least first: `200ms..2s` (a single duration is
+    /// the range of one).
+    DurationRange,
 }
 
 /// The kinds, by the attribute's name, then `retry_budget` and `toggle`, which no attribute is
@@ -57,6 +60,7 @@ pub const KINDS: &[&str] = &[
     "bulkhead",
     "rate_limiter",
     "fallback",
+    "chaos",
     "retry_budget",
     "toggle",
 ];
@@ -93,6 +97,9 @@ pub struct OptionSpec {
     /// Whether it is an option of a keyed family (`max_keys`, `idle`): given beside `key`, or
     /// where a `Keyed*` policy is declared, and nowhere else.
     pub keyed: bool,
+    /// Whether only the run time sets it (by key, or in the configuration file), never an
+    /// attribute: chaos's `enabled`.
+    pub run_time_only: bool,
 }
 
 impl OptionSpec {
@@ -134,6 +141,7 @@ const fn spec(kind: &'static str, name: &'static str, value: ValueKind) -> Optio
         setting: true,
         off: None,
         keyed: false,
+        run_time_only: false,
     }
 }
 
@@ -167,6 +175,10 @@ impl OptionSpec {
     const fn of_a_keyed_family(mut self) -> Self {
         self.keyed = true;
         self.setting = false;
+        self
+    }
+    const fn at_run_time_only(mut self) -> Self {
+        self.run_time_only = true;
         self
     }
     const fn turned_off_by(mut self, word: &'static str) -> Self {
@@ -315,6 +327,34 @@ pub const OPTIONS: &[OptionSpec] = &[
         .default("10000")
         .example("max_keys = 10_000")
         .of_a_keyed_family(),
+    // #[chaos]: every injection off until a rate is given; the whole layer off until enabled
+    // at run time.
+    spec("chaos", "error", Percent)
+        .example("error = 5%")
+        .turned_off_by("off"),
+    spec("chaos", "latency", Percent)
+        .example("latency = 10%")
+        .turned_off_by("off"),
+    spec("chaos", "delay", DurationRange)
+        .at_least(1)
+        .default("none: latency needs it")
+        .example("delay = 200ms..2s"),
+    spec("chaos", "outcome", Percent)
+        .example("outcome = 1%")
+        .turned_off_by("off"),
+    spec("chaos", "seed", Count)
+        .default("0")
+        .example("seed = 42"),
+    spec("chaos", "enabled", Bool)
+        .default("false")
+        .example("enabled = true")
+        .at_run_time_only(),
+    spec("chaos", "error_with", Callable)
+        .not_a_setting()
+        .example("error_with = ApiError::injected"),
+    spec("chaos", "outcome_with", Callable)
+        .not_a_setting()
+        .example("outcome_with = Quote::stale"),
     // Every kind.
     spec("*", "name", Text)
         .not_a_setting()

@@ -55,6 +55,8 @@ pub enum Value {
     /// A Rust expression, for the options that take one by their name (`key = tenant.id`):
     /// everything up to the next top-level comma.
     Expr(Box<syn::Expr>),
+    /// Two values with `..` between them: `200ms..2s`.
+    Range(Box<Value>, Box<Value>),
 }
 
 /// A numeric literal with the unit that follows it.
@@ -94,6 +96,7 @@ impl Value {
             Value::Bool(b) => b.span(),
             Value::Closure(c) => c.span(),
             Value::Expr(e) => e.span(),
+            Value::Range(least, _) => least.span(),
         }
     }
 
@@ -110,6 +113,7 @@ impl Value {
             Value::Bool(_) => "a boolean",
             Value::Closure(_) => "a closure",
             Value::Expr(_) => "an expression",
+            Value::Range(..) => "a range",
         }
     }
 
@@ -167,7 +171,11 @@ impl Parse for Arg {
                 let value = Value::Expr(Box::new(input.parse()?));
                 return Ok(Arg::Named { name, value });
             }
-            let value = input.parse()?;
+            let mut value = input.parse()?;
+            if input.peek(Token![..]) && !input.peek(Token![..=]) {
+                input.parse::<Token![..]>()?;
+                value = Value::Range(Box::new(value), Box::new(input.parse()?));
+            }
             trailing(input, Some(&name), &value)?;
             Ok(Arg::Named { name, value })
         } else {
@@ -190,6 +198,8 @@ const CALLABLES: &[&str] = &[
     "record",
     "ignore",
     "fallback",
+    "error_with",
+    "outcome_with",
 ];
 
 /// What follows a value, when it is not the `,` before the next option: the common mistakes

@@ -73,5 +73,6 @@ pub(crate) fn declaration_example(kind: Kind) -> &'static str {
         Kind::Bulkhead => "bulkhead(max = 10)",
         Kind::RateLimiter => "rate_limiter(100/s)",
         Kind::Fallback => "",
+        Kind::Chaos => "chaos(error = 5%, error_with = ApiError::injected)",
     }
 }

@@ -32,6 +32,7 @@ fn kind_type(private: &TokenStream, layer: &Layer, span: Span) -> Option<TokenSt
         Config::Timeout(_) => quote_spanned!(span=> #private::Timeout),
         Config::Bulkhead(_) => quote_spanned!(span=> #private::Bulkhead),
         Config::RateLimiter(_) => quote_spanned!(span=> #private::RateLimiter),
+        Config::Chaos(_) => quote_spanned!(span=> #private::Chaos),
         Config::Fallback => return None,
     })
 }
@@ -58,6 +59,7 @@ pub fn registration(
         Config::Timeout(_) => quote!(Timeout),
         Config::Bulkhead(_) => quote!(Bulkhead),
         Config::RateLimiter(_) => quote!(RateLimiter),
+        Config::Chaos(_) => quote!(Chaos),
         Config::Fallback => return None,
     };
     registration_of(private, variant, ident, at, shared)

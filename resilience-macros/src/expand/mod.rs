@@ -273,9 +273,15 @@ impl Gen<'_> {
             return TokenStream::new();
         };
         let registration = builder::registration(private, layer, &ident, self.fn_span, false);
-        self.statics.extend(quote! {
+        let statics = quote! {
             static #ident: #ty = #value;
             #registration
+        };
+        // A chaos layer's static is kept only with the `chaos` feature, as the layer is.
+        self.statics.extend(if layer.kind == Kind::Chaos {
+            quote!(#private::chaos! { items { #statics } })
+        } else {
+            statics
         });
         quote!(#ident)
     }
@@ -414,6 +420,15 @@ impl Gen<'_> {
                 }
             }
             Config::Fallback => inner,
+            Config::Chaos(chaos) => {
+                // Each maker as written, or nothing; `chaos!` makes `fn` pointers of them.
+                let error_with = chaos.error_with.iter();
+                let outcome_with = chaos.outcome_with.iter();
+                // With the `chaos` feature, the layer; without it, the call as it is.
+                quote! {
+                    #private::chaos! { wrap (#handle) [#(#error_with)*] [#(#outcome_with)*] #inner }
+                }
+            }
             _ => quote!(#handle.call(#inner)),
         }
     }

@@ -79,7 +79,7 @@ impl Parse for Decls {
     }
 }
 
-const TYPES: [&str; 10] = [
+const TYPES: [&str; 11] = [
     "CircuitBreaker",
     "Retry",
     "Timeout",
@@ -90,11 +90,12 @@ const TYPES: [&str; 10] = [
     "KeyedRateLimiter",
     "RetryBudget",
     "Toggle",
+    "Chaos",
 ];
 
 /// The kinds a keyed family can be made of.
 const KEYABLE: [Kind; 3] = [Kind::CircuitBreaker, Kind::Bulkhead, Kind::RateLimiter];
-const CTORS: [&str; 7] = [
+const CTORS: [&str; 8] = [
     "circuit_breaker",
     "retry",
     "timeout",
@@ -102,6 +103,7 @@ const CTORS: [&str; 7] = [
     "rate_limiter",
     "retry_budget",
     "toggle",
+    "chaos",
 ];
 
 /// Expands `policy! { ... }`.
@@ -219,10 +221,16 @@ pub fn policy(input: TokenStream) -> TokenStream {
             attrs, vis, ident, ..
         } = decl;
         let registration = builder::registration(&private, &layer, ident, ident.span(), true);
-        out.extend(quote! {
+        let declared = quote! {
             #(#attrs)*
             #vis static #ident: #ty = #value;
             #registration
+        };
+        // A chaos layer is kept only with the `chaos` feature, as the attribute's is.
+        out.extend(if kind == Kind::Chaos {
+            quote!(#private::chaos! { items { #declared } })
+        } else {
+            declared
         });
         out.extend(cx.finish().err().map(syn::Error::into_compile_error));
     }

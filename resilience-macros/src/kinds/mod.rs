@@ -5,6 +5,7 @@
 //! whose one dispatch per stage is below: a new kind is its file and a line in each.
 
 mod bulkhead;
+mod chaos;
 mod circuit_breaker;
 pub mod declared;
 mod keyed;
@@ -16,6 +17,7 @@ mod timeout;
 mod toggle;
 
 pub use bulkhead::Bulkhead;
+pub use chaos::Chaos;
 pub use circuit_breaker::CircuitBreaker;
 pub use keyed::{CRITICAL_KEYED, Keyed};
 pub use rate_limiter::RateLimiter;
@@ -37,6 +39,7 @@ pub enum Config {
     Timeout(Timeout),
     Bulkhead(Bulkhead),
     RateLimiter(RateLimiter),
+    Chaos(Chaos),
     /// `#[fallback(f)]`: nothing beyond the common `fallback` path.
     Fallback,
 }
@@ -50,6 +53,7 @@ impl Config {
             Kind::Timeout => Config::Timeout(Default::default()),
             Kind::Bulkhead => Config::Bulkhead(Default::default()),
             Kind::RateLimiter => Config::RateLimiter(Default::default()),
+            Kind::Chaos => Config::Chaos(Default::default()),
             Kind::Fallback => Config::Fallback,
         }
     }
@@ -62,6 +66,7 @@ impl Config {
             Config::Timeout(c) => c.set(key, value, cx),
             Config::Bulkhead(c) => c.set(key, value, cx),
             Config::RateLimiter(c) => c.set(key, value, cx),
+            Config::Chaos(c) => c.set(key, value, cx),
             Config::Fallback => {}
         }
     }
@@ -74,6 +79,7 @@ impl Config {
             Config::Timeout(c) => c.required(span, site, cx),
             Config::Bulkhead(c) => c.required(span, site, cx),
             Config::RateLimiter(c) => c.required(span, site, cx),
+            Config::Chaos(c) => c.required(span, site, cx),
             Config::Fallback => {}
         }
     }
@@ -86,6 +92,7 @@ impl Config {
             Config::Timeout(c) => c.combinations(cx),
             Config::Bulkhead(c) => c.combinations(site, cx),
             Config::RateLimiter(c) => c.combinations(site, cx),
+            Config::Chaos(c) => c.combinations(site, cx),
             Config::Fallback => {}
         }
     }
@@ -96,7 +103,7 @@ impl Config {
             Config::CircuitBreaker(c) => Some(&c.keyed),
             Config::Bulkhead(c) => Some(&c.keyed),
             Config::RateLimiter(c) => Some(&c.keyed),
-            Config::Retry(_) | Config::Timeout(_) | Config::Fallback => None,
+            Config::Retry(_) | Config::Timeout(_) | Config::Chaos(_) | Config::Fallback => None,
         }
     }
 
@@ -109,6 +116,7 @@ impl Config {
             Config::Timeout(c) => c.builder_calls(private),
             Config::Bulkhead(c) => c.builder_calls(private),
             Config::RateLimiter(c) => c.builder_calls(private),
+            Config::Chaos(c) => c.builder_calls(private),
             Config::Fallback => return None,
         })
     }
