@@ -7,8 +7,9 @@
 //! - an inner retry does not start a backoff that would end past the deadline: it returns the
 //!   last outcome at once;
 //! - a rate limiter's wait is no longer than what remains (a permit due after the deadline is
-//!   refused at once); a bulkhead's queue wait is cut at the deadline by the timeout that set
-//!   it (the bulkhead's own `wait` does not read the deadline).
+//!   refused at once, shared store or not), and a bulkhead holds a caller's place in its queue
+//!   no longer than what remained when it joined (then rejects it, `BulkheadFull`), even where
+//!   nothing else would end the call at the deadline (a task given it by [`scope`]).
 //!
 //! ```
 //! use std::time::Duration;

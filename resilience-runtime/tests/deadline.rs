@@ -282,3 +282,37 @@ async fn the_deadline_counts_from_the_first_clock_read_inside_for_every_layer() 
         "counted from the read, by both"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_bulkhead_holds_a_queued_callers_place_no_longer_than_its_deadline() {
+    use resilience_runtime::Bulkhead;
+    // One slot, a queue, and no wait of its own: a queued caller waits until a slot frees.
+    let pool: &'static Bulkhead = Box::leak(Box::new(
+        Bulkhead::builder("pool").max(1).queue(4).build().unwrap(),
+    ));
+    let outer = timeout("outer", ms(1000));
+    let busy = tokio::spawn(pool.call(async {
+        sleep(ms(10_000)).await;
+        Ok::<(), Failure<()>>(())
+    }));
+    tokio::task::yield_now().await;
+    // A task given the deadline by `scope`: nothing but the bulkhead itself would end its wait
+    // at the deadline.
+    let started = Instant::now();
+    let task: Result<_, Failure<()>> = outer
+        .call(async {
+            sleep(ms(200)).await;
+            Ok(tokio::spawn(deadline::scope(
+                pool.call(async { Ok::<(), Failure<()>>(()) }),
+            )))
+        })
+        .await;
+    let queued = task.unwrap().await.unwrap();
+    assert_eq!(started.elapsed(), ms(1000));
+    assert_eq!(
+        queued.unwrap_err().rejection().unwrap().kind(),
+        ErrorKind::BulkheadFull
+    );
+    assert_eq!(pool.metrics().queued, 0);
+    busy.abort();
+}

@@ -175,7 +175,8 @@ pin_project! {
     /// has a `wait`). Dropped while it still holds its place, it gives the place back.
     struct Wait<'a> {
         bulkhead: &'a Bulkhead,
-        // The bulkhead's `wait` when the caller joined the queue.
+        // The bulkhead's `wait` when the caller joined the queue, no longer than what remained
+        // of the call's deadline then (see `deadline`).
         wait: u64,
         // Set on the first poll, unless `wait` is "until a slot frees".
         #[pin]
@@ -206,8 +207,16 @@ impl<'a> Wait<'a> {
     fn new(bulkhead: &'a Bulkhead) -> Self {
         Wait {
             bulkhead,
-            // Relaxed: a snapshot of the configuration.
-            wait: bulkhead.wait.load(std::sync::atomic::Ordering::Relaxed),
+            // Relaxed: a snapshot of the configuration. Under a deadline, a place in the queue
+            // is held no longer than what remains of it (the one clock read a queued caller
+            // adds).
+            wait: match crate::deadline::remaining() {
+                Some(left) => bulkhead
+                    .wait
+                    .load(std::sync::atomic::Ordering::Relaxed)
+                    .min(crate::clock::ticks(left)),
+                None => bulkhead.wait.load(std::sync::atomic::Ordering::Relaxed),
+            },
             deadline: None,
             slot_freed: bulkhead.slot_freed.notified(),
             armed: false,

@@ -381,7 +381,10 @@ impl RateLimiter {
             }
             let retry_after = ticks(lease.retry_after).max(1);
             let waited = now.saturating_sub(waited_from);
-            if waited.saturating_add(retry_after) > self.wait_ticks() {
+            // Not past the limiter's wait, nor past the call's deadline.
+            if waited.saturating_add(retry_after) > self.wait_ticks()
+                || crate::deadline::remaining().is_some_and(|left| retry_after > ticks(left))
+            {
                 return Err(self.reject(retry_after));
             }
             // Relaxed (both): a counter, read only for snapshots.
