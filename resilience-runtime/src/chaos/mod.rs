@@ -29,34 +29,12 @@ use std::time::Duration;
 
 use crate::clock::ticks;
 use crate::error::{ConfigError, Failure};
+pub use crate::event::Injection;
 use crate::event::{EventKind, PolicyKind, emit};
 use crate::name::Name;
 
 /// Parts per million in a whole.
 const PPM: u32 = 1_000_000;
-
-/// What a chaos layer injected into one call.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Injection {
-    /// An error, instead of the call.
-    Error,
-    /// A delay before the call.
-    Latency(Duration),
-    /// An `Ok` value, instead of the call.
-    Outcome,
-}
-
-impl Injection {
-    /// `error`, `latency` or `outcome`.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Injection::Error => "error",
-            Injection::Latency(_) => "latency",
-            Injection::Outcome => "outcome",
-        }
-    }
-}
 
 /// A chaos layer: see the [module docs](self).
 pub struct Chaos {

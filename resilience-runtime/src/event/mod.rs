@@ -125,8 +125,31 @@ pub enum EventKind {
     /// A chaos layer injected a fault into a call.
     Injected {
         /// What it injected.
-        injection: crate::chaos::Injection,
+        injection: Injection,
     },
+}
+
+/// What a chaos layer injected into one call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Injection {
+    /// An error, instead of the call.
+    Error,
+    /// A delay before the call.
+    Latency(Duration),
+    /// An `Ok` value, instead of the call.
+    Outcome,
+}
+
+impl Injection {
+    /// `error`, `latency` or `outcome`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Injection::Error => "error",
+            Injection::Latency(_) => "latency",
+            Injection::Outcome => "outcome",
+        }
+    }
 }
 
 impl EventKind {
