@@ -127,7 +127,12 @@ pub fn layer(kind: Kind, args: &Args, span: Span, site: Site, cx: &mut Ctxt) -> 
                         format!(
                             "'{key}' {why}, so it is given where {decl} is used: #[{}({decl}, {})]",
                             kind.attr_name(),
-                            example(&key)
+                            if key == "degraded" {
+                                // It serves the fallback: the use site needs one too.
+                                "fallback = popular_products, degraded = RECOMMENDATIONS_OFF"
+                            } else {
+                                example(&key)
+                            }
                         ),
                     );
                     continue;
