@@ -73,11 +73,16 @@ pub enum ErrorKind {
     /// what is below, and the fallback is handed this rejection naming the toggle. Not an
     /// incident: no retry repeats it, and no breaker counts it.
     Degraded,
+    /// A call with the same idempotency key was running and failed (or was cancelled): this
+    /// duplicate, which waited on it, is not run in its place (see
+    /// [`idempotency`](crate::idempotency)). A retry runs it as a first call.
+    Duplicate,
 }
 
 impl ErrorKind {
     /// A short, stable, lowercase name for logs and metrics tags: `circuit_open`, `bulkhead_full`,
-    /// `rate_limited`, `timed_out`, `key_limit`, `deadline_exceeded`, `degraded`.
+    /// `rate_limited`, `timed_out`, `key_limit`, `deadline_exceeded`, `degraded`,
+    /// `duplicate`.
     pub const fn as_str(self) -> &'static str {
         match self {
             ErrorKind::CircuitOpen => "circuit_open",
@@ -87,6 +92,7 @@ impl ErrorKind {
             ErrorKind::KeyLimit => "key_limit",
             ErrorKind::DeadlineExceeded => "deadline_exceeded",
             ErrorKind::Degraded => "degraded",
+            ErrorKind::Duplicate => "duplicate",
         }
     }
 }
@@ -175,6 +181,7 @@ impl fmt::Display for Error {
             ErrorKind::KeyLimit => "keyed policy holds its most keys",
             ErrorKind::DeadlineExceeded => "deadline exceeded",
             ErrorKind::Degraded => "degraded mode is on",
+            ErrorKind::Duplicate => "the first call with this idempotency key failed",
         };
         match self.key {
             Some(key) => write!(f, "{what} (policy `{}[{key}]`)", self.policy)?,

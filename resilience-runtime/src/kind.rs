@@ -25,6 +25,8 @@ pub enum PolicyKind {
     Toggle,
     /// [`Chaos`](crate::Chaos).
     Chaos,
+    /// [`Idempotency`](crate::Idempotency).
+    Idempotency,
 }
 
 impl PolicyKind {
@@ -40,6 +42,7 @@ impl PolicyKind {
             PolicyKind::RetryBudget => "retry_budget",
             PolicyKind::Toggle => "toggle",
             PolicyKind::Chaos => "chaos",
+            PolicyKind::Idempotency => "idempotency",
         }
     }
 }

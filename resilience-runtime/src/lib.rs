@@ -86,6 +86,8 @@ pub mod fallback;
 #[cfg(not(resilience_loom))]
 mod guard;
 #[cfg(not(resilience_loom))]
+pub mod idempotency;
+#[cfg(not(resilience_loom))]
 pub mod keyed;
 #[cfg(not(resilience_loom))]
 pub mod rate_limiter;
@@ -116,6 +118,8 @@ pub use error::{AsRejection, ConfigError, Error, ErrorKind, Failure};
 pub use event::{Event, EventKind, KeyId, PolicyKind};
 #[cfg(not(resilience_loom))]
 pub use fallback::fallback;
+#[cfg(not(resilience_loom))]
+pub use idempotency::{CheckedIdempotency, Idempotency, IdempotencyBuilder, IdempotencyMetrics};
 #[cfg(not(resilience_loom))]
 pub use keyed::{Checked, ChildHandle, Keyed, KeyedBuilder, KeyedMetrics};
 #[cfg(not(resilience_loom))]

@@ -122,6 +122,8 @@ pub enum EventKind {
     },
     /// A toggle that is on served a call by its fallback, without calling what is below.
     Degraded,
+    /// An idempotency store served a duplicate the result of the first call with its key.
+    Replayed,
     /// A chaos layer injected a fault into a call.
     Injected {
         /// What it injected.
@@ -173,6 +175,7 @@ impl EventKind {
             EventKind::BudgetRefused => "budget_refused",
             EventKind::Switched { .. } => "switched",
             EventKind::Degraded => "degraded",
+            EventKind::Replayed => "replayed",
             EventKind::Injected { .. } => "injected",
         }
     }

@@ -68,7 +68,7 @@
 //! [`Keyed::reconfigure`] checks the new settings, then applies them to every child, and every
 //! child made after takes them.
 
-mod key;
+pub(crate) mod key;
 mod registered;
 
 use std::borrow::Borrow;
@@ -186,7 +186,7 @@ type Map<P> = papaya::HashMap<AnyKey, Arc<Child<P>>, KeyHasher>;
 /// family holds at most `max_keys` keys, which bounds what any collision could cost. SipHash,
 /// the standard library's, resists more (a caller that learns its outputs by timing) and costs
 /// about four times as much on a short key: a third of a keyed call's lookup.
-type KeyHasher = foldhash::fast::RandomState;
+pub(crate) type KeyHasher = foldhash::fast::RandomState;
 
 /// When the family swept last, and what it found.
 #[derive(Debug, Default)]

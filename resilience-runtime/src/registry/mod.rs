@@ -84,9 +84,9 @@ pub use crate::event::{Event, Subscription, subscribe};
 use crate::name::{self as names, Name};
 use crate::{
     Bulkhead, BulkheadMetrics, Chaos, ChaosMetrics, CircuitBreaker, CircuitBreakerMetrics,
-    KeyedBulkhead, KeyedCircuitBreaker, KeyedMetrics, KeyedRateLimiter, RateLimiter,
-    RateLimiterMetrics, Retry, RetryBudget, RetryBudgetMetrics, RetryMetrics, Timeout,
-    TimeoutMetrics, Toggle, ToggleMetrics,
+    Idempotency, IdempotencyMetrics, KeyedBulkhead, KeyedCircuitBreaker, KeyedMetrics,
+    KeyedRateLimiter, RateLimiter, RateLimiterMetrics, Retry, RetryBudget, RetryBudgetMetrics,
+    RetryMetrics, Timeout, TimeoutMetrics, Toggle, ToggleMetrics,
 };
 
 /// The kinds of policy the registry lists, one line each: the variant, the policy's type and
@@ -158,6 +158,8 @@ kinds! {
         "A toggle: a degraded mode switched by name.", "A toggle's state and the calls it served degraded.";
     Chaos(Chaos, ChaosMetrics):
         "A chaos layer: faults injected while enabled.", "A chaos layer's calls and the faults it injected.";
+    Idempotency(Idempotency, IdempotencyMetrics):
+        "An idempotency store: a key's first call runs, its duplicates get its result.", "An idempotency store's first calls, duplicates served and refused, and keys held.";
 }
 
 impl Policy {
@@ -455,6 +457,10 @@ getter!(
     /// The chaos layer registered as `name`: to enable it (`set_enabled`) or read what it
     /// injected.
     chaos, Chaos, Chaos, Chaos, false
+);
+getter!(
+    /// The idempotency store registered as `name`: its settings, its keys, `forget(key)`.
+    idempotency, Idempotency, Idempotency, Idempotency, false
 );
 
 /// The state, settings and counters of every policy, sorted by name. `Display` prints it as a

@@ -617,6 +617,10 @@ impl Attempts<'_> {
                 ErrorKind::RateLimited => Verdict::Retry {
                     at_least: r.retry_after().unwrap_or_default(),
                 },
+                // The first call with the key failed: the next attempt runs as a first call.
+                ErrorKind::Duplicate => Verdict::Retry {
+                    at_least: Duration::ZERO,
+                },
                 // A full family frees keys as its children come to rest, not within a retry; a
                 // deadline that ran out does not come back.
                 ErrorKind::CircuitOpen
