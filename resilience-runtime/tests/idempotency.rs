@@ -24,7 +24,11 @@ fn store(capacity: usize) -> &'static Idempotency {
 async fn charge(runs: &AtomicU32, ok: bool) -> Result<u64, Failure<&'static str>> {
     runs.fetch_add(1, Relaxed);
     sleep(Duration::from_secs(1)).await;
-    if ok { Ok(4200) } else { Err(Failure::Error("declined")) }
+    if ok {
+        Ok(4200)
+    } else {
+        Err(Failure::Error("declined"))
+    }
 }
 
 #[tokio::test(start_paused = true)]
@@ -71,7 +75,10 @@ async fn a_failed_first_call_is_not_stored_and_its_waiting_duplicates_are_refuse
     assert_eq!(refused.rejection().unwrap().kind(), ErrorKind::Duplicate);
     assert_eq!(runs.load(Relaxed), 1);
     // Nothing was stored: the retry runs.
-    assert_eq!(charges.call(&"order-18", charge(runs, true)).await.unwrap(), 4200);
+    assert_eq!(
+        charges.call(&"order-18", charge(runs, true)).await.unwrap(),
+        4200
+    );
     assert_eq!(runs.load(Relaxed), 2);
     assert_eq!(charges.metrics().rejected, 1);
 }
@@ -87,7 +94,10 @@ async fn a_cancelled_first_call_gives_its_key_back() {
     .await;
     assert!(cancelled.is_err());
     assert_eq!(charges.metrics().keys, 0);
-    assert_eq!(charges.call(&"order-19", charge(runs, true)).await.unwrap(), 4200);
+    assert_eq!(
+        charges.call(&"order-19", charge(runs, true)).await.unwrap(),
+        4200
+    );
     assert_eq!(runs.load(Relaxed), 2);
 }
 

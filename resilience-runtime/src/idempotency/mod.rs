@@ -47,6 +47,7 @@
 mod registered;
 
 use std::any::Any;
+use std::borrow::Borrow;
 use std::fmt;
 use std::future::Future;
 use std::hash::Hash;
@@ -188,14 +189,20 @@ impl CheckedIdempotency {
 
 /// Gives the key back, and tells the waiting duplicates, if the first call ends without a
 /// result stored: failed, cancelled or panicking.
-struct Running<'a, K: Hash + Eq + Clone + Send + Sync + 'static> {
+struct Running<'a, Q: Hash + Eq + ToOwned + ?Sized>
+where
+    Q::Owned: Borrow<Q> + 'static,
+{
     store: &'a Idempotency,
-    key: &'a K,
+    key: &'a Q,
     tell: watch::Sender<Outcome>,
     done: bool,
 }
 
-impl<K: Hash + Eq + Clone + Send + Sync + 'static> Drop for Running<'_, K> {
+impl<Q: Hash + Eq + ToOwned + ?Sized> Drop for Running<'_, Q>
+where
+    Q::Owned: Borrow<Q> + 'static,
+{
     fn drop(&mut self) {
         if !self.done {
             self.store.map().pin().remove(&Probe::new(self.key));
@@ -247,9 +254,10 @@ impl Idempotency {
     /// `fut`'s own error; a [`Duplicate`](ErrorKind::Duplicate) rejection for a duplicate
     /// whose first call failed; a [`KeyLimit`](ErrorKind::KeyLimit) rejection for a new key
     /// when the store is full of unexpired results.
-    pub async fn call<K, T, E, F>(&self, key: &K, fut: F) -> Result<T, Failure<E>>
+    pub async fn call<Q, T, E, F>(&self, key: &Q, fut: F) -> Result<T, Failure<E>>
     where
-        K: Hash + Eq + Clone + fmt::Display + Send + Sync + 'static,
+        Q: Hash + Eq + ToOwned + ?Sized,
+        Q::Owned: Borrow<Q> + Hash + Eq + fmt::Display + Send + Sync + 'static,
         T: Clone + Send + Sync + 'static,
         F: Future<Output = Result<T, Failure<E>>>,
     {
@@ -314,7 +322,7 @@ impl Idempotency {
                     let inserted = self
                         .map()
                         .pin()
-                        .try_insert(AnyKey::new(key.clone()), Slot::Running(waiting))
+                        .try_insert(AnyKey::new(key.to_owned()), Slot::Running(waiting))
                         .is_ok();
                     if inserted {
                         return self.first(key, tell, fut).await;
@@ -326,14 +334,15 @@ impl Idempotency {
     }
 
     /// Runs the first call with `key`, stores its `Ok` value, and tells its duplicates.
-    async fn first<K, T, E, F>(
+    async fn first<Q, T, E, F>(
         &self,
-        key: &K,
+        key: &Q,
         tell: watch::Sender<Outcome>,
         fut: F,
     ) -> Result<T, Failure<E>>
     where
-        K: Hash + Eq + Clone + fmt::Display + Send + Sync + 'static,
+        Q: Hash + Eq + ToOwned + ?Sized,
+        Q::Owned: Borrow<Q> + Hash + Eq + fmt::Display + Send + Sync + 'static,
         T: Clone + Send + Sync + 'static,
         F: Future<Output = Result<T, Failure<E>>>,
     {
@@ -349,7 +358,7 @@ impl Idempotency {
             let stored: Stored = Arc::new(value.clone());
             let at = self.clock.now();
             self.map().pin().insert(
-                AnyKey::new(key.clone()),
+                AnyKey::new(key.to_owned()),
                 Slot::Done {
                     value: stored.clone(),
                     at,
@@ -379,9 +388,10 @@ impl Idempotency {
 
     /// Forgets `key`'s stored result (a refund made by hand, say), so its next call runs. A
     /// running first call is left alone.
-    pub fn forget<K>(&self, key: &K)
+    pub fn forget<Q>(&self, key: &Q)
     where
-        K: Hash + Eq + Clone + Send + Sync + 'static,
+        Q: Hash + Eq + ToOwned + ?Sized,
+        Q::Owned: Borrow<Q> + 'static,
     {
         self.map()
             .pin()
