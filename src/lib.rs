@@ -276,6 +276,20 @@ pub use resilience_macros::fallback;
 /// ```
 pub use resilience_macros::chaos;
 
+/// An idempotency key: the first call with it runs; a concurrent duplicate waits for it and
+/// gets its result; a later one within `ttl` gets the stored result without running; a failed
+/// first call is not stored. See [`idempotency`](mod@crate::idempotency), and the README for
+/// the options.
+///
+/// ```
+/// # #[derive(Debug)] struct PayError;
+/// # impl From<resilience::Error> for PayError { fn from(_: resilience::Error) -> Self { PayError } }
+/// # struct Payment { idempotency_key: String, cents: u64 }
+/// #[resilience::idempotent(key = payment.idempotency_key, ttl = 24h)]
+/// async fn charge(payment: &Payment) -> Result<u64, PayError> { Ok(payment.cents) }
+/// ```
+pub use resilience_macros::idempotent;
+
 /// A chaos layer's code, kept with the `chaos` feature: its statics (`items { .. }`), and the
 /// layer around the call (`wrap (HANDLE) [ERROR_WITH] [OUTCOME_WITH] CALL`). Not a public API.
 #[cfg(feature = "chaos")]
@@ -321,8 +335,8 @@ pub mod __private {
     pub use resilience_runtime::retry;
     pub use resilience_runtime::{
         Backoff, Bulkhead, Chaos, ChildHandle, CircuitBreaker, Classification, Error, Failure,
-        Jitter, KeyedBulkhead, KeyedCircuitBreaker, KeyedRateLimiter, RateLimiter, Retry,
-        RetryBudget, Timeout, Toggle,
+        Idempotency, Jitter, KeyedBulkhead, KeyedCircuitBreaker, KeyedRateLimiter, RateLimiter,
+        Retry, RetryBudget, Timeout, Toggle,
     };
 
     /// A key as the attribute's expression gives it: a value (`tenant.id`, `shard(t)`) or a
@@ -390,6 +404,13 @@ pub mod __private {
     #[inline]
     pub fn key<Q: IsKey + ?Sized>(key: &Q) -> &Q {
         key
+    }
+
+    /// An idempotent layer's key, owned: made once per call before the body, so the body may
+    /// move what it was borrowed from.
+    #[inline]
+    pub fn owned_key<Q: IsKey + ToOwned + ?Sized>(key: &Q) -> Q::Owned {
+        key.to_owned()
     }
 
     /// The child a keyed layer runs through, looked up once per call before the body: the
@@ -588,6 +609,30 @@ pub mod __private {
         #[inline]
         pub fn retry<P: SharedRetry + ?Sized>(policy: &P) -> &Retry {
             policy.retry()
+        }
+
+        /// A shared `Idempotency` store.
+        #[diagnostic::on_unimplemented(
+            message = "#[idempotent] needs a shared `Idempotency` store, but this is a `{Self}`",
+            label = "not an `Idempotency`",
+            note = "declare one with resilience::policy! {{ static NAME: Idempotency = idempotent(ttl = 24h); }}, or use the attribute of this policy's kind"
+        )]
+        pub trait SharedIdempotency {
+            /// The store.
+            fn idempotent(&self) -> &Idempotency;
+        }
+
+        impl SharedIdempotency for Idempotency {
+            #[inline]
+            fn idempotent(&self) -> &Idempotency {
+                self
+            }
+        }
+
+        /// `policy` as an `Idempotency` store, or an error at its path.
+        #[inline]
+        pub fn idempotent<P: SharedIdempotency + ?Sized>(policy: &P) -> &Idempotency {
+            policy.idempotent()
         }
 
         /// A shared `Chaos` layer.

@@ -175,6 +175,11 @@ fn valid_args(kind: Kind) -> &'static [&'static str] {
             "latency = 10%, delay = 200ms..2s, outcome = 1%, outcome_with = stale, seed = 42",
             "CHAOS, error_with = E::injected",
         ],
+        Kind::Idempotent => &[
+            "key = req.idempotency_key, ttl = 24h, capacity = 100_000",
+            "key = order.id",
+            "PAYMENTS_ONCE, key = req.key",
+        ],
     }
 }
 

@@ -67,6 +67,13 @@ pub fn chaos(args: TokenStream, item: TokenStream) -> TokenStream {
     expand::attribute(Kind::Chaos, args.into(), item.into()).into()
 }
 
+/// An idempotency key: the first call with it runs, its duplicates get its result. See
+/// `resilience::idempotent`.
+#[proc_macro_attribute]
+pub fn idempotent(args: TokenStream, item: TokenStream) -> TokenStream {
+    expand::attribute(Kind::Idempotent, args.into(), item.into()).into()
+}
+
 /// Declares shared policies. See `resilience::policy`.
 #[proc_macro]
 pub fn policy(input: TokenStream) -> TokenStream {

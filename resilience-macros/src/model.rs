@@ -23,11 +23,13 @@ pub enum Kind {
     Fallback,
     /// `#[chaos]`.
     Chaos,
+    /// `#[idempotent]`.
+    Idempotent,
 }
 
 impl Kind {
     /// Every kind, in the order they are listed in messages.
-    pub const ALL: [Kind; 7] = [
+    pub const ALL: [Kind; 8] = [
         Kind::CircuitBreaker,
         Kind::Retry,
         Kind::Timeout,
@@ -35,6 +37,7 @@ impl Kind {
         Kind::RateLimiter,
         Kind::Fallback,
         Kind::Chaos,
+        Kind::Idempotent,
     ];
 
     /// The attribute's name (`circuit_breaker`), also the suffix of an inline policy's name.
@@ -47,6 +50,7 @@ impl Kind {
             Kind::RateLimiter => "rate_limiter",
             Kind::Fallback => "fallback",
             Kind::Chaos => "chaos",
+            Kind::Idempotent => "idempotent",
         }
     }
 
@@ -60,6 +64,7 @@ impl Kind {
             Kind::RateLimiter => "RateLimiter",
             Kind::Fallback => "Fallback",
             Kind::Chaos => "Chaos",
+            Kind::Idempotent => "Idempotency",
         }
     }
 

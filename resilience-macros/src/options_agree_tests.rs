@@ -13,7 +13,7 @@ use std::time::Duration;
 use proc_macro2::Span;
 use resilience_runtime::registry::{self, config};
 use resilience_runtime::{
-    Bulkhead, Chaos, CircuitBreaker, RateLimiter, Retry, RetryBudget, Timeout, Toggle,
+    Bulkhead, Chaos, CircuitBreaker, Idempotency, RateLimiter, Retry, RetryBudget, Timeout, Toggle,
 };
 use resilience_syntax::options::{self, OptionSpec, ValueKind};
 
@@ -70,6 +70,11 @@ fn kinds() -> Vec<(Kind, Base, &'static str)> {
         Err(_) => panic!("invalid chaos"),
     };
     registry::register(&CHAOS);
+    static IDEMPOTENCY: Idempotency = match Idempotency::builder("agree/idempotent").check() {
+        Ok(checked) => checked.build(),
+        Err(_) => panic!("invalid idempotency store"),
+    };
+    registry::register(&IDEMPOTENCY);
     vec![
         (
             Kind::CircuitBreaker,
@@ -97,6 +102,7 @@ fn kinds() -> Vec<(Kind, Base, &'static str)> {
             ],
             "agree/chaos",
         ),
+        (Kind::Idempotent, &[("key", "order.id")], "agree/idempotent"),
     ]
 }
 

@@ -61,6 +61,7 @@ pub const KINDS: &[&str] = &[
     "rate_limiter",
     "fallback",
     "chaos",
+    "idempotent",
     "retry_budget",
     "toggle",
 ];
@@ -355,6 +356,18 @@ pub const OPTIONS: &[OptionSpec] = &[
     spec("chaos", "outcome_with", Callable)
         .not_a_setting()
         .example("outcome_with = Quote::stale"),
+    // #[idempotent]: the key of each call, how long its result serves duplicates, how many.
+    spec("idempotent", "key", Expression)
+        .not_a_setting()
+        .example("key = req.idempotency_key"),
+    spec("idempotent", "ttl", Duration)
+        .at_least(1)
+        .default("24h")
+        .example("ttl = 24h"),
+    spec("idempotent", "capacity", Count)
+        .at_least(1)
+        .default("10000")
+        .example("capacity = 100_000"),
     // Every kind.
     spec("*", "name", Text)
         .not_a_setting()

@@ -74,5 +74,6 @@ pub(crate) fn declaration_example(kind: Kind) -> &'static str {
         Kind::RateLimiter => "rate_limiter(100/s)",
         Kind::Fallback => "",
         Kind::Chaos => "chaos(error = 5%, error_with = ApiError::injected)",
+        Kind::Idempotent => "idempotent(ttl = 24h)",
     }
 }

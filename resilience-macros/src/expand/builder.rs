@@ -33,6 +33,7 @@ fn kind_type(private: &TokenStream, layer: &Layer, span: Span) -> Option<TokenSt
         Config::Bulkhead(_) => quote_spanned!(span=> #private::Bulkhead),
         Config::RateLimiter(_) => quote_spanned!(span=> #private::RateLimiter),
         Config::Chaos(_) => quote_spanned!(span=> #private::Chaos),
+        Config::Idempotent(_) => quote_spanned!(span=> #private::Idempotency),
         Config::Fallback => return None,
     })
 }
@@ -60,6 +61,7 @@ pub fn registration(
         Config::Bulkhead(_) => quote!(Bulkhead),
         Config::RateLimiter(_) => quote!(RateLimiter),
         Config::Chaos(_) => quote!(Chaos),
+        Config::Idempotent(_) => quote!(Idempotency),
         Config::Fallback => return None,
     };
     registration_of(private, variant, ident, at, shared)
@@ -121,8 +123,17 @@ pub fn policy_value(
         "invalid #[{}] configuration that the attribute did not catch; please report this as a bug",
         layer.kind.attr_name()
     );
-    // A family frees its children when dropped, so a `const` cannot match on a `Result` that
-    // holds one: the settings are checked in the match and the family built in its arm.
+    // A family frees its children when dropped (and an idempotency store its results), so a
+    // `const` cannot match on a `Result` that holds one: the settings are checked in the match
+    // and the policy built in its arm.
+    if let Config::Idempotent(_) = layer.config {
+        return Some(quote! {
+            match #ty::builder(#name) #calls .check() {
+                ::core::result::Result::Ok(checked) => checked.build(),
+                ::core::result::Result::Err(_) => ::core::panic!(#message),
+            }
+        });
+    }
     if let Some(keyed) = layer.config.keyed().filter(|_| layer.keyed) {
         let family = keyed.builder_calls();
         return Some(quote! {

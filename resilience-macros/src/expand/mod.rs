@@ -343,16 +343,27 @@ impl Gen<'_> {
             .and_then(|k| k.key.as_ref())
             .filter(|_| layer.keyed);
         let child = local("__resilience_child");
+        // An idempotent layer runs under the call's key, made owned before the body (which
+        // may move what it was borrowed from) and lent to every attempt.
+        if let Config::Idempotent(idempotent) = &layer.config
+            && let Some(key) = &idempotent.key
+        {
+            let lookup = local(&format!("__resilience_idempotency_key{index}"));
+            let key = self.key_expr(key);
+            let owned = quote_spanned!(key.span()=>
+                #private::owned_key((&&#private::KeyExpr(&(#key))).key()));
+            self.lookups.extend(quote! {
+                let #lookup = {
+                    #[allow(unused_imports)]
+                    use #private::{KeyByDeref as _, KeyByValue as _};
+                    #owned
+                };
+            });
+            return quote!(#handle.call(&#lookup, #inner));
+        }
         if let Some(key) = keyed {
             let lookup = local(&format!("__resilience_key{index}"));
-            let mut key = key.clone();
-            if let Some(renamed) = &self.self_as {
-                let mut stmts = [syn::Stmt::Expr(key.clone(), None)];
-                func::rename_self(&mut stmts, renamed);
-                if let [syn::Stmt::Expr(renamed, None)] = stmts {
-                    key = renamed;
-                }
-            }
+            let key = self.key_expr(key);
             // Spanned at the key, so a key of the wrong type is reported there. A reference
             // (`host: &str`) is looked up as what it points to.
             let borrowed =
@@ -378,6 +389,20 @@ impl Gen<'_> {
             };
         }
         self.wrap_call(layer, handle, inner, in_place)
+    }
+
+    /// A key's expression as the lookups before the body see it: with `self` renamed where it
+    /// was moved into a local (the `#[async_trait]` shape).
+    fn key_expr(&self, key: &syn::Expr) -> syn::Expr {
+        let mut key = key.clone();
+        if let Some(renamed) = &self.self_as {
+            let mut stmts = [syn::Stmt::Expr(key.clone(), None)];
+            func::rename_self(&mut stmts, renamed);
+            if let [syn::Stmt::Expr(renamed, None)] = stmts {
+                key = renamed;
+            }
+        }
+        key
     }
 
     /// `policy.call(inner)`, or what the kind calls instead, on the policy `handle`.

@@ -79,7 +79,7 @@ impl Parse for Decls {
     }
 }
 
-const TYPES: [&str; 11] = [
+const TYPES: [&str; 12] = [
     "CircuitBreaker",
     "Retry",
     "Timeout",
@@ -91,11 +91,12 @@ const TYPES: [&str; 11] = [
     "RetryBudget",
     "Toggle",
     "Chaos",
+    "Idempotency",
 ];
 
 /// The kinds a keyed family can be made of.
 const KEYABLE: [Kind; 3] = [Kind::CircuitBreaker, Kind::Bulkhead, Kind::RateLimiter];
-const CTORS: [&str; 8] = [
+const CTORS: [&str; 9] = [
     "circuit_breaker",
     "retry",
     "timeout",
@@ -104,6 +105,7 @@ const CTORS: [&str; 8] = [
     "retry_budget",
     "toggle",
     "chaos",
+    "idempotent",
 ];
 
 /// Expands `policy! { ... }`.

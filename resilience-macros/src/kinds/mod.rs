@@ -8,6 +8,7 @@ mod bulkhead;
 mod chaos;
 mod circuit_breaker;
 pub mod declared;
+mod idempotent;
 mod keyed;
 mod prelude;
 mod rate_limiter;
@@ -19,6 +20,7 @@ mod toggle;
 pub use bulkhead::Bulkhead;
 pub use chaos::Chaos;
 pub use circuit_breaker::CircuitBreaker;
+pub use idempotent::Idempotent;
 pub use keyed::{CRITICAL_KEYED, Keyed};
 pub use rate_limiter::RateLimiter;
 pub use retry::Retry;
@@ -40,6 +42,7 @@ pub enum Config {
     Bulkhead(Bulkhead),
     RateLimiter(RateLimiter),
     Chaos(Chaos),
+    Idempotent(Idempotent),
     /// `#[fallback(f)]`: nothing beyond the common `fallback` path.
     Fallback,
 }
@@ -54,6 +57,7 @@ impl Config {
             Kind::Bulkhead => Config::Bulkhead(Default::default()),
             Kind::RateLimiter => Config::RateLimiter(Default::default()),
             Kind::Chaos => Config::Chaos(Default::default()),
+            Kind::Idempotent => Config::Idempotent(Default::default()),
             Kind::Fallback => Config::Fallback,
         }
     }
@@ -67,6 +71,7 @@ impl Config {
             Config::Bulkhead(c) => c.set(key, value, cx),
             Config::RateLimiter(c) => c.set(key, value, cx),
             Config::Chaos(c) => c.set(key, value, cx),
+            Config::Idempotent(c) => c.set(key, value, cx),
             Config::Fallback => {}
         }
     }
@@ -80,6 +85,7 @@ impl Config {
             Config::Bulkhead(c) => c.required(span, site, cx),
             Config::RateLimiter(c) => c.required(span, site, cx),
             Config::Chaos(c) => c.required(span, site, cx),
+            Config::Idempotent(c) => c.required(span, site, cx),
             Config::Fallback => {}
         }
     }
@@ -93,6 +99,7 @@ impl Config {
             Config::Bulkhead(c) => c.combinations(site, cx),
             Config::RateLimiter(c) => c.combinations(site, cx),
             Config::Chaos(c) => c.combinations(site, cx),
+            Config::Idempotent(_) => {}
             Config::Fallback => {}
         }
     }
@@ -103,7 +110,11 @@ impl Config {
             Config::CircuitBreaker(c) => Some(&c.keyed),
             Config::Bulkhead(c) => Some(&c.keyed),
             Config::RateLimiter(c) => Some(&c.keyed),
-            Config::Retry(_) | Config::Timeout(_) | Config::Chaos(_) | Config::Fallback => None,
+            Config::Retry(_)
+            | Config::Timeout(_)
+            | Config::Chaos(_)
+            | Config::Idempotent(_)
+            | Config::Fallback => None,
         }
     }
 
@@ -117,6 +128,7 @@ impl Config {
             Config::Bulkhead(c) => c.builder_calls(private),
             Config::RateLimiter(c) => c.builder_calls(private),
             Config::Chaos(c) => c.builder_calls(private),
+            Config::Idempotent(c) => c.builder_calls(private),
             Config::Fallback => return None,
         })
     }

@@ -130,6 +130,8 @@ pub fn layer(kind: Kind, args: &Args, span: Span, site: Site, cx: &mut Ctxt) -> 
                             if key == "degraded" {
                                 // It serves the fallback: the use site needs one too.
                                 "fallback = popular_products, degraded = RECOMMENDATIONS_OFF"
+                            } else if kind == Kind::Idempotent {
+                                "key = req.idempotency_key"
                             } else {
                                 example(&key)
                             }
@@ -156,6 +158,15 @@ pub fn layer(kind: Kind, args: &Args, span: Span, site: Site, cx: &mut Ctxt) -> 
                 "'degraded' serves the fallback while the toggle is on, and #[{}] has none: give it one, as in fallback = popular_products",
                 kind.attr_name()
             ),
+        );
+    }
+    if let Config::Idempotent(idempotent) = &layer.config
+        && idempotent.key.is_none()
+        && layer.shared.is_some()
+    {
+        cx.error(
+            span,
+            "#[idempotent] needs the key of each call beside the shared store: #[idempotent(STORE, key = req.idempotency_key)]",
         );
     }
     if let Some(path) = &layer.shared {
