@@ -27,6 +27,8 @@ pub enum PolicyKind {
     Chaos,
     /// [`Idempotency`](crate::Idempotency).
     Idempotency,
+    /// [`Cache`](crate::Cache).
+    Cache,
 }
 
 impl PolicyKind {
@@ -43,6 +45,7 @@ impl PolicyKind {
             PolicyKind::Toggle => "toggle",
             PolicyKind::Chaos => "chaos",
             PolicyKind::Idempotency => "idempotency",
+            PolicyKind::Cache => "cache",
         }
     }
 }

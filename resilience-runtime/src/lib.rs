@@ -76,6 +76,8 @@ mod rate_limiter {
 #[cfg(not(resilience_loom))]
 pub mod bulkhead;
 #[cfg(not(resilience_loom))]
+pub mod cache;
+#[cfg(not(resilience_loom))]
 pub mod chaos;
 #[cfg(not(resilience_loom))]
 pub mod circuit_breaker;
@@ -106,6 +108,8 @@ pub mod toggle;
 pub use bulkhead::keyed::KeyedBulkhead;
 #[cfg(not(resilience_loom))]
 pub use bulkhead::{Bulkhead, BulkheadBuilder, BulkheadMetrics, MAX_BULKHEAD_SLOTS};
+#[cfg(not(resilience_loom))]
+pub use cache::{Cache, CacheBuilder, CacheMetrics, CheckedCache};
 #[cfg(not(resilience_loom))]
 pub use chaos::{Chaos, ChaosBuilder, ChaosMetrics, Injection};
 #[cfg(not(resilience_loom))]

@@ -124,6 +124,8 @@ pub enum EventKind {
     Degraded,
     /// An idempotency store served a duplicate the result of the first call with its key.
     Replayed,
+    /// A cache served the last good value, past its `ttl`, because the layers below failed.
+    ServedStale,
     /// A chaos layer injected a fault into a call.
     Injected {
         /// What it injected.
@@ -176,6 +178,7 @@ impl EventKind {
             EventKind::Switched { .. } => "switched",
             EventKind::Degraded => "degraded",
             EventKind::Replayed => "replayed",
+            EventKind::ServedStale => "served_stale",
             EventKind::Injected { .. } => "injected",
         }
     }

@@ -83,10 +83,10 @@ use crate::event::PolicyKind;
 pub use crate::event::{Event, Subscription, subscribe};
 use crate::name::{self as names, Name};
 use crate::{
-    Bulkhead, BulkheadMetrics, Chaos, ChaosMetrics, CircuitBreaker, CircuitBreakerMetrics,
-    Idempotency, IdempotencyMetrics, KeyedBulkhead, KeyedCircuitBreaker, KeyedMetrics,
-    KeyedRateLimiter, RateLimiter, RateLimiterMetrics, Retry, RetryBudget, RetryBudgetMetrics,
-    RetryMetrics, Timeout, TimeoutMetrics, Toggle, ToggleMetrics,
+    Bulkhead, BulkheadMetrics, Cache, CacheMetrics, Chaos, ChaosMetrics, CircuitBreaker,
+    CircuitBreakerMetrics, Idempotency, IdempotencyMetrics, KeyedBulkhead, KeyedCircuitBreaker,
+    KeyedMetrics, KeyedRateLimiter, RateLimiter, RateLimiterMetrics, Retry, RetryBudget,
+    RetryBudgetMetrics, RetryMetrics, Timeout, TimeoutMetrics, Toggle, ToggleMetrics,
 };
 
 /// The kinds of policy the registry lists, one line each: the variant, the policy's type and
@@ -160,6 +160,8 @@ kinds! {
         "A chaos layer: faults injected while enabled.", "A chaos layer's calls and the faults it injected.";
     Idempotency(Idempotency, IdempotencyMetrics):
         "An idempotency store: a key's first call runs, its duplicates get its result.", "An idempotency store's first calls, duplicates served and refused, and keys held.";
+    Cache(Cache, CacheMetrics):
+        "A cache: a fresh value is served without calling what is below.", "A cache's hits, misses, stale values served, evictions and entries.";
 }
 
 impl Policy {
@@ -461,6 +463,10 @@ getter!(
 getter!(
     /// The idempotency store registered as `name`: its settings, its keys, `forget(key)`.
     idempotency, Idempotency, Idempotency, Idempotency, false
+);
+getter!(
+    /// The cache registered as `name`: its settings, `invalidate(key)`, `invalidate_all()`.
+    cache, Cache, Cache, Cache, false
 );
 
 /// The state, settings and counters of every policy, sorted by name. `Display` prints it as a
