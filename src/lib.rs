@@ -276,6 +276,21 @@ pub use resilience_macros::fallback;
 /// ```
 pub use resilience_macros::chaos;
 
+/// A cache at this position of the stack: a value fetched less than `ttl` ago is served
+/// without running the layers below; concurrent misses for one key run once; with `stale`,
+/// the last good value is served when the layers below fail; with `refresh`, a value is
+/// refreshed ahead of its expiry. See [`cache`](mod@crate::cache), and the README for the
+/// options.
+///
+/// ```
+/// # #[derive(Debug)] struct ApiError;
+/// # impl From<resilience::Error> for ApiError { fn from(_: resilience::Error) -> Self { ApiError } }
+/// #[resilience::cache(ttl = 30s, key = sku, stale = 5m)]
+/// #[resilience::retry(attempts = 3)]
+/// async fn price(sku: &str) -> Result<u64, ApiError> { Ok(4200) }
+/// ```
+pub use resilience_macros::cache;
+
 /// An idempotency key: the first call with it runs; a concurrent duplicate waits for it and
 /// gets its result; a later one within `ttl` gets the stored result without running; a failed
 /// first call is not stored. See [`idempotency`](mod@crate::idempotency), and the README for
@@ -334,9 +349,9 @@ pub mod __private {
     pub use resilience_runtime::registry;
     pub use resilience_runtime::retry;
     pub use resilience_runtime::{
-        Backoff, Bulkhead, Chaos, ChildHandle, CircuitBreaker, Classification, Error, Failure,
-        Idempotency, Jitter, KeyedBulkhead, KeyedCircuitBreaker, KeyedRateLimiter, RateLimiter,
-        Retry, RetryBudget, Timeout, Toggle,
+        Backoff, Bulkhead, Cache, Chaos, ChildHandle, CircuitBreaker, Classification, Error,
+        Failure, Idempotency, Jitter, KeyedBulkhead, KeyedCircuitBreaker, KeyedRateLimiter,
+        RateLimiter, Retry, RetryBudget, Timeout, Toggle,
     };
 
     /// A key as the attribute's expression gives it: a value (`tenant.id`, `shard(t)`) or a
@@ -523,6 +538,8 @@ pub mod __private {
     /// Reports that a fallback serves the call.
     #[inline]
     pub fn fallback_used<E>(policy: &'static str, failure: &Failure<E>) {
+        // A cache around this fallback must not keep what it serves.
+        resilience_runtime::cache::fallback_served();
         resilience_runtime::fallback::used(policy, failure)
     }
 
@@ -609,6 +626,30 @@ pub mod __private {
         #[inline]
         pub fn retry<P: SharedRetry + ?Sized>(policy: &P) -> &Retry {
             policy.retry()
+        }
+
+        /// A shared `Cache`.
+        #[diagnostic::on_unimplemented(
+            message = "#[cache] needs a shared `Cache`, but this is a `{Self}`",
+            label = "not a `Cache`",
+            note = "declare one with resilience::policy! {{ static NAME: Cache = cache(ttl = 30s); }}, or use the attribute of this policy's kind"
+        )]
+        pub trait SharedCache {
+            /// The cache.
+            fn cache(&self) -> &Cache;
+        }
+
+        impl SharedCache for Cache {
+            #[inline]
+            fn cache(&self) -> &Cache {
+                self
+            }
+        }
+
+        /// `policy` as a `Cache`, or an error at its path.
+        #[inline]
+        pub fn cache<P: SharedCache + ?Sized>(policy: &P) -> &Cache {
+            policy.cache()
         }
 
         /// A shared `Idempotency` store.

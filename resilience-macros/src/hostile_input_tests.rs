@@ -180,6 +180,11 @@ fn valid_args(kind: Kind) -> &'static [&'static str] {
             "key = order.id",
             "PAYMENTS_ONCE, key = req.key",
         ],
+        Kind::Cache => &[
+            "ttl = 30s, key = sku, stale = 5m, refresh = 25s, capacity = 10_000",
+            "ttl = 1s",
+            "PRICES, key = sku",
+        ],
     }
 }
 

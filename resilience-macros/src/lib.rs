@@ -67,6 +67,12 @@ pub fn chaos(args: TokenStream, item: TokenStream) -> TokenStream {
     expand::attribute(Kind::Chaos, args.into(), item.into()).into()
 }
 
+/// A cache at this position of the stack. See `resilience::cache`.
+#[proc_macro_attribute]
+pub fn cache(args: TokenStream, item: TokenStream) -> TokenStream {
+    expand::attribute(Kind::Cache, args.into(), item.into()).into()
+}
+
 /// An idempotency key: the first call with it runs, its duplicates get its result. See
 /// `resilience::idempotent`.
 #[proc_macro_attribute]

@@ -25,11 +25,13 @@ pub enum Kind {
     Chaos,
     /// `#[idempotent]`.
     Idempotent,
+    /// `#[cache]`.
+    Cache,
 }
 
 impl Kind {
     /// Every kind, in the order they are listed in messages.
-    pub const ALL: [Kind; 8] = [
+    pub const ALL: [Kind; 9] = [
         Kind::CircuitBreaker,
         Kind::Retry,
         Kind::Timeout,
@@ -38,6 +40,7 @@ impl Kind {
         Kind::Fallback,
         Kind::Chaos,
         Kind::Idempotent,
+        Kind::Cache,
     ];
 
     /// The attribute's name (`circuit_breaker`), also the suffix of an inline policy's name.
@@ -51,6 +54,7 @@ impl Kind {
             Kind::Fallback => "fallback",
             Kind::Chaos => "chaos",
             Kind::Idempotent => "idempotent",
+            Kind::Cache => "cache",
         }
     }
 
@@ -65,6 +69,7 @@ impl Kind {
             Kind::Fallback => "Fallback",
             Kind::Chaos => "Chaos",
             Kind::Idempotent => "Idempotency",
+            Kind::Cache => "Cache",
         }
     }
 

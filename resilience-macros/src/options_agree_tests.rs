@@ -13,7 +13,8 @@ use std::time::Duration;
 use proc_macro2::Span;
 use resilience_runtime::registry::{self, config};
 use resilience_runtime::{
-    Bulkhead, Chaos, CircuitBreaker, Idempotency, RateLimiter, Retry, RetryBudget, Timeout, Toggle,
+    Bulkhead, Cache, Chaos, CircuitBreaker, Idempotency, RateLimiter, Retry, RetryBudget, Timeout,
+    Toggle,
 };
 use resilience_syntax::options::{self, OptionSpec, ValueKind};
 
@@ -75,6 +76,14 @@ fn kinds() -> Vec<(Kind, Base, &'static str)> {
         Err(_) => panic!("invalid idempotency store"),
     };
     registry::register(&IDEMPOTENCY);
+    static CACHE: Cache = match Cache::builder("agree/cache")
+        .ttl(Duration::from_secs(30))
+        .check()
+    {
+        Ok(checked) => checked.build(),
+        Err(_) => panic!("invalid cache"),
+    };
+    registry::register(&CACHE);
     vec![
         (
             Kind::CircuitBreaker,
@@ -103,6 +112,7 @@ fn kinds() -> Vec<(Kind, Base, &'static str)> {
             "agree/chaos",
         ),
         (Kind::Idempotent, &[("key", "order.id")], "agree/idempotent"),
+        (Kind::Cache, &[("ttl", "30s")], "agree/cache"),
     ]
 }
 
@@ -298,7 +308,7 @@ fn the_attribute_registry_set_the_file_and_the_environment_take_the_same_values(
         registry::reset_all();
         checked += 1;
     }
-    assert_eq!(checked, 5);
+    assert_eq!(checked, 7);
 }
 
 /// A retry budget has no attribute of its own: its values are written in `policy!` and in place

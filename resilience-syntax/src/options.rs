@@ -62,6 +62,7 @@ pub const KINDS: &[&str] = &[
     "fallback",
     "chaos",
     "idempotent",
+    "cache",
     "retry_budget",
     "toggle",
 ];
@@ -368,6 +369,26 @@ pub const OPTIONS: &[OptionSpec] = &[
         .at_least(1)
         .default("10000")
         .example("capacity = 100_000"),
+    // #[cache]: how long a value is fresh, stale, refreshed; the key; how many entries.
+    spec("cache", "key", Expression)
+        .not_a_setting()
+        .default("one entry for every call")
+        .example("key = sku"),
+    spec("cache", "ttl", Duration)
+        .at_least(1)
+        .example("ttl = 30s"),
+    spec("cache", "stale", Duration)
+        .at_least(1)
+        .example("stale = 5m")
+        .turned_off_by("off"),
+    spec("cache", "refresh", Duration)
+        .at_least(1)
+        .example("refresh = 25s")
+        .turned_off_by("off"),
+    spec("cache", "capacity", Count)
+        .at_least(1)
+        .default("10000")
+        .example("capacity = 10_000"),
     // Every kind.
     spec("*", "name", Text)
         .not_a_setting()

@@ -34,6 +34,7 @@ fn kind_type(private: &TokenStream, layer: &Layer, span: Span) -> Option<TokenSt
         Config::RateLimiter(_) => quote_spanned!(span=> #private::RateLimiter),
         Config::Chaos(_) => quote_spanned!(span=> #private::Chaos),
         Config::Idempotent(_) => quote_spanned!(span=> #private::Idempotency),
+        Config::Cache(_) => quote_spanned!(span=> #private::Cache),
         Config::Fallback => return None,
     })
 }
@@ -62,6 +63,7 @@ pub fn registration(
         Config::RateLimiter(_) => quote!(RateLimiter),
         Config::Chaos(_) => quote!(Chaos),
         Config::Idempotent(_) => quote!(Idempotency),
+        Config::Cache(_) => quote!(Cache),
         Config::Fallback => return None,
     };
     registration_of(private, variant, ident, at, shared)
@@ -126,7 +128,7 @@ pub fn policy_value(
     // A family frees its children when dropped (and an idempotency store its results), so a
     // `const` cannot match on a `Result` that holds one: the settings are checked in the match
     // and the policy built in its arm.
-    if let Config::Idempotent(_) = layer.config {
+    if let Config::Idempotent(_) | Config::Cache(_) = layer.config {
         return Some(quote! {
             match #ty::builder(#name) #calls .check() {
                 ::core::result::Result::Ok(checked) => checked.build(),

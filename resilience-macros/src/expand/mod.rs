@@ -343,11 +343,18 @@ impl Gen<'_> {
             .and_then(|k| k.key.as_ref())
             .filter(|_| layer.keyed);
         let child = local("__resilience_child");
-        // An idempotent layer runs under the call's key, made owned before the body (which
-        // may move what it was borrowed from) and lent to every attempt.
-        if let Config::Idempotent(idempotent) = &layer.config
-            && let Some(key) = &idempotent.key
-        {
+        // An idempotent layer or a cache runs under the call's key, made owned before the body
+        // (which may move what it was borrowed from) and lent to every attempt. A cache
+        // without one keeps one entry for every call.
+        let store_key = match &layer.config {
+            Config::Idempotent(idempotent) => idempotent.key.as_ref(),
+            Config::Cache(cache) => match &cache.key {
+                Some(key) => Some(key),
+                None => return quote!(#handle.call("", #inner)),
+            },
+            _ => None,
+        };
+        if let Some(key) = store_key {
             let lookup = local(&format!("__resilience_idempotency_key{index}"));
             let key = self.key_expr(key);
             let owned = quote_spanned!(key.span()=>

@@ -79,7 +79,7 @@ impl Parse for Decls {
     }
 }
 
-const TYPES: [&str; 12] = [
+const TYPES: [&str; 13] = [
     "CircuitBreaker",
     "Retry",
     "Timeout",
@@ -92,11 +92,12 @@ const TYPES: [&str; 12] = [
     "Toggle",
     "Chaos",
     "Idempotency",
+    "Cache",
 ];
 
 /// The kinds a keyed family can be made of.
 const KEYABLE: [Kind; 3] = [Kind::CircuitBreaker, Kind::Bulkhead, Kind::RateLimiter];
-const CTORS: [&str; 9] = [
+const CTORS: [&str; 10] = [
     "circuit_breaker",
     "retry",
     "timeout",
@@ -106,6 +107,7 @@ const CTORS: [&str; 9] = [
     "toggle",
     "chaos",
     "idempotent",
+    "cache",
 ];
 
 /// Expands `policy! { ... }`.
@@ -333,6 +335,7 @@ fn placeholder(kind: Kind) -> Layer {
         Kind::Timeout => "1s",
         Kind::Bulkhead => "max = 1",
         Kind::RateLimiter => "1/s",
+        Kind::Cache => "ttl = 1s",
         _ => "",
     })
     .unwrap_or(Args { items: Vec::new() });

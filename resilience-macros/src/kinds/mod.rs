@@ -5,6 +5,7 @@
 //! whose one dispatch per stage is below: a new kind is its file and a line in each.
 
 mod bulkhead;
+mod cache;
 mod chaos;
 mod circuit_breaker;
 pub mod declared;
@@ -18,6 +19,7 @@ mod timeout;
 mod toggle;
 
 pub use bulkhead::Bulkhead;
+pub use cache::Cache;
 pub use chaos::Chaos;
 pub use circuit_breaker::CircuitBreaker;
 pub use idempotent::Idempotent;
@@ -43,6 +45,7 @@ pub enum Config {
     RateLimiter(RateLimiter),
     Chaos(Chaos),
     Idempotent(Idempotent),
+    Cache(Cache),
     /// `#[fallback(f)]`: nothing beyond the common `fallback` path.
     Fallback,
 }
@@ -58,6 +61,7 @@ impl Config {
             Kind::RateLimiter => Config::RateLimiter(Default::default()),
             Kind::Chaos => Config::Chaos(Default::default()),
             Kind::Idempotent => Config::Idempotent(Default::default()),
+            Kind::Cache => Config::Cache(Default::default()),
             Kind::Fallback => Config::Fallback,
         }
     }
@@ -72,6 +76,7 @@ impl Config {
             Config::RateLimiter(c) => c.set(key, value, cx),
             Config::Chaos(c) => c.set(key, value, cx),
             Config::Idempotent(c) => c.set(key, value, cx),
+            Config::Cache(c) => c.set(key, value, cx),
             Config::Fallback => {}
         }
     }
@@ -86,6 +91,7 @@ impl Config {
             Config::RateLimiter(c) => c.required(span, site, cx),
             Config::Chaos(c) => c.required(span, site, cx),
             Config::Idempotent(c) => c.required(span, site, cx),
+            Config::Cache(c) => c.required(span, site, cx),
             Config::Fallback => {}
         }
     }
@@ -100,6 +106,7 @@ impl Config {
             Config::RateLimiter(c) => c.combinations(site, cx),
             Config::Chaos(c) => c.combinations(site, cx),
             Config::Idempotent(_) => {}
+            Config::Cache(c) => c.combinations(cx),
             Config::Fallback => {}
         }
     }
@@ -114,6 +121,7 @@ impl Config {
             | Config::Timeout(_)
             | Config::Chaos(_)
             | Config::Idempotent(_)
+            | Config::Cache(_)
             | Config::Fallback => None,
         }
     }
@@ -129,6 +137,7 @@ impl Config {
             Config::RateLimiter(c) => c.builder_calls(private),
             Config::Chaos(c) => c.builder_calls(private),
             Config::Idempotent(c) => c.builder_calls(private),
+            Config::Cache(c) => c.builder_calls(private),
             Config::Fallback => return None,
         })
     }
