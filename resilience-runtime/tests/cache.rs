@@ -140,3 +140,108 @@ fn settings_are_checked_and_named() {
     assert_eq!(field(b.refresh(Some(Duration::from_secs(30)))), "refresh");
     assert_eq!(field(b.capacity(0)), "capacity");
 }
+
+/// A value at once: the run count.
+async fn at_once(runs: &AtomicU32, up: bool) -> Result<u32, Failure<&'static str>> {
+    let n = runs.fetch_add(1, Relaxed) + 1;
+    if up {
+        Ok(n)
+    } else {
+        Err(Failure::Error("down"))
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_value_is_fresh_for_less_than_ttl_and_stale_for_less_than_stale() {
+    let prices = cache(Some(60), None, 10);
+    let runs = counter();
+    assert_eq!(prices.call("k", at_once(runs, true)).await.unwrap(), 1);
+    advance(Duration::from_millis(29_999)).await;
+    assert_eq!(prices.call("k", at_once(runs, true)).await.unwrap(), 1);
+    // At exactly `ttl`, no longer fresh.
+    advance(Duration::from_millis(1)).await;
+    assert_eq!(prices.call("k", at_once(runs, false)).await.unwrap(), 1);
+    assert!(served_stale());
+    // Stale just before `stale`, not at it.
+    advance(Duration::from_millis(29_999)).await;
+    assert_eq!(prices.call("k", at_once(runs, false)).await.unwrap(), 1);
+    advance(Duration::from_millis(1)).await;
+    assert!(prices.call("k", at_once(runs, false)).await.is_err());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_value_a_fallback_inside_served_is_not_stored() {
+    let prices = cache(None, None, 10);
+    let runs = counter();
+    let served_by_fallback = prices
+        .call("k", async {
+            resilience_runtime::cache::fallback_served();
+            at_once(runs, true).await
+        })
+        .await;
+    assert_eq!(served_by_fallback.unwrap(), 1);
+    assert_eq!(prices.call("k", at_once(runs, true)).await.unwrap(), 2);
+    assert_eq!(prices.call("k", at_once(runs, true)).await.unwrap(), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn expired_entries_are_dropped_only_when_the_cache_is_full() {
+    let prices = cache(None, None, 2);
+    let runs = counter();
+    prices.call("a", at_once(runs, true)).await.unwrap();
+    advance(Duration::from_secs(60)).await;
+    // Not full: the expired entry stays until room is needed.
+    prices.call("b", at_once(runs, true)).await.unwrap();
+    assert_eq!(
+        (prices.metrics().entries, prices.metrics().evictions),
+        (2, 0)
+    );
+    // Full: the expired one goes first, the fresh one stays.
+    advance(Duration::from_secs(29)).await;
+    prices.call("c", at_once(runs, true)).await.unwrap();
+    assert_eq!(
+        (prices.metrics().entries, prices.metrics().evictions),
+        (2, 1)
+    );
+    assert_eq!(prices.call("b", at_once(runs, true)).await.unwrap(), 2);
+    // An entry exactly `ttl` old counts as expired when room is needed.
+    advance(Duration::from_secs(1)).await;
+    prices.call("d", at_once(runs, true)).await.unwrap();
+    assert_eq!(prices.metrics().evictions, 2);
+    assert_eq!(prices.call("c", at_once(runs, true)).await.unwrap(), 3);
+}
+
+#[tokio::test(start_paused = true)]
+async fn invalidate_reconfigure_and_reset() {
+    let prices = cache(None, None, 10);
+    let runs = counter();
+    assert_eq!(prices.name(), "prices");
+    prices.call("a", at_once(runs, true)).await.unwrap();
+    prices.invalidate("a");
+    assert_eq!(prices.call("a", at_once(runs, true)).await.unwrap(), 2);
+    prices
+        .reconfigure(
+            prices
+                .settings()
+                .stale(Some(Duration::from_secs(90)))
+                .refresh(Some(Duration::from_secs(20))),
+        )
+        .unwrap();
+    let declared = Cache::builder("prices")
+        .ttl(Duration::from_secs(30))
+        .capacity(10);
+    let changed = declared
+        .stale(Some(Duration::from_secs(90)))
+        .refresh(Some(Duration::from_secs(20)));
+    assert_eq!(prices.settings(), changed);
+    let e = prices
+        .reconfigure(Cache::builder("other").ttl(Duration::ZERO))
+        .unwrap_err();
+    assert_eq!((e.policy(), e.field()), ("prices", "ttl"));
+    assert_eq!(prices.settings(), changed);
+    prices.reset();
+    assert_eq!(prices.settings(), declared);
+    assert_eq!(prices.metrics().entries, 0);
+    assert_eq!(prices.metrics().misses, 0);
+    assert!(format!("{prices:?}").contains("\"prices\""));
+}
