@@ -119,3 +119,39 @@ async fn a_full_store_refuses_new_keys_and_never_evicts_a_result_it_owes() {
     assert_eq!(charges.metrics().full, 1);
     assert_eq!(charges.metrics().keys, 1);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_result_serves_for_less_than_ttl_and_expired_keys_stay_until_room_is_needed() {
+    // The default ttl is a day.
+    assert_eq!(
+        Idempotency::builder("d").check().unwrap().build().ttl(),
+        Duration::from_secs(24 * 3600)
+    );
+    let charges = store(5);
+    let runs: &'static AtomicU32 = Box::leak(Box::new(AtomicU32::new(0)));
+    let quick = |ok| async move {
+        runs.fetch_add(1, Relaxed);
+        if ok {
+            Ok(1_u64)
+        } else {
+            Err(Failure::Error("declined"))
+        }
+    };
+    charges.call("a", quick(true)).await.unwrap();
+    advance(Duration::from_millis(3_599_999)).await;
+    charges.call("a", quick(true)).await.unwrap();
+    assert_eq!(runs.load(Relaxed), 1);
+    // At exactly `ttl`, the key is new again.
+    advance(Duration::from_millis(1)).await;
+    charges.call("a", quick(true)).await.unwrap();
+    assert_eq!(runs.load(Relaxed), 2);
+    // Expired results are swept only when the store is full.
+    advance(Duration::from_secs(3600)).await;
+    charges.call("b", quick(true)).await.unwrap();
+    assert_eq!(charges.metrics().keys, 2);
+    // A refused change names this store.
+    let e = charges
+        .reconfigure(Idempotency::builder("other").capacity(0))
+        .unwrap_err();
+    assert_eq!((e.policy(), e.field()), ("charges", "capacity"));
+}
