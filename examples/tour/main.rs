@@ -11,6 +11,7 @@
 //! prints, per phase of the script, what each lane's users got, what the dependency received,
 //! and checks that a skeptic can rerun with `--check`.
 
+mod cached;
 mod fault_server;
 mod load;
 mod report;
@@ -195,10 +196,20 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // The lanes' breaker transitions, before the virtual-time sections run breakers of their
+    // own.
+    let transitions = transitions.take();
     let storm = match storm::run() {
         Ok(storm) => storm,
         Err(e) => {
             eprintln!("the tour could not run the retry storm: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let cached = match cached::run() {
+        Ok(cached) => cached,
+        Err(e) => {
+            eprintln!("the tour could not run the cache's phases: {e}");
             return ExitCode::from(2);
         }
     };
@@ -207,8 +218,9 @@ fn main() -> ExitCode {
         quick: args.quick,
         unprotected,
         protected,
-        transitions: transitions.take(),
+        transitions,
         storm,
+        cached,
         wall: began.elapsed(),
     };
     let rows = report::rows(&run);
@@ -216,6 +228,7 @@ fn main() -> ExitCode {
     let recovery = report::recovery(&run);
     let mut checks = report::checks(&rows, &tenants, &recovery);
     checks.push(run.storm.check());
+    checks.push(run.cached.check());
     if args.json {
         println!(
             "{}",

@@ -8,6 +8,7 @@ use std::time::Duration;
 use comfy_table::{CellAlignment, ContentArrangement, Table, presets};
 use hdrhistogram::Histogram;
 
+use crate::cached::{self, Cached};
 use crate::load::{Cause, LaneResult, OPEN_WAIT, Outcome, Record, TOTAL_TIMEOUT};
 use crate::script::{Endpoint, FLOODER, PhaseKind, Script, TENANTS};
 use crate::storm::{self, Storm};
@@ -21,6 +22,7 @@ pub struct Run {
     pub protected: LaneResult,
     pub transitions: Vec<Transition>,
     pub storm: Storm,
+    pub cached: Cached,
     pub wall: Duration,
 }
 
@@ -614,6 +616,17 @@ pub fn text(
         storm.amplification_with(),
         storm.refused,
     );
+    let _ = writeln!(
+        out,
+        "\nthe cache's effect (virtual time: {} calls/s over {} products, {} s a phase, both \
+         under {}; the second with {} on top):",
+        cached::RATE,
+        cached::SKUS,
+        cached::PHASE_SECONDS,
+        cached::BREAKER,
+        cached::CACHE,
+    );
+    let _ = writeln!(out, "{}", cached_table(&run.cached));
     let _ = writeln!(out, "\nchecks:");
     for c in checks {
         let verdict = if c.pass { "PASS" } else { "FAIL" };
@@ -630,6 +643,31 @@ pub fn text(
         run.script.digest(),
     );
     out
+}
+
+/// The cache's phases: calls, answered and dependency hits, without and with it.
+fn cached_table(c: &Cached) -> String {
+    let mut t = Table::new();
+    t.load_style(presets::UTF8_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Disabled)
+        .set_header(vec!["phase", "lane", "calls", "answered", "dep. calls"]);
+    for (i, phase) in cached::PHASES.iter().enumerate() {
+        for (lane, f) in [("no cache", c.uncached[i]), ("cache", c.cached[i])] {
+            t.add_row(vec![
+                (*phase).to_string(),
+                lane.to_string(),
+                f.calls.to_string(),
+                format!("{:.1}%", 100.0 * f.answered as f64 / f.calls.max(1) as f64),
+                f.dependency_hits.to_string(),
+            ]);
+        }
+    }
+    for column in 2..5 {
+        if let Some(c) = t.column_mut(column) {
+            c.set_cell_alignment(CellAlignment::Right);
+        }
+    }
+    t.to_string()
 }
 
 /// A JSON string literal.
@@ -656,6 +694,28 @@ fn json_latency(l: &Latency) -> String {
         l.p50 as f64 / 1000.0,
         l.p99 as f64 / 1000.0,
         l.max as f64 / 1000.0
+    )
+}
+
+/// The cache's phases as JSON: per phase, each lane's calls, answered and dependency hits.
+fn cached_json(c: &Cached) -> String {
+    let lane = |f: &[cached::Figures; 3]| {
+        let phases: Vec<String> = cached::PHASES
+            .iter()
+            .zip(f)
+            .map(|(p, f)| {
+                format!(
+                    "{{\"phase\":\"{p}\",\"calls\":{},\"answered\":{},\"dependency_calls\":{}}}",
+                    f.calls, f.answered, f.dependency_hits
+                )
+            })
+            .collect();
+        format!("[{}]", phases.join(","))
+    };
+    format!(
+        "{{\"without\":{},\"with\":{}}}",
+        lane(&c.uncached),
+        lane(&c.cached)
     )
 }
 
@@ -742,7 +802,7 @@ pub fn json(
         out,
         "],\"recovery\":{{\"unprotected_s\":{:.3},\"protected_s\":{:.3},\"breaker_closed_s\":{},\
          \"reopened\":{}}},\"storm\":{{\"requests\":{},\"dependency_calls_without_budget\":{},\
-         \"dependency_calls_with_budget\":{},\"refused\":{}}},\"checks\":[",
+         \"dependency_calls_with_budget\":{},\"refused\":{}}},\"cache\":{},\"checks\":[",
         recovery.unprotected.as_secs_f64(),
         recovery.protected.as_secs_f64(),
         recovery
@@ -753,6 +813,7 @@ pub fn json(
         run.storm.without,
         run.storm.with,
         run.storm.refused,
+        cached_json(&run.cached),
     );
     for (i, c) in checks.iter().enumerate() {
         let _ = write!(
