@@ -145,6 +145,7 @@ pub use resilience_macros::circuit_breaker;
 /// | `when_ok = path` | none | `fn(&T) -> bool`: `Ok` values that mean "not yet", retried like failures |
 /// | `retry_after = path` | none | `fn(&E) -> Option<Duration>`: the least delay an error asks for |
 /// | `retry_timeouts = false` | true | a timeout below the retry is returned at once, not retried |
+/// | `budget = API_RETRIES` or `budget = retry_budget(ratio = 20%, min = 10/s, window = 10s)` | none | retries taken from a [`RetryBudget`] shared with other retries; a refused retry returns the last error at once (see [`retry_budget`]) |
 /// | `name = "..."` | `module::fn/retry` | registry name |
 /// | `fallback = path` | none | a fallback around the retry |
 /// | `PATH` (positional) | | a shared retry declared with [`policy!`]; beside it only the options above that take a function, `retry_timeouts` and `fallback` |
@@ -243,6 +244,26 @@ pub use resilience_macros::rate_limiter;
 /// return type; it may be sync or `async`. Owned arguments are cloned before the call, so they
 /// are `Clone`. `fallback = path` on any other attribute puts a fallback around that attribute.
 ///
+/// With `degraded = TOGGLE` (a [`Toggle`] declared in [`policy!`]), while the toggle is on the
+/// fallback is served at once, handed a `Degraded` rejection naming the toggle, and nothing
+/// below it runs: a degraded mode an operator switches by name (see [`toggle`](mod@crate::toggle)).
+///
+/// ```
+/// # use resilience::Failure;
+/// # #[derive(Debug)] struct ApiError;
+/// # impl From<resilience::Error> for ApiError { fn from(_: resilience::Error) -> Self { ApiError } }
+/// resilience::policy! {
+///     static RECOMMENDATIONS_OFF: Toggle = toggle();
+/// }
+///
+/// fn popular(_user: u64, _failure: Failure<ApiError>) -> Result<Vec<u64>, ApiError> {
+///     Ok(vec![1, 2, 3])
+/// }
+///
+/// #[resilience::fallback(popular, degraded = RECOMMENDATIONS_OFF)]
+/// async fn recommendations(user: u64) -> Result<Vec<u64>, ApiError> { Ok(vec![user]) }
+/// ```
+///
 /// ```
 /// use resilience::Failure;
 /// # #[derive(Debug)] struct ApiError;
@@ -261,7 +282,16 @@ pub use resilience_macros::fallback;
 /// errors, latency and outcomes at the rates given, from a seeded generator. Compiled to
 /// nothing unless this crate's `chaos` feature is on; off at run time until enabled by name
 /// (`registry::set("NAME", "enabled", "true")` or the configuration file). See
-/// [`chaos`](mod@crate::chaos) for what it does, and the README for the options.
+/// [`chaos`](mod@crate::chaos) for what it does.
+///
+/// | option | default | meaning |
+/// |---|---|---|
+/// | `error = 5%`, `error_with = path` | off | share of calls replaced by the error `fn() -> E` makes |
+/// | `latency = 10%`, `delay = 200ms..2s` | off | share of calls delayed first, by a delay drawn in the range |
+/// | `outcome = 1%`, `outcome_with = path` | off | share of calls replaced by the `Ok` value `fn() -> T` makes |
+/// | `seed = 42` | 0 | the generator's seed: the same seed, the same faults |
+/// | `name = "..."` | `module::fn/chaos` | registry name, by which it is enabled |
+/// | `PATH` (positional) | | a shared layer declared with [`policy!`]; beside it `error_with` and `outcome_with` |
 ///
 /// ```
 /// # #[derive(Debug)] struct ApiError;
@@ -279,8 +309,17 @@ pub use resilience_macros::chaos;
 /// A cache at this position of the stack: a value fetched less than `ttl` ago is served
 /// without running the layers below; concurrent misses for one key run once; with `stale`,
 /// the last good value is served when the layers below fail; with `refresh`, a value is
-/// refreshed ahead of its expiry. See [`cache`](mod@crate::cache), and the README for the
-/// options.
+/// refreshed ahead of its expiry. See [`cache`](mod@crate::cache).
+///
+/// | option | default | meaning |
+/// |---|---|---|
+/// | `ttl = 30s` (required) | | how long a fetched value is served without running the layers below |
+/// | `key = sku` | one entry for every call | the key of each call: an expression over the parameters |
+/// | `stale = 5m` | off | serve the last good value when the layers below fail, up to this long after it was fetched |
+/// | `refresh = 25s` | off | the first call after a value is this old refreshes it; the others are still served it |
+/// | `capacity = 10_000` | 10000 | the most entries |
+/// | `name = "..."` | `module::fn/cache` | registry name |
+/// | `PATH` (positional) | | a shared cache declared with [`policy!`]; beside it `key` |
 ///
 /// ```
 /// # #[derive(Debug)] struct ApiError;
@@ -293,8 +332,15 @@ pub use resilience_macros::cache;
 
 /// An idempotency key: the first call with it runs; a concurrent duplicate waits for it and
 /// gets its result; a later one within `ttl` gets the stored result without running; a failed
-/// first call is not stored. See [`idempotency`](mod@crate::idempotency), and the README for
-/// the options.
+/// first call is not stored. See [`idempotency`](mod@crate::idempotency).
+///
+/// | option | default | meaning |
+/// |---|---|---|
+/// | `key = req.idempotency_key` (required) | | the key of each call: an expression over the parameters |
+/// | `ttl = 24h` | 24h | how long a result serves its duplicates |
+/// | `capacity = 100_000` | 10000 | the most keys held; past it new keys are refused (`KeyLimit`) |
+/// | `name = "..."` | `module::fn/idempotent` | registry name |
+/// | `PATH` (positional) | | a shared store declared with [`policy!`]; beside it `key` |
 ///
 /// ```
 /// # #[derive(Debug)] struct PayError;
