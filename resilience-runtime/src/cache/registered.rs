@@ -2,7 +2,7 @@
 //! and misses.
 
 use super::{Cache, CacheBuilder, CacheMetrics};
-use crate::describe::units::{fmt_duration, parse_count, parse_duration};
+use crate::describe::units::{fmt_duration, fmt_or_off, parse_count, parse_duration, parse_or_off};
 use crate::describe::{Change, Describe, Figured, Figures, Pending, Reconfigurable};
 use crate::error::ConfigError;
 use crate::kind::PolicyKind;
@@ -34,7 +34,7 @@ impl Describe for Cache {
 
     fn settings(&self) -> Vec<(&'static str, String)> {
         let s = self.settings();
-        let off = |d: Option<std::time::Duration>| d.map_or_else(|| "off".to_owned(), fmt_duration);
+        let off = |d| fmt_or_off(d, fmt_duration);
         vec![
             ("ttl", fmt_duration(s.ttl)),
             ("stale", off(s.stale)),
@@ -79,10 +79,7 @@ impl Reconfigurable for Cache {
         key: &str,
         value: &str,
     ) -> Result<Option<CacheBuilder>, String> {
-        let optional = |value: &str| match value.trim() {
-            "off" => Ok(None),
-            v => parse_duration(v).map(Some),
-        };
+        let optional = |value: &str| parse_or_off(value, parse_duration);
         Ok(match key {
             "ttl" => Some(b.ttl(parse_duration(value)?)),
             "stale" => Some(b.stale(optional(value)?)),

@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use super::{Chaos, ChaosBuilder, ChaosMetrics};
 use crate::describe::units::{
-    fmt_duration, fmt_percent, parse_bool, parse_count, parse_duration, parse_percent,
+    fmt_duration, fmt_or_off, fmt_percent, parse_bool, parse_count, parse_duration, parse_or_off,
+    parse_percent,
 };
 use crate::describe::{Change, Describe, Figured, Figures, Pending, Reconfigurable};
 use crate::error::ConfigError;
@@ -37,7 +38,7 @@ impl Describe for Chaos {
 
     fn settings(&self) -> Vec<(&'static str, String)> {
         let s = self.settings();
-        let rate = |r: Option<f64>| r.map_or_else(|| "off".to_owned(), fmt_percent);
+        let rate = |r: Option<f64>| fmt_or_off(r, fmt_percent);
         let mut settings = vec![
             ("enabled", s.enabled.to_string()),
             ("error", rate(s.error)),
@@ -83,10 +84,7 @@ impl Reconfigurable for Chaos {
         key: &str,
         value: &str,
     ) -> Result<Option<ChaosBuilder>, String> {
-        let rate = |value: &str| match value.trim() {
-            "off" => Ok(None),
-            v => parse_percent(key, v).map(Some),
-        };
+        let rate = |value: &str| parse_or_off(value, |v| parse_percent(key, v));
         Ok(match key {
             "enabled" => Some(b.enabled(parse_bool(value)?)),
             "error" => Some(b.error(rate(value)?)),

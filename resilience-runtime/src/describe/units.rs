@@ -98,6 +98,23 @@ pub(crate) fn fmt_rate(count: u32, per: Duration) -> String {
     }
 }
 
+/// An optional setting: `off` (the word the option table gives it) turns it off, anything
+/// else is read by `parse`.
+pub(crate) fn parse_or_off<T>(
+    s: &str,
+    parse: impl FnOnce(&str) -> Result<T, String>,
+) -> Result<Option<T>, String> {
+    match s.trim() {
+        "off" => Ok(None),
+        v => parse(v).map(Some),
+    }
+}
+
+/// An optional setting as [`parse_or_off`] reads it back: `off`, or the value.
+pub(crate) fn fmt_or_off<T>(value: Option<T>, fmt: impl FnOnce(T) -> String) -> String {
+    value.map_or_else(|| "off".to_owned(), fmt)
+}
+
 /// A call written `name(positional, key = value, ...)`.
 pub(crate) type Call<'a> = (&'a str, &'a str, Vec<(&'a str, &'a str)>);
 
