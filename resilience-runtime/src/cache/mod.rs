@@ -355,6 +355,12 @@ impl Cache {
         let _ = SERVED_STALE.try_with(|s| s.set(false));
         let now = self.clock.now();
         let ttl = self.ttl.load(Relaxed);
+        // A hit: the value cloned out under the map's guard, and nothing else (the entry's
+        // load handle and the stored value's count are left alone).
+        if let Some(value) = self.hit::<Q, T>(key, now, ttl) {
+            self.hits.fetch_add(1, Relaxed);
+            return Ok(value);
+        }
         let entry = self.map().pin().get(&Probe::new(key)).cloned();
         let previous = entry.as_ref().and_then(|e| e.value.clone());
         let fresh = previous
@@ -403,6 +409,26 @@ impl Cache {
                 self.or_stale(outcome, previous)
             }
         }
+    }
+
+    /// The value of `key` if it is fresh at `now` and no refresh of it is due (or one is
+    /// running already).
+    fn hit<Q, T>(&self, key: &Q, now: u64, ttl: u64) -> Option<T>
+    where
+        Q: Hash + Eq + ToOwned + ?Sized,
+        Q::Owned: Borrow<Q> + 'static,
+        T: Clone + 'static,
+    {
+        let map = self.map().pin();
+        let entry = map.get(&Probe::new(key))?;
+        let (value, at) = entry.value.as_ref()?;
+        let age = now.saturating_sub(*at);
+        let refresh = self.refresh.load(Relaxed);
+        let due = refresh > 0 && age >= refresh && entry.loading.is_none();
+        if age >= ttl || due {
+            return None;
+        }
+        value.downcast_ref::<T>().cloned()
     }
 
     /// Marks `key` loading, making room first; the sender to tell its waiters, or `None` if
