@@ -316,3 +316,22 @@ async fn a_bulkhead_holds_a_queued_callers_place_no_longer_than_its_deadline() {
     assert_eq!(pool.metrics().queued, 0);
     busy.abort();
 }
+
+#[test]
+fn within_outside_tokio_ends_the_call_instead_of_panicking_in_the_timer() {
+    use std::future::Future;
+    use std::task::{Context, Poll, Waker};
+    let mut call = std::pin::pin!(deadline::within(
+        ms(100),
+        std::future::pending::<Result<(), Failure<()>>>()
+    ));
+    let mut cx = Context::from_waker(Waker::noop());
+    match call.as_mut().poll(&mut cx) {
+        Poll::Ready(Err(failure)) => {
+            let rejection = failure.rejection().unwrap();
+            assert_eq!(rejection.kind(), ErrorKind::DeadlineExceeded);
+            assert_eq!(rejection.policy(), deadline::WITHIN);
+        }
+        other => panic!("expected the deadline's rejection, got {other:?}"),
+    }
+}
