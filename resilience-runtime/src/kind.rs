@@ -44,7 +44,8 @@ impl PolicyKind {
             PolicyKind::RetryBudget => "retry_budget",
             PolicyKind::Toggle => "toggle",
             PolicyKind::Chaos => "chaos",
-            PolicyKind::Idempotency => "idempotency",
+            // The attribute's name, as every kind's is: the option table's kind.
+            PolicyKind::Idempotency => "idempotent",
             PolicyKind::Cache => "cache",
         }
     }

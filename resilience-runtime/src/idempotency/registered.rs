@@ -28,11 +28,6 @@ impl Describe for Idempotency {
         Idempotency::names(self)
     }
 
-    /// Its keys in the option table, under its attribute's name (`idempotent`).
-    fn keys(&self) -> Vec<&'static str> {
-        resilience_syntax::options::settings("idempotent").collect()
-    }
-
     fn reset(&self) {
         Idempotency::reset(self);
     }
