@@ -77,12 +77,16 @@ pub enum ErrorKind {
     /// duplicate, which waited on it, is not run in its place (see
     /// [`idempotency`](crate::idempotency)). A retry runs it as a first call.
     Duplicate,
+    /// The program is draining (see [`drain`](crate::drain)): new calls are refused at the
+    /// outermost layer, before any policy runs, and the rejection names the function. No
+    /// breaker counts it and no retry repeats it; an outermost fallback receives it.
+    ShuttingDown,
 }
 
 impl ErrorKind {
     /// A short, stable, lowercase name for logs and metrics tags: `circuit_open`, `bulkhead_full`,
     /// `rate_limited`, `timed_out`, `key_limit`, `deadline_exceeded`, `degraded`,
-    /// `duplicate`.
+    /// `duplicate`, `shutting_down`.
     pub const fn as_str(self) -> &'static str {
         match self {
             ErrorKind::CircuitOpen => "circuit_open",
@@ -93,6 +97,7 @@ impl ErrorKind {
             ErrorKind::DeadlineExceeded => "deadline_exceeded",
             ErrorKind::Degraded => "degraded",
             ErrorKind::Duplicate => "duplicate",
+            ErrorKind::ShuttingDown => "shutting_down",
         }
     }
 }
@@ -182,6 +187,7 @@ impl fmt::Display for Error {
             ErrorKind::DeadlineExceeded => "deadline exceeded",
             ErrorKind::Degraded => "degraded mode is on",
             ErrorKind::Duplicate => "the first call with this idempotency key failed",
+            ErrorKind::ShuttingDown => "shutting down: no new calls are admitted",
         };
         match self.key {
             Some(key) => write!(f, "{what} (policy `{}[{key}]`)", self.policy)?,

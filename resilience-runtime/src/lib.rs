@@ -84,6 +84,8 @@ pub mod circuit_breaker;
 #[cfg(not(resilience_loom))]
 mod clock;
 #[cfg(not(resilience_loom))]
+pub mod drain;
+#[cfg(not(resilience_loom))]
 pub mod fallback;
 #[cfg(not(resilience_loom))]
 mod guard;
@@ -146,6 +148,8 @@ pub mod __private {
     use std::task::{Context, Poll, ready};
 
     pub use linkme;
+
+    pub use crate::drain::{self, InFlight, admitted};
 
     pub use crate::name::{DECLARED, Declared, Name, Named};
 

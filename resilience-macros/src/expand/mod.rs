@@ -696,6 +696,35 @@ fn generate(
             }
         }
     }
+    // Admission (see `resilience::drain`): outside every layer but the outermost fallback, so
+    // a refused call reaches that fallback and no policy sees it.
+    let site = local("__RESILIENCE_IN_FLIGHT");
+    let site_name = format!("::{}", g.fn_name);
+    g.statics.extend(quote! {
+        #[#private::linkme::distributed_slice(#private::drain::CALLERS)]
+        #[linkme(crate = #private::linkme)]
+        static #site: #private::InFlight =
+            #private::InFlight::new(::core::concat!(::core::module_path!(), #site_name));
+    });
+    future = if in_place {
+        let entered = local("__resilience_entered");
+        let outcome = local("__resilience_outcome");
+        let e = local("__resilience_rejection");
+        quote! {
+            match #site.enter() {
+                ::core::result::Result::Ok(#entered) => {
+                    let #outcome = #future;
+                    ::core::mem::drop(#entered);
+                    #outcome
+                }
+                ::core::result::Result::Err(#e) => {
+                    ::core::result::Result::Err(#private::Failure::Rejected(#e))
+                }
+            }
+        }
+    } else {
+        quote!(#private::admitted(&#site, #future))
+    };
     let finish = match outermost_fallback {
         Some((path, degraded)) => g.fallback(0, path, degraded, future, true),
         None => {

@@ -79,6 +79,7 @@ pub use settings::ChangeSet;
 pub use snapshot::{PolicySnapshot, Snapshot};
 
 use crate::describe::{Describe, Figured, Figures};
+pub use crate::drain::{DrainReport, drain, is_draining, undrain};
 use crate::event::PolicyKind;
 pub use crate::event::{Event, Subscription, subscribe};
 use crate::name::{self as names, Name};
@@ -477,6 +478,7 @@ pub fn snapshot() -> Snapshot {
 
 /// Resets every policy of the registry ([`Policy::reset`]): declared settings, state and
 /// counters as new, and a fresh time origin taken by the runtime that uses each policy next.
+/// A [`drain`] that was on is ended ([`undrain`]): calls are admitted again.
 ///
 /// The registry and the policies are the process's: tests of one binary share them. A test
 /// suite calls `reset_all()` at the start of each test (or resets the policies it uses by
@@ -496,6 +498,7 @@ pub fn snapshot() -> Snapshot {
 /// assert_eq!(POOL.max(), 4);
 /// ```
 pub fn reset_all() {
+    crate::drain::undrain();
     for entry in table().iter() {
         entry.policy.reset();
     }

@@ -627,7 +627,8 @@ impl Attempts<'_> {
                 | ErrorKind::BulkheadFull
                 | ErrorKind::KeyLimit
                 | ErrorKind::DeadlineExceeded
-                | ErrorKind::Degraded => Verdict::Stop,
+                | ErrorKind::Degraded
+                | ErrorKind::ShuttingDown => Verdict::Stop,
             },
         };
         self.after_failure(verdict)
