@@ -45,6 +45,10 @@
 
 pub use resilience_runtime::*;
 
+/// Any policy as a tower layer (feature `tower`): see [`resilience_tower`].
+#[cfg(feature = "tower")]
+pub use resilience_tower as tower;
+
 /// Declares shared policies: `static`s that several functions name by path.
 ///
 /// Any kind can be declared; the registry name is the static's name (or `name = "..."`).

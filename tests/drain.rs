@@ -151,3 +151,36 @@ async fn a_call_that_panics_is_counted_out() {
     assert!(report.is_complete(), "{report}");
     registry::undrain();
 }
+
+/// A tower layer is a place of admission too: refused while draining, a 503 for a server.
+#[cfg(feature = "tower")]
+#[tokio::test(start_paused = true)]
+async fn a_tower_layer_refuses_while_draining() {
+    use tower::{ServiceBuilder, ServiceExt, service_fn};
+
+    resilience::policy! {
+        static FRONT: Bulkhead = bulkhead(max = 8);
+    }
+
+    let _turn = TURN.lock().await;
+    registry::reset_all();
+    let server = ServiceBuilder::new()
+        .layer(resilience::tower::layer(&FRONT).http().respond())
+        .service(service_fn(|secs: u64| async move {
+            tokio::time::sleep(Duration::from_secs(secs)).await;
+            Ok::<_, std::convert::Infallible>(http::Response::new(String::new()))
+        }));
+    let running = tokio::spawn(server.clone().oneshot(3));
+    tokio::task::yield_now().await;
+    let drained = tokio::spawn(registry::drain(Duration::from_secs(10)));
+    tokio::task::yield_now().await;
+    let refused = server.clone().oneshot(0).await.unwrap();
+    assert_eq!(refused.status(), 503);
+    let rejection = refused.extensions().get::<resilience::Error>().unwrap();
+    assert_eq!(rejection.kind(), ErrorKind::ShuttingDown);
+    assert_eq!(running.await.unwrap().unwrap().status(), 200);
+    let report = drained.await.unwrap();
+    assert!(report.is_complete(), "{report}");
+    assert_eq!(report.waited, Duration::from_secs(3));
+    registry::undrain();
+}

@@ -50,7 +50,7 @@ use std::fmt;
 use std::pin::Pin;
 use std::sync::atomic::AtomicBool;
 use std::sync::atomic::Ordering::{Relaxed, SeqCst};
-use std::sync::{Mutex, PoisonError, Weak};
+use std::sync::{Mutex, PoisonError};
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
@@ -66,7 +66,8 @@ static DRAINING: AtomicBool = AtomicBool::new(false);
 static ENDED: Notify = Notify::const_new();
 
 /// Where calls are admitted: one per annotated function (a `static` the attribute declares and
-/// lists in [`CALLERS`]), one per tower layer, or one of your own for hand-written admission.
+/// lists in [`CALLERS`]), or one by name ([`InFlight::named`]) for tower layers and
+/// hand-written admission.
 ///
 /// It counts the calls in flight through it and names them in a [`DrainReport`].
 #[derive(Debug)]
@@ -79,8 +80,8 @@ pub struct InFlight {
 
 impl InFlight {
     /// A place of admission named `name` (a function's path, `shop::pay`), with nothing in
-    /// flight. A `static` one must be listed with [`InFlight::register`] (the attributes list
-    /// theirs at link time) for [`drain`] to wait for its calls.
+    /// flight. Not listed for [`drain`]: the attributes list theirs at link time; code of
+    /// your own takes a listed one from [`InFlight::named`].
     pub const fn new(name: &'static str) -> Self {
         InFlight {
             name,
@@ -125,12 +126,18 @@ impl InFlight {
         if n > u64::MAX / 2 { 0 } else { n }
     }
 
-    /// Lists a place of admission made at run time (a layer's) for [`drain`] to wait for:
-    /// it is listed while it lives. `static` ones of the attributes are listed at link time.
-    pub fn register(site: &std::sync::Arc<InFlight>) {
+    /// The place of admission named `name` for code that is not an annotated function (a
+    /// tower layer, a hand-written outermost layer): made on first use and listed for
+    /// [`drain`] to wait for, then the same one for every later call with that name, for the
+    /// life of the process (the attributes' own are `static`s listed at link time).
+    pub fn named(name: &'static str) -> &'static InFlight {
         let mut list = DYNAMIC.lock().unwrap_or_else(PoisonError::into_inner);
-        list.retain(|w| w.strong_count() > 0);
-        list.push(std::sync::Arc::downgrade(site));
+        if let Some(site) = list.iter().find(|s| s.name == name) {
+            return site;
+        }
+        let site: &'static InFlight = Box::leak(Box::new(InFlight::new(name)));
+        list.push(site);
+        site
     }
 }
 
@@ -152,9 +159,7 @@ impl Drop for Entered<'_> {
 }
 
 pin_project_lite::pin_project! {
-    /// `fut`, admitted at its first poll through `site` (see [`admitted`]). Not a public API:
-    /// what an annotated function's outermost layer is wrapped in.
-    #[doc(hidden)]
+    /// `fut`, admitted at its first poll through `site`: see [`admitted`].
     #[must_use = "futures do nothing unless polled"]
     pub struct Admitted<'a, F> {
         site: &'a InFlight,
@@ -167,8 +172,8 @@ pin_project_lite::pin_project! {
 
 /// `fut`, admitted through `site` when first polled: a [`ShuttingDown`](ErrorKind::ShuttingDown)
 /// rejection while draining, else `fut`'s outcome, counted in flight until it ends or is
-/// dropped. Not a public API.
-#[doc(hidden)]
+/// dropped. What an annotated function's outermost layer is wrapped in; wrap a hand-written
+/// outermost layer in it with a site from [`InFlight::named`].
 #[inline]
 pub fn admitted<T, E, F>(site: &InFlight, fut: F) -> Admitted<'_, F>
 where
@@ -209,8 +214,8 @@ where
 #[linkme::distributed_slice]
 pub static CALLERS: [InFlight];
 
-/// Places of admission made at run time ([`InFlight::register`]).
-static DYNAMIC: Mutex<Vec<Weak<InFlight>>> = Mutex::new(Vec::new());
+/// Places of admission made at run time ([`InFlight::named`]): one per name, kept.
+static DYNAMIC: Mutex<Vec<&'static InFlight>> = Mutex::new(Vec::new());
 
 /// Whether a [`drain`] is on: new calls are refused.
 pub fn is_draining() -> bool {
@@ -265,14 +270,12 @@ pub async fn drain(deadline: Duration) -> DrainReport {
 
 /// The places with calls in flight, by name, with how many.
 fn running() -> Vec<(&'static str, u64)> {
-    let dynamic: Vec<std::sync::Arc<InFlight>> = DYNAMIC
+    let dynamic: Vec<&'static InFlight> = DYNAMIC
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
-        .iter()
-        .filter_map(Weak::upgrade)
-        .collect();
+        .clone();
     let mut running: Vec<(&'static str, u64)> = Vec::new();
-    let sites = CALLERS.iter().chain(dynamic.iter().map(|s| &**s));
+    let sites = CALLERS.iter().chain(dynamic);
     for site in sites {
         let n = site.in_flight();
         if n == 0 {
@@ -334,8 +337,6 @@ impl fmt::Display for DrainReport {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
     use super::*;
 
     // The flag is global: these tests take turns with each other (other unit tests of the
@@ -345,15 +346,11 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn refuses_while_draining_and_waits_for_calls_in_flight() {
         let _turn = TURN.lock().await;
-        let site = Arc::new(InFlight::new("unit::slow"));
-        InFlight::register(&site);
-        let task = {
-            let site = Arc::clone(&site);
-            tokio::spawn(async move {
-                let _entered = site.enter().expect("admitted before the drain");
-                tokio::time::sleep(Duration::from_secs(3)).await;
-            })
-        };
+        let site = InFlight::named("unit::slow");
+        let task = tokio::spawn(async move {
+            let _entered = site.enter().expect("admitted before the drain");
+            tokio::time::sleep(Duration::from_secs(3)).await;
+        });
         // The task enters before the drain begins.
         tokio::task::yield_now().await;
         assert_eq!(site.in_flight(), 1);
@@ -371,8 +368,11 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn reports_what_did_not_finish_by_name() {
         let _turn = TURN.lock().await;
-        let site = Arc::new(InFlight::new("unit::stuck"));
-        InFlight::register(&site);
+        let site = InFlight::named("unit::stuck");
+        assert!(
+            std::ptr::eq(site, InFlight::named("unit::stuck")),
+            "one per name"
+        );
         let a = site.enter().expect("admitted");
         let b = site.enter().expect("admitted");
         let report = drain(Duration::from_secs(5)).await;
@@ -390,7 +390,7 @@ mod tests {
 
     #[test]
     fn a_call_ending_on_another_thread_is_counted_out() {
-        let site = Arc::new(InFlight::new("unit::moved"));
+        let site = InFlight::new("unit::moved");
         let entered = site.enter().expect("admitted");
         assert_eq!(site.in_flight(), 1);
         std::thread::scope(|s| {
