@@ -10,6 +10,17 @@
 //! the other through the README's recommended stack of attributes (see `load.rs`). The tour
 //! prints, per phase of the script, what each lane's users got, what the dependency received,
 //! and checks that a skeptic can rerun with `--check`.
+//!
+//! The text report fits the width it is printed in (see `width.rs`): `--width N` if given, else
+//! the `COLUMNS` environment variable if it is a number, else the width of stdout's terminal,
+//! else (piped, or in CI) 120 columns; never less than 40. From 120 columns on, the per-phase
+//! table takes its wide layout (a column per figure, about 160 columns) if it fits; narrower,
+//! or if it does not fit, a compact one: percentages and milliseconds without their units
+//! (the headers carry them), `unprot.` and `prot.` for the lanes, the optional columns (side
+//! p99, then max, then fall-backs) left out until the table fits (at 100 columns all are
+//! there, at 80 none), and the causes and breaker transitions in lines under the table. The
+//! per-tenant table shortens the same way; prose and checks wrap at the width. `--json` prints
+//! the same report as one JSON document whatever the width.
 
 mod cached;
 mod fault_server;
@@ -18,6 +29,7 @@ mod report;
 mod script;
 mod storm;
 mod transitions;
+mod width;
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -28,6 +40,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::load::{CAPACITY, LaneResult, PER_TENANT_LIMIT, STACK};
 use crate::script::{DEPENDENCY_RATE, OVERLOAD_FACTOR, SIDE_RATE, Script, TENANTS, WORK, WORKERS};
+use crate::width::wrap;
 
 const USAGE: &str = "\
 usage: cargo run --release --example tour -- [options]
@@ -36,6 +49,9 @@ usage: cargo run --release --example tour -- [options]
   --quick    halve every phase: about 20 s instead of 40 s
   --check    exit with status 1 if any check fails
   --json     print the report as one JSON document instead of tables
+  --width N  lay the text out for N columns (at least 40; default: $COLUMNS, else the
+             terminal's width, else 120); compact tables where the wide ones
+             (about 160 columns) do not fit
   --help     print this help";
 
 /// The command line.
@@ -45,6 +61,8 @@ struct Args {
     quick: bool,
     check: bool,
     json: bool,
+    /// `--width`: the columns to lay the text out for, instead of the detected ones.
+    width: Option<usize>,
 }
 
 /// Parses the command line; `Err` holds what to print (the help, or what is wrong) and whether
@@ -55,6 +73,7 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Args, (String, b
         quick: false,
         check: false,
         json: false,
+        width: None,
     };
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
@@ -74,6 +93,21 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Args, (String, b
                     )
                 })?;
             }
+            "--width" => {
+                let value = inline
+                    .or_else(|| args.next())
+                    .ok_or_else(|| ("--width needs a value, e.g. --width 80".to_string(), true))?;
+                let columns = value.parse().ok().filter(|&w| w >= width::MIN);
+                let least = width::MIN;
+                parsed.width = Some(columns.ok_or_else(|| {
+                    (
+                        format!(
+                            "--width takes a number of columns, at least {least}, not `{value}`"
+                        ),
+                        true,
+                    )
+                })?);
+            }
             "--quick" => parsed.quick = true,
             "--check" => parsed.check = true,
             "--json" => parsed.json = true,
@@ -84,7 +118,8 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Args, (String, b
     Ok(parsed)
 }
 
-fn header(script: &Script, args: &Args) -> String {
+/// What the run does, wrapped within `width` columns.
+fn header(script: &Script, args: &Args, width: usize) -> String {
     let phases: Vec<String> = script
         .phases
         .iter()
@@ -97,25 +132,59 @@ fn header(script: &Script, args: &Args) -> String {
             )
         })
         .collect();
-    format!(
-        "resilience tour: seed {}, {} s{}. Two lanes under the same seeded open-loop load, \
-         each calling its own fault server on 127.0.0.1.\n\
-         \x20 unprotected lane: a bare hyper GET, no timeout, no retry.\n\
-         \x20 protected lane:   the same GET under {STACK},\n\
-         \x20                   with {PER_TENANT_LIMIT}\n\
-         \x20 both lanes: {DEPENDENCY_RATE:.0} dependency calls/s from {} tenants ({:.0}/s when \
-         overloaded) + \
-         {SIDE_RATE:.0} calls/s to a healthy side service, Poisson arrivals, latency from the \
-         scheduled send; at most {CAPACITY} calls in flight (more are refused: \"caller full\").\n\
-         \x20 dependency: {WORKERS} workers x {} ms of work; script: {}.",
-        script.seed,
-        script.end().as_secs_f64(),
-        if args.quick { " (--quick)" } else { "" },
-        TENANTS.len(),
-        DEPENDENCY_RATE * OVERLOAD_FACTOR,
-        WORK.as_millis(),
-        phases.join(" | "),
-    )
+    // Continued lines of the lanes line up after their labels, unless that leaves too little room.
+    let lane = " ".repeat(if width >= 80 { 20 } else { 4 });
+    [
+        wrap(
+            &format!(
+                "resilience tour: seed {}, {} s{}. Two lanes under the same seeded open-loop \
+                 load, each calling its own fault server on 127.0.0.1.",
+                script.seed,
+                script.end().as_secs_f64(),
+                if args.quick { " (--quick)" } else { "" },
+            ),
+            width,
+            "",
+            "",
+        ),
+        wrap(
+            "a bare hyper GET, no timeout, no retry.",
+            width,
+            "  unprotected lane: ",
+            &lane,
+        ),
+        wrap(
+            &format!("the same GET under {STACK},"),
+            width,
+            "  protected lane:   ",
+            &lane,
+        ),
+        wrap(&format!("with {PER_TENANT_LIMIT}"), width, &lane, &lane),
+        wrap(
+            &format!(
+                "{DEPENDENCY_RATE:.0} dependency calls/s from {} tenants ({:.0}/s when \
+                 overloaded) + {SIDE_RATE:.0} calls/s to a healthy side service, Poisson \
+                 arrivals, latency from the scheduled send; at most {CAPACITY} calls in flight \
+                 (more are refused: \"caller full\").",
+                TENANTS.len(),
+                DEPENDENCY_RATE * OVERLOAD_FACTOR,
+            ),
+            width,
+            "  both lanes: ",
+            "    ",
+        ),
+        wrap(
+            &format!(
+                "{WORKERS} workers x {} ms of work; script: {}.",
+                WORK.as_millis(),
+                phases.join(" | "),
+            ),
+            width,
+            "  dependency: ",
+            "    ",
+        ),
+    ]
+    .join("\n")
 }
 
 /// Runs one lane on its own runtime and thread, so neither lane's tasks queue behind the
@@ -158,8 +227,9 @@ fn main() -> ExitCode {
         }
     };
     let script = Arc::new(Script::new(args.seed, args.quick));
+    let width = width::detect(args.width);
     if !args.json {
-        println!("{}\n", header(&script, &args));
+        println!("{}\n", header(&script, &args, width));
     }
 
     // Time zero of the script, a moment from now so both lanes can bind and connect first.
@@ -237,7 +307,7 @@ fn main() -> ExitCode {
     } else {
         print!(
             "{}",
-            report::text(&run, &rows, &tenants, &recovery, &checks)
+            report::text(&run, &rows, &tenants, &recovery, &checks, width)
         );
     }
     if args.check && checks.iter().any(|c| !c.pass) {
@@ -263,10 +333,32 @@ mod tests {
     }
 
     #[test]
+    fn the_width_in_both_spellings() {
+        assert_eq!(parse(&[]).expect("valid").width, None);
+        assert_eq!(parse(&["--width", "80"]).expect("valid").width, Some(80));
+        assert_eq!(parse(&["--width=200"]).expect("valid").width, Some(200));
+    }
+
+    #[test]
     fn unknown_options_and_bad_seeds_are_errors() {
         assert!(parse(&["--fast"]).is_err_and(|(_, error)| error));
         assert!(parse(&["--seed", "x"]).is_err_and(|(_, error)| error));
+        assert!(parse(&["--width", "x"]).is_err_and(|(_, error)| error));
+        assert!(parse(&["--width", "12"]).is_err_and(|(_, error)| error));
+        assert!(parse(&["--width"]).is_err_and(|(_, error)| error));
         assert!(parse(&["--help"]).is_err_and(|(_, error)| !error));
+    }
+
+    #[test]
+    fn the_header_fits_the_width() {
+        let args = parse(&["--quick"]).expect("valid");
+        let script = Script::new(42, true);
+        for width in [width::MIN, 60, 80, 100, 120, 200] {
+            let header = header(&script, &args, width);
+            assert!(width::widest(&header) <= width, "{width}:\n{header}");
+            let words: Vec<&str> = header.split_whitespace().collect();
+            assert!(words.join(" ").contains(STACK), "{header}");
+        }
     }
 
     #[test]

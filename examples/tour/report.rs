@@ -1,5 +1,6 @@
 //! Measurement and report: per-phase numbers for each lane, the time to recovery, the checks,
-//! as tables or as JSON.
+//! as tables or as JSON. The text fits a given width (see [`text`] and [`Layout`]): the wide
+//! tables where they fit, else compact ones, and the prose wrapped.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -13,6 +14,7 @@ use crate::load::{Cause, LaneResult, OPEN_WAIT, Outcome, Record, TOTAL_TIMEOUT};
 use crate::script::{Endpoint, FLOODER, PhaseKind, Script, TENANTS};
 use crate::storm::{self, Storm};
 use crate::transitions::Transition;
+use crate::width::{self, columns, widest, wrap};
 
 /// What a run produced: the script, each lane's records, the breaker's transitions.
 pub struct Run {
@@ -421,62 +423,134 @@ pub fn checks(rows: &[Row], tenants: &[TenantRow], recovery: &Recovery) -> Vec<C
 
 /// Microseconds as milliseconds, short.
 fn ms(us: u64) -> String {
+    format!("{} ms", ms_bare(us))
+}
+
+/// Microseconds as milliseconds, short, without the unit (a compact header carries it).
+fn ms_bare(us: u64) -> String {
     if us >= 100_000 {
-        format!("{:.0} ms", us as f64 / 1000.0)
+        format!("{:.0}", us as f64 / 1000.0)
     } else {
-        format!("{:.1} ms", us as f64 / 1000.0)
+        format!("{:.1}", us as f64 / 1000.0)
     }
+}
+
+/// A lane's name in the compact layout.
+fn short_lane(lane: &str) -> &'static str {
+    if lane == "unprotected" {
+        "unprot."
+    } else {
+        "prot."
+    }
+}
+
+fn causes_list(causes: &BTreeMap<Cause, u64>) -> Vec<String> {
+    causes
+        .iter()
+        .map(|(c, n)| format!("{} {n}", c.name()))
+        .collect()
 }
 
 fn causes_cell(causes: &BTreeMap<Cause, u64>) -> String {
     if causes.is_empty() {
         return "-".into();
     }
-    let parts: Vec<String> = causes
-        .iter()
-        .map(|(c, n)| format!("{} {n}", c.name()))
-        .collect();
-    parts.join("\n")
+    causes_list(causes).join("\n")
 }
 
-fn transitions_cell(transitions: &[Transition]) -> String {
+/// The first transitions, then how many more.
+fn transitions_list(transitions: &[Transition]) -> Vec<String> {
     const SHOWN: usize = 4;
-    if transitions.is_empty() {
-        return "-".into();
-    }
-    let mut cell: Vec<String> = transitions
+    let mut list: Vec<String> = transitions
         .iter()
         .take(SHOWN)
         .map(|t| format!("{:.2}s {}", t.at.as_secs_f64(), t.to))
         .collect();
     if transitions.len() > SHOWN {
-        cell.push(format!("+{} more", transitions.len() - SHOWN));
+        list.push(format!("+{} more", transitions.len() - SHOWN));
     }
-    cell.join("\n")
+    list
 }
 
-/// The per-phase table.
-pub fn table(rows: &[Row]) -> String {
+fn transitions_cell(transitions: &[Transition]) -> String {
+    if transitions.is_empty() {
+        return "-".into();
+    }
+    transitions_list(transitions).join("\n")
+}
+
+/// A table in the report's style, its cells laid out as they are.
+fn new_table(header: Vec<&str>) -> Table {
     let mut table = Table::new();
     table
         .load_style(presets::UTF8_FULL_CONDENSED)
         .set_content_arrangement(ContentArrangement::Disabled)
-        .set_header(vec![
-            "phase",
-            "lane",
-            "answered\n(fresh+fb)",
-            "fresh",
-            "p50",
-            "p99",
-            "max",
-            "dep.\ncalls",
-            "ampl.",
-            "fall-\nbacks",
-            "not fresh\nbecause",
-            "breaker",
-            "side\nok",
-            "side\np99",
-        ]);
+        .set_header(header);
+    table
+}
+
+fn align_right(table: &mut Table, columns: impl IntoIterator<Item = usize>) {
+    for i in columns {
+        if let Some(column) = table.column_mut(i) {
+            column.set_cell_alignment(CellAlignment::Right);
+        }
+    }
+}
+
+/// `table` as text within `width` columns: as it is if it fits, else with comfy-table
+/// wrapping its cells to the width (the last resort of a very narrow terminal).
+fn fitted(table: &mut Table, width: usize) -> String {
+    let text = table.to_string();
+    if widest(&text) <= width {
+        return text;
+    }
+    table
+        .set_content_arrangement(ContentArrangement::Dynamic)
+        .set_width(u16::try_from(width).unwrap_or(u16::MAX));
+    table.to_string()
+}
+
+/// How the per-phase table is laid out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Layout {
+    /// A column per figure, the causes and the breaker's transitions in cells: about 160
+    /// columns.
+    Wide,
+    /// Fewer columns, short headers, the units in the headers; the causes and transitions in
+    /// lines under the table.
+    Compact,
+}
+
+/// The per-phase table, and the layout it took: the wide one if `width` is at least
+/// [`width::WIDE`] and it fits, else the compact one.
+pub fn table(rows: &[Row], width: usize) -> (String, Layout) {
+    if width >= width::WIDE {
+        let wide = wide_table(rows);
+        if widest(&wide) <= width {
+            return (wide, Layout::Wide);
+        }
+    }
+    (compact_table(rows, width), Layout::Compact)
+}
+
+/// The per-phase table with a column per figure.
+fn wide_table(rows: &[Row]) -> String {
+    let mut table = new_table(vec![
+        "phase",
+        "lane",
+        "answered\n(fresh+fb)",
+        "fresh",
+        "p50",
+        "p99",
+        "max",
+        "dep.\ncalls",
+        "ampl.",
+        "fall-\nbacks",
+        "not fresh\nbecause",
+        "breaker",
+        "side\nok",
+        "side\np99",
+    ]);
     for r in rows {
         let phase = if r.lane == "unprotected" {
             r.phase.name()
@@ -500,26 +574,208 @@ pub fn table(rows: &[Row]) -> String {
             ms(r.side_latency.p99),
         ]);
     }
-    for i in 2..10 {
-        if let Some(column) = table.column_mut(i) {
-            column.set_cell_alignment(CellAlignment::Right);
-        }
-    }
-    for i in 12..14 {
-        if let Some(column) = table.column_mut(i) {
-            column.set_cell_alignment(CellAlignment::Right);
-        }
-    }
+    align_right(&mut table, (2..10).chain(12..14));
     table.to_string()
 }
 
-/// The per-tenant table of the overloaded phase.
-pub fn tenant_table(rows: &[TenantRow]) -> String {
-    let mut table = Table::new();
-    table
-        .load_style(presets::UTF8_FULL_CONDENSED)
-        .set_content_arrangement(ContentArrangement::Disabled)
-        .set_header(vec![
+/// One column of the compact per-phase table.
+struct Column {
+    header: &'static str,
+    right: bool,
+    /// 0: always shown; otherwise left out when the table would not fit, the highest first.
+    optional: u8,
+    cell: fn(&Row) -> String,
+}
+
+/// The compact per-phase table's columns: at 100 columns all of them fit, at 80 those that
+/// are not optional.
+const COMPACT: [Column; 12] = [
+    Column {
+        header: "phase",
+        right: false,
+        optional: 0,
+        cell: |r| {
+            if r.lane == "unprotected" {
+                r.phase.name().to_string()
+            } else {
+                String::new()
+            }
+        },
+    },
+    Column {
+        header: "lane",
+        right: false,
+        optional: 0,
+        cell: |r| short_lane(r.lane).to_string(),
+    },
+    Column {
+        header: "answ.\n%",
+        right: true,
+        optional: 0,
+        cell: |r| format!("{:.1}", r.answered()),
+    },
+    Column {
+        header: "fresh\n%",
+        right: true,
+        optional: 0,
+        cell: |r| format!("{:.1}", r.fresh_pct()),
+    },
+    Column {
+        header: "p50\nms",
+        right: true,
+        optional: 0,
+        cell: |r| ms_bare(r.latency.p50),
+    },
+    Column {
+        header: "p99\nms",
+        right: true,
+        optional: 0,
+        cell: |r| ms_bare(r.latency.p99),
+    },
+    Column {
+        header: "max\nms",
+        right: true,
+        optional: 2,
+        cell: |r| ms_bare(r.latency.max),
+    },
+    Column {
+        header: "dep.\ncalls",
+        right: true,
+        optional: 0,
+        cell: |r| r.dependency_calls.to_string(),
+    },
+    Column {
+        header: "ampl.",
+        right: true,
+        optional: 0,
+        cell: |r| format!("{:.2}", r.amplification()),
+    },
+    Column {
+        header: "fall-\nbacks",
+        right: true,
+        optional: 1,
+        cell: |r| r.fallbacks.to_string(),
+    },
+    Column {
+        header: "side\nok %",
+        right: true,
+        optional: 0,
+        cell: |r| format!("{:.1}", r.side_ok_pct()),
+    },
+    Column {
+        header: "side\np99",
+        right: true,
+        optional: 3,
+        cell: |r| ms_bare(r.side_latency.p99),
+    },
+];
+
+/// The per-phase table with the compact layout's columns, as many of the optional ones as fit.
+fn compact_table(rows: &[Row], width: usize) -> String {
+    let most = COMPACT.iter().map(|c| c.optional).max().unwrap_or(0);
+    let build = |shown: u8| {
+        let columns: Vec<&Column> = COMPACT.iter().filter(|c| c.optional <= shown).collect();
+        let mut table = new_table(columns.iter().map(|c| c.header).collect());
+        for r in rows {
+            table.add_row(columns.iter().map(|c| (c.cell)(r)).collect::<Vec<_>>());
+        }
+        align_right(
+            &mut table,
+            columns
+                .iter()
+                .enumerate()
+                .filter(|(_, c)| c.right)
+                .map(|(i, _)| i),
+        );
+        table
+    };
+    for shown in (1..=most).rev() {
+        let text = build(shown).to_string();
+        if widest(&text) <= width {
+            return text;
+        }
+    }
+    fitted(&mut build(0), width)
+}
+
+/// The compact layout's lines under its table: per phase and lane, why calls were not
+/// answered fresh, and the breaker's transitions.
+fn details(rows: &[Row], width: usize) -> String {
+    let phase_width = PhaseKind::ALL
+        .iter()
+        .map(|p| p.name().len())
+        .max()
+        .unwrap_or(0);
+    let lane_width = short_lane("unprotected").len();
+    let hang = " ".repeat(2 + phase_width + 2 + lane_width + 2);
+    let mut lines = Vec::new();
+    let mut last_phase = None;
+    for r in rows {
+        let mut parts = Vec::new();
+        if !r.causes.is_empty() {
+            parts.push(causes_list(&r.causes).join(", "));
+        }
+        if !r.transitions.is_empty() {
+            parts.push(format!(
+                "breaker {}",
+                transitions_list(&r.transitions).join(", ")
+            ));
+        }
+        for (i, part) in parts.iter().enumerate() {
+            let first = if i > 0 {
+                hang.clone()
+            } else {
+                let phase = if last_phase == Some(r.phase) {
+                    ""
+                } else {
+                    r.phase.name()
+                };
+                last_phase = Some(r.phase);
+                format!(
+                    "  {phase:<phase_width$}  {:<lane_width$}  ",
+                    short_lane(r.lane)
+                )
+            };
+            lines.push(wrap(part, width, &first, &hang));
+        }
+    }
+    if lines.is_empty() {
+        return String::new();
+    }
+    format!(
+        "{}\n{}\n",
+        wrap(
+            "not answered fresh because (calls, by cause), and the protected lane's breaker \
+             (its transitions, in s since the start):",
+            width,
+            "",
+            ""
+        ),
+        lines.join("\n")
+    )
+}
+
+/// The per-tenant table of the overloaded phase, in the per-phase table's `layout`.
+pub fn tenant_table(rows: &[TenantRow], layout: Layout, width: usize) -> String {
+    fitted(
+        &mut new_tenant_table(rows, layout == Layout::Compact),
+        width,
+    )
+}
+
+fn new_tenant_table(rows: &[TenantRow], compact: bool) -> Table {
+    let mut table = if compact {
+        new_table(vec![
+            "lane",
+            "tenant",
+            "calls",
+            "fresh\n%",
+            "p50\nms",
+            "p99\nms",
+            "not fresh\nbecause",
+        ])
+    } else {
+        new_table(vec![
             "lane",
             "tenant",
             "calls",
@@ -527,64 +783,142 @@ pub fn tenant_table(rows: &[TenantRow]) -> String {
             "p50",
             "p99",
             "not fresh\nbecause",
-        ]);
+        ])
+    };
     for r in rows {
-        table.add_row(vec![
-            r.lane.to_string(),
-            r.tenant.to_string(),
-            r.calls.to_string(),
-            format!("{:.1}%", r.fresh_pct()),
-            ms(r.latency.p50),
-            ms(r.latency.p99),
-            causes_cell(&r.causes),
-        ]);
+        table.add_row(if compact {
+            vec![
+                short_lane(r.lane).to_string(),
+                r.tenant.to_string(),
+                r.calls.to_string(),
+                format!("{:.1}", r.fresh_pct()),
+                ms_bare(r.latency.p50),
+                ms_bare(r.latency.p99),
+                causes_cell(&r.causes),
+            ]
+        } else {
+            vec![
+                r.lane.to_string(),
+                r.tenant.to_string(),
+                r.calls.to_string(),
+                format!("{:.1}%", r.fresh_pct()),
+                ms(r.latency.p50),
+                ms(r.latency.p99),
+                causes_cell(&r.causes),
+            ]
+        });
     }
-    for i in 2..6 {
-        if let Some(column) = table.column_mut(i) {
-            column.set_cell_alignment(CellAlignment::Right);
-        }
-    }
-    table.to_string()
+    align_right(&mut table, 2..6);
+    table
 }
 
-/// Everything after the header, as text.
+/// The checks, a line each with the details aligned if they all fit in `width`, else the
+/// details under each name, indented further.
+fn checks_text(checks: &[Check], width: usize) -> String {
+    let name_width = checks.iter().map(|c| columns(&c.name)).max().unwrap_or(0);
+    let one_line = checks
+        .iter()
+        .all(|c| 2 + 4 + 2 + name_width + 2 + columns(&c.detail) <= width);
+    let mut out = String::new();
+    for c in checks {
+        let verdict = if c.pass { "PASS" } else { "FAIL" };
+        if one_line {
+            let _ = writeln!(out, "  {verdict}  {:<name_width$}  {}", c.name, c.detail);
+        } else {
+            let (name, detail) = (" ".repeat(8), " ".repeat(10));
+            let _ = writeln!(
+                out,
+                "{}\n{}",
+                wrap(&c.name, width, &format!("  {verdict}  "), &name),
+                wrap(&c.detail, width, &detail, &detail)
+            );
+        }
+    }
+    out
+}
+
+/// Everything after the header, as text within `width` columns.
 pub fn text(
     run: &Run,
     rows: &[Row],
     tenants: &[TenantRow],
     recovery: &Recovery,
     checks: &[Check],
+    width: usize,
 ) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "{}", table(rows));
-    let _ = writeln!(
-        out,
-        "answered = fresh from the dependency + served by the fallback (the last good quote); \
-         latency counts every call, answered or not, from its scheduled send;\n\
-         dep. calls = requests (and, when down, connections) the lane's server received; \
-         ampl. = dep. calls / user calls; side = the healthy side service."
+    // One paragraph, wrapped, then a newline.
+    let para = |out: &mut String, text: &str, first: &str, rest: &str| {
+        let _ = writeln!(out, "{}", wrap(text, width, first, rest));
+    };
+    let (table, layout) = table(rows, width);
+    let _ = writeln!(out, "{table}");
+    match layout {
+        Layout::Wide => {
+            para(
+                &mut out,
+                "answered = fresh from the dependency + served by the fallback (the last good \
+                 quote); latency counts every call, answered or not, from its scheduled send;",
+                "",
+                "",
+            );
+            para(
+                &mut out,
+                "dep. calls = requests (and, when down, connections) the lane's server \
+                 received; ampl. = dep. calls / user calls; side = the healthy side service.",
+                "",
+                "",
+            );
+        }
+        Layout::Compact => {
+            out.push_str(&details(rows, width));
+            para(
+                &mut out,
+                "answ. = answered: fresh from the dependency + served by the fallback (the last \
+                 good quote); latency (p50, p99, max) counts every call, answered or not, from \
+                 its scheduled send; dep. calls = requests (and, when down, connections) the \
+                 lane's server received; ampl. = dep. calls / user calls; side = the healthy \
+                 side service; unprot. and prot. = the unprotected and protected lanes.",
+                "",
+                "",
+            );
+        }
+    }
+    let _ = writeln!(out);
+    para(
+        &mut out,
+        &format!(
+            "overloaded, per tenant ({} floods; the protected lane limits each tenant on its \
+             own, and serves a limited call the last good quote):",
+            TENANTS[FLOODER]
+        ),
+        "",
+        "",
     );
-    let _ = writeln!(
-        out,
-        "\noverloaded, per tenant ({} floods; the protected lane limits each tenant on its own, \
-         and serves a limited call the last good quote):\n{}",
-        TENANTS[FLOODER],
-        tenant_table(tenants)
-    );
-    let _ = writeln!(
-        out,
-        "\ntime to recovery (from the fault's end until every call is answered fresh again): \
-         unprotected {:.2} s, protected {:.2} s",
-        recovery.unprotected.as_secs_f64(),
-        recovery.protected.as_secs_f64(),
+    let _ = writeln!(out, "{}", tenant_table(tenants, layout, width));
+    let _ = writeln!(out);
+    para(
+        &mut out,
+        &format!(
+            "time to recovery (from the fault's end until every call is answered fresh again): \
+             unprotected {:.2} s, protected {:.2} s",
+            recovery.unprotected.as_secs_f64(),
+            recovery.protected.as_secs_f64(),
+        ),
+        "",
+        "",
     );
     if let Some(closed) = recovery.breaker_closed {
-        let _ = writeln!(
-            out,
-            "  the breaker waits out `open = {}s` before probing, then closes ({:.2} s after \
-             the fault's end); its fallback answers meanwhile",
-            OPEN_WAIT.as_secs(),
-            closed.as_secs_f64()
+        para(
+            &mut out,
+            &format!(
+                "the breaker waits out `open = {}s` before probing, then closes ({:.2} s after \
+                 the fault's end); its fallback answers meanwhile",
+                OPEN_WAIT.as_secs(),
+                closed.as_secs_f64()
+            ),
+            "  ",
+            "    ",
         );
     }
     for (lane, result) in [
@@ -592,65 +926,91 @@ pub fn text(
         ("protected", &run.protected),
     ] {
         if result.unfinished > 0 {
-            let _ = writeln!(
-                out,
-                "  {lane}: {} calls still unfinished at the end were left out",
-                result.unfinished
+            para(
+                &mut out,
+                &format!(
+                    "{lane}: {} calls still unfinished at the end were left out",
+                    result.unfinished
+                ),
+                "  ",
+                "    ",
             );
         }
     }
     let storm = &run.storm;
-    let _ = writeln!(
-        out,
-        "\nretry storm (virtual time: {} requests/s for {} s through three nested functions, \
-         each #[retry(attempts = {})], the dependency down):\n  \
-         without a budget: {} dependency calls, {:.2} per request\n  \
-         with {}: {} calls, {:.2} per request ({} retries refused)",
-        storm::RATE,
-        storm::SECONDS,
-        storm::ATTEMPTS,
-        storm.without,
-        storm.amplification_without(),
-        storm::BUDGET,
-        storm.with,
-        storm.amplification_with(),
-        storm.refused,
+    let _ = writeln!(out);
+    para(
+        &mut out,
+        &format!(
+            "retry storm (virtual time: {} requests/s for {} s through three nested functions, \
+             each #[retry(attempts = {})], the dependency down):",
+            storm::RATE,
+            storm::SECONDS,
+            storm::ATTEMPTS,
+        ),
+        "",
+        "",
     );
-    let _ = writeln!(
-        out,
-        "\nthe cache's effect (virtual time: {} calls/s over {} products, {} s a phase, both \
-         under {}; the second with {} on top):",
-        cached::RATE,
-        cached::SKUS,
-        cached::PHASE_SECONDS,
-        cached::BREAKER,
-        cached::CACHE,
+    para(
+        &mut out,
+        &format!(
+            "without a budget: {} dependency calls, {:.2} per request",
+            storm.without,
+            storm.amplification_without(),
+        ),
+        "  ",
+        "    ",
     );
-    let _ = writeln!(out, "{}", cached_table(&run.cached));
+    para(
+        &mut out,
+        &format!(
+            "with {}: {} calls, {:.2} per request ({} retries refused)",
+            storm::BUDGET,
+            storm.with,
+            storm.amplification_with(),
+            storm.refused,
+        ),
+        "  ",
+        "    ",
+    );
+    let _ = writeln!(out);
+    para(
+        &mut out,
+        &format!(
+            "the cache's effect (virtual time: {} calls/s over {} products, {} s a phase, both \
+             under {}; the second with {} on top):",
+            cached::RATE,
+            cached::SKUS,
+            cached::PHASE_SECONDS,
+            cached::BREAKER,
+            cached::CACHE,
+        ),
+        "",
+        "",
+    );
+    let _ = writeln!(out, "{}", cached_table(&run.cached, width));
     let _ = writeln!(out, "\nchecks:");
-    for c in checks {
-        let verdict = if c.pass { "PASS" } else { "FAIL" };
-        let _ = writeln!(out, "  {verdict}  {:<76} {}", c.name, c.detail);
-    }
+    out.push_str(&checks_text(checks, width));
     let passed = checks.iter().filter(|c| c.pass).count();
-    let _ = writeln!(
-        out,
-        "{passed} of {} checks passed in {:.1} s. Seed {} drew script {:016x}: the same seed \
-         sends the same arrivals and faults, run after run.",
-        checks.len(),
-        run.wall.as_secs_f64(),
-        run.script.seed,
-        run.script.digest(),
+    para(
+        &mut out,
+        &format!(
+            "{passed} of {} checks passed in {:.1} s. Seed {} drew script {:016x}: the same \
+             seed sends the same arrivals and faults, run after run.",
+            checks.len(),
+            run.wall.as_secs_f64(),
+            run.script.seed,
+            run.script.digest(),
+        ),
+        "",
+        "",
     );
     out
 }
 
 /// The cache's phases: calls, answered and dependency hits, without and with it.
-fn cached_table(c: &Cached) -> String {
-    let mut t = Table::new();
-    t.load_style(presets::UTF8_FULL_CONDENSED)
-        .set_content_arrangement(ContentArrangement::Disabled)
-        .set_header(vec!["phase", "lane", "calls", "answered", "dep. calls"]);
+fn cached_table(c: &Cached, width: usize) -> String {
+    let mut t = new_table(vec!["phase", "lane", "calls", "answered", "dep. calls"]);
     for (i, phase) in cached::PHASES.iter().enumerate() {
         for (lane, f) in [("no cache", c.uncached[i]), ("cache", c.cached[i])] {
             t.add_row(vec![
@@ -662,12 +1022,8 @@ fn cached_table(c: &Cached) -> String {
             ]);
         }
     }
-    for column in 2..5 {
-        if let Some(c) = t.column_mut(column) {
-            c.set_cell_alignment(CellAlignment::Right);
-        }
-    }
-    t.to_string()
+    align_right(&mut t, 2..5);
+    fitted(&mut t, width)
 }
 
 /// A JSON string literal.
@@ -827,4 +1183,146 @@ pub fn json(
     }
     out.push_str("]}");
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cached::Figures;
+
+    /// A run with every phase, lane and cause, long breaker histories, and latencies up to
+    /// seconds: what the widest real run could print.
+    fn run() -> Run {
+        let script = Script::new(42, true);
+        let causes = [
+            Cause::CircuitOpen,
+            Cause::BulkheadFull,
+            Cause::RateLimited,
+            Cause::TimedOut,
+            Cause::Unavailable,
+            Cause::BadAnswer,
+            Cause::Transport,
+            Cause::CallerFull,
+        ];
+        let lane = |protected: bool| {
+            let mut records = Vec::new();
+            for phase in &script.phases {
+                for i in 0..1_200u64 {
+                    let at = phase.start + (phase.end - phase.start) * (i as u32) / 1_200;
+                    let outcome = match i % 10 {
+                        0..=5 => Outcome::Fresh,
+                        6 | 7 if protected => Outcome::Fallback(causes[i as usize % 8]),
+                        _ => Outcome::Failed(causes[i as usize % 8]),
+                    };
+                    records.push(Record {
+                        at,
+                        endpoint: if i % 5 == 0 {
+                            Endpoint::Side
+                        } else {
+                            Endpoint::Dependency
+                        },
+                        tenant: i as usize % TENANTS.len(),
+                        latency: Duration::from_micros(1_000 + i * i * 4),
+                        outcome,
+                    });
+                }
+            }
+            LaneResult {
+                records,
+                dependency_calls: vec![12_345; script.phases.len()],
+                unfinished: 3,
+            }
+        };
+        let transitions = (0..60)
+            .map(|i| Transition {
+                at: Duration::from_millis(250 * i),
+                to: ["open", "half_open", "closed"][i as usize % 3].to_string(),
+            })
+            .collect();
+        let figures = Figures {
+            calls: 1_000,
+            answered: 973,
+            dependency_hits: 1_000,
+        };
+        Run {
+            script: script.clone(),
+            quick: true,
+            unprotected: lane(false),
+            protected: lane(true),
+            transitions,
+            storm: Storm {
+                requests: 10_000,
+                without: 270_000,
+                with: 12_200,
+                refused: 29_957,
+            },
+            cached: Cached {
+                uncached: [figures; 3],
+                cached: [figures; 3],
+            },
+            wall: Duration::from_secs(20),
+        }
+    }
+
+    fn report(run: &Run, width: usize) -> String {
+        let rows = rows(run);
+        let tenants = tenant_rows(run);
+        let recovery = recovery(run);
+        let mut checks = checks(&rows, &tenants, &recovery);
+        checks.push(run.storm.check());
+        checks.push(run.cached.check());
+        text(run, &rows, &tenants, &recovery, &checks, width)
+    }
+
+    #[test]
+    fn every_line_fits_the_width() {
+        let run = run();
+        for width in [width::MIN, 60, 80, 90, 100, 119, 120, 150, 160, 200, 300] {
+            let text = report(&run, width);
+            for line in text.lines() {
+                assert!(columns(line) <= width, "{width}: {line}\n{text}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_wide_layout_from_120_columns_if_it_fits() {
+        let run = run();
+        let rows = rows(&run);
+        let (wide, layout) = table(&rows, 200);
+        assert_eq!(layout, Layout::Wide);
+        assert!(wide.contains("not fresh") && wide.contains("breaker"));
+        for width in [80, 100, 119, 120, widest(&wide) - 1] {
+            assert_eq!(table(&rows, width).1, Layout::Compact, "{width}");
+        }
+        assert_eq!(table(&rows, widest(&wide)).1, Layout::Wide);
+    }
+
+    #[test]
+    fn the_compact_layout_keeps_every_phase_cause_and_transition() {
+        let run = run();
+        let rows = rows(&run);
+        let text = report(&run, 80);
+        for phase in PhaseKind::ALL {
+            assert!(text.contains(phase.name()), "{}", phase.name());
+        }
+        for r in &rows {
+            for line in causes_list(&r.causes) {
+                let words: Vec<&str> = text.split_whitespace().collect();
+                assert!(words.join(" ").contains(&line), "{line}");
+            }
+        }
+        assert!(text.contains("breaker") && text.contains("more"));
+    }
+
+    #[test]
+    fn the_compact_table_shows_the_optional_columns_that_fit() {
+        let run = run();
+        let rows = rows(&run);
+        let full = compact_table(&rows, 300);
+        assert!(full.contains("side") && full.contains("max") && full.contains("fall-"));
+        let narrow = compact_table(&rows, widest(&full) - 1);
+        assert!(widest(&narrow) < widest(&full));
+        assert!(narrow.contains("max") && narrow.contains("fall-"));
+    }
 }
