@@ -49,6 +49,10 @@ pub use resilience_runtime::*;
 #[cfg(feature = "tower")]
 pub use resilience_tower as tower;
 
+/// The HTTP admin and live dashboard (feature `admin`): see [`resilience_admin`].
+#[cfg(feature = "admin")]
+pub use resilience_admin as admin;
+
 /// Declares shared policies: `static`s that several functions name by path.
 ///
 /// Any kind can be declared; the registry name is the static's name (or `name = "..."`).
