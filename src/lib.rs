@@ -398,8 +398,8 @@ pub mod __private {
 
     pub use crate::__chaos as chaos;
     pub use resilience_runtime::__private::{
-        DECLARED, Declared, HoldsNoRejection, HoldsRejection, InFlight, Probe, admitted, drain,
-        linkme, own_errors,
+        DECLARED, Declared, HoldsNoRejection, HoldsRejection, InFlight, Probe, admitted, blocking,
+        drain, linkme, own_errors,
     };
     pub use resilience_runtime::registry;
     pub use resilience_runtime::retry;

@@ -6,7 +6,7 @@
 //! ```no_run
 //! # async fn shutdown() {
 //! use std::time::Duration;
-//! use resilience::registry;
+//! use resilience_runtime::registry;
 //!
 //! let report = registry::drain(Duration::from_secs(10)).await;
 //! if !report.is_complete() {

@@ -74,6 +74,8 @@ mod rate_limiter {
 }
 
 #[cfg(not(resilience_loom))]
+pub mod blocking;
+#[cfg(not(resilience_loom))]
 pub mod bulkhead;
 #[cfg(not(resilience_loom))]
 pub mod cache;
@@ -149,6 +151,7 @@ pub mod __private {
 
     pub use linkme;
 
+    pub use crate::blocking;
     pub use crate::drain::{self, InFlight, admitted};
 
     pub use crate::name::{DECLARED, Declared, Name, Named};

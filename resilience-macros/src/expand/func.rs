@@ -342,6 +342,9 @@ pub enum Shape {
     /// `Box::pin(async move { ... })`, the last expression; the result type is the boxed
     /// future's `Output`.
     AsyncTrait,
+    /// A plain `fn`: its own body, run as an `async fn`'s would be, by
+    /// `resilience::blocking::run` on the calling thread.
+    Plain,
 }
 
 /// Recognises the shape `#[async_trait]` leaves: a non-async fn returning

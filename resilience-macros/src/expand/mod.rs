@@ -113,7 +113,7 @@ pub fn attribute(kind: Kind, args: TokenStream, item: TokenStream) -> TokenStrea
         })
         .collect();
 
-    let shape = check_shape(&func, kind, &mut cx);
+    let shape = check_shape(&func, kind, &sources, &mut cx);
     match (cx.finish(), shape) {
         (Ok(()), Some((shape, ret))) => generate(func, &layers, shape, &ret, marks),
         (result, _) => {
@@ -138,7 +138,12 @@ fn with_error(mut item: TokenStream, error: syn::Error) -> TokenStream {
 
 /// Checks that the item is something a stack can wrap, and returns its shape and the type of
 /// its result.
-fn check_shape(func: &Func, kind: Kind, cx: &mut Ctxt) -> Option<(Shape, Type)> {
+fn check_shape(
+    func: &Func,
+    kind: Kind,
+    sources: &[stack::Source],
+    cx: &mut Ctxt,
+) -> Option<(Shape, Type)> {
     let attr = kind.attr_name();
     if func.body.is_none() {
         let span = func
@@ -154,14 +159,7 @@ fn check_shape(func: &Func, kind: Kind, cx: &mut Ctxt) -> Option<(Shape, Type)> 
         if let Some(output) = func::async_trait_shape(func) {
             return check_result(output, func, attr, cx).map(|ty| (Shape::AsyncTrait, ty));
         }
-        cx.error(
-            func.sig.fn_token.span,
-            format!(
-                "#[{attr}] works on an `async fn`: write `async fn {}(..)`",
-                func.sig.ident
-            ),
-        );
-        return None;
+        return check_plain(func, sources, cx);
     }
     match &func.sig.output {
         ReturnType::Type(_, ty) => {
@@ -174,6 +172,48 @@ fn check_shape(func: &Func, kind: Kind, cx: &mut Ctxt) -> Option<(Shape, Type)> 
             None
         }
     }
+}
+
+/// A plain `fn`: every attribute of the stack must be one that goes on it (a timeout cannot
+/// cancel blocking code; the others are for `async fn`s), and it must return a `Result`.
+fn check_plain(func: &Func, sources: &[stack::Source], cx: &mut Ctxt) -> Option<(Shape, Type)> {
+    let name = &func.sig.ident;
+    let mut fits = true;
+    for source in sources {
+        let attr = source.kind.attr_name();
+        match source.kind {
+            Kind::CircuitBreaker
+            | Kind::Retry
+            | Kind::Bulkhead
+            | Kind::RateLimiter
+            | Kind::Fallback => {}
+            Kind::Timeout => {
+                fits = false;
+                cx.error(source.span, format!(
+                    "#[timeout] cannot go on a plain `fn`: blocking code cannot be cancelled, so a timeout could only report the overrun after `{name}` ended; make it `async fn {name}(..)` (a timeout cuts it at an `.await`), or bound the blocking call itself (a socket's read timeout, a query's statement timeout)"
+                ));
+            }
+            Kind::Chaos | Kind::Idempotent | Kind::Cache => {
+                fits = false;
+                cx.error(source.span, format!(
+                    "#[{attr}] works on an `async fn`: write `async fn {name}(..)` (a plain `fn` takes #[circuit_breaker], #[retry], #[bulkhead], #[rate_limiter] and #[fallback])"
+                ));
+            }
+        }
+    }
+    let attr = sources
+        .first()
+        .map_or("circuit_breaker", |s| s.kind.attr_name());
+    let ty = match &func.sig.output {
+        ReturnType::Type(_, ty) => check_result((**ty).clone(), func, attr, cx)?,
+        ReturnType::Default => {
+            cx.error(func.sig.paren_token.span.close(), format!(
+                "#[{attr}] needs the function to return a Result, so a failure can reach the caller: -> Result<T, E>"
+            ));
+            return None;
+        }
+    };
+    fits.then_some((Shape::Plain, ty))
 }
 
 fn check_result(ty: Type, _func: &Func, attr: &str, cx: &mut Ctxt) -> Option<Type> {
@@ -609,7 +649,8 @@ fn generate(
     let private = quote!(#krate::__private);
     let has_retry = layers.iter().any(|l| l.kind == Kind::Retry);
     let has_fallback = layers.iter().any(|l| l.fallback.is_some());
-    let is_async = matches!(shape, Shape::Async);
+    // A plain `fn`'s stack is an `async fn`'s, run by `blocking::run`.
+    let is_async = matches!(shape, Shape::Async | Shape::Plain);
     let (mut receiver, params) = func::params(
         &mut func.sig,
         is_async && (has_retry || has_fallback),
@@ -629,7 +670,7 @@ fn generate(
     // less its prelude, which moves the arguments into locals once per call.
     let mut prelude = Vec::new();
     let user_body = match &shape {
-        Shape::Async => {
+        Shape::Async | Shape::Plain => {
             let mut stmts = std::mem::take(&mut body.stmts);
             // `self` cannot be rebound, so the body of a method whose receiver is owned reaches
             // it by another name, bound per attempt to its own clone.
@@ -675,7 +716,7 @@ fn generate(
                 .as_ref()
                 .and_then(|r| syn::parse2::<Ident>(r.binding.clone()).ok())
                 .filter(|i| i != "self"),
-            Shape::Async => None,
+            Shape::Async | Shape::Plain => None,
         },
     };
     let fake_ret = if is_async { Some(ret) } else { None };
@@ -747,8 +788,15 @@ fn generate(
     let statics = &g.statics;
     let lookups = &g.lookups;
     let generated = quote!({ #(#prelude)* #statics #lookups #finish });
+    let generated = match &shape {
+        // On the calling thread, parking it while a policy waits.
+        Shape::Plain => quote!({ #private::blocking::run(async move #generated) }),
+        _ => generated,
+    };
     match &shape {
-        Shape::Async => body.stmts = vec![syn::Stmt::Expr(syn::Expr::Verbatim(generated), None)],
+        Shape::Async | Shape::Plain => {
+            body.stmts = vec![syn::Stmt::Expr(syn::Expr::Verbatim(generated), None)]
+        }
         Shape::AsyncTrait => {
             if let Some(block) = func::async_trait_block(&mut body) {
                 block.stmts = vec![syn::Stmt::Expr(syn::Expr::Verbatim(generated), None)];

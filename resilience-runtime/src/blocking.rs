@@ -1,0 +1,111 @@
+//! Plain functions: a policy's call run to its end on the calling thread, its waits parking
+//! the thread in real time.
+//!
+//! `#[circuit_breaker]`, `#[retry]`, `#[bulkhead]`, `#[rate_limiter]` and `#[fallback]` also go
+//! on a plain `fn`. Its stack is the same code as an `async fn`'s, through the same policies
+//! (one state for plain and async callers of a shared policy, the same registry entries,
+//! events and errors); [`run`] drives it on the calling thread:
+//!
+//! - a decision that needs no wait (a breaker's admission, a free bulkhead slot, a permit at
+//!   hand) costs a poll, and the body runs at once on the calling thread;
+//! - a wait (a retry's backoff, a bulkhead's queue, a rate limiter's wait for its permit)
+//!   parks the thread until it is over: in real time, measured by tokio's clock and fired by
+//!   one small background thread (`resilience-timer`, started by the first plain call that
+//!   needs it, and shared by all of them) that wakes the parked caller.
+//!
+//! Plain functions are for code off the async runtime: threads of your own,
+//! `tokio::task::spawn_blocking`, synchronous programs. Called from an async task, a plain
+//! function that waits blocks the task's worker thread (and every task queued on it) for the
+//! whole wait, as any blocking call would: tokio gives no way to tell a worker thread from a
+//! `spawn_blocking` thread, so this is not caught. `#[timeout]` does not go on a plain `fn`
+//! (a compile error says why): blocking code cannot be cancelled, so a timeout could only
+//! report the overrun after the body ended.
+
+use std::pin::pin;
+use std::sync::{Arc, OnceLock};
+use std::task::{Context, Poll, Wake, Waker};
+use std::thread::{self, Thread};
+
+/// The background runtime whose timer fires plain calls' waits; `None` if its thread could not
+/// be started (then a plain call that must wait gives up as a call outside any runtime does).
+fn timer() -> Option<&'static tokio::runtime::Runtime> {
+    static TIMER: OnceLock<Option<tokio::runtime::Runtime>> = OnceLock::new();
+    TIMER
+        .get_or_init(|| {
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .thread_name("resilience-timer")
+                .enable_time()
+                .build()
+                .ok()
+        })
+        .as_ref()
+}
+
+/// Wakes a parked caller.
+struct Unpark(Thread);
+
+impl Wake for Unpark {
+    fn wake(self: Arc<Self>) {
+        self.0.unpark();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.0.unpark();
+    }
+}
+
+/// Runs `fut` to its end on the calling thread, parking it while `fut` waits (see the
+/// [module docs](self)). What a plain `fn`'s stack is run by; not a public API.
+#[doc(hidden)]
+pub fn run<F: Future>(fut: F) -> F::Output {
+    let mut fut = pin!(fut);
+    let waker = Waker::from(Arc::new(Unpark(thread::current())));
+    let mut cx = Context::from_waker(&waker);
+    // Inside the timer's context, so the policies' sleeps and time reads have a runtime; a
+    // plain call nested in another's body enters it again, which is allowed.
+    let _context = timer().map(tokio::runtime::Runtime::enter);
+    loop {
+        match fut.as_mut().poll(&mut cx) {
+            Poll::Ready(output) => return output,
+            // A spurious wake-up polls again, and the future waits again if it must.
+            Poll::Pending => thread::park(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use super::*;
+
+    #[test]
+    fn a_wait_parks_the_thread_in_real_time() {
+        let started = Instant::now();
+        let slept = run(async {
+            tokio::time::sleep(Duration::from_millis(30)).await;
+            7
+        });
+        assert_eq!(slept, 7);
+        assert!(started.elapsed() >= Duration::from_millis(30));
+    }
+
+    #[test]
+    fn a_call_that_needs_no_wait_completes_in_one_poll() {
+        assert_eq!(run(async { 1 + 1 }), 2);
+    }
+
+    #[test]
+    fn plain_calls_nest() {
+        let outer = run(async {
+            let inner = run(async {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+                2
+            });
+            tokio::time::sleep(Duration::from_millis(1)).await;
+            inner + 1
+        });
+        assert_eq!(outer, 3);
+    }
+}
