@@ -26,18 +26,23 @@ use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll, Wake, Waker};
 use std::thread::{self, Thread};
 
-/// The background runtime whose timer fires plain calls' waits; `None` if its thread could not
+/// The background runtime whose timer fires plain calls' waits: a current-thread runtime that
+/// one thread (`resilience-timer`) drives for the life of the process. `None` if it could not
 /// be started (then a plain call that must wait gives up as a call outside any runtime does).
-fn timer() -> Option<&'static tokio::runtime::Runtime> {
-    static TIMER: OnceLock<Option<tokio::runtime::Runtime>> = OnceLock::new();
+fn timer() -> Option<&'static tokio::runtime::Handle> {
+    static TIMER: OnceLock<Option<tokio::runtime::Handle>> = OnceLock::new();
     TIMER
         .get_or_init(|| {
-            tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(1)
-                .thread_name("resilience-timer")
+            let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_time()
                 .build()
-                .ok()
+                .ok()?;
+            let handle = runtime.handle().clone();
+            thread::Builder::new()
+                .name("resilience-timer".to_owned())
+                .spawn(move || runtime.block_on(std::future::pending::<()>()))
+                .ok()?;
+            Some(handle)
         })
         .as_ref()
 }
@@ -64,7 +69,7 @@ pub fn run<F: Future>(fut: F) -> F::Output {
     let mut cx = Context::from_waker(&waker);
     // Inside the timer's context, so the policies' sleeps and time reads have a runtime; a
     // plain call nested in another's body enters it again, which is allowed.
-    let _context = timer().map(tokio::runtime::Runtime::enter);
+    let _context = timer().map(tokio::runtime::Handle::enter);
     loop {
         match fut.as_mut().poll(&mut cx) {
             Poll::Ready(output) => return output,
