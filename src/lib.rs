@@ -40,6 +40,23 @@
 //! is the outermost layer. Under `#[retry]`, owned arguments are cloned for each attempt, so they
 //! are `Clone`; references pass through. Policies live in `static`s: the function runs on a tokio
 //! runtime with time enabled.
+//!
+//! A plain `fn` takes `#[circuit_breaker]`, `#[retry]`, `#[bulkhead]`, `#[rate_limiter]` and
+//! `#[fallback]` too: the same stack runs on the calling thread, and its waits park the thread
+//! in real time (see [`blocking`]); it is for code off the async runtime. `#[timeout]` on a
+//! plain `fn` is a compile error (blocking code cannot be cancelled).
+//!
+//! # Shutting down
+//!
+//! [`registry::drain`] refuses new calls of every annotated function with a
+//! [`ShuttingDown`](ErrorKind::ShuttingDown) rejection at the outermost layer, waits for the
+//! calls in flight and reports what did not finish (see [`drain`]).
+//!
+//! # Features
+//!
+//! `config` (settings from a file and the environment), `metrics` (the `metrics` crate),
+//! `chaos` (`#[chaos]` layers), `tower` (`resilience::tower`: any policy as a tower layer), `admin`
+//! (`resilience::admin`: the HTTP admin and live dashboard).
 
 #![deny(missing_docs)]
 

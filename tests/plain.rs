@@ -193,3 +193,33 @@ fn plain_calls_run_in_spawn_blocking() {
     let n = rt.block_on(async { tokio::task::spawn_blocking(flaky_in_pool).await.unwrap() });
     assert_eq!(n, Ok(3));
 }
+
+#[circuit_breaker(threshold = 50%)]
+fn plain_lookup() -> Result<u32, ApiError> {
+    Ok(4)
+}
+
+#[circuit_breaker(threshold = 50%)]
+async fn async_handler_calling_a_plain_fn() -> Result<u32, ApiError> {
+    plain_lookup()
+}
+
+#[circuit_breaker(threshold = 50%)]
+fn plain_calling_plain() -> Result<u32, ApiError> {
+    plain_lookup().map(|n| n + 1)
+}
+
+/// Debug builds catch a plain function called from an annotated async function's body.
+#[cfg(debug_assertions)]
+#[tokio::test]
+#[should_panic(
+    expected = "a plain function protected by resilience was called from the body of an annotated async function"
+)]
+async fn debug_builds_catch_a_plain_fn_called_from_an_async_body() {
+    let _ = async_handler_calling_a_plain_fn().await;
+}
+
+#[test]
+fn a_plain_fn_may_call_another() {
+    assert_eq!(plain_calling_plain(), Ok(5));
+}

@@ -16,11 +16,15 @@
 //! Plain functions are for code off the async runtime: threads of your own,
 //! `tokio::task::spawn_blocking`, synchronous programs. Called from an async task, a plain
 //! function that waits blocks the task's worker thread (and every task queued on it) for the
-//! whole wait, as any blocking call would: tokio gives no way to tell a worker thread from a
-//! `spawn_blocking` thread, so this is not caught. `#[timeout]` does not go on a plain `fn`
+//! whole wait, as any blocking call would. Debug builds catch the case they can tell: a plain
+//! function called while the body of an annotated `async fn` is being polled on the same
+//! thread panics, naming the mistake. (A plain function called from other async code is not
+//! caught: tokio gives no way to tell a worker thread from a `spawn_blocking` thread.) `#[timeout]` does not go on a plain `fn`
 //! (a compile error says why): blocking code cannot be cancelled, so a timeout could only
 //! report the overrun after the body ended.
 
+#[cfg(debug_assertions)]
+use std::cell::Cell;
 use std::pin::pin;
 use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll, Wake, Waker};
@@ -47,6 +51,39 @@ fn timer() -> Option<&'static tokio::runtime::Handle> {
         .as_ref()
 }
 
+/// Whose body is being polled on this thread: an annotated `async fn`'s or a plain `fn`'s
+/// (debug builds only).
+#[cfg(debug_assertions)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Body {
+    None,
+    Async,
+    Plain,
+}
+
+#[cfg(debug_assertions)]
+thread_local! {
+    static BODY: Cell<Body> = const { Cell::new(Body::None) };
+}
+
+/// While held, an annotated function's body is being polled on this thread (debug builds).
+#[cfg(debug_assertions)]
+pub(crate) struct PollingBody(Body);
+
+#[cfg(debug_assertions)]
+impl Drop for PollingBody {
+    fn drop(&mut self) {
+        BODY.with(|body| body.set(self.0));
+    }
+}
+
+/// Marks this thread as polling a body, plain or async, until the guard is dropped.
+#[cfg(debug_assertions)]
+pub(crate) fn polling_body(plain: bool) -> PollingBody {
+    let now = if plain { Body::Plain } else { Body::Async };
+    PollingBody(BODY.with(|body| body.replace(now)))
+}
+
 /// Wakes a parked caller.
 struct Unpark(Thread);
 
@@ -64,6 +101,15 @@ impl Wake for Unpark {
 /// [module docs](self)). What a plain `fn`'s stack is run by; not a public API.
 #[doc(hidden)]
 pub fn run<F: Future>(fut: F) -> F::Output {
+    #[cfg(debug_assertions)]
+    if BODY.with(Cell::get) == Body::Async {
+        panic!(
+            "a plain function protected by resilience was called from the body of an annotated \
+             async function: its waits would block the async runtime's thread. Make it an \
+             `async fn` and `.await` it, or call it in `tokio::task::spawn_blocking` \
+             (checked in debug builds only; see resilience::blocking)"
+        );
+    }
     let mut fut = pin!(fut);
     let waker = Waker::from(Arc::new(Unpark(thread::current())));
     let mut cx = Context::from_waker(&waker);

@@ -167,6 +167,9 @@ pub mod __private {
             #[pin]
             body: F,
             nested: C,
+            // The body of a plain `fn` (run by `blocking::run`), for the debug builds' check
+            // that a plain function is not called from an async function's body.
+            plain: bool,
         }
     }
 
@@ -175,14 +178,19 @@ pub mod __private {
     ///
     /// `nested` says whether an error of the body holds a rejection (an inner annotated
     /// function's open circuit, returned as the caller's `E`; see [`AsRejection`](crate::AsRejection)):
-    /// such an error travels on as the [`Failure::Rejected`] it is.
+    /// such an error travels on as the [`Failure::Rejected`] it is. `plain`: the body of a
+    /// plain `fn`, run by [`blocking::run`](crate::blocking::run).
     #[inline]
-    pub fn own_errors<T, E, F, C>(body: F, nested: C) -> OwnErrors<F, C>
+    pub fn own_errors<T, E, F, C>(body: F, nested: C, plain: bool) -> OwnErrors<F, C>
     where
         F: Future<Output = Result<T, E>>,
         C: Fn(&E) -> Option<crate::Error>,
     {
-        OwnErrors { body, nested }
+        OwnErrors {
+            body,
+            nested,
+            plain,
+        }
     }
 
     impl<T, E, F, C> Future for OwnErrors<F, C>
@@ -195,6 +203,10 @@ pub mod __private {
         #[inline]
         fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
             let this = self.project();
+            #[cfg(debug_assertions)]
+            let _body = crate::blocking::polling_body(*this.plain);
+            #[cfg(not(debug_assertions))]
+            let _ = this.plain;
             Poll::Ready(match ready!(this.body.poll(cx)) {
                 Ok(value) => Ok(value),
                 Err(e) => Err(match (this.nested)(&e) {

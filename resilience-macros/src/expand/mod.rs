@@ -327,7 +327,7 @@ impl Gen<'_> {
     }
 
     /// The original body as a future of `Result<T, Failure<E>>`.
-    fn innermost(&self, body: TokenStream, ret: Option<&Type>) -> TokenStream {
+    fn innermost(&self, body: TokenStream, ret: Option<&Type>, plain: bool) -> TokenStream {
         let private = &self.private;
         let e = local("__resilience_error");
         let destructure = self.params.iter().filter_map(|p| {
@@ -361,7 +361,7 @@ impl Gen<'_> {
                 #[allow(unused_imports)]
                 use #private::{HoldsNoRejection as _, HoldsRejection as _};
                 (&#private::Probe(#e)).nested_rejection()
-            })
+            }, #plain)
         }
     }
 
@@ -720,7 +720,7 @@ fn generate(
         },
     };
     let fake_ret = if is_async { Some(ret) } else { None };
-    let mut future = g.innermost(user_body, fake_ret);
+    let mut future = g.innermost(user_body, fake_ret, matches!(shape, Shape::Plain));
     let mut outermost_fallback = None;
     // An outermost retry without a fallback runs its loop in the function's own future: one
     // state machine less around every call.
