@@ -102,6 +102,12 @@ impl Admin {
     pub fn event_clients() -> usize {
         sse::clients()
     }
+
+    /// How many events the clients of `GET /events` lost by falling behind, in total since the
+    /// process started (each client is told its own in `missed` events).
+    pub fn events_missed() -> u64 {
+        sse::missed()
+    }
 }
 
 impl AdminBuilder {

@@ -2,8 +2,8 @@
 //! connected.
 
 use std::convert::Infallible;
-use std::sync::atomic::AtomicUsize;
 use std::sync::atomic::Ordering::Relaxed;
+use std::sync::atomic::{AtomicU64, AtomicUsize};
 use std::time::Duration;
 
 use axum::response::sse::{Event, KeepAlive, Sse};
@@ -14,9 +14,15 @@ use crate::json;
 
 /// Clients connected now.
 static CLIENTS: AtomicUsize = AtomicUsize::new(0);
+/// Events lost by slow clients, in total.
+static MISSED: AtomicU64 = AtomicU64::new(0);
 
 pub(crate) fn clients() -> usize {
     CLIENTS.load(Relaxed)
+}
+
+pub(crate) fn missed() -> u64 {
+    MISSED.load(Relaxed)
 }
 
 /// A connected client: counted while its stream lives.
@@ -51,6 +57,7 @@ pub(crate) async fn events() -> Sse<impl Stream<Item = Result<Event, Infallible>
             let next = Event::default().event("policy").data(data);
             let missed = sub.missed();
             if missed > told {
+                MISSED.fetch_add(missed - told, Relaxed);
                 let note = Event::default()
                     .event("missed")
                     .data(serde_json::json!({ "missed": missed - told }).to_string());

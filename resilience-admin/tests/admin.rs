@@ -389,6 +389,7 @@ async fn events_stream_and_a_slow_client_is_told_what_it_missed() {
     assert!(first.starts_with("event: missed\n"), "{first}");
     let missed: Value = json(first.lines().nth(1).unwrap().trim_start_matches("data: "));
     assert!(missed["missed"].as_u64().unwrap() >= 100, "{missed}");
+    assert!(Admin::events_missed() >= missed["missed"].as_u64().unwrap());
     let next = body.frame().await.unwrap().unwrap().into_data().unwrap();
     let next = String::from_utf8(next.to_vec()).unwrap();
     assert!(next.starts_with("event: policy\n"), "{next}");
