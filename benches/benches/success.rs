@@ -132,6 +132,12 @@ fn circuit_breaker(c: &mut Criterion) {
     bench_calls!(&mut g, &rt, "recloser", |i| recloser.call(op(i)).await);
     let failsafe = failsafe::Config::new().build();
     bench_calls!(&mut g, &rt, "failsafe", |i| failsafe.call(op(i)).await);
+    let mut ours_layer = resilience::tower::layer(&BREAKER).layer(service_fn(op));
+    bench_calls!(&mut g, &rt, "ours_tower_layer", |i| tower_call(
+        &mut ours_layer,
+        i
+    )
+    .await);
     g.inner.finish();
 }
 
@@ -169,6 +175,12 @@ fn retry(c: &mut Criterion) {
     bench_calls!(&mut g, &rt, "backon", |i| (|| op(i))
         .retry(ExponentialBuilder::default())
         .await);
+    let mut ours_layer = resilience::tower::layer(&RETRY).layer(service_fn(op));
+    bench_calls!(&mut g, &rt, "ours_tower_layer", |i| tower_call(
+        &mut ours_layer,
+        i
+    )
+    .await);
     g.inner.finish();
 }
 
@@ -223,6 +235,12 @@ fn timeout(c: &mut Criterion) {
         .layer(service_fn(op));
     bench_calls!(&mut g, &rt, "tower-resilience", |i| tower_call(&mut tr, i)
         .await);
+    let mut ours_layer = resilience::tower::layer(&TIMEOUT).layer(service_fn(op));
+    bench_calls!(&mut g, &rt, "ours_tower_layer", |i| tower_call(
+        &mut ours_layer,
+        i
+    )
+    .await);
     g.inner.finish();
 }
 
@@ -256,6 +274,12 @@ fn bulkhead(c: &mut Criterion) {
         .layer(service_fn(op));
     bench_calls!(&mut g, &rt, "tower-resilience", |i| tower_call(&mut tr, i)
         .await);
+    let mut ours_layer = resilience::tower::layer(&BULKHEAD).layer(service_fn(op));
+    bench_calls!(&mut g, &rt, "ours_tower_layer", |i| tower_call(
+        &mut ours_layer,
+        i
+    )
+    .await);
     g.inner.finish();
 }
 
@@ -292,6 +316,12 @@ fn rate_limiter(c: &mut Criterion) {
         .layer(service_fn(op));
     bench_calls!(&mut g, &rt, "tower-resilience", |i| tower_call(&mut tr, i)
         .await);
+    let mut ours_layer = resilience::tower::layer(&RATE_LIMITER).layer(service_fn(op));
+    bench_calls!(&mut g, &rt, "ours_tower_layer", |i| tower_call(
+        &mut ours_layer,
+        i
+    )
+    .await);
     g.inner.finish();
 }
 
