@@ -284,3 +284,61 @@ async fn a_rate_limited_server_answers_429_with_retry_after() {
     assert_eq!(limited.status(), 429);
     assert_eq!(limited.headers()[http::header::RETRY_AFTER], "1");
 }
+
+resilience::policy! {
+    /// One permit per second for each tenant.
+    static PER_TENANT: KeyedRateLimiter = rate_limiter(1/s, max_keys = 100);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_keyed_layer_limits_each_key_on_its_own() {
+    PER_TENANT.reset();
+    let server = ServiceBuilder::new()
+        .layer(
+            layers::keyed_layer(&PER_TENANT, |req: &http::Request<()>| {
+                req.headers()
+                    .get("tenant")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("anonymous")
+                    .to_owned()
+            })
+            .http()
+            .respond(),
+        )
+        .service(service_fn(|_: http::Request<()>| async {
+            Ok::<_, std::convert::Infallible>(response(200))
+        }));
+    let request = |tenant: &str| {
+        http::Request::builder()
+            .header("tenant", tenant)
+            .body(())
+            .unwrap()
+    };
+    assert_eq!(
+        server
+            .clone()
+            .oneshot(request("acme"))
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let limited = server.clone().oneshot(request("acme")).await.unwrap();
+    assert_eq!(limited.status(), 429);
+    let rejection = limited.extensions().get::<resilience::Error>().unwrap();
+    assert_eq!(
+        rejection.key().map(|k| k.to_string()).as_deref(),
+        Some("acme")
+    );
+    // Another tenant has its own permit.
+    assert_eq!(
+        server
+            .clone()
+            .oneshot(request("globex"))
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    assert_eq!(PER_TENANT.metrics().keys, 2);
+}

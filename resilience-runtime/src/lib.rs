@@ -151,7 +151,9 @@ pub mod __private {
 
     pub use linkme;
 
+    #[cfg(not(resilience_loom))]
     pub use crate::blocking;
+    #[cfg(not(resilience_loom))]
     pub use crate::drain::{self, InFlight, admitted};
 
     pub use crate::name::{DECLARED, Declared, Name, Named};
@@ -203,9 +205,9 @@ pub mod __private {
         #[inline]
         fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
             let this = self.project();
-            #[cfg(debug_assertions)]
+            #[cfg(all(debug_assertions, not(resilience_loom)))]
             let _body = crate::blocking::polling_body(*this.plain);
-            #[cfg(not(debug_assertions))]
+            #[cfg(not(all(debug_assertions, not(resilience_loom))))]
             let _ = this.plain;
             Poll::Ready(match ready!(this.body.poll(cx)) {
                 Ok(value) => Ok(value),

@@ -32,7 +32,7 @@ impl<Res, E> Classified<Res, E> {
     }
 
     /// How a breaker counts it (a `fn` the breaker's `call_classified` takes).
-    pub(crate) fn breaker(&self) -> Classification {
+    pub fn breaker(&self) -> Classification {
         self.class().breaker()
     }
 }

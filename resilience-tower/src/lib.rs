@@ -31,6 +31,7 @@
 //! | [`Timeout`] | cancels the inner call past the duration (and sets the deadline the layers below read) |
 //! | [`Bulkhead`] | holds a slot for the call, queueing as the bulkhead says |
 //! | [`RateLimiter`] | takes a permit for the call, waiting as the limiter says |
+//! | a keyed family ([`keyed_layer`]`(&PER_TENANT, \|req\| tenant_of(req))`) | runs each request through its key's child: a tenant's own limiter, a host's own breaker |
 //!
 //! The inner service is called only once the policy admits the call: an open breaker never
 //! calls it. Layers stack in the order of [`ServiceBuilder`](https://docs.rs/tower): the first
@@ -66,13 +67,15 @@
 //! # Cost
 //!
 //! The breaker, bulkhead, rate limiter and timeout layers return named futures (no allocation
-//! per call); the retry layer's future is boxed, as it holds the request between attempts.
+//! per call); the retry layer's future is boxed, as it holds the request between attempts, and
+//! so is a keyed layer's, which holds its child's handle.
 //! See `BENCHMARKS.md` for the figures beside `tower-resilience`.
 //!
 //! [tower]: https://docs.rs/tower
 
 mod classify;
 mod future;
+mod keyed;
 mod output;
 
 use std::future::poll_fn;
@@ -88,6 +91,7 @@ use tower_service::Service;
 
 pub use classify::{AnyError, Class, Classify, HttpStatus};
 pub use future::{BreakerClass, Classified, Deferred, Restore};
+pub use keyed::{KeyedFuture, KeyedLayer, KeyedPolicy, KeyedService, keyed_layer};
 pub use output::{Boxed, Output, Respond};
 
 /// The error of a layer's service with the default output: the inner service's error or a
