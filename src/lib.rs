@@ -56,7 +56,8 @@
 //!
 //! `config` (settings from a file and the environment), `metrics` (the `metrics` crate),
 //! `chaos` (`#[chaos]` layers), `tower` (`resilience::tower`: any policy as a tower layer), `admin`
-//! (`resilience::admin`: the HTTP admin and live dashboard).
+//! (`resilience::admin`: the HTTP admin and live dashboard), `redis` (`resilience::redis`:
+//! fleet-wide rate limits on Redis).
 
 #![deny(missing_docs)]
 
@@ -69,6 +70,10 @@ pub use resilience_tower as tower;
 /// The HTTP admin and live dashboard (feature `admin`): see [`resilience_admin`].
 #[cfg(feature = "admin")]
 pub use resilience_admin as admin;
+
+/// Fleet-wide rate limits on Redis (feature `redis`): see [`resilience_redis`].
+#[cfg(feature = "redis")]
+pub use resilience_redis as redis;
 
 /// Declares shared policies: `static`s that several functions name by path.
 ///

@@ -1,0 +1,252 @@
+//! Fleet-wide rate limits on Redis: a `100/s` limit that every replica of a service holds
+//! together.
+//!
+//! ```no_run
+//! # async fn start() -> Result<(), redis::RedisError> {
+//! use std::time::Duration;
+//! use resilience_redis::{Mode, RedisStore, StoreOptions};
+//! use resilience_runtime::RateLimiter;
+//!
+//! static PARTNER_API: RateLimiter = match RateLimiter::builder("PARTNER_API")
+//!     .rate(100, Duration::from_secs(1))
+//!     .build()
+//! {
+//!     Ok(l) => l,
+//!     Err(_) => panic!("invalid limiter"),
+//! };
+//!
+//! let store = RedisStore::connect("redis://10.0.0.5:6379", StoreOptions::default()).await?;
+//! // Every replica shares the limiter under the name they agree on.
+//! store.share(&PARTNER_API, "partner-api");
+//! # Ok(()) }
+//! ```
+//!
+//! # How a permit is decided
+//!
+//! The limiter's state is one key on Redis (`{prefix}:{shared}:gcra`, the shared name in a
+//! hash tag so Redis Cluster keeps it on one node, with an expiry): a GCRA's theoretical
+//! arrival time, advanced by one Lua script (run by `EVALSHA`) on **Redis's clock** (`TIME`), so
+//! the replicas' clocks never disagree about it.
+//!
+//! - **Leasing** ([`Mode::Leasing`], the default): a replica whose permits ran out asks for a
+//!   batch (a quarter of the burst) and spends it locally; Redis is asked once per batch. The
+//!   batch is taken from the fleet's schedule, so the fleet never admits more than the rate and
+//!   its burst; a replica may spend its batch at once (bursts of at most a quarter of the burst
+//!   per replica), and permits left unspent when the batch's time is over are lost (the fleet
+//!   then admits a little less than the rate, never more).
+//! - **Exact** ([`Mode::Exact`]): one script call per permit.
+//! - A caller refused waits out the `retry_after` Redis computed, locally (if its limiter's
+//!   `wait` allows), instead of asking again; otherwise its rejection carries it, and `#[retry]`
+//!   honours it.
+//!
+//! # When Redis is down or slow
+//!
+//! A call waits for Redis at most the deadline ([`StoreOptions::deadline`], 20 ms by default),
+//! then is decided by its limiter's own local rate (counted in
+//! `RateLimiterMetrics::store_fallbacks`). The store's own circuit breaker (registered as
+//! `redis:{prefix}`) opens after 3 consecutive failures or late answers: from then on calls
+//! decide locally at once, without asking Redis, and one probe a second finds out whether Redis
+//! is back. Nothing waits on a reconnect beyond the deadline. A restarted, empty Redis starts a
+//! fresh schedule: at most one burst is admitted over the rate.
+//!
+//! While Redis is away each replica holds its own limiter's rate: declare the limiter with its
+//! share of the fleet's rate if the fleet must not exceed it then (or a smaller `wait`).
+
+use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
+
+use redis::aio::ConnectionManager;
+use redis::{Client, RedisError, Script};
+use resilience_runtime::rate_limiter::store::{
+    Lease, LeaseFuture, LeaseRequest, PermitStore, StoreError,
+};
+use resilience_runtime::{CircuitBreaker, Failure, RateLimiter, registry};
+
+/// How permits are taken from Redis.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Mode {
+    /// One script call per permit.
+    Exact,
+    /// Batches of a quarter of the limiter's burst, spent locally (see the crate docs).
+    #[default]
+    Leasing,
+}
+
+/// Where and how the store works: set at start-up.
+#[derive(Clone, Debug)]
+pub struct StoreOptions {
+    /// Prepended to every key (`resilience` by default): one Redis can serve several
+    /// deployments.
+    pub prefix: String,
+    /// The longest a call waits for Redis before its limiter decides locally (20 ms).
+    pub deadline: Duration,
+    /// Exact or leasing ([`Mode::Leasing`]).
+    pub mode: Mode,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions {
+            prefix: "resilience".to_owned(),
+            deadline: Duration::from_millis(20),
+            mode: Mode::Leasing,
+        }
+    }
+}
+
+/// The GCRA on Redis's clock. KEYS[1]: the theoretical arrival time, in microseconds.
+/// ARGV: the emission interval (µs), the burst, the permits wanted. Returns
+/// `{granted, retry_after_us, valid_for_us}`.
+const GCRA: &str = r"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local interval = tonumber(ARGV[1])
+local burst = tonumber(ARGV[2])
+local want = tonumber(ARGV[3])
+local tat = tonumber(redis.call('GET', KEYS[1]) or now)
+if tat < now then tat = now end
+local room = math.floor((burst * interval - (tat - now)) / interval)
+local granted = math.min(want, room)
+if granted <= 0 then
+  return {0, tat + interval - burst * interval - now, 0}
+end
+tat = tat + granted * interval
+redis.call('SET', KEYS[1], tat, 'PX', math.ceil((tat - now) / 1000) + 1000)
+return {granted, 0, granted * interval}
+";
+
+/// A fleet's permits on Redis: a [`PermitStore`] for [`RateLimiter::share_through`], made by
+/// [`RedisStore::connect`]. See the [crate docs](crate).
+pub struct RedisStore {
+    connection: ConnectionManager,
+    script: Script,
+    options: StoreOptions,
+    /// The store's own breaker: Redis failing or late opens it, and calls decide locally.
+    backend: &'static CircuitBreaker,
+    /// Each shared limiter's key, by the limiter's name.
+    keys: Mutex<Vec<(&'static str, String)>>,
+}
+
+impl std::fmt::Debug for RedisStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisStore")
+            .field("options", &self.options)
+            .field("backend", &self.backend.state())
+            .finish_non_exhaustive()
+    }
+}
+
+impl RedisStore {
+    /// Connects to the Redis at `url`, for the life of the process (a store is shared by the
+    /// limiters that name it, as a `static` is).
+    ///
+    /// # Errors
+    ///
+    /// Redis unreachable now: start without the store (the limiters hold their own rates), or
+    /// try again.
+    pub async fn connect(
+        url: &str,
+        options: StoreOptions,
+    ) -> Result<&'static RedisStore, RedisError> {
+        let client = Client::open(url)?;
+        let config = redis::aio::ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(options.deadline.max(Duration::from_millis(100))))
+            .set_response_timeout(Some(options.deadline));
+        let connection = client.get_connection_manager_with_config(config).await?;
+        let name: &'static str = Box::leak(format!("redis:{}", options.prefix).into_boxed_str());
+        let backend = CircuitBreaker::builder(name)
+            .consecutive_failures(3)
+            .open(Duration::from_secs(1))
+            .half_open(1)
+            .build()
+            .map_err(|e| RedisError::from((redis::ErrorKind::Client, "breaker", e.to_string())))?;
+        let backend: &'static CircuitBreaker = Box::leak(Box::new(backend));
+        registry::register(backend);
+        Ok(Box::leak(Box::new(RedisStore {
+            connection,
+            script: Script::new(GCRA),
+            options,
+            backend,
+            keys: Mutex::new(Vec::new()),
+        })))
+    }
+
+    /// Shares `limiter`'s rate with every process that shares a limiter under `shared` through
+    /// the same Redis (and prefix). The limiter's own rate, burst and wait are the fleet's.
+    pub fn share(&'static self, limiter: &'static RateLimiter, shared: &str) {
+        let key = format!("{}:{{{shared}}}:gcra", self.options.prefix);
+        let mut keys = self.keys.lock().unwrap_or_else(PoisonError::into_inner);
+        keys.retain(|(name, _)| *name != limiter.name());
+        keys.push((limiter.name(), key));
+        drop(keys);
+        limiter.share_through(self, self.options.deadline);
+    }
+
+    /// The store's own breaker (registered as `redis:{prefix}`): open while Redis fails.
+    pub fn backend(&self) -> &'static CircuitBreaker {
+        self.backend
+    }
+
+    fn key_of(&self, limiter: &str) -> Option<String> {
+        let keys = self.keys.lock().unwrap_or_else(PoisonError::into_inner);
+        keys.iter()
+            .find(|(name, _)| *name == limiter)
+            .map(|(_, key)| key.clone())
+    }
+}
+
+impl PermitStore for RedisStore {
+    fn lease(&self, request: LeaseRequest) -> LeaseFuture {
+        let Some(key) = self.key_of(request.limiter) else {
+            let e = StoreError(format!(
+                "`{}` is not shared through this store",
+                request.limiter
+            ));
+            return Box::pin(std::future::ready(Err(e)));
+        };
+        let want = match self.options.mode {
+            Mode::Exact => 1,
+            Mode::Leasing => request.want.max(1),
+        };
+        let interval = (request.per.as_micros() / u128::from(request.count.max(1))).max(1);
+        let script = self.script.clone();
+        let burst = request.burst.max(1);
+        let mut connection = self.connection.clone();
+        let backend = self.backend;
+        let within = self.options.deadline.mul_f64(0.9);
+        Box::pin(async move {
+            let mut invocation = script.prepare_invoke();
+            invocation
+                .key(key)
+                .arg(interval.to_string())
+                .arg(burst)
+                .arg(want);
+            // Answered within the deadline (a little less, so the limiter's own wait for the
+            // lease never ends first and this failure is recorded by the store's breaker).
+            let answer = backend
+                .call(async {
+                    match tokio::time::timeout(
+                        within,
+                        invocation.invoke_async::<(u64, i64, u64)>(&mut connection),
+                    )
+                    .await
+                    {
+                        Ok(Ok(answer)) => Ok(answer),
+                        Ok(Err(e)) => Err(Failure::Error(e.to_string())),
+                        Err(_) => Err(Failure::Error(format!("no answer within {within:?}"))),
+                    }
+                })
+                .await;
+            match answer {
+                Ok((granted, retry_after, valid_for)) => Ok(Lease {
+                    permits: u32::try_from(granted).unwrap_or(u32::MAX),
+                    valid_for: Duration::from_micros(valid_for),
+                    retry_after: Duration::from_micros(retry_after.max(1).unsigned_abs()),
+                }),
+                Err(Failure::Error(e)) => Err(StoreError(e)),
+                Err(Failure::Rejected(r)) => Err(StoreError(r.to_string())),
+            }
+        })
+    }
+}
