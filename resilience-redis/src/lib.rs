@@ -1,5 +1,5 @@
 //! Fleet-wide rate limits on Redis: a `100/s` limit that every replica of a service holds
-//! together.
+//! together; and breakers whose trips every replica adopts ([`breaker`]).
 //!
 //! ```no_run
 //! # async fn start() -> Result<(), redis::RedisError> {
@@ -52,6 +52,8 @@
 //! While Redis is away each replica holds its own limiter's rate: declare the limiter with its
 //! share of the fleet's rate if the fleet must not exceed it then (or a smaller `wait`).
 
+pub mod breaker;
+
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
@@ -83,6 +85,9 @@ pub struct StoreOptions {
     pub deadline: Duration,
     /// Exact or leasing ([`Mode::Leasing`]).
     pub mode: Mode,
+    /// How often a shared breaker re-reads its fleet's open state, for the messages pub/sub
+    /// may drop (1 s).
+    pub resync: Duration,
 }
 
 impl Default for StoreOptions {
@@ -91,6 +96,7 @@ impl Default for StoreOptions {
             prefix: "resilience".to_owned(),
             deadline: Duration::from_millis(20),
             mode: Mode::Leasing,
+            resync: Duration::from_secs(1),
         }
     }
 }
@@ -119,6 +125,9 @@ return {granted, 0, granted * interval}
 /// A fleet's permits on Redis: a [`PermitStore`] for [`RateLimiter::share_through`], made by
 /// [`RedisStore::connect`]. See the [crate docs](crate).
 pub struct RedisStore {
+    client: Client,
+    /// This process, in the breakers' messages (its own are not adopted again).
+    id: u64,
     connection: ConnectionManager,
     script: Script,
     options: StoreOptions,
@@ -153,7 +162,9 @@ impl RedisStore {
         let config = redis::aio::ConnectionManagerConfig::new()
             .set_connection_timeout(Some(options.deadline.max(Duration::from_millis(100))))
             .set_response_timeout(Some(options.deadline));
-        let connection = client.get_connection_manager_with_config(config).await?;
+        let connection = client
+            .get_connection_manager_with_config(config.clone())
+            .await?;
         let name: &'static str = Box::leak(format!("redis:{}", options.prefix).into_boxed_str());
         let backend = CircuitBreaker::builder(name)
             .consecutive_failures(3)
@@ -164,6 +175,8 @@ impl RedisStore {
         let backend: &'static CircuitBreaker = Box::leak(Box::new(backend));
         registry::register(backend);
         Ok(Box::leak(Box::new(RedisStore {
+            client,
+            id: process_id(),
             connection,
             script: Script::new(GCRA),
             options,
@@ -194,6 +207,14 @@ impl RedisStore {
             .find(|(name, _)| *name == limiter)
             .map(|(_, key)| key.clone())
     }
+}
+
+/// A number for this process, different from every other replica's.
+fn process_id() -> u64 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    (u64::from(std::process::id()) << 32) | u64::from(nanos)
 }
 
 impl PermitStore for RedisStore {

@@ -169,3 +169,22 @@ async fn transition_listeners_hear_every_transition_and_nothing_else() {
         ]
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn open_remaining_is_the_wait_left_and_none_unless_open() {
+    let b = breaker("fleet/open-remaining");
+    assert_eq!(b.open_remaining(), None, "closed");
+    assert!(fail(b).await.is_err());
+    assert_eq!(b.state(), State::Open);
+    assert_eq!(b.open_remaining(), Some(30 * SECOND));
+    tokio::time::advance(12 * SECOND).await;
+    assert_eq!(b.open_remaining(), Some(18 * SECOND));
+    tokio::time::advance(20 * SECOND).await;
+    assert_eq!(b.open_remaining(), Some(Duration::ZERO), "the wait is over");
+    // Another process's wait, adopted, is what it reports.
+    b.force_open();
+    assert_eq!(b.open_remaining(), None, "forced open has no end");
+    b.reset();
+    assert!(b.adopt_open_for(5 * SECOND));
+    assert_eq!(b.open_remaining(), Some(5 * SECOND));
+}

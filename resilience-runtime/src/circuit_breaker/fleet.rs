@@ -72,6 +72,16 @@ impl CircuitBreaker {
             .adopt_open(now.saturating_add(ticks(remaining)), now)
     }
 
+    /// How long the breaker stays open from now: the wait another process would adopt
+    /// ([`adopt_open_for`](Self::adopt_open_for)); `None` when it is not open (a breaker forced
+    /// open by hand has no end).
+    pub fn open_remaining(&self) -> Option<Duration> {
+        let now = self.clock.now();
+        self.core
+            .open_until(now)
+            .map(|until| Duration::from_nanos(until.saturating_sub(now)))
+    }
+
     /// Closes the breaker with an empty window, as a probe in another process decided. Acts
     /// on open and half-open breakers; one set by hand stays as it is. Returns whether the
     /// breaker is closed.

@@ -202,4 +202,19 @@ impl Core {
         // window, a published deadline) is visible to whoever sees its state.
         Word(self.word.0.load(Acquire)).state()
     }
+
+    /// Until when an open breaker stays open, at `now`; `None` when it is not open. An open
+    /// state whose opener has not published its deadline yet has just begun its whole wait.
+    pub(crate) fn open_until(&self, now: u64) -> Option<u64> {
+        // Acquire: see `state`.
+        let word = Word(self.word.0.load(Acquire));
+        if word.state() != State::Open {
+            return None;
+        }
+        // Acquire: pairs with the opener's Release, making its deadline visible.
+        if self.open_generation.load(Acquire) != word.generation() {
+            return Some(now.saturating_add(self.open_wait.load(Relaxed)));
+        }
+        Some(self.open_deadline.load(Relaxed))
+    }
 }

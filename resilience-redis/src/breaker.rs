@@ -1,0 +1,240 @@
+//! Breakers shared by a fleet: a trip in one replica opens the breaker in every replica, until
+//! the same moment.
+//!
+//! Counts stay local: each replica decides from its own calls. What is shared is the
+//! transition: when a shared breaker opens by itself, its replica writes `open until T` (on
+//! Redis's clock) to `{prefix}:{shared}:open`, with an expiry at `T`, and publishes it on the
+//! channel `{prefix}:{shared}:breaker`; every replica adopts it
+//! ([`CircuitBreaker::adopt_open_for`]) when the message arrives, and re-reads the key every
+//! `resync` (one second by default), since pub/sub may drop a message (a replica whose
+//! subscription broke still adopts a trip within that period). A replica whose probe closes
+//! its breaker deletes the key and publishes `closed`, and the others close too.
+//!
+//! Nothing of this is on a call's path: transitions are handed to a task of the store through
+//! a bounded channel (a transition that finds it full is dropped: the periodic re-read is
+//! there for that), and adoptions happen in the store's tasks. A closed breaker's call costs
+//! what it cost before.
+
+use std::cell::Cell;
+use std::sync::{Mutex, OnceLock, PoisonError};
+use std::time::Duration;
+
+use futures_util::StreamExt as _;
+use redis::Script;
+use resilience_runtime::event::on_transition;
+use resilience_runtime::{CircuitBreaker, Event, EventKind, State};
+use tokio::sync::mpsc;
+
+use crate::RedisStore;
+
+/// Writes `open until now + ARGV[1] ms` (unless a later end is there) and publishes it.
+/// KEYS[1]: the key; ARGV: the wait in ms, the channel, this process's id.
+const PUBLISH_OPEN: &str = r"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local wait = tonumber(ARGV[1])
+local left = redis.call('PTTL', KEYS[1])
+if left < wait then
+  redis.call('SET', KEYS[1], now + wait, 'PX', wait)
+  left = wait
+end
+redis.call('PUBLISH', ARGV[2], 'open ' .. left .. ' ' .. ARGV[3])
+return left
+";
+
+/// Deletes the key and publishes `closed`. KEYS[1]: the key; ARGV: the channel, the id.
+const PUBLISH_CLOSED: &str = r"
+redis.call('DEL', KEYS[1])
+redis.call('PUBLISH', ARGV[1], 'closed ' .. ARGV[2])
+return 1
+";
+
+/// One shared breaker: the breaker, its key and its channel.
+#[derive(Clone, Debug)]
+struct Shared {
+    breaker: &'static CircuitBreaker,
+    key: String,
+    channel: String,
+}
+
+/// What a breaker's own transition asks the store to publish.
+enum Publish {
+    Open(Duration),
+    Closed,
+}
+
+/// A shared breaker as the transition listener knows it: its name, the sender to its store's
+/// publishing task, its index in [`BREAKERS`].
+type Listened = (&'static str, mpsc::Sender<(usize, Publish)>, usize);
+
+/// The shared breakers of every store, for the transition listener.
+static SHARED: Mutex<Vec<Listened>> = Mutex::new(Vec::new());
+static LISTENING: OnceLock<()> = OnceLock::new();
+
+thread_local! {
+    /// Set while this thread adopts a state from elsewhere: that transition is not published.
+    static ADOPTING: Cell<bool> = const { Cell::new(false) };
+}
+
+/// The breaker's transitions, as the store's listener sees them: its own trips and closings
+/// are published; what it adopted is not.
+fn listen(event: &Event) {
+    if ADOPTING.with(Cell::get) || event.key.is_some() {
+        return;
+    }
+    let EventKind::StateTransition { from, to } = event.what else {
+        return;
+    };
+    let shared = SHARED.lock().unwrap_or_else(PoisonError::into_inner);
+    for (name, sender, index) in shared.iter() {
+        if *name != event.policy {
+            continue;
+        }
+        let publish = match (from, to) {
+            (_, State::Open) => {
+                let Some(breaker) = breaker_of(*index) else {
+                    continue;
+                };
+                match breaker.open_remaining() {
+                    Some(wait) if !wait.is_zero() => Publish::Open(wait),
+                    _ => continue,
+                }
+            }
+            (State::HalfOpen, State::Closed) => Publish::Closed,
+            _ => continue,
+        };
+        // Full: dropped; the periodic re-read catches up.
+        let _ = sender.try_send((*index, publish));
+    }
+}
+
+/// Every shared breaker, by index.
+static BREAKERS: Mutex<Vec<&'static CircuitBreaker>> = Mutex::new(Vec::new());
+
+fn breaker_of(index: usize) -> Option<&'static CircuitBreaker> {
+    BREAKERS
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .get(index)
+        .copied()
+}
+
+/// Adopts a state from elsewhere without publishing it again.
+fn adopting<T>(f: impl FnOnce() -> T) -> T {
+    ADOPTING.with(|a| a.set(true));
+    let out = f();
+    ADOPTING.with(|a| a.set(false));
+    out
+}
+
+impl RedisStore {
+    /// Shares `breaker`'s trips with every process that shares a breaker under `shared`
+    /// through the same Redis (see the [module docs](crate::breaker)). Spawns the store's tasks
+    /// on the current tokio runtime.
+    ///
+    /// # Errors
+    ///
+    /// Redis unreachable for the subscription now: the breaker stays local.
+    pub async fn share_breaker(
+        &'static self,
+        breaker: &'static CircuitBreaker,
+        shared: &str,
+    ) -> Result<(), redis::RedisError> {
+        let prefix = &self.options.prefix;
+        let one = Shared {
+            breaker,
+            key: format!("{prefix}:{{{shared}}}:open"),
+            channel: format!("{prefix}:{{{shared}}}:breaker"),
+        };
+        let mut pubsub = self.client.get_async_pubsub().await?;
+        pubsub.subscribe(&one.channel).await?;
+
+        let index = {
+            let mut all = BREAKERS.lock().unwrap_or_else(PoisonError::into_inner);
+            all.push(breaker);
+            all.len() - 1
+        };
+        let (sender, mut published) = mpsc::channel::<(usize, Publish)>(64);
+        SHARED
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push((breaker.name(), sender, index));
+        LISTENING.get_or_init(|| on_transition(listen));
+
+        let id = self.id;
+        // Out: this replica's own trips and closings.
+        let out = one.clone();
+        let mut connection = self.connection.clone();
+        tokio::spawn(async move {
+            let (open, closed) = (Script::new(PUBLISH_OPEN), Script::new(PUBLISH_CLOSED));
+            while let Some((_, publish)) = published.recv().await {
+                let invocation = match publish {
+                    Publish::Open(wait) => {
+                        let mut i = open.prepare_invoke();
+                        let ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX).max(1);
+                        i.key(&out.key).arg(ms).arg(&out.channel).arg(id);
+                        i
+                    }
+                    Publish::Closed => {
+                        let mut i = closed.prepare_invoke();
+                        i.key(&out.key).arg(&out.channel).arg(id);
+                        i
+                    }
+                };
+                // A failure is not retried: the others re-read the key, and a closing is
+                // what their own probes find anyway.
+                let _ = invocation.invoke_async::<i64>(&mut connection).await;
+            }
+        });
+
+        // In: the others' messages, as they come.
+        let incoming = one.clone();
+        tokio::spawn(async move {
+            let mut messages = pubsub.into_on_message();
+            while let Some(message) = messages.next().await {
+                let Ok(text) = message.get_payload::<String>() else {
+                    continue;
+                };
+                adopt_message(incoming.breaker, &text, id);
+            }
+        });
+
+        // And the key, every `resync`: a message lost, a subscription broken.
+        let mut connection = self.connection.clone();
+        let resync = self.options.resync;
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(resync);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                let left: redis::RedisResult<i64> = redis::cmd("PTTL")
+                    .arg(&one.key)
+                    .query_async(&mut connection)
+                    .await;
+                if let Ok(left) = left
+                    && left > 0
+                {
+                    let wait = Duration::from_millis(left.unsigned_abs());
+                    adopting(|| one.breaker.adopt_open_for(wait));
+                }
+            }
+        });
+        Ok(())
+    }
+}
+
+/// `open <ms> <id>` or `closed <id>` from another process: adopted.
+fn adopt_message(breaker: &CircuitBreaker, text: &str, own: u64) {
+    let mut words = text.split_whitespace();
+    match (words.next(), words.next(), words.next()) {
+        (Some("open"), Some(ms), Some(from)) if from.parse() != Ok(own) => {
+            if let Ok(ms) = ms.parse::<u64>() {
+                adopting(|| breaker.adopt_open_for(Duration::from_millis(ms)));
+            }
+        }
+        (Some("closed"), Some(from), None) if from.parse() != Ok(own) => {
+            adopting(|| breaker.adopt_closed());
+        }
+        _ => {}
+    }
+}

@@ -1,0 +1,150 @@
+//! Breakers shared by a fleet, against a real `redis-server` on a loopback port, in real time:
+//! two stores stand for two replicas. Without `redis-server` each test says SKIPPED and passes.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::RedisServer;
+use resilience_redis::{RedisStore, StoreOptions};
+use resilience_runtime::{CircuitBreaker, Failure, State};
+
+fn breaker(name: &'static str, open: Duration) -> &'static CircuitBreaker {
+    let b = CircuitBreaker::builder(name)
+        .consecutive_failures(1)
+        .open(open)
+        .half_open(1)
+        .build()
+        .unwrap();
+    Box::leak(Box::new(b))
+}
+
+async fn fail(b: &CircuitBreaker) {
+    let _ = b.call(async { Err::<(), _>(Failure::Error("down")) }).await;
+}
+
+/// Two replicas' stores and breakers, shared under `shared`.
+async fn replicas(
+    redis: &RedisServer,
+    shared: &str,
+    open: Duration,
+    names: [&'static str; 2],
+) -> [&'static CircuitBreaker; 2] {
+    let mut out = Vec::new();
+    for name in names {
+        let store = RedisStore::connect(&redis.url(), StoreOptions::default())
+            .await
+            .unwrap();
+        let b = breaker(name, open);
+        store.share_breaker(b, shared).await.unwrap();
+        out.push(b);
+    }
+    [out[0], out[1]]
+}
+
+/// How long until `b` is open, polled every millisecond, up to `limit`.
+async fn until_open(b: &CircuitBreaker, limit: Duration) -> Option<Duration> {
+    let started = Instant::now();
+    while started.elapsed() < limit {
+        if b.state() == State::Open {
+            return Some(started.elapsed());
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    None
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trip_in_one_replica_opens_the_other_within_50ms() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let [a, b] = replicas(
+        &redis,
+        "payments",
+        Duration::from_secs(30),
+        ["a/payments", "b/payments"],
+    )
+    .await;
+    let mut seen = Vec::new();
+    for _ in 0..20 {
+        redis.cli(&["DEL", "resilience:{payments}:open"]);
+        a.reset();
+        b.reset();
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        fail(a).await;
+        assert_eq!(a.state(), State::Open);
+        seen.push(
+            until_open(b, Duration::from_secs(2))
+                .await
+                .expect("adopted"),
+        );
+        // The wait adopted is the one that was published.
+        let left = b.open_remaining().unwrap();
+        assert!(
+            left > Duration::from_secs(29) && left <= Duration::from_secs(30),
+            "{left:?}"
+        );
+    }
+    seen.sort();
+    let worst = seen[seen.len() - 1];
+    eprintln!(
+        "adopted after: median {:?}, worst {:?}",
+        seen[seen.len() / 2],
+        worst
+    );
+    assert!(worst <= Duration::from_millis(50), "worst {worst:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_probe_that_closes_one_replica_closes_the_other() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let [a, b] = replicas(
+        &redis,
+        "search",
+        Duration::from_millis(300),
+        ["a/search", "b/search"],
+    )
+    .await;
+    fail(a).await;
+    until_open(b, Duration::from_secs(2))
+        .await
+        .expect("adopted");
+    tokio::time::sleep(Duration::from_millis(350)).await;
+    // A's probe succeeds and closes it; B, which never probed, closes with it.
+    assert!(a.call(async { Ok::<_, Failure<()>>(()) }).await.is_ok());
+    assert_eq!(a.state(), State::Closed);
+    let started = Instant::now();
+    while b.state() != State::Closed && started.elapsed() < Duration::from_secs(2) {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    assert_eq!(b.state(), State::Closed);
+    assert_eq!(b.metrics().calls, 0, "b made no call of its own");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_whose_subscription_broke_adopts_a_trip_within_the_resync() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let [a, b] = replicas(
+        &redis,
+        "stock",
+        Duration::from_secs(30),
+        ["a/stock", "b/stock"],
+    )
+    .await;
+    // Every subscription is cut: the trip's message reaches nobody.
+    redis.cli(&["CLIENT", "KILL", "TYPE", "pubsub"]);
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    fail(a).await;
+    let after = until_open(b, Duration::from_secs(3))
+        .await
+        .expect("adopted by re-reading");
+    eprintln!("adopted after {after:?} without pub/sub");
+    assert!(after <= Duration::from_millis(1100), "{after:?}");
+}
