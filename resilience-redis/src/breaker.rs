@@ -10,17 +10,26 @@
 //! subscription broke still adopts a trip within that period). A replica whose probe closes
 //! its breaker deletes the key and publishes `closed`, and the others close too.
 //!
+//! **One prober for the fleet.** When a shared breaker's open wait ends, the replicas do not
+//! all probe the dependency: each asks Redis for the probe lease (`SET {prefix}:{shared}:probe
+//! ID NX PX lease`) and only the one that got it lets its calls probe; the others' calls are
+//! rejected as when every probe slot is taken, until the prober's result reaches them (closed:
+//! they close; open again: a new wait, and a new election). A replica asks within 20 ms of its
+//! wait's end; a Redis that does not answer leaves the replica to probe on its own.
+//!
 //! Nothing of this is on a call's path: transitions are handed to a task of the store through
 //! a bounded channel (a transition that finds it full is dropped: the periodic re-read is
 //! there for that), and adoptions happen in the store's tasks. A closed breaker's call costs
 //! what it cost before.
 
 use std::cell::Cell;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::{Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
 use futures_util::StreamExt as _;
 use redis::Script;
+use resilience_runtime::circuit_breaker::fleet::ProbeGate;
 use resilience_runtime::event::on_transition;
 use resilience_runtime::{CircuitBreaker, Event, EventKind, State};
 use tokio::sync::mpsc;
@@ -119,6 +128,43 @@ fn breaker_of(index: usize) -> Option<&'static CircuitBreaker> {
         .copied()
 }
 
+/// Whether this process holds the probe lease of each shared breaker, by name.
+static PROBERS: Mutex<Vec<(&'static str, &'static AtomicBool)>> = Mutex::new(Vec::new());
+
+/// The gate of every shared breaker: a call may probe while this process holds the lease.
+struct FleetGate;
+
+static FLEET_GATE: FleetGate = FleetGate;
+
+impl ProbeGate for FleetGate {
+    fn may_probe(&self, breaker: &'static str) -> bool {
+        // Asked on the not-closed path only.
+        let probers = PROBERS.lock().unwrap_or_else(PoisonError::into_inner);
+        probers
+            .iter()
+            .find(|(name, _)| *name == breaker)
+            .is_none_or(|(_, holds)| holds.load(Relaxed))
+    }
+}
+
+/// Takes the probe lease if nobody holds it. KEYS[1]: the lease; ARGV: this process, the
+/// lease in ms. Returns 1 when this process holds it.
+const TAKE_PROBE: &str = r"
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end
+if redis.call('GET', KEYS[1]) == ARGV[1] then return 1 end
+return 0
+";
+
+/// Gives the probe lease back if this process holds it. KEYS[1]: the lease; ARGV[1]: this
+/// process.
+const GIVE_PROBE: &str = r"
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+return 1
+";
+
+/// How often a replica looks whether its breaker's open wait is ending.
+const PROBE_POLL: Duration = Duration::from_millis(20);
+
 /// Adopts a state from elsewhere without publishing it again.
 fn adopting<T>(f: impl FnOnce() -> T) -> T {
     ADOPTING.with(|a| a.set(true));
@@ -161,7 +207,49 @@ impl RedisStore {
             .push((breaker.name(), sender, index));
         LISTENING.get_or_init(|| on_transition(listen));
 
+        let holds: &'static AtomicBool = Box::leak(Box::new(AtomicBool::new(false)));
+        PROBERS
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push((breaker.name(), holds));
+        breaker.gate_probes(&FLEET_GATE);
+
         let id = self.id;
+        // The probe lease: taken when the open wait ends, given back once the breaker is
+        // closed or open again.
+        let probe_key = format!("{prefix}:{{{shared}}}:probe");
+        let lease_ms = u64::try_from(self.options.probe_lease.as_millis()).unwrap_or(u64::MAX);
+        let mut connection = self.connection.clone();
+        tokio::spawn(async move {
+            let (take, give) = (Script::new(TAKE_PROBE), Script::new(GIVE_PROBE));
+            loop {
+                tokio::time::sleep(PROBE_POLL).await;
+                let ending = match breaker.state() {
+                    State::Open => breaker
+                        .open_remaining()
+                        .is_some_and(|left| left <= PROBE_POLL),
+                    State::HalfOpen => true,
+                    _ => false,
+                };
+                if ending {
+                    if !holds.load(Relaxed) {
+                        let mut i = take.prepare_invoke();
+                        i.key(&probe_key).arg(id).arg(lease_ms);
+                        // Redis away: this replica probes on its own.
+                        let got = i
+                            .invoke_async::<i64>(&mut connection)
+                            .await
+                            .map_or(true, |n| n == 1);
+                        holds.store(got, Relaxed);
+                    }
+                } else if holds.swap(false, Relaxed) {
+                    let mut i = give.prepare_invoke();
+                    i.key(&probe_key).arg(id);
+                    let _ = i.invoke_async::<i64>(&mut connection).await;
+                }
+            }
+        });
+
         // Out: this replica's own trips and closings.
         let out = one.clone();
         let mut connection = self.connection.clone();

@@ -88,6 +88,9 @@ pub struct StoreOptions {
     /// How often a shared breaker re-reads its fleet's open state, for the messages pub/sub
     /// may drop (1 s).
     pub resync: Duration,
+    /// How long the replica elected to probe a shared breaker's dependency holds the lease
+    /// (5 s): a prober that dies frees it after this.
+    pub probe_lease: Duration,
 }
 
 impl Default for StoreOptions {
@@ -97,6 +100,7 @@ impl Default for StoreOptions {
             deadline: Duration::from_millis(20),
             mode: Mode::Leasing,
             resync: Duration::from_secs(1),
+            probe_lease: Duration::from_secs(5),
         }
     }
 }

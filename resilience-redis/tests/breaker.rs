@@ -5,6 +5,8 @@
 
 mod common;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
 use common::RedisServer;
@@ -99,7 +101,7 @@ async fn a_trip_in_one_replica_opens_the_other_within_50ms() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_probe_that_closes_one_replica_closes_the_other() {
+async fn one_replica_probes_and_its_success_closes_the_other() {
     let Some(redis) = RedisServer::start() else {
         return;
     };
@@ -114,16 +116,54 @@ async fn a_probe_that_closes_one_replica_closes_the_other() {
     until_open(b, Duration::from_secs(2))
         .await
         .expect("adopted");
-    tokio::time::sleep(Duration::from_millis(350)).await;
-    // A's probe succeeds and closes it; B, which never probed, closes with it.
-    assert!(a.call(async { Ok::<_, Failure<()>>(()) }).await.is_ok());
-    assert_eq!(a.state(), State::Closed);
+    // The wait ends; one replica takes the probe lease.
     let started = Instant::now();
-    while b.state() != State::Closed && started.elapsed() < Duration::from_secs(2) {
+    while redis
+        .cli(&["GET", "resilience:{search}:probe"])
+        .unwrap_or_default()
+        .is_empty()
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "nobody took the probe lease"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    // The lease is taken in the last 20ms of the wait: let the wait end.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    // Both replicas call; the probes hold until released.
+    let probes = Arc::new(AtomicU32::new(0));
+    let release = Arc::new(tokio::sync::Notify::new());
+    let call = |b: &'static CircuitBreaker| {
+        let (probes, release) = (Arc::clone(&probes), Arc::clone(&release));
+        tokio::spawn(async move {
+            b.call(async move {
+                probes.fetch_add(1, Relaxed);
+                release.notified().await;
+                Ok::<_, Failure<()>>(())
+            })
+            .await
+        })
+    };
+    let (ca, cb) = (call(a), call(b));
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(probes.load(Relaxed), 1, "one replica probes the dependency");
+    release.notify_waiters();
+    let (ra, rb) = (ca.await.unwrap(), cb.await.unwrap());
+    assert!(
+        ra.is_ok() != rb.is_ok(),
+        "the prober's call passed, the other's was refused"
+    );
+    // The probe's success closes both.
+    let started = Instant::now();
+    while (a.state(), b.state()) != (State::Closed, State::Closed) {
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "{:?}",
+            (a.state(), b.state())
+        );
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
-    assert_eq!(b.state(), State::Closed);
-    assert_eq!(b.metrics().calls, 0, "b made no call of its own");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
