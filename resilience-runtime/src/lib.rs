@@ -51,6 +51,8 @@ mod key;
 mod kind;
 mod name;
 mod per_thread;
+#[cfg(not(resilience_loom))]
+mod shared_name;
 mod state;
 mod sync;
 

@@ -227,6 +227,9 @@ pub const OPTIONS: &[OptionSpec] = &[
     spec("circuit_breaker", "critical", Bool)
         .default("false")
         .example("critical = true"),
+    spec("circuit_breaker", "shared", Text)
+        .not_a_setting()
+        .example("shared = \"payments\""),
     spec("circuit_breaker", "record", Callable)
         .not_a_setting()
         .example("record = ApiError::is_failure"),
@@ -299,6 +302,9 @@ pub const OPTIONS: &[OptionSpec] = &[
     spec("rate_limiter", "wait", Duration)
         .default("0ms")
         .example("wait = 50ms"),
+    spec("rate_limiter", "shared", Text)
+        .not_a_setting()
+        .example("shared = \"partner-api\""),
     // Keyed families: one policy per key (`key = tenant.id`).
     spec("circuit_breaker", "key", Expression)
         .not_a_setting()

@@ -21,7 +21,7 @@ pub(crate) fn string(value: &Value, key: &str, cx: &mut Ctxt) -> Option<LitStr> 
         Value::Str(s) => {
             cx.error(
                 s.span(),
-                "a policy's name cannot be empty: name = \"payments\"",
+                format!("'{key}' cannot be empty: {}", example(key)),
             );
             None
         }

@@ -29,6 +29,8 @@ pub struct CircuitBreaker {
     pub ignore: Option<Callable>,
     /// `key`, `max_keys`, `idle`: one breaker per key.
     pub keyed: Keyed,
+    /// The name a fleet shares it under.
+    pub shared: Option<syn::LitStr>,
 }
 
 impl CircuitBreaker {
@@ -47,6 +49,7 @@ impl CircuitBreaker {
             "open" => self.open = open(value, cx),
             "half_open" => self.half_open = in_range(count(value, key, cx), KIND, key, cx),
             "critical" => self.critical = boolean(value, key, cx),
+            "shared" => self.shared = string(value, key, cx),
             "record" => self.record = callable(value, key, cx),
             "ignore" => self.ignore = callable(value, key, cx),
             _ => {}
@@ -65,6 +68,9 @@ impl CircuitBreaker {
             && critical.value
         {
             cx.error(critical.span, super::keyed::CRITICAL_KEYED);
+        }
+        if let (Some(shared), Some(_)) = (&self.shared, &self.keyed.key) {
+            cx.error(shared.span(), super::keyed::SHARED_KEYED);
         }
         if let (Some(_), Some(failures)) = (&self.threshold, &self.failures) {
             cx.error(failures.span, "'failures' and 'threshold' cannot be used together: a breaker trips on a failure rate (threshold = 50%) or on consecutive failures (failures = 5), not both");
@@ -140,6 +146,9 @@ impl CircuitBreaker {
         if let Some(b) = self.critical {
             let v = b.value;
             calls.extend(quote!(.critical(#v)));
+        }
+        if let Some(shared) = &self.shared {
+            calls.extend(quote!(.shared(#shared)));
         }
         calls
     }

@@ -9,6 +9,9 @@ use super::prelude::*;
 /// Why a keyed breaker is never `critical`.
 pub const CRITICAL_KEYED: &str = "'critical' cannot be set on a keyed breaker: one key's open breaker makes health degraded, never down (one tenant's or host's outage must not fail the whole service's readiness); remove critical";
 
+/// `shared` on a keyed family: not shared by a fleet (yet).
+pub const SHARED_KEYED: &str = "'shared' and 'key' cannot be used together: a keyed family is not shared by a fleet; share one policy (shared = \"partner-api\") or keep the family local";
+
 /// `key = expr`, `max_keys = n` and (a breaker's) `idle = d`.
 #[derive(Default)]
 pub struct Keyed {

@@ -5,7 +5,7 @@ pub(crate) use crate::attr::Value;
 pub(crate) use crate::check::bounds::{in_range, positive};
 pub(crate) use crate::check::calls::{backoff, open};
 pub(crate) use crate::check::values::{
-    boolean, callable, count, duration, jitter, percent, window,
+    boolean, callable, count, duration, jitter, percent, string, window,
 };
 pub(crate) use crate::check::{Ctxt, Site};
 pub(crate) use crate::model::{

@@ -16,6 +16,8 @@ pub struct RateLimiter {
     pub wait: Option<Spanned<Nanos>>,
     /// `key`, `max_keys`: one limiter per key.
     pub keyed: Keyed,
+    /// The name a fleet shares it under.
+    pub shared: Option<syn::LitStr>,
 }
 
 impl RateLimiter {
@@ -27,6 +29,7 @@ impl RateLimiter {
         match key {
             "burst" => self.burst = in_range(count(value, key, cx), KIND, key, cx),
             "wait" => self.wait = duration(value, key, cx),
+            "shared" => self.shared = string(value, key, cx),
             _ => {}
         }
     }
@@ -47,6 +50,9 @@ impl RateLimiter {
     /// Options that cannot be used together, or only together.
     pub fn combinations(&self, site: Site, cx: &mut Ctxt) {
         self.keyed.combinations(KIND, site, cx);
+        if let (Some(shared), Some(_)) = (&self.shared, &self.keyed.key) {
+            cx.error(shared.span(), super::keyed::SHARED_KEYED);
+        }
     }
 
     /// The builder calls that set the options given; the builder holds the defaults.
@@ -63,6 +69,9 @@ impl RateLimiter {
         if let Some(d) = self.wait {
             let d = tokens::duration(d.value);
             calls.extend(quote!(.wait(#d)));
+        }
+        if let Some(shared) = &self.shared {
+            calls.extend(quote!(.shared(#shared)));
         }
         calls
     }

@@ -53,6 +53,7 @@ pub struct CircuitBreakerBuilder {
     pub(crate) open_max: Duration,
     pub(crate) half_open: u32,
     pub(crate) critical: bool,
+    pub(crate) shared: Option<&'static str>,
 }
 
 /// `min_calls` when it is not given (a count window smaller than it lowers it to its size).
@@ -90,6 +91,7 @@ impl CircuitBreakerBuilder {
             open_max: Duration::from_secs(30),
             half_open: 3,
             critical: false,
+            shared: None,
         }
     }
 
@@ -176,6 +178,16 @@ impl CircuitBreakerBuilder {
     /// default false.
     pub const fn critical(mut self, yes: bool) -> Self {
         self.critical = yes;
+        self
+    }
+
+    /// Declares the breaker shared by a fleet under `name` (`#[circuit_breaker(.., shared =
+    /// "payments")]`): a fleet backend attached at start-up (`RedisStore::share_declared` of
+    /// `resilience::redis`) shares its trips with every replica under that name. With no
+    /// backend it runs locally, and says so once (a `tracing` warning the first time it
+    /// rejects a call).
+    pub const fn shared(mut self, name: &'static str) -> Self {
+        self.shared = Some(name);
         self
     }
 
@@ -353,6 +365,8 @@ impl CircuitBreakerBuilder {
             open_max: Duration::from_nanos(c.open_max),
             half_open: c.half_open,
             critical: c.critical,
+            // Fixed where declared (`declared.shared`), not a setting.
+            shared: None,
         }
     }
 

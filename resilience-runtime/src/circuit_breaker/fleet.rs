@@ -44,6 +44,12 @@ impl Gate {
         Gate(AtomicUsize::new(0))
     }
 
+    /// Whether a gate is set (a fleet backend shares the breaker).
+    pub(super) fn is_set(&self) -> bool {
+        // Relaxed: see `may_probe`.
+        self.0.load(Relaxed) != 0
+    }
+
     /// Whether a call to `breaker` may be a probe: yes without a gate.
     pub(super) fn may_probe(&self, breaker: &'static str) -> bool {
         // Relaxed: a setting; a call racing a change of gate asks the old one or none.

@@ -227,6 +227,12 @@ impl CircuitBreaker {
         self.core.name()
     }
 
+    /// The name it was declared shared under (`shared = "payments"`), if any: what a fleet
+    /// backend shares it as.
+    pub fn shared_name(&self) -> Option<&'static str> {
+        self.declared.shared
+    }
+
     /// Whether an open breaker makes health "down" rather than "degraded".
     pub fn is_critical(&self) -> bool {
         self.core.is_critical()
@@ -368,6 +374,11 @@ impl CircuitBreaker {
     #[cold]
     fn rejected(&self, rejected: Rejected) -> Error {
         let kind = ErrorKind::CircuitOpen;
+        if let Some(shared) = self.declared.shared
+            && !self.gate.is_set()
+        {
+            crate::shared_name::running_locally(self.name(), shared);
+        }
         emit(
             self.core.name(),
             PolicyKind::CircuitBreaker,

@@ -18,6 +18,7 @@ pub struct RateLimiterBuilder {
     pub(crate) rate: Option<(u32, Duration)>,
     pub(crate) burst: Option<u32>,
     pub(crate) wait: Duration,
+    pub(crate) shared: Option<&'static str>,
 }
 
 impl RateLimiterBuilder {
@@ -27,7 +28,18 @@ impl RateLimiterBuilder {
             rate: None,
             burst: None,
             wait: Duration::ZERO,
+            shared: None,
         }
+    }
+
+    /// Declares the limiter shared by a fleet under `name` (`#[rate_limiter(.., shared =
+    /// "partner-api")]`): a fleet backend attached at start-up (`RedisStore::share_declared`
+    /// of `resilience::redis`) takes its permits from the fleet's state under that name. With
+    /// no backend it runs locally, and says so once (a `tracing` warning the first time it
+    /// rejects a call).
+    pub const fn shared(mut self, name: &'static str) -> Self {
+        self.shared = Some(name);
+        self
     }
 
     /// The rate: `count` permits (>= 1) every `per` (> 0), as in `#[rate_limiter(100/s)]`

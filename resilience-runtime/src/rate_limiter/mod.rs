@@ -320,6 +320,12 @@ impl RateLimiter {
         self.wait.fetch_or(SHARED, Relaxed);
     }
 
+    /// The name it was declared shared under (`shared = "partner-api"`), if any: what a fleet
+    /// backend shares it as.
+    pub fn shared_name(&self) -> Option<&'static str> {
+        self.declared.shared
+    }
+
     /// Takes this limiter's permits from its own state again, as built.
     pub fn unshare(&self) {
         // Relaxed: as in `share_through`.
@@ -487,6 +493,11 @@ impl RateLimiter {
     fn reject(&self, retry_after: u64) -> Error {
         // Relaxed: a counter, read only for snapshots.
         self.counters.rejections.fetch_add(1, Relaxed);
+        if let Some(shared) = self.declared.shared
+            && !self.shared()
+        {
+            crate::shared_name::running_locally(self.name(), shared);
+        }
         emit(
             &self.name,
             PolicyKind::RateLimiter,
