@@ -16,8 +16,11 @@
 //! };
 //!
 //! let store = RedisStore::connect("redis://10.0.0.5:6379", StoreOptions::default()).await?;
-//! // Every replica shares the limiter under the name they agree on.
+//! // Every replica shares the limiter under the name they agree on...
 //! store.share(&PARTNER_API, "partner-api");
+//! // ...or every policy declared `#[rate_limiter(100/s, shared = "partner-api")]`,
+//! // `#[circuit_breaker(shared = "payments")]`, at once.
+//! store.share_declared().await?;
 //! # Ok(()) }
 //! ```
 //!
@@ -198,6 +201,36 @@ impl RedisStore {
         keys.push((limiter.name(), key));
         drop(keys);
         limiter.share_through(self, self.options.deadline);
+    }
+
+    /// Shares every rate limiter and circuit breaker of the registry declared `shared = ".."`
+    /// (in an attribute, `policy!` or a builder's `.shared(..)`), under its declared name:
+    /// what a replica calls once at start-up. Returns how many it shares.
+    ///
+    /// # Errors
+    ///
+    /// Redis unreachable for a breaker's subscription: the breakers after it stay local (the
+    /// limiters shared before it are shared).
+    pub async fn share_declared(&'static self) -> Result<usize, RedisError> {
+        let mut shared = 0;
+        for (_, policy) in registry::policies() {
+            match policy {
+                registry::Policy::RateLimiter(limiter) => {
+                    if let Some(name) = limiter.shared_name() {
+                        self.share(limiter, name);
+                        shared += 1;
+                    }
+                }
+                registry::Policy::CircuitBreaker(breaker) => {
+                    if let Some(name) = breaker.shared_name() {
+                        self.share_breaker(breaker, name).await?;
+                        shared += 1;
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(shared)
     }
 
     /// The store's own breaker (registered as `redis:{prefix}`): open while Redis fails.

@@ -213,3 +213,44 @@ async fn a_frozen_redis_makes_at_most_three_calls_wait_and_the_rest_decide_local
     );
     assert!(before >= fallbacks);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn share_declared_shares_what_was_declared_shared() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    static DECLARED: RateLimiter = match RateLimiter::builder("declared")
+        .rate(1000, Duration::from_secs(1))
+        .burst(40)
+        .shared("declared-api")
+        .build()
+    {
+        Ok(l) => l,
+        Err(_) => panic!("invalid limiter"),
+    };
+    static LOCAL: RateLimiter = match RateLimiter::builder("local")
+        .rate(1000, Duration::from_secs(1))
+        .build()
+    {
+        Ok(l) => l,
+        Err(_) => panic!("invalid limiter"),
+    };
+    resilience_runtime::registry::register(&DECLARED);
+    resilience_runtime::registry::register(&LOCAL);
+    let options = StoreOptions {
+        prefix: "declared".to_owned(),
+        ..StoreOptions::default()
+    };
+    let store = RedisStore::connect(&redis.url(), options).await.unwrap();
+    assert!(store.share_declared().await.unwrap() >= 1);
+    assert!(
+        DECLARED
+            .call(async { Ok::<_, Failure<()>>(()) })
+            .await
+            .is_ok()
+    );
+    let key = redis.cli(&["EXISTS", "declared:{declared-api}:gcra"]);
+    assert_eq!(key.as_deref(), Some("1"), "its state is on Redis");
+    assert_eq!(DECLARED.shared_name(), Some("declared-api"));
+    assert_eq!(LOCAL.shared_name(), None);
+}
