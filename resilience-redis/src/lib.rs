@@ -45,25 +45,25 @@
 //! # When Redis is down or slow
 //!
 //! A call waits for Redis at most the deadline ([`StoreOptions::deadline`], 20 ms by default),
-//! then is decided by its limiter's own local rate (counted in
-//! `RateLimiterMetrics::store_fallbacks`). The store's own circuit breaker (registered as
+//! then is decided locally as [`StoreOptions::fallback`] says (counted in
+//! `RateLimiterMetrics::store_fallbacks`): by default its **share** of the fleet's rate, the
+//! rate divided by the replicas Redis saw asking in the last minute ([`Fallback::Share`]), so
+//! the fleet stays near its rate; or the limiter's own rate, or every call admitted, or refused. The store's own circuit breaker (registered as
 //! `redis:{prefix}`) opens after 3 consecutive failures or late answers: from then on calls
 //! decide locally at once, without asking Redis, and one probe a second finds out whether Redis
 //! is back. Nothing waits on a reconnect beyond the deadline. A restarted, empty Redis starts a
 //! fresh schedule: at most one burst is admitted over the rate.
-//!
-//! While Redis is away each replica holds its own limiter's rate: declare the limiter with its
-//! share of the fleet's rate if the fleet must not exceed it then (or a smaller `wait`).
 
 pub mod breaker;
 
-use std::sync::{Mutex, PoisonError};
+use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use redis::aio::ConnectionManager;
 use redis::{Client, RedisError, Script};
 use resilience_runtime::rate_limiter::store::{
-    Lease, LeaseFuture, LeaseRequest, PermitStore, StoreError,
+    Lease, LeaseFuture, LeaseRequest, PermitStore, StoreError, Unavailable,
 };
 use resilience_runtime::{CircuitBreaker, Failure, RateLimiter, registry};
 
@@ -78,6 +78,25 @@ pub enum Mode {
     Leasing,
 }
 
+/// How a shared limiter decides while Redis is away (failing, late, or the store's breaker
+/// open).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Fallback {
+    /// Its share of the fleet's rate: the rate divided by the replicas Redis saw asking in the
+    /// last minute (this one included), the burst too (at least 1); no waiting for a permit.
+    /// The fleet stays near its rate (a replica that was idle for a minute and wakes up during
+    /// the outage was not counted: up to its share more).
+    #[default]
+    Share,
+    /// The limiter's own rate, as if it were not shared: each replica the whole rate.
+    OwnRate,
+    /// Every call admitted.
+    Allow,
+    /// Every call refused (with the deadline as its `retry_after`).
+    Deny,
+}
+
 /// Where and how the store works: set at start-up.
 #[derive(Clone, Debug)]
 pub struct StoreOptions {
@@ -88,6 +107,8 @@ pub struct StoreOptions {
     pub deadline: Duration,
     /// Exact or leasing ([`Mode::Leasing`]).
     pub mode: Mode,
+    /// How a shared limiter decides while Redis is away ([`Fallback::Share`]).
+    pub fallback: Fallback,
     /// How often a shared breaker re-reads its fleet's open state, for the messages pub/sub
     /// may drop (1 s).
     pub resync: Duration,
@@ -102,18 +123,24 @@ impl Default for StoreOptions {
             prefix: "resilience".to_owned(),
             deadline: Duration::from_millis(20),
             mode: Mode::Leasing,
+            fallback: Fallback::Share,
             resync: Duration::from_secs(1),
             probe_lease: Duration::from_secs(5),
         }
     }
 }
 
-/// The GCRA on Redis's clock. KEYS[1]: the theoretical arrival time, in microseconds.
-/// ARGV: the emission interval (µs), the burst, the permits wanted. Returns
-/// `{granted, retry_after_us, valid_for_us}`.
+/// The GCRA on Redis's clock. KEYS[1]: the theoretical arrival time, in microseconds; KEYS[2]:
+/// the replicas seen in the last minute (a sorted set by last request). ARGV: the emission
+/// interval (µs), the burst, the permits wanted, this process. Returns
+/// `{granted, retry_after_us, valid_for_us, replicas}`.
 const GCRA: &str = r"
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+redis.call('ZADD', KEYS[2], now, ARGV[4])
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - 60000000)
+redis.call('PEXPIRE', KEYS[2], 120000)
+local replicas = redis.call('ZCARD', KEYS[2])
 local interval = tonumber(ARGV[1])
 local burst = tonumber(ARGV[2])
 local want = tonumber(ARGV[3])
@@ -122,11 +149,11 @@ if tat < now then tat = now end
 local room = math.floor((burst * interval - (tat - now)) / interval)
 local granted = math.min(want, room)
 if granted <= 0 then
-  return {0, tat + interval - burst * interval - now, 0}
+  return {0, tat + interval - burst * interval - now, 0, replicas}
 end
 tat = tat + granted * interval
 redis.call('SET', KEYS[1], tat, 'PX', math.ceil((tat - now) / 1000) + 1000)
-return {granted, 0, granted * interval}
+return {granted, 0, granted * interval, replicas}
 ";
 
 /// A fleet's permits on Redis: a [`PermitStore`] for [`RateLimiter::share_through`], made by
@@ -140,8 +167,16 @@ pub struct RedisStore {
     options: StoreOptions,
     /// The store's own breaker: Redis failing or late opens it, and calls decide locally.
     backend: &'static CircuitBreaker,
-    /// Each shared limiter's key, by the limiter's name.
-    keys: Mutex<Vec<(&'static str, String)>>,
+    /// Each shared limiter's keys, by the limiter's name.
+    keys: Mutex<Vec<Keys>>,
+}
+
+/// A shared limiter's keys, and the replicas Redis last saw asking for its permits.
+struct Keys {
+    limiter: &'static str,
+    gcra: String,
+    replicas_key: String,
+    replicas: Arc<AtomicU32>,
 }
 
 impl std::fmt::Debug for RedisStore {
@@ -195,10 +230,15 @@ impl RedisStore {
     /// Shares `limiter`'s rate with every process that shares a limiter under `shared` through
     /// the same Redis (and prefix). The limiter's own rate, burst and wait are the fleet's.
     pub fn share(&'static self, limiter: &'static RateLimiter, shared: &str) {
-        let key = format!("{}:{{{shared}}}:gcra", self.options.prefix);
+        let prefix = &self.options.prefix;
         let mut keys = self.keys.lock().unwrap_or_else(PoisonError::into_inner);
-        keys.retain(|(name, _)| *name != limiter.name());
-        keys.push((limiter.name(), key));
+        keys.retain(|k| k.limiter != limiter.name());
+        keys.push(Keys {
+            limiter: limiter.name(),
+            gcra: format!("{prefix}:{{{shared}}}:gcra"),
+            replicas_key: format!("{prefix}:{{{shared}}}:replicas"),
+            replicas: Arc::new(AtomicU32::new(1)),
+        });
         drop(keys);
         limiter.share_through(self, self.options.deadline);
     }
@@ -238,11 +278,15 @@ impl RedisStore {
         self.backend
     }
 
-    fn key_of(&self, limiter: &str) -> Option<String> {
+    fn keys_of(&self, limiter: &str) -> Option<(String, String, Arc<AtomicU32>)> {
         let keys = self.keys.lock().unwrap_or_else(PoisonError::into_inner);
-        keys.iter()
-            .find(|(name, _)| *name == limiter)
-            .map(|(_, key)| key.clone())
+        keys.iter().find(|k| k.limiter == limiter).map(|k| {
+            (
+                k.gcra.clone(),
+                k.replicas_key.clone(),
+                Arc::clone(&k.replicas),
+            )
+        })
     }
 }
 
@@ -255,8 +299,21 @@ fn process_id() -> u64 {
 }
 
 impl PermitStore for RedisStore {
+    fn when_unavailable(&self, limiter: &'static str) -> Unavailable {
+        match self.options.fallback {
+            Fallback::Share => Unavailable::Share {
+                replicas: self
+                    .keys_of(limiter)
+                    .map_or(1, |(_, _, replicas)| replicas.load(Relaxed).max(1)),
+            },
+            Fallback::OwnRate => Unavailable::OwnRate,
+            Fallback::Allow => Unavailable::Allow,
+            Fallback::Deny => Unavailable::Deny,
+        }
+    }
+
     fn lease(&self, request: LeaseRequest) -> LeaseFuture {
-        let Some(key) = self.key_of(request.limiter) else {
+        let Some((key, replicas_key, replicas)) = self.keys_of(request.limiter) else {
             let e = StoreError(format!(
                 "`{}` is not shared through this store",
                 request.limiter
@@ -273,20 +330,23 @@ impl PermitStore for RedisStore {
         let mut connection = self.connection.clone();
         let backend = self.backend;
         let within = self.options.deadline.mul_f64(0.9);
+        let id = self.id;
         Box::pin(async move {
             let mut invocation = script.prepare_invoke();
             invocation
                 .key(key)
+                .key(replicas_key)
                 .arg(interval.to_string())
                 .arg(burst)
-                .arg(want);
+                .arg(want)
+                .arg(id);
             // Answered within the deadline (a little less, so the limiter's own wait for the
             // lease never ends first and this failure is recorded by the store's breaker).
             let answer = backend
                 .call(async {
                     match tokio::time::timeout(
                         within,
-                        invocation.invoke_async::<(u64, i64, u64)>(&mut connection),
+                        invocation.invoke_async::<(u64, i64, u64, u32)>(&mut connection),
                     )
                     .await
                     {
@@ -297,11 +357,14 @@ impl PermitStore for RedisStore {
                 })
                 .await;
             match answer {
-                Ok((granted, retry_after, valid_for)) => Ok(Lease {
-                    permits: u32::try_from(granted).unwrap_or(u32::MAX),
-                    valid_for: Duration::from_micros(valid_for),
-                    retry_after: Duration::from_micros(retry_after.max(1).unsigned_abs()),
-                }),
+                Ok((granted, retry_after, valid_for, seen)) => {
+                    replicas.store(seen.max(1), Relaxed);
+                    Ok(Lease {
+                        permits: u32::try_from(granted).unwrap_or(u32::MAX),
+                        valid_for: Duration::from_micros(valid_for),
+                        retry_after: Duration::from_micros(retry_after.max(1).unsigned_abs()),
+                    })
+                }
                 Err(Failure::Error(e)) => Err(StoreError(e)),
                 Err(Failure::Rejected(r)) => Err(StoreError(r.to_string())),
             }

@@ -254,3 +254,47 @@ async fn share_declared_shares_what_was_declared_shared() {
     assert_eq!(DECLARED.shared_name(), Some("declared-api"));
     assert_eq!(LOCAL.shared_name(), None);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_redis_away_each_replica_holds_its_share_of_the_rate() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let a = limiter!("share_a", 200, 20);
+    let b = limiter!("share_b", 200, 20);
+    // Two stores: two replicas, as Redis sees them.
+    for limiter in [a, b] {
+        // Exact: every call asks Redis, so each learns at once that there are two.
+        let options = StoreOptions {
+            prefix: "share".to_owned(),
+            mode: Mode::Exact,
+            ..StoreOptions::default()
+        };
+        let store = RedisStore::connect(&redis.url(), options).await.unwrap();
+        store.share(limiter, "share-api");
+        // Each asks once: Redis has seen both.
+        let _ = limiter.call(async { Ok::<_, Failure<()>>(()) }).await;
+    }
+    let _ = a.call(async { Ok::<_, Failure<()>>(()) }).await;
+    let _ = b.call(async { Ok::<_, Failure<()>>(()) }).await;
+
+    redis.freeze();
+    let fallbacks = a.metrics().store_fallbacks + b.metrics().store_fallbacks;
+    let started = Instant::now();
+    let run = Duration::from_millis(1500);
+    let (ga, gb) = tokio::join!(tokio::spawn(hammer(a, run)), tokio::spawn(hammer(b, run)));
+    let elapsed = started.elapsed().as_secs_f64();
+    let granted = (ga.unwrap() + gb.unwrap()) as f64;
+    redis.thaw();
+    // Each replica half the rate and half the burst: the fleet's rate, not twice it.
+    let expected = 200.0 * elapsed + 20.0;
+    let ratio = granted / expected;
+    eprintln!(
+        "Redis frozen: granted {granted} in {elapsed:.2}s against {expected:.0}: {ratio:.3}x"
+    );
+    assert!(
+        (0.85..=1.1).contains(&ratio),
+        "{ratio:.3}x the fleet's rate"
+    );
+    assert!(a.metrics().store_fallbacks + b.metrics().store_fallbacks > fallbacks);
+}

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
 use std::time::Duration;
 
 use resilience_runtime::rate_limiter::store::{
-    Lease, LeaseFuture, LeaseRequest, PermitStore, StoreError,
+    Lease, LeaseFuture, LeaseRequest, PermitStore, StoreError, Unavailable,
 };
 use resilience_runtime::{ErrorKind, Failure, RateLimiter};
 use tokio::time::Instant;
@@ -213,4 +213,61 @@ async fn the_longest_wait_is_a_wait_and_never_a_store() {
     assert!(call(&limiter).await.is_ok());
     assert_eq!(start.elapsed(), SECOND);
     assert_eq!(limiter.metrics().store_fallbacks, 0);
+}
+
+/// A store that is down and says how to decide meanwhile.
+struct DownWith(Unavailable);
+
+impl PermitStore for DownWith {
+    fn lease(&self, _: LeaseRequest) -> LeaseFuture {
+        Box::pin(async { Err(StoreError("connection refused".to_owned())) })
+    }
+
+    fn when_unavailable(&self, _: &'static str) -> Unavailable {
+        self.0
+    }
+}
+
+fn limiter(name: &'static str) -> &'static RateLimiter {
+    let limiter = RateLimiter::builder(name).rate(10, SECOND).build().unwrap();
+    Box::leak(Box::new(limiter))
+}
+
+#[tokio::test(start_paused = true)]
+async fn with_its_store_down_a_replica_holds_its_share_or_admits_or_refuses_as_the_store_says() {
+    // A share among 2: half the rate (5/s) and half the burst (5).
+    static SHARE: DownWith = DownWith(Unavailable::Share { replicas: 2 });
+    let shared = limiter("unavailable/share");
+    shared.share_through(&SHARE, 10 * MS);
+    let mut admitted = 0;
+    for _ in 0..20 {
+        if call(shared).await.is_ok() {
+            admitted += 1;
+        }
+    }
+    assert_eq!(admitted, 5, "the share's burst");
+    tokio::time::advance(SECOND).await;
+    let mut admitted = 0;
+    for _ in 0..20 {
+        if call(shared).await.is_ok() {
+            admitted += 1;
+        }
+    }
+    assert_eq!(admitted, 5, "half the rate refilled in a second");
+
+    static ALLOW: DownWith = DownWith(Unavailable::Allow);
+    let allowing = limiter("unavailable/allow");
+    allowing.share_through(&ALLOW, 10 * MS);
+    for _ in 0..50 {
+        assert!(call(allowing).await.is_ok());
+    }
+
+    static DENY: DownWith = DownWith(Unavailable::Deny);
+    let denying = limiter("unavailable/deny");
+    denying.share_through(&DENY, 10 * MS);
+    let e = call(denying).await.unwrap_err();
+    let rejection = e.rejection().unwrap();
+    assert_eq!(rejection.kind(), ErrorKind::RateLimited);
+    assert_eq!(rejection.retry_after(), Some(10 * MS));
+    assert_eq!(denying.metrics().store_fallbacks, 1);
 }

@@ -372,11 +372,17 @@ impl RateLimiter {
             let deadline = Duration::from_nanos(shared.deadline());
             let lease = match tokio::time::timeout(deadline, store.lease(request)).await {
                 Ok(Ok(lease)) => lease,
-                // Failed or late: this limiter's own rate decides.
+                // Failed or late: decided here, as the store says.
                 Ok(Err(_)) | Err(_) => {
                     // Relaxed: a counter, read only for snapshots.
                     shared.fallbacks.fetch_add(1, Relaxed);
-                    return self.acquire_local().await;
+                    return self
+                        .acquire_unavailable(
+                            shared,
+                            store.when_unavailable(request.limiter),
+                            deadline,
+                        )
+                        .await;
                 }
             };
             let now = self.clock.now();
@@ -402,6 +408,37 @@ impl RateLimiter {
         }
         self.count_admitted();
         Ok(())
+    }
+
+    /// A permit while the store is unavailable, decided as it says.
+    #[cold]
+    async fn acquire_unavailable(
+        &self,
+        shared: &store::Shared,
+        unavailable: store::Unavailable,
+        deadline: Duration,
+    ) -> Result<(), Error> {
+        match unavailable {
+            store::Unavailable::Share { replicas } => {
+                let (count, per) = self.rate();
+                let interval = u64::try_from(per.as_nanos() / u128::from(count.max(1)))
+                    .unwrap_or(u64::MAX)
+                    .max(1);
+                match shared.take_share(interval, self.burst(), replicas, self.clock.now()) {
+                    Ok(()) => {
+                        self.count_admitted();
+                        Ok(())
+                    }
+                    Err(retry_after) => Err(self.reject(retry_after.max(1))),
+                }
+            }
+            store::Unavailable::Allow => {
+                self.count_admitted();
+                Ok(())
+            }
+            store::Unavailable::Deny => Err(self.reject(ticks(deadline).max(1))),
+            _ => self.acquire_local().await,
+        }
     }
 
     /// A permit from this limiter's own state, as a call without a store gets it.

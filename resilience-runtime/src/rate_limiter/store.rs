@@ -12,10 +12,12 @@
 //!   expires (unused permits are lost, which errs towards admitting less than the rate).
 //! - The store grants none: the call waits for the store's `retry_after` if its `wait` allows,
 //!   and asks again; otherwise it is rejected with that `retry_after`.
-//! - The store fails or misses the deadline: the call is decided by the limiter's own GCRA, as
-//!   if no store were attached (each replica keeps its own limit while the store is away), and
-//!   [`RateLimiterMetrics::store_fallbacks`](super::RateLimiterMetrics::store_fallbacks)
-//!   counts it.
+//! - The store fails or misses the deadline: the call is decided locally, as the store says
+//!   ([`PermitStore::when_unavailable`]): by the limiter's own GCRA, as if no store were
+//!   attached (the default); by a **share** of its rate (the rate divided by the replicas the
+//!   store has seen, so the fleet stays near its rate while the store is away; no waiting for a
+//!   permit then); or every call admitted, or every call refused. [`RateLimiterMetrics::store_fallbacks`](super::RateLimiterMetrics::store_fallbacks)
+//!   counts them.
 //!
 //! Whether a store is attached is a bit of a word every call reads anyway; a limiter without
 //! one runs exactly as before, its state as small as before (a store's lease is kept apart,
@@ -78,6 +80,31 @@ pub type LeaseFuture = Pin<Box<dyn Future<Output = Result<Lease, StoreError>> + 
 pub trait PermitStore: Send + Sync + 'static {
     /// Asks for permits. The limiter waits at most its deadline for the answer.
     fn lease(&self, request: LeaseRequest) -> LeaseFuture;
+
+    /// How limiter `limiter`'s calls are decided while this store fails or is late: by the
+    /// limiter's own rate unless the store says otherwise. Answers at once.
+    fn when_unavailable(&self, limiter: &'static str) -> Unavailable {
+        let _ = limiter;
+        Unavailable::OwnRate
+    }
+}
+
+/// How a shared limiter decides while its store is unavailable ([`PermitStore::when_unavailable`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Unavailable {
+    /// By the limiter's own rate, as if no store were attached.
+    OwnRate,
+    /// By a share of its rate: the rate divided by `replicas` (and the burst, at least 1), with
+    /// no waiting for a permit.
+    Share {
+        /// The replicas sharing the rate (at least 1).
+        replicas: u32,
+    },
+    /// Every call admitted.
+    Allow,
+    /// Every call refused, with the deadline as its `retry_after`.
+    Deny,
 }
 
 /// Every store attached to a limiter, in order; a limiter holds its store's index + 1.
@@ -124,6 +151,10 @@ pub(super) struct Shared {
     until: AtomicU64,
     /// Calls decided by the local GCRA because the store failed or was late.
     pub(super) fallbacks: AtomicU64,
+    /// The share of the rate decided locally while the store is away
+    /// ([`Unavailable::Share`]), and the replicas it was set up for.
+    share: super::gcra::Gcra,
+    share_replicas: AtomicU32,
 }
 
 impl Shared {
@@ -134,6 +165,34 @@ impl Shared {
             permits: AtomicU32::new(0),
             until: AtomicU64::new(0),
             fallbacks: AtomicU64::new(0),
+            share: super::gcra::Gcra::new(1, 1),
+            share_replicas: AtomicU32::new(0),
+        }
+    }
+
+    /// A permit from the share of the rate (`interval` and `burst` the limiter's) that this
+    /// replica holds among `replicas`, at `now`, without waiting.
+    pub(super) fn take_share(
+        &self,
+        interval: u64,
+        burst: u32,
+        replicas: u32,
+        now: u64,
+    ) -> Result<(), u64> {
+        let replicas = replicas.max(1);
+        // Relaxed: the divisor of a setting; a call racing a change decides with either.
+        if self.share_replicas.swap(replicas, Relaxed) != replicas {
+            let burst = (burst / replicas).max(1);
+            self.share
+                .set_rate(interval.saturating_mul(u64::from(replicas)), burst, || now);
+        }
+        match self.share.acquire(now, 0) {
+            super::gcra::Decision::Admitted => Ok(()),
+            super::gcra::Decision::Rejected { retry_after } => Err(retry_after),
+            // No wait was allowed: a reservation is not made.
+            super::gcra::Decision::Reserved(reservation) => {
+                Err(reservation.due.saturating_sub(now))
+            }
         }
     }
 
