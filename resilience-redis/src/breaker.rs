@@ -7,7 +7,9 @@
 //! channel `{prefix}:{shared}:breaker`; every replica adopts it
 //! ([`CircuitBreaker::adopt_open_for`]) when the message arrives, and re-reads the key every
 //! `resync` (one second by default), since pub/sub may drop a message (a replica whose
-//! subscription broke still adopts a trip within that period). A replica whose probe closes
+//! subscription broke still adopts a trip within that period). A replica that is open and finds
+//! no key (Redis restarted empty, or was down when the trip was published) publishes its open
+//! state again at its next re-read. A replica whose probe closes
 //! its breaker deletes the key and publishes `closed`, and the others close too.
 //!
 //! **One prober for the fleet.** When a shared breaker's open wait ends, the replicas do not
@@ -275,15 +277,29 @@ impl RedisStore {
             }
         });
 
-        // In: the others' messages, as they come.
+        // In: the others' messages, as they come; a broken subscription is made again (the
+        // re-reads cover what it missed meanwhile).
         let incoming = one.clone();
+        let client = self.client.clone();
+        let again = self.options.resync;
         tokio::spawn(async move {
-            let mut messages = pubsub.into_on_message();
-            while let Some(message) = messages.next().await {
-                let Ok(text) = message.get_payload::<String>() else {
-                    continue;
-                };
-                adopt_message(incoming.breaker, &text, id);
+            let mut pubsub = Some(pubsub);
+            loop {
+                if let Some(subscribed) = pubsub.take() {
+                    let mut messages = subscribed.into_on_message();
+                    while let Some(message) = messages.next().await {
+                        let Ok(text) = message.get_payload::<String>() else {
+                            continue;
+                        };
+                        adopt_message(incoming.breaker, &text, id);
+                    }
+                }
+                tokio::time::sleep(again).await;
+                if let Ok(mut fresh) = client.get_async_pubsub().await
+                    && fresh.subscribe(&incoming.channel).await.is_ok()
+                {
+                    pubsub = Some(fresh);
+                }
             }
         });
 
@@ -291,6 +307,7 @@ impl RedisStore {
         let mut connection = self.connection.clone();
         let resync = self.options.resync;
         tokio::spawn(async move {
+            let republish = Script::new(PUBLISH_OPEN);
             let mut tick = tokio::time::interval(resync);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
@@ -299,11 +316,24 @@ impl RedisStore {
                     .arg(&one.key)
                     .query_async(&mut connection)
                     .await;
-                if let Ok(left) = left
-                    && left > 0
-                {
-                    let wait = Duration::from_millis(left.unsigned_abs());
-                    adopting(|| one.breaker.adopt_open_for(wait));
+                match left {
+                    Ok(left) if left > 0 => {
+                        let wait = Duration::from_millis(left.unsigned_abs());
+                        adopting(|| one.breaker.adopt_open_for(wait));
+                    }
+                    // No key, and this replica is open: Redis lost it (restarted empty, or
+                    // down when the trip was published). Published again.
+                    Ok(_) => {
+                        if let Some(wait) = one.breaker.open_remaining()
+                            && wait > Duration::from_millis(1)
+                        {
+                            let ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX);
+                            let mut i = republish.prepare_invoke();
+                            i.key(&one.key).arg(ms).arg(&one.channel).arg(id);
+                            let _ = i.invoke_async::<i64>(&mut connection).await;
+                        }
+                    }
+                    Err(_) => {}
                 }
             }
         });

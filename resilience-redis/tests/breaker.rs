@@ -188,3 +188,45 @@ async fn a_replica_whose_subscription_broke_adopts_a_trip_within_the_resync() {
     eprintln!("adopted after {after:?} without pub/sub");
     assert!(after <= Duration::from_millis(1100), "{after:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_redis_restarts_empty_the_open_state_is_published_again() {
+    let Some(mut redis) = RedisServer::start() else {
+        return;
+    };
+    let [a, b] = replicas(
+        &redis,
+        "ledger",
+        Duration::from_secs(30),
+        ["a/ledger", "b/ledger"],
+    )
+    .await;
+    fail(a).await;
+    until_open(b, Duration::from_secs(2))
+        .await
+        .expect("adopted");
+    redis.restart();
+    // A replica that starts now, against the empty Redis, learns the open state from the
+    // others' next re-read.
+    let store = RedisStore::connect(&redis.url(), StoreOptions::default())
+        .await
+        .unwrap();
+    let c = breaker("c/ledger", Duration::from_secs(30));
+    store.share_breaker(c, "ledger").await.unwrap();
+    let after = until_open(c, Duration::from_secs(4))
+        .await
+        .expect("published again and adopted");
+    eprintln!("a new replica adopted the open state {after:?} after the restart");
+    assert!(after <= Duration::from_millis(2500), "{after:?}");
+    // And the subscriptions were made again: a closing reaches every replica.
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    a.reset();
+    b.reset();
+    c.reset();
+    redis.cli(&["DEL", "resilience:{ledger}:open"]);
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    fail(c).await;
+    until_open(a, Duration::from_millis(500))
+        .await
+        .expect("a got the trip by pub/sub");
+}

@@ -109,6 +109,31 @@ impl RedisServer {
             .unwrap_or(0)
     }
 
+    /// Stops the server and starts an empty one on the same port (a restart without
+    /// persistence).
+    pub fn restart(&mut self) {
+        self.thaw();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let binary = std::env::var("REDIS_SERVER").unwrap_or_else(|_| "redis-server".to_owned());
+        self.child = Command::new(binary)
+            .args([
+                "--port",
+                &self.port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        assert!(self.wait_ready(), "redis-server restarted");
+    }
+
     /// Freezes the server (SIGSTOP): it keeps its connections and answers nothing.
     pub fn freeze(&self) {
         Command::new("kill")
