@@ -19,6 +19,11 @@
 //! they close; open again: a new wait, and a new election). A replica asks within 20 ms of its
 //! wait's end; a Redis that does not answer leaves the replica to probe on its own.
 //!
+//! **By hand, for the fleet.** A state set by hand on a shared breaker (`force_open`,
+//! `disable`, `metrics_only`, and `close` out of one of them, through the registry or the
+//! admin) is set in every replica: published, and kept in `{prefix}:{shared}:manual` for the
+//! replicas that missed the message or start later (cleared by `close`).
+//!
 //! Nothing of this is on a call's path: transitions are handed to a task of the store through
 //! a bounded channel (a transition that finds it full is dropped: the periodic re-read is
 //! there for that), and adoptions happen in the store's tasks. A closed breaker's call costs
@@ -65,6 +70,8 @@ return 1
 struct Shared {
     breaker: &'static CircuitBreaker,
     key: String,
+    /// The state set by hand for the fleet, if any.
+    manual: String,
     channel: String,
 }
 
@@ -72,6 +79,28 @@ struct Shared {
 enum Publish {
     Open(Duration),
     Closed,
+    /// A state set by hand (`forced_open`, `disabled`, `metrics_only`, or `closed` out of
+    /// one of them): set in every replica.
+    Manual(&'static str),
+}
+
+/// Sets (or, for `closed`, clears) the state set by hand and publishes it. KEYS[1]: the key
+/// of the state by hand; ARGV: the state, the channel, this process.
+const PUBLISH_MANUAL: &str = r"
+if ARGV[1] == 'closed' then redis.call('DEL', KEYS[1]) else redis.call('SET', KEYS[1], ARGV[1]) end
+redis.call('PUBLISH', ARGV[2], 'manual ' .. ARGV[1] .. ' ' .. ARGV[3])
+return 1
+";
+
+/// A state set by hand elsewhere, set here.
+fn apply_manual(breaker: &CircuitBreaker, state: &str) {
+    adopting(|| match state {
+        "forced_open" => breaker.force_open(),
+        "disabled" => breaker.disable(),
+        "metrics_only" => breaker.metrics_only(),
+        "closed" => breaker.close(),
+        _ => {}
+    });
 }
 
 /// A shared breaker as the transition listener knows it: its name, the sender to its store's
@@ -111,6 +140,14 @@ fn listen(event: &Event) {
                     _ => continue,
                 }
             }
+            (_, State::ForcedOpen) => Publish::Manual("forced_open"),
+            (_, State::Disabled) => Publish::Manual("disabled"),
+            (_, State::MetricsOnly) => Publish::Manual("metrics_only"),
+            // Only a hand leaves these for closed (a probe closes from half-open).
+            (
+                State::ForcedOpen | State::Disabled | State::MetricsOnly | State::Open,
+                State::Closed,
+            ) => Publish::Manual("closed"),
             (State::HalfOpen, State::Closed) => Publish::Closed,
             _ => continue,
         };
@@ -192,6 +229,7 @@ impl RedisStore {
         let one = Shared {
             breaker,
             key: format!("{prefix}:{{{shared}}}:open"),
+            manual: format!("{prefix}:{{{shared}}}:manual"),
             channel: format!("{prefix}:{{{shared}}}:breaker"),
         };
         let mut pubsub = self.client.get_async_pubsub().await?;
@@ -257,6 +295,7 @@ impl RedisStore {
         let mut connection = self.connection.clone();
         tokio::spawn(async move {
             let (open, closed) = (Script::new(PUBLISH_OPEN), Script::new(PUBLISH_CLOSED));
+            let manual = Script::new(PUBLISH_MANUAL);
             while let Some((_, publish)) = published.recv().await {
                 let invocation = match publish {
                     Publish::Open(wait) => {
@@ -268,6 +307,11 @@ impl RedisStore {
                     Publish::Closed => {
                         let mut i = closed.prepare_invoke();
                         i.key(&out.key).arg(&out.channel).arg(id);
+                        i
+                    }
+                    Publish::Manual(state) => {
+                        let mut i = manual.prepare_invoke();
+                        i.key(&out.manual).arg(state).arg(&out.channel).arg(id);
                         i
                     }
                 };
@@ -312,6 +356,15 @@ impl RedisStore {
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 tick.tick().await;
+                let manual: redis::RedisResult<Option<String>> = redis::cmd("GET")
+                    .arg(&one.manual)
+                    .query_async(&mut connection)
+                    .await;
+                if let Ok(Some(state)) = manual
+                    && one.breaker.state().as_str() != state
+                {
+                    apply_manual(one.breaker, &state);
+                }
                 let left: redis::RedisResult<i64> = redis::cmd("PTTL")
                     .arg(&one.key)
                     .query_async(&mut connection)
@@ -352,6 +405,9 @@ fn adopt_message(breaker: &CircuitBreaker, text: &str, own: u64) {
         }
         (Some("closed"), Some(from), None) if from.parse() != Ok(own) => {
             adopting(|| breaker.adopt_closed());
+        }
+        (Some("manual"), Some(state), Some(from)) if from.parse() != Ok(own) => {
+            apply_manual(breaker, state);
         }
         _ => {}
     }

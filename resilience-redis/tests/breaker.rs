@@ -230,3 +230,50 @@ async fn after_redis_restarts_empty_the_open_state_is_published_again() {
         .await
         .expect("a got the trip by pub/sub");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_state_set_by_hand_is_set_in_every_replica() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let [a, b] = replicas(
+        &redis,
+        "manual",
+        Duration::from_secs(30),
+        ["a/manual", "b/manual"],
+    )
+    .await;
+    let until = |b: &'static CircuitBreaker, state: State| async move {
+        let started = Instant::now();
+        while b.state() != state {
+            assert!(
+                started.elapsed() < Duration::from_secs(2),
+                "{:?} is not {state:?}",
+                b.state()
+            );
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        started.elapsed()
+    };
+    // Forced open by hand in one replica (the registry, the admin): forced open in all.
+    a.force_open();
+    let took = until(b, State::ForcedOpen).await;
+    assert!(took <= Duration::from_millis(50), "{took:?}");
+    // A replica that starts later finds it in Redis.
+    let store = RedisStore::connect(&redis.url(), StoreOptions::default())
+        .await
+        .unwrap();
+    let c = breaker("c/manual", Duration::from_secs(30));
+    store.share_breaker(c, "manual").await.unwrap();
+    until(c, State::ForcedOpen).await;
+    // Closed by hand in another: closed in all, and cleared in Redis.
+    b.close();
+    until(a, State::Closed).await;
+    until(c, State::Closed).await;
+    assert_eq!(
+        redis
+            .cli(&["EXISTS", "resilience:{manual}:manual"])
+            .as_deref(),
+        Some("0")
+    );
+}
