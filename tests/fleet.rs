@@ -14,6 +14,11 @@ resilience::policy! {
     static PAYMENTS: CircuitBreaker = circuit_breaker(failures = 1, open = 30s, shared = "payments");
 }
 
+#[circuit_breaker(failures = 1, shared = "ledger", quorum = 2)]
+async fn ledger() -> Result<(), ApiError> {
+    Ok(())
+}
+
 #[rate_limiter(1/s, shared = "partner-api")]
 async fn partner() -> Result<(), ApiError> {
     Ok(())
@@ -29,6 +34,10 @@ async fn the_shared_name_is_declared_and_without_a_backend_the_policy_runs_local
     let limiter = registry::rate_limiter("fleet::partner/rate_limiter").unwrap();
     assert_eq!(limiter.shared_name(), Some("partner-api"));
     assert_eq!(PAYMENTS.shared_name(), Some("payments"));
+    assert_eq!(PAYMENTS.quorum(), 1, "any replica's trip, unless declared");
+    let ledger_breaker = registry::circuit_breaker("fleet::ledger/circuit_breaker").unwrap();
+    assert_eq!(ledger_breaker.quorum(), 2);
+    assert_eq!(ledger().await, Ok(()));
     // No backend: the limiter and the breaker decide alone.
     assert_eq!(partner().await, Ok(()));
     let e = partner().await.unwrap_err();

@@ -19,6 +19,11 @@
 //! they close; open again: a new wait, and a new election). A replica asks within 20 ms of its
 //! wait's end; a Redis that does not answer leaves the replica to probe on its own.
 //!
+//! **A quorum.** With `quorum = N` (`#[circuit_breaker(.., shared = "payments", quorum = 2)]`),
+//! a replica's trip opens that replica alone until N replicas tripped within one open wait;
+//! then the fleet's breaker opens in every replica. One bad node cannot open everyone's
+//! circuit. (After a restart of Redis the count starts again.)
+//!
 //! **By hand, for the fleet.** A state set by hand on a shared breaker (`force_open`,
 //! `disable`, `metrics_only`, and `close` out of one of them, through the registry or the
 //! admin) is set in every replica: published, and kept in `{prefix}:{shared}:manual` for the
@@ -43,12 +48,18 @@ use tokio::sync::mpsc;
 
 use crate::RedisStore;
 
-/// Writes `open until now + ARGV[1] ms` (unless a later end is there) and publishes it.
-/// KEYS[1]: the key; ARGV: the wait in ms, the channel, this process's id.
+/// Counts this replica's trip and, once `quorum` replicas tripped within one open wait, writes
+/// `open until now + ARGV[1] ms` (unless a later end is there) and publishes it. KEYS[1]: the
+/// key; KEYS[2]: the replicas that tripped, by time. ARGV: the wait in ms, the channel, this
+/// process's id, the quorum. Returns the wait published, or 0 below the quorum.
 const PUBLISH_OPEN: &str = r"
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local wait = tonumber(ARGV[1])
+redis.call('ZADD', KEYS[2], now, ARGV[3])
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - wait)
+redis.call('PEXPIRE', KEYS[2], wait)
+if redis.call('ZCARD', KEYS[2]) < tonumber(ARGV[4]) then return 0 end
 local left = redis.call('PTTL', KEYS[1])
 if left < wait then
   redis.call('SET', KEYS[1], now + wait, 'PX', wait)
@@ -72,6 +83,8 @@ struct Shared {
     key: String,
     /// The state set by hand for the fleet, if any.
     manual: String,
+    /// The replicas that tripped within the last open wait (for a quorum).
+    trips: String,
     channel: String,
 }
 
@@ -230,6 +243,7 @@ impl RedisStore {
             breaker,
             key: format!("{prefix}:{{{shared}}}:open"),
             manual: format!("{prefix}:{{{shared}}}:manual"),
+            trips: format!("{prefix}:{{{shared}}}:trips"),
             channel: format!("{prefix}:{{{shared}}}:breaker"),
         };
         let mut pubsub = self.client.get_async_pubsub().await?;
@@ -301,7 +315,12 @@ impl RedisStore {
                     Publish::Open(wait) => {
                         let mut i = open.prepare_invoke();
                         let ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX).max(1);
-                        i.key(&out.key).arg(ms).arg(&out.channel).arg(id);
+                        i.key(&out.key)
+                            .key(&out.trips)
+                            .arg(ms)
+                            .arg(&out.channel)
+                            .arg(id)
+                            .arg(out.breaker.quorum());
                         i
                     }
                     Publish::Closed => {
@@ -382,7 +401,12 @@ impl RedisStore {
                         {
                             let ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX);
                             let mut i = republish.prepare_invoke();
-                            i.key(&one.key).arg(ms).arg(&one.channel).arg(id);
+                            i.key(&one.key)
+                                .key(&one.trips)
+                                .arg(ms)
+                                .arg(&one.channel)
+                                .arg(id)
+                                .arg(one.breaker.quorum());
                             let _ = i.invoke_async::<i64>(&mut connection).await;
                         }
                     }

@@ -277,3 +277,40 @@ async fn a_state_set_by_hand_is_set_in_every_replica() {
         Some("0")
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_a_quorum_one_replica_alone_does_not_open_the_fleet() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let quorum = |name: &'static str| {
+        let b = CircuitBreaker::builder(name)
+            .consecutive_failures(1)
+            .open(Duration::from_secs(30))
+            .shared("quorum")
+            .quorum(2)
+            .build()
+            .unwrap();
+        &*Box::leak(Box::new(b))
+    };
+    let (a, b, c) = (quorum("a/quorum"), quorum("b/quorum"), quorum("c/quorum"));
+    for breaker in [a, b, c] {
+        let store = RedisStore::connect(&redis.url(), StoreOptions::default())
+            .await
+            .unwrap();
+        store.share_breaker(breaker, "quorum").await.unwrap();
+    }
+    // One replica trips: it alone is open.
+    fail(a).await;
+    assert!(
+        until_open(c, Duration::from_millis(300)).await.is_none(),
+        "one trip is below the quorum"
+    );
+    assert_eq!(b.state(), State::Closed);
+    // A second replica trips: the quorum is reached, and the third opens too.
+    fail(b).await;
+    let after = until_open(c, Duration::from_secs(2))
+        .await
+        .expect("the fleet opened");
+    assert!(after <= Duration::from_millis(50), "{after:?}");
+}

@@ -230,6 +230,11 @@ pub const OPTIONS: &[OptionSpec] = &[
     spec("circuit_breaker", "shared", Text)
         .not_a_setting()
         .example("shared = \"payments\""),
+    spec("circuit_breaker", "quorum", Count)
+        .range(1, 1000)
+        .default("1")
+        .not_a_setting()
+        .example("quorum = 2"),
     spec("circuit_breaker", "record", Callable)
         .not_a_setting()
         .example("record = ApiError::is_failure"),

@@ -31,6 +31,8 @@ pub struct CircuitBreaker {
     pub keyed: Keyed,
     /// The name a fleet shares it under.
     pub shared: Option<syn::LitStr>,
+    /// The replicas that must trip for the fleet's breaker to open.
+    pub quorum: Option<Spanned<u32>>,
 }
 
 impl CircuitBreaker {
@@ -50,6 +52,7 @@ impl CircuitBreaker {
             "half_open" => self.half_open = in_range(count(value, key, cx), KIND, key, cx),
             "critical" => self.critical = boolean(value, key, cx),
             "shared" => self.shared = string(value, key, cx),
+            "quorum" => self.quorum = in_range(count(value, key, cx), KIND, key, cx),
             "record" => self.record = callable(value, key, cx),
             "ignore" => self.ignore = callable(value, key, cx),
             _ => {}
@@ -71,6 +74,9 @@ impl CircuitBreaker {
         }
         if let (Some(shared), Some(_)) = (&self.shared, &self.keyed.key) {
             cx.error(shared.span(), super::keyed::SHARED_KEYED);
+        }
+        if let (Some(quorum), None) = (&self.quorum, &self.shared) {
+            cx.error(quorum.span, "'quorum' counts the replicas of a fleet that must trip: it needs 'shared', the name the fleet shares the breaker under: shared = \"payments\", quorum = 2");
         }
         if let (Some(_), Some(failures)) = (&self.threshold, &self.failures) {
             cx.error(failures.span, "'failures' and 'threshold' cannot be used together: a breaker trips on a failure rate (threshold = 50%) or on consecutive failures (failures = 5), not both");
@@ -149,6 +155,10 @@ impl CircuitBreaker {
         }
         if let Some(shared) = &self.shared {
             calls.extend(quote!(.shared(#shared)));
+        }
+        if let Some(n) = self.quorum {
+            let v = n.value;
+            calls.extend(quote!(.quorum(#v)));
         }
         calls
     }

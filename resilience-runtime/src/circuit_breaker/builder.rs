@@ -54,6 +54,7 @@ pub struct CircuitBreakerBuilder {
     pub(crate) half_open: u32,
     pub(crate) critical: bool,
     pub(crate) shared: Option<&'static str>,
+    pub(crate) quorum: u32,
 }
 
 /// `min_calls` when it is not given (a count window smaller than it lowers it to its size).
@@ -92,6 +93,7 @@ impl CircuitBreakerBuilder {
             half_open: 3,
             critical: false,
             shared: None,
+            quorum: 1,
         }
     }
 
@@ -188,6 +190,15 @@ impl CircuitBreakerBuilder {
     /// rejects a call).
     pub const fn shared(mut self, name: &'static str) -> Self {
         self.shared = Some(name);
+        self
+    }
+
+    /// With [`shared`](Self::shared): the fleet's breaker opens only once `n` replicas (>= 1)
+    /// tripped within one open wait; a trip below the quorum opens this replica alone
+    /// (`#[circuit_breaker(.., shared = "payments", quorum = 2)]`). Default 1: any replica's
+    /// trip opens every replica's breaker.
+    pub const fn quorum(mut self, n: u32) -> Self {
+        self.quorum = if n == 0 { 1 } else { n };
         self
     }
 
@@ -365,8 +376,9 @@ impl CircuitBreakerBuilder {
             open_max: Duration::from_nanos(c.open_max),
             half_open: c.half_open,
             critical: c.critical,
-            // Fixed where declared (`declared.shared`), not a setting.
+            // Fixed where declared (`declared.shared`, `declared.quorum`), not settings.
             shared: None,
+            quorum: 1,
         }
     }
 

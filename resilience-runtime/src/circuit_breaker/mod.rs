@@ -233,6 +233,12 @@ impl CircuitBreaker {
         self.declared.shared
     }
 
+    /// How many replicas must trip, within one open wait, for the fleet's breaker to open
+    /// (`quorum = 2`); 1 unless declared.
+    pub fn quorum(&self) -> u32 {
+        self.declared.quorum
+    }
+
     /// Whether an open breaker makes health "down" rather than "degraded".
     pub fn is_critical(&self) -> bool {
         self.core.is_critical()

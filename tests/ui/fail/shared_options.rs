@@ -24,4 +24,14 @@ async fn empty() -> Result<u64, ApiError> {
     Ok(1)
 }
 
+#[resilience::circuit_breaker(quorum = 2)]
+async fn no_fleet() -> Result<u64, ApiError> {
+    Ok(1)
+}
+
+#[resilience::circuit_breaker(shared = "payments", quorum = 0)]
+async fn no_replica() -> Result<u64, ApiError> {
+    Ok(1)
+}
+
 fn main() {}
