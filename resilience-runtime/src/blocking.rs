@@ -148,6 +148,41 @@ mod tests {
     }
 
     #[test]
+    fn a_wake_by_reference_from_another_thread_unparks_the_caller() {
+        let mut woken = false;
+        let answer = run(std::future::poll_fn(|cx| {
+            if woken {
+                return Poll::Ready(3);
+            }
+            woken = true;
+            let waker = cx.waker().clone();
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(5));
+                waker.wake_by_ref();
+            });
+            Poll::Pending
+        }));
+        assert_eq!(answer, 3);
+    }
+
+    #[cfg(debug_assertions)]
+    #[test]
+    fn the_mark_of_an_async_body_is_taken_off_when_its_poll_ends() {
+        {
+            let _async_body = polling_body(false);
+            let nested = std::panic::catch_unwind(|| run(async { 1 }));
+            assert!(
+                nested.is_err(),
+                "a plain call inside an async body is caught"
+            );
+        }
+        // The mark is off: a plain call is fine again.
+        assert_eq!(run(async { 2 }), 2);
+        let _plain_body = polling_body(true);
+        assert_eq!(run(async { 3 }), 3, "a plain call in a plain body is fine");
+    }
+
+    #[test]
     fn plain_calls_nest() {
         let outer = run(async {
             let inner = run(async {

@@ -274,14 +274,18 @@ fn running() -> Vec<(&'static str, u64)> {
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
         .clone();
+    tally(CALLERS.iter().chain(dynamic))
+}
+
+/// The calls in flight at `sites`, by name: two places of one name (a function and a layer
+/// named alike) are reported together.
+fn tally<'a>(sites: impl Iterator<Item = &'a InFlight>) -> Vec<(&'static str, u64)> {
     let mut running: Vec<(&'static str, u64)> = Vec::new();
-    let sites = CALLERS.iter().chain(dynamic);
     for site in sites {
         let n = site.in_flight();
         if n == 0 {
             continue;
         }
-        // Two places of one name (a layer built twice) are reported together.
         match running.iter_mut().find(|(name, _)| *name == site.name) {
             Some((_, total)) => *total += n,
             None => running.push((site.name, n)),
@@ -386,6 +390,74 @@ mod tests {
         drop((a, b));
         assert_eq!(site.in_flight(), 0);
         undrain();
+    }
+
+    #[test]
+    fn places_of_one_name_are_reported_together_and_idle_ones_not_at_all() {
+        let (a, b, idle) = (
+            InFlight::new("unit::same"),
+            InFlight::new("unit::same"),
+            InFlight::new("unit::idle"),
+        );
+        let other = InFlight::new("unit::other");
+        let _calls = (a.enter(), a.enter(), b.enter(), other.enter());
+        assert_eq!(a.name(), "unit::same");
+        assert_eq!(
+            tally([&a, &idle, &b, &other].into_iter()),
+            vec![("unit::other", 1), ("unit::same", 3)]
+        );
+    }
+
+    #[test]
+    fn a_sum_read_between_an_exit_and_its_admission_is_not_a_huge_count() {
+        let site = InFlight::new("unit::racing");
+        // An exit seen before its admission: -1, which must not read as 2^64 - 1 calls.
+        site.count.add(u64::MAX);
+        assert_eq!(site.in_flight(), 0);
+        site.count.add(1);
+        // Half the range and below are counts.
+        site.count.add(u64::MAX / 2);
+        assert_eq!(site.in_flight(), u64::MAX / 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_admitted_future_enters_once_counts_until_it_ends_and_is_refused_while_draining() {
+        let _turn = TURN.lock().await;
+        let site = InFlight::named("unit::admitted");
+        let (release, wait) = tokio::sync::oneshot::channel::<()>();
+        let mut call = std::pin::pin!(admitted(site, async {
+            let _ = wait.await;
+            Ok::<_, Failure<()>>(7)
+        }));
+        // Polled twice while it waits: admitted once.
+        assert!(futures_poll(call.as_mut()).is_pending());
+        assert!(futures_poll(call.as_mut()).is_pending());
+        assert_eq!(site.in_flight(), 1);
+        release.send(()).expect("the call waits");
+        assert!(matches!(futures_poll(call.as_mut()), Poll::Ready(Ok(7))));
+        assert_eq!(site.in_flight(), 0);
+
+        assert!(!is_draining());
+        let report = drain(Duration::from_secs(1)).await;
+        assert!(is_draining() && report.is_complete());
+        let mut polled = false;
+        let refused = admitted(site, async {
+            polled = true;
+            Ok::<_, Failure<()>>(1)
+        })
+        .await;
+        match refused {
+            Err(Failure::Rejected(e)) => assert_eq!(e.kind(), ErrorKind::ShuttingDown),
+            other => panic!("refused while draining, got {other:?}"),
+        }
+        assert!(!polled, "a refused call is not run");
+        undrain();
+        assert!(!is_draining());
+    }
+
+    /// One poll with a waker that does nothing.
+    fn futures_poll<F: Future>(fut: Pin<&mut F>) -> Poll<F::Output> {
+        fut.poll(&mut Context::from_waker(std::task::Waker::noop()))
     }
 
     #[test]
