@@ -319,3 +319,15 @@ fn a_variable_that_is_not_utf8_does_not_break_a_load() {
         }
     }
 }
+
+/// The `[fleet]` table holds the fleet backend's deployment settings (read by
+/// `resilience::redis`): the registry's loader leaves it to the backend.
+#[test]
+fn the_fleet_table_is_left_to_the_fleet_backend() {
+    let _turn = take_turn();
+    let file =
+        "[CFG_POOL]\nmax = 6\n\n[fleet]\nurl = \"redis://10.0.0.5:6379\"\ndeadline = \"20ms\"\n";
+    config::load_str("resilience.toml", file, env(&[])).unwrap();
+    assert_eq!(setting("CFG_POOL", "max").as_deref(), Some("6"));
+    registry::reset("CFG_POOL").unwrap();
+}

@@ -55,6 +55,7 @@
 //! fresh schedule: at most one burst is admitted over the rate.
 
 pub mod breaker;
+pub mod config;
 
 use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -241,6 +242,22 @@ impl RedisStore {
         });
         drop(keys);
         limiter.share_through(self, self.options.deadline);
+    }
+
+    /// Connects as the `[fleet]` table of the configuration file at `path` says (see
+    /// [`config`]): the deployment's settings beside the policies' own.
+    ///
+    /// # Errors
+    ///
+    /// The file unreadable, its `[fleet]` table wrong (naming the key), or Redis unreachable.
+    pub async fn connect_configured(
+        path: impl AsRef<std::path::Path>,
+    ) -> Result<&'static RedisStore, Box<dyn std::error::Error + Send + Sync>> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let (url, options) =
+            config::from_toml(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+        Ok(RedisStore::connect(&url, options).await?)
     }
 
     /// Shares every rate limiter and circuit breaker of the registry declared `shared = ".."`

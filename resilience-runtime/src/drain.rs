@@ -409,6 +409,27 @@ mod tests {
     }
 
     #[test]
+    fn a_report_lists_every_function_still_running_and_counts_in_words() {
+        let report = DrainReport {
+            waited: Duration::from_secs(5),
+            deadline: Duration::from_secs(5),
+            running: vec![("shop::pay", 1), ("shop::ship", 2)],
+        };
+        assert_eq!(
+            report.to_string(),
+            "3 calls still running after 5s: shop::pay (1), shop::ship (2)"
+        );
+        let one = DrainReport {
+            running: vec![("shop::pay", 1)],
+            ..report
+        };
+        assert_eq!(
+            one.to_string(),
+            "1 call still running after 5s: shop::pay (1)"
+        );
+    }
+
+    #[test]
     fn a_sum_read_between_an_exit_and_its_admission_is_not_a_huge_count() {
         let site = InFlight::new("unit::racing");
         // An exit seen before its admission: -1, which must not read as 2^64 - 1 calls.

@@ -67,6 +67,25 @@ pub fn format(nanos: u64) -> String {
     }
 }
 
+/// A duration with its unit, as the attributes write it: `250ms`, `1.5s`, `2m`, `1h` (the
+/// units and scaling above). The error says what to write instead.
+pub fn parse(s: &str) -> Result<std::time::Duration, String> {
+    let s = s.trim();
+    let split = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '_'))
+        .unwrap_or(s.len());
+    let (number, unit) = s.split_at(split);
+    let unit = match unit.trim() {
+        "" => return Err(format!("`{s}` needs a unit: write 30s, 500ms, 2m or 1h")),
+        unit => unit_nanos(unit).ok_or_else(|| {
+            format!("unknown unit `{unit}` in `{s}`: write ms, s, m or h (30s, 500ms, 2m)")
+        })?,
+    };
+    scale(number, unit)
+        .map(std::time::Duration::from_nanos)
+        .ok_or_else(|| format!("`{s}` is not a duration: write 30s, 500ms, 2m or 1h"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,22 +10,9 @@ use resilience_syntax::duration as units;
 use resilience_syntax::percent;
 
 /// A duration with its unit: `250ms`, `1.5s`, `2m`, `1h`; the units and their scaling are the
-/// attributes' own (`resilience_syntax::duration`).
+/// attributes' own (`resilience_syntax::duration::parse`).
 pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
-    let s = s.trim();
-    let split = s
-        .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '_'))
-        .unwrap_or(s.len());
-    let (number, unit) = s.split_at(split);
-    let unit = match unit.trim() {
-        "" => return Err(format!("`{s}` needs a unit: write 30s, 500ms, 2m or 1h")),
-        unit => units::unit_nanos(unit).ok_or_else(|| {
-            format!("unknown unit `{unit}` in `{s}`: write ms, s, m or h (30s, 500ms, 2m)")
-        })?,
-    };
-    units::scale(number, unit)
-        .map(Duration::from_nanos)
-        .ok_or_else(|| format!("`{s}` is not a duration: write 30s, 500ms, 2m or 1h"))
+    units::parse(s)
 }
 
 /// A duration as the attributes write it: in the largest unit that writes it exactly (`30s`,

@@ -16,6 +16,9 @@
 //! max = 8
 //! ```
 //!
+//! The table `[fleet]` is not a policy's: it holds the fleet backend's deployment settings
+//! (see `resilience::redis`), and this loader leaves it alone.
+//!
 //! A table named after a name two `policy!` statics share (`[DB]`) is an error naming their
 //! paths, as is its environment variable: write the path of the one you mean (see the
 //! [registry's names](super#names)).
@@ -102,6 +105,11 @@ fn process_env() -> Result<Vec<(String, String)>, RegistryError> {
     Ok(out)
 }
 
+/// The table of the fleet backend's deployment settings (`[fleet]`: `url`, `prefix`,
+/// `deadline`, ...), which the backend reads (`RedisStore::connect_configured` of
+/// `resilience::redis`); not a policy. A policy named `fleet` is configured in code.
+pub const FLEET_TABLE: &str = "fleet";
+
 /// Like [`load`], with the file's `text` (named `file` in errors) and the environment given.
 ///
 /// # Errors
@@ -122,6 +130,10 @@ pub fn load_str(
     // (policy, key) -> (value, where), in file order, then the environment's.
     let mut given: Vec<Given> = Vec::new();
     for (name, value) in root.get_ref() {
+        // The fleet backend's deployment settings, read by the backend (`resilience::redis`).
+        if name.get_ref() == FLEET_TABLE {
+            continue;
+        }
         let name_at = at(name.span().start);
         let Some(table) = value.get_ref().as_table() else {
             return Err(RegistryError::file(format!(
