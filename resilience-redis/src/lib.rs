@@ -50,14 +50,15 @@
 //! rate divided by the replicas Redis saw asking in the last minute ([`Fallback::Share`]), so
 //! the fleet stays near its rate; or the limiter's own rate, or every call admitted, or refused. The store's own circuit breaker (registered as
 //! `redis:{prefix}`) opens after 3 consecutive failures or late answers: from then on calls
-//! decide locally at once, without asking Redis, and one probe a second finds out whether Redis
-//! is back. Nothing waits on a reconnect beyond the deadline. A restarted, empty Redis starts a
+//! decide locally at once, without asking Redis, and a probe of the store's own (a `PING`, never
+//! a caller's call) finds out each second whether Redis is back. So while Redis is away, at most
+//! 3 calls per process wait the deadline. Nothing waits on a reconnect beyond the deadline. A restarted, empty Redis starts a
 //! fresh schedule: at most one burst is admitted over the rate.
 
 pub mod breaker;
 pub mod config;
 
-use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -66,7 +67,7 @@ use redis::{Client, RedisError, Script};
 use resilience_runtime::rate_limiter::store::{
     Lease, LeaseFuture, LeaseRequest, PermitStore, StoreError, Unavailable,
 };
-use resilience_runtime::{CircuitBreaker, Failure, RateLimiter, registry};
+use resilience_runtime::{CircuitBreaker, Failure, RateLimiter, State, registry};
 
 /// How permits are taken from Redis.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -168,6 +169,8 @@ pub struct RedisStore {
     options: StoreOptions,
     /// The store's own breaker: Redis failing or late opens it, and calls decide locally.
     backend: &'static CircuitBreaker,
+    /// A probe of Redis (while the breaker is not closed) is on its way.
+    probing: Arc<AtomicBool>,
     /// Each shared limiter's keys, by the limiter's name.
     keys: Mutex<Vec<Keys>>,
 }
@@ -224,6 +227,7 @@ impl RedisStore {
             script: Script::new(GCRA),
             options,
             backend,
+            probing: Arc::new(AtomicBool::new(false)),
             keys: Mutex::new(Vec::new()),
         })))
     }
@@ -307,6 +311,37 @@ impl RedisStore {
     }
 }
 
+impl RedisStore {
+    /// Asks Redis whether it is back (a `PING` through the store's breaker, in a task of its
+    /// own), unless a probe is on its way already; the breaker decides whether its open wait
+    /// is over.
+    fn probe(&self) {
+        if self.probing.swap(true, Relaxed) {
+            return;
+        }
+        let (backend, within) = (self.backend, self.options.deadline.mul_f64(0.9));
+        let mut connection = self.connection.clone();
+        let probing = Arc::clone(&self.probing);
+        tokio::spawn(async move {
+            let _ = backend
+                .call(async {
+                    match tokio::time::timeout(
+                        within,
+                        redis::cmd("PING").query_async::<String>(&mut connection),
+                    )
+                    .await
+                    {
+                        Ok(Ok(_)) => Ok(()),
+                        Ok(Err(e)) => Err(Failure::Error(e.to_string())),
+                        Err(_) => Err(Failure::Error(format!("no answer within {within:?}"))),
+                    }
+                })
+                .await;
+            probing.store(false, Relaxed);
+        });
+    }
+}
+
 /// A number for this process, different from every other replica's.
 fn process_id() -> u64 {
     let nanos = std::time::SystemTime::now()
@@ -337,6 +372,16 @@ impl PermitStore for RedisStore {
             ));
             return Box::pin(std::future::ready(Err(e)));
         };
+        // Redis away (the store's breaker not closed): decided locally at once; whether Redis
+        // is back is found out by a probe of the store's own, never by a caller's wait.
+        if self.backend.state() != State::Closed {
+            self.probe();
+            let e = StoreError(format!(
+                "Redis away (the store's breaker `{}` is not closed)",
+                self.backend.name()
+            ));
+            return Box::pin(std::future::ready(Err(e)));
+        }
         let want = match self.options.mode {
             Mode::Exact => 1,
             Mode::Leasing => request.want.max(1),

@@ -112,9 +112,19 @@ impl RedisServer {
     /// Stops the server and starts an empty one on the same port (a restart without
     /// persistence).
     pub fn restart(&mut self) {
+        self.stop();
+        self.start_again();
+    }
+
+    /// Shuts the server down.
+    pub fn stop(&mut self) {
         self.thaw();
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+
+    /// Starts an empty server again on the same port, after [`stop`](Self::stop).
+    pub fn start_again(&mut self) {
         let binary = std::env::var("REDIS_SERVER").unwrap_or_else(|_| "redis-server".to_owned());
         self.child = Command::new(binary)
             .args([
