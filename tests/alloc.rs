@@ -103,6 +103,34 @@ fn closed_circuit_breaker_allocates_nothing() {
     assert_eq!(allocations_in_calls(breaker_guarded), 0);
 }
 
+resilience::policy! {
+    /// Shared by a fleet: a probe gate set, as a fleet backend sets one.
+    static FLEET_BREAKER: CircuitBreaker = circuit_breaker(shared = "alloc");
+}
+
+/// Lets every probe through: what matters is that one is set.
+struct AnyProber;
+
+impl resilience::circuit_breaker::fleet::ProbeGate for AnyProber {
+    fn may_probe(&self, _: &'static str) -> bool {
+        true
+    }
+}
+
+#[resilience::circuit_breaker(FLEET_BREAKER)]
+async fn fleet_guarded(x: u64) -> Result<u64, OpError> {
+    op(x).await
+}
+
+/// A breaker shared by a fleet runs its closed path as a local one does: the gate is asked on
+/// the not-closed path only.
+#[test]
+fn closed_shared_circuit_breaker_allocates_nothing() {
+    static GATE: AnyProber = AnyProber;
+    FLEET_BREAKER.gate_probes(&GATE);
+    assert_eq!(allocations_in_calls(fleet_guarded), 0);
+}
+
 #[test]
 fn first_try_retry_allocates_nothing() {
     assert_eq!(allocations_in_calls(retried), 0);

@@ -49,6 +49,25 @@ static BREAKER: CircuitBreaker = match CircuitBreaker::builder("bench/circuit_br
     Err(_) => panic!("invalid circuit breaker"),
 };
 
+/// The same breaker, shared by a fleet: declared `shared`, with a probe gate set as a fleet
+/// backend sets one (asked on the not-closed path only).
+static SHARED_BREAKER: CircuitBreaker =
+    match CircuitBreaker::builder("bench/shared_circuit_breaker")
+        .shared("bench")
+        .build()
+    {
+        Ok(breaker) => breaker,
+        Err(_) => panic!("invalid circuit breaker"),
+    };
+
+struct AnyProber;
+
+impl resilience::circuit_breaker::fleet::ProbeGate for AnyProber {
+    fn may_probe(&self, _: &'static str) -> bool {
+        true
+    }
+}
+
 static RETRY: Retry = match Retry::builder("bench/retry")
     .attempts(3)
     .backoff(Backoff::exponential(
@@ -117,6 +136,11 @@ fn circuit_breaker(c: &mut Criterion) {
     let rt = runtime();
     let mut g = group(c, "circuit_breaker");
     bench_calls!(&mut g, &rt, "ours_api", |i| BREAKER
+        .call(async { Ok::<_, Failure<OpError>>(op(i).await?) })
+        .await);
+    static GATE: AnyProber = AnyProber;
+    SHARED_BREAKER.gate_probes(&GATE);
+    bench_calls!(&mut g, &rt, "ours_api_shared", |i| SHARED_BREAKER
         .call(async { Ok::<_, Failure<OpError>>(op(i).await?) })
         .await);
     bench_calls!(&mut g, &rt, "ours_attribute", |i| {

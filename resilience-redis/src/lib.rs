@@ -37,7 +37,9 @@
 //!   its burst; a replica may spend its batch at once (bursts of at most a quarter of the burst
 //!   per replica), and permits left unspent when the batch's time is over are lost (the fleet
 //!   then admits a little less than the rate, never more).
-//! - **Exact** ([`Mode::Exact`]): one script call per permit.
+//! - **Exact** ([`Mode::Exact`]): one script call per permit. Leasing is the default at every
+//!   rate: a limiter whose burst is under 8 asks for one permit at a time anyway, so a small
+//!   limit is exact by itself.
 //! - A caller refused waits out the `retry_after` Redis computed, locally (if its limiter's
 //!   `wait` allows), instead of asking again; otherwise its rejection carries it, and `#[retry]`
 //!   honours it.
