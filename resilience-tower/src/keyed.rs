@@ -39,47 +39,30 @@ impl sealed::Sealed for CircuitBreaker {}
 impl sealed::Sealed for Bulkhead {}
 impl sealed::Sealed for RateLimiter {}
 
-impl KeyedPolicy for CircuitBreaker {
-    fn run<'a, Res, E, F>(
-        &'a self,
-        fut: F,
-    ) -> impl Future<Output = Result<Res, Failure<Classified<Res, E>>>> + Send + 'a
-    where
-        F: Future<Output = Result<Res, Failure<Classified<Res, E>>>> + Send + 'a,
-        Res: Send + 'a,
-        E: Send + 'a,
-    {
-        self.call_classified(fut, Classified::breaker as BreakerClass<Res, E>)
-    }
+/// `KeyedPolicy` for `$ty`, whose child runs the call as `$run(child, fut)` says.
+macro_rules! keyed_policy {
+    ($ty:ty, |$child:ident, $fut:ident| $run:expr) => {
+        impl KeyedPolicy for $ty {
+            fn run<'a, Res, E, F>(
+                &'a self,
+                $fut: F,
+            ) -> impl Future<Output = Result<Res, Failure<Classified<Res, E>>>> + Send + 'a
+            where
+                F: Future<Output = Result<Res, Failure<Classified<Res, E>>>> + Send + 'a,
+                Res: Send + 'a,
+                E: Send + 'a,
+            {
+                let $child = self;
+                $run
+            }
+        }
+    };
 }
 
-impl KeyedPolicy for Bulkhead {
-    fn run<'a, Res, E, F>(
-        &'a self,
-        fut: F,
-    ) -> impl Future<Output = Result<Res, Failure<Classified<Res, E>>>> + Send + 'a
-    where
-        F: Future<Output = Result<Res, Failure<Classified<Res, E>>>> + Send + 'a,
-        Res: Send + 'a,
-        E: Send + 'a,
-    {
-        self.call(fut)
-    }
-}
-
-impl KeyedPolicy for RateLimiter {
-    fn run<'a, Res, E, F>(
-        &'a self,
-        fut: F,
-    ) -> impl Future<Output = Result<Res, Failure<Classified<Res, E>>>> + Send + 'a
-    where
-        F: Future<Output = Result<Res, Failure<Classified<Res, E>>>> + Send + 'a,
-        Res: Send + 'a,
-        E: Send + 'a,
-    {
-        self.call(fut)
-    }
-}
+keyed_policy!(CircuitBreaker, |child, fut| child
+    .call_classified(fut, Classified::breaker as BreakerClass<Res, E>));
+keyed_policy!(Bulkhead, |child, fut| child.call(fut));
+keyed_policy!(RateLimiter, |child, fut| child.call(fut));
 
 /// A layer that runs each request through the child of its key in a keyed family. `key` takes
 /// the key from the request (`|req: &Request<Body>| tenant_of(req)`).

@@ -161,6 +161,25 @@ impl RedisServer {
     }
 }
 
+/// A server without persistence on loopback port `port`.
+fn spawn(binary: &str, port: u16) -> Child {
+    Command::new(binary)
+        .args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
 impl Drop for RedisServer {
     fn drop(&mut self) {
         self.thaw();
