@@ -31,22 +31,10 @@ impl RedisServer {
             if port == 6379 {
                 continue;
             }
-            let child = Command::new(&binary)
-                .args([
-                    "--port",
-                    &port.to_string(),
-                    "--bind",
-                    "127.0.0.1",
-                    "--save",
-                    "",
-                    "--appendonly",
-                    "no",
-                ])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap();
-            let mut server = RedisServer { child, port };
+            let mut server = RedisServer {
+                child: spawn(&binary, port),
+                port,
+            };
             if server.wait_ready() {
                 return Some(server);
             }
@@ -126,21 +114,7 @@ impl RedisServer {
     /// Starts an empty server again on the same port, after [`stop`](Self::stop).
     pub fn start_again(&mut self) {
         let binary = std::env::var("REDIS_SERVER").unwrap_or_else(|_| "redis-server".to_owned());
-        self.child = Command::new(binary)
-            .args([
-                "--port",
-                &self.port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
+        self.child = spawn(&binary, self.port);
         assert!(self.wait_ready(), "redis-server restarted");
     }
 
