@@ -74,12 +74,11 @@ pub fn keyed_layer<P, X>(family: &'static Keyed<P>, key: X) -> KeyedLayer<P, X>
 where
     P: KeyedPolicy,
 {
-    let name: &'static str = Box::leak(format!("{} (tower)", family.name()).into_boxed_str());
     KeyedLayer {
         family,
         key,
         classify: AnyError,
-        site: InFlight::named(name),
+        site: InFlight::named(family.name()),
         output: PhantomData,
     }
 }

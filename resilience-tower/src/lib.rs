@@ -62,7 +62,7 @@
 //! A layer is a place of admission for [`registry::drain`](resilience_runtime::registry::drain)
 //! like an annotated function: while the program drains, a new call is refused with a
 //! `ShuttingDown` rejection (a 503 with [`PolicyLayer::respond`]) before the policy sees it,
-//! and the calls in flight are reported under the policy's name with `(tower)` after it.
+//! and the calls in flight are reported under the policy's name.
 //!
 //! # Cost
 //!
