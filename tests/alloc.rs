@@ -264,3 +264,21 @@ fn memory_per_key_is_bounded() {
     assert!(bulkhead < 1_000, "{bulkhead} bytes per bulkhead key");
     assert!(breaker < 12_000, "{breaker} bytes per breaker key");
 }
+
+#[resilience::circuit_breaker(threshold = 50%)]
+fn plain_guarded(x: u64) -> Result<u64, OpError> {
+    Ok(x)
+}
+
+/// A plain function's call runs on the calling thread with a waker made once per thread.
+#[test]
+fn plain_circuit_breaker_allocates_nothing() {
+    for i in 0..10 {
+        plain_guarded(i).expect("the warm-up call succeeds");
+    }
+    let before = allocations();
+    for i in 0..1000 {
+        plain_guarded(i).expect("the call succeeds");
+    }
+    assert_eq!(allocations() - before, 0);
+}

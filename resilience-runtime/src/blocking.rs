@@ -111,18 +111,25 @@ pub fn run<F: Future>(fut: F) -> F::Output {
         );
     }
     let mut fut = pin!(fut);
-    let waker = Waker::from(Arc::new(Unpark(thread::current())));
-    let mut cx = Context::from_waker(&waker);
     // Inside the timer's context, so the policies' sleeps and time reads have a runtime; a
     // plain call nested in another's body enters it again, which is allowed.
     let _context = timer().map(tokio::runtime::Handle::enter);
-    loop {
-        match fut.as_mut().poll(&mut cx) {
-            Poll::Ready(output) => return output,
-            // A spurious wake-up polls again, and the future waits again if it must.
-            Poll::Pending => thread::park(),
+    // One waker per thread, made once: a plain call allocates nothing for it.
+    WAKER.with(|waker| {
+        let mut cx = Context::from_waker(waker);
+        loop {
+            match fut.as_mut().poll(&mut cx) {
+                Poll::Ready(output) => return output,
+                // A spurious wake-up polls again, and the future waits again if it must.
+                Poll::Pending => thread::park(),
+            }
         }
-    }
+    })
+}
+
+thread_local! {
+    /// Unparks this thread: the waker of every plain call made on it.
+    static WAKER: Waker = Waker::from(Arc::new(Unpark(thread::current())));
 }
 
 #[cfg(test)]
