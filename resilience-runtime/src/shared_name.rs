@@ -1,14 +1,28 @@
 //! Policies declared shared by a fleet (`shared = "payments"`) that no backend shares: each
 //! says so once, the first time it matters (a rejection it decided alone).
 
+use std::cell::RefCell;
 use std::sync::{Mutex, PoisonError};
 
 /// The policies that said so already.
 static SAID: Mutex<Vec<&'static str>> = Mutex::new(Vec::new());
 
+thread_local! {
+    /// The policies this thread knows said so: after the first rejection on each thread, a
+    /// rejection under overload takes no lock.
+    static KNOWN: RefCell<Vec<&'static str>> = const { RefCell::new(Vec::new()) };
+}
+
 /// Says, once for `policy`, that it was declared shared under `shared` and decides locally.
 #[cold]
 pub(crate) fn running_locally(policy: &'static str, shared: &'static str) {
+    let known = KNOWN
+        .try_with(|known| known.borrow().contains(&policy))
+        .unwrap_or(false);
+    if known {
+        return;
+    }
+    let _ = KNOWN.try_with(|known| known.borrow_mut().push(policy));
     let mut said = SAID.lock().unwrap_or_else(PoisonError::into_inner);
     if said.contains(&policy) {
         return;
