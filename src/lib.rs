@@ -144,6 +144,8 @@ pub use resilience_macros::policy;
 /// | `record = path` | every error | `fn(&E) -> bool`: errors that count as failures (others as successes) |
 /// | `ignore = path` | none | `fn(&E) -> bool`: errors that count as neither |
 /// | `critical = true` | false | an open breaker makes health "down", not "degraded" |
+/// | `shared = "payments"` | not shared | the name a fleet backend shares its trips under (`resilience::redis`, `RedisStore::share_declared`); without one it runs locally and says so once; never with `key` |
+/// | `quorum = 2` | 1 | with `shared`: the replicas that must trip within one open wait for every replica's breaker to open |
 /// | `name = "..."` | `module::fn/circuit_breaker` | registry name |
 /// | `fallback = path` | none | a fallback around this breaker |
 /// | `PATH` (positional) | | a shared breaker declared with [`policy!`]; beside it only `record`, `ignore`, `fallback`, `key` |
@@ -252,6 +254,7 @@ pub use resilience_macros::bulkhead;
 /// | `100/s` (positional, required) | | calls per `s`, `m` or `h` |
 /// | `burst = 10` | the rate's count | calls admitted at once |
 /// | `wait = 500ms` | 0 (reject at once) | longest wait for a permit |
+/// | `shared = "partner-api"` | not shared | the name a fleet backend shares its rate under (`resilience::redis`, `RedisStore::share_declared`); without one it runs locally and says so once; never with `key` |
 /// | `name = "..."` | `module::fn/rate_limiter` | registry name |
 /// | `fallback = path` | none | a fallback around the limiter |
 /// | `PATH` (positional) | | a shared limiter declared with [`policy!`] |
