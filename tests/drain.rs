@@ -172,6 +172,9 @@ async fn a_tower_layer_refuses_while_draining() {
         }));
     let running = tokio::spawn(server.clone().oneshot(3));
     tokio::task::yield_now().await;
+    // The layer's calls in flight are counted under its policy's name.
+    let site = resilience::drain::InFlight::named(FRONT.name());
+    assert_eq!(site.in_flight(), 1);
     let drained = tokio::spawn(registry::drain(Duration::from_secs(10)));
     tokio::task::yield_now().await;
     let refused = server.clone().oneshot(0).await.unwrap();

@@ -125,20 +125,14 @@ policies!(CircuitBreaker, Retry, Timeout, Bulkhead, RateLimiter);
 /// A layer that runs every call of the service it wraps through `policy`. See the
 /// [crate docs](crate).
 pub fn layer<P: Policy>(policy: &'static P) -> PolicyLayer<P> {
-    let name: &'static str =
-        Box::leak(format!("{} (tower)", policy.policy_name()).into_boxed_str());
     PolicyLayer {
         policy,
         classify: AnyError,
-        site: site(name),
+        // One place of admission per policy, named after it: building a layer again (per
+        // connection, per test) makes no other, and allocates nothing.
+        site: InFlight::named(policy.policy_name()),
         output: PhantomData,
     }
-}
-
-/// The place of admission of the layers of one policy: one per name, so building a layer
-/// again (per connection, per test) does not make another.
-fn site(name: &'static str) -> &'static InFlight {
-    InFlight::named(name)
 }
 
 /// A [`Layer`] running calls through a policy: made by [`layer`], set with
