@@ -209,7 +209,11 @@ impl RedisStore {
         let client = Client::open(url)?;
         let config = redis::aio::ConnectionManagerConfig::new()
             .set_connection_timeout(Some(options.deadline.max(Duration::from_millis(100))))
-            .set_response_timeout(Some(options.deadline));
+            .set_response_timeout(Some(options.deadline))
+            // A Redis that is not there fails the start-up at once, rather than after the
+            // manager's retries; reconnecting later is the manager's, in the background.
+            .set_number_of_retries(1)
+            .set_max_delay(Duration::from_millis(200));
         let connection = client
             .get_connection_manager_with_config(config.clone())
             .await?;

@@ -298,3 +298,19 @@ async fn with_redis_away_each_replica_holds_its_share_of_the_rate() {
     );
     assert!(a.metrics().store_fallbacks + b.metrics().store_fallbacks > fallbacks);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_redis_is_an_error_at_start_up() {
+    // Port 1 on loopback: nothing listens there.
+    let e = RedisStore::connect("redis://127.0.0.1:1/", StoreOptions::default())
+        .await
+        .expect_err("nothing to connect to");
+    assert!(
+        !e.to_string().is_empty(),
+        "a message a person can read: {e}"
+    );
+    let e = RedisStore::connect("not a url", StoreOptions::default())
+        .await
+        .expect_err("not a Redis URL");
+    eprintln!("{e}");
+}
