@@ -384,6 +384,33 @@ pub use resilience_macros::cache;
 /// ```
 pub use resilience_macros::idempotent;
 
+/// Hedging at this position of the stack: when a call has not answered after `after`, another
+/// attempt starts beside it (the body run again, as `#[retry]` runs it, each attempt with its
+/// own clones of the owned arguments), up to `max`; the first success wins and the others are
+/// cancelled. For tails, not errors. See [`hedge`](mod@crate::hedge).
+///
+/// | option | default | meaning |
+/// |---|---|---|
+/// | `after = 50ms` or `after = p95` (required) | | when the next attempt starts: a delay, or a percentile (`p50` to `p99.9`) of the last 256 successful calls' latencies, once 100 have succeeded |
+/// | `initial = 100ms` | 100ms | with a percentile: the delay until it is known |
+/// | `max = 1` | 1 | the most hedges one call starts (1 to 10) |
+/// | `budget = API_RETRIES` or `budget = retry_budget(..)` | none | every call deposits, every hedge withdraws; a hedge it refuses is skipped, not failed |
+/// | `name = "..."` | `module::fn/hedge` | registry name |
+/// | `PATH` (positional) | | a shared hedge declared with [`policy!`] |
+///
+/// Attempts run at the same time, so a hedged function cannot take `&mut` arguments or
+/// `&mut self` (a compile error says so); owned arguments must be `Clone`. A timeout below the
+/// hedge bounds each attempt; one above it bounds the call.
+///
+/// ```
+/// # #[derive(Debug)] struct ApiError;
+/// # impl From<resilience::Error> for ApiError { fn from(_: resilience::Error) -> Self { ApiError } }
+/// #[resilience::hedge(after = p95, max = 1)]
+/// #[resilience::timeout(1s)]
+/// async fn quote(sku: &str) -> Result<u32, ApiError> { Ok(1) }
+/// ```
+pub use resilience_macros::hedge;
+
 /// A chaos layer's code, kept with the `chaos` feature: its statics (`items { .. }`), and the
 /// layer around the call (`wrap (HANDLE) [ERROR_WITH] [OUTCOME_WITH] CALL`). Not a public API.
 #[cfg(feature = "chaos")]
@@ -430,7 +457,7 @@ pub mod __private {
     pub use resilience_runtime::retry;
     pub use resilience_runtime::{
         Backoff, Bulkhead, Cache, Chaos, ChildHandle, CircuitBreaker, Classification, Error,
-        Failure, Idempotency, Jitter, KeyedBulkhead, KeyedCircuitBreaker, KeyedRateLimiter,
+        Failure, Hedge, Idempotency, Jitter, KeyedBulkhead, KeyedCircuitBreaker, KeyedRateLimiter,
         RateLimiter, Retry, RetryBudget, Timeout, Toggle,
     };
 
@@ -600,6 +627,21 @@ pub mod __private {
         receiver.clone()
     }
 
+    /// An owned argument (or receiver) of a function under `#[hedge]`.
+    #[diagnostic::on_unimplemented(
+        message = "`{Self}` is not `Clone`, and #[hedge] runs attempts side by side, each with its own clone of the owned arguments",
+        label = "this argument is cloned for each attempt",
+        note = "implement or derive `Clone` for `{Self}`, or take the argument by reference"
+    )]
+    pub trait HedgeArgument: Clone {}
+    impl<T: Clone> HedgeArgument for T {}
+
+    /// One attempt's own copy of `arg`.
+    #[inline]
+    pub fn clone_for_hedge<T: HedgeArgument>(arg: &T) -> T {
+        arg.clone()
+    }
+
     /// An owned argument of a function with a fallback.
     #[diagnostic::on_unimplemented(
         message = "`{Self}` is not `Clone`, and a fallback receives the function's owned arguments, cloned before the call",
@@ -706,6 +748,30 @@ pub mod __private {
         #[inline]
         pub fn retry<P: SharedRetry + ?Sized>(policy: &P) -> &Retry {
             policy.retry()
+        }
+
+        /// A shared `Hedge`.
+        #[diagnostic::on_unimplemented(
+            message = "#[hedge] needs a shared `Hedge`, but this is a `{Self}`",
+            label = "not a `Hedge`",
+            note = "declare one with resilience::policy! {{ static NAME: Hedge = hedge(after = 50ms); }}, or use the attribute of this policy's kind"
+        )]
+        pub trait SharedHedge {
+            /// The hedge.
+            fn hedge(&self) -> &Hedge;
+        }
+
+        impl SharedHedge for Hedge {
+            #[inline]
+            fn hedge(&self) -> &Hedge {
+                self
+            }
+        }
+
+        /// `policy` as a `Hedge`, or an error at its path.
+        #[inline]
+        pub fn hedge<P: SharedHedge + ?Sized>(policy: &P) -> &Hedge {
+            policy.hedge()
         }
 
         /// A shared `Cache`.

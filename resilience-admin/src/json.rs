@@ -67,6 +67,7 @@ pub(crate) fn event(event: &Event, at: u64) -> Value {
         }
         EventKind::Switched { on } => json!({ "on": on }),
         EventKind::Attempt { attempt } => json!({ "attempt": attempt }),
+        EventKind::Hedged { attempt } => json!({ "attempt": attempt }),
         EventKind::Retry { attempt, delay } => {
             json!({ "attempt": attempt, "delay_ms": millis(delay) })
         }

@@ -185,6 +185,11 @@ fn valid_args(kind: Kind) -> &'static [&'static str] {
             "ttl = 1s",
             "PRICES, key = sku",
         ],
+        Kind::Hedge => &[
+            "after = 50ms, max = 2",
+            "after = p99.9, initial = 200ms, budget = API_RETRIES",
+            "HEDGE",
+        ],
     }
 }
 

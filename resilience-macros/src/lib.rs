@@ -85,3 +85,9 @@ pub fn idempotent(args: TokenStream, item: TokenStream) -> TokenStream {
 pub fn policy(input: TokenStream) -> TokenStream {
     expand::policy(input.into()).into()
 }
+
+/// Another attempt beside a slow one, the first success wins. See `resilience::hedge`.
+#[proc_macro_attribute]
+pub fn hedge(args: TokenStream, item: TokenStream) -> TokenStream {
+    expand::attribute(Kind::Hedge, args.into(), item.into()).into()
+}

@@ -27,11 +27,13 @@ pub enum Kind {
     Idempotent,
     /// `#[cache]`.
     Cache,
+    /// `#[hedge]`.
+    Hedge,
 }
 
 impl Kind {
     /// Every kind, in the order they are listed in messages.
-    pub const ALL: [Kind; 9] = [
+    pub const ALL: [Kind; 10] = [
         Kind::CircuitBreaker,
         Kind::Retry,
         Kind::Timeout,
@@ -41,6 +43,7 @@ impl Kind {
         Kind::Chaos,
         Kind::Idempotent,
         Kind::Cache,
+        Kind::Hedge,
     ];
 
     /// The attribute's name (`circuit_breaker`), also the suffix of an inline policy's name.
@@ -55,6 +58,7 @@ impl Kind {
             Kind::Chaos => "chaos",
             Kind::Idempotent => "idempotent",
             Kind::Cache => "cache",
+            Kind::Hedge => "hedge",
         }
     }
 
@@ -70,6 +74,7 @@ impl Kind {
             Kind::Chaos => "Chaos",
             Kind::Idempotent => "Idempotency",
             Kind::Cache => "Cache",
+            Kind::Hedge => "Hedge",
         }
     }
 
@@ -150,6 +155,15 @@ pub struct Spanned<T> {
 
 /// A duration in nanoseconds.
 pub type Nanos = u64;
+
+/// When a hedge starts another attempt.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Delay {
+    /// This long after the last attempt started.
+    Fixed(Nanos),
+    /// This per-mille of recent calls' latencies (`950` for `p95`).
+    Percentile(u32),
+}
 
 /// The window a circuit breaker computes its rates over.
 #[derive(Clone, Copy, Debug, PartialEq)]

@@ -13,8 +13,8 @@ use std::time::Duration;
 use proc_macro2::Span;
 use resilience_runtime::registry::{self, config};
 use resilience_runtime::{
-    Bulkhead, Cache, Chaos, CircuitBreaker, Idempotency, RateLimiter, Retry, RetryBudget, Timeout,
-    Toggle,
+    Bulkhead, Cache, Chaos, CircuitBreaker, Hedge, Idempotency, RateLimiter, Retry, RetryBudget,
+    Timeout, Toggle,
 };
 use resilience_syntax::options::{self, OptionSpec, ValueKind};
 
@@ -84,6 +84,11 @@ fn kinds() -> Vec<(Kind, Base, &'static str)> {
         Err(_) => panic!("invalid cache"),
     };
     registry::register(&CACHE);
+    static HEDGE: Hedge = match Hedge::builder("agree/hedge").after_percentile(950).build() {
+        Ok(p) => p,
+        Err(_) => panic!("invalid hedge"),
+    };
+    registry::register(&HEDGE);
     vec![
         (
             Kind::CircuitBreaker,
@@ -113,6 +118,7 @@ fn kinds() -> Vec<(Kind, Base, &'static str)> {
         ),
         (Kind::Idempotent, &[("key", "order.id")], "agree/idempotent"),
         (Kind::Cache, &[("ttl", "30s")], "agree/cache"),
+        (Kind::Hedge, &[("after", "p95")], "agree/hedge"),
     ]
 }
 
@@ -182,6 +188,10 @@ fn candidates(spec: &OptionSpec) -> Vec<String> {
             "1s..",
             "abc",
             "50%",
+        ],
+        ValueKind::Delay => &[
+            "50ms", "p95", "p99.9", "p50", "p49.9", "p100", "p99.95", "0ms", "95", "p", "pp95",
+            "abc", "50%", "1.5s",
         ],
         ValueKind::Text
         | ValueKind::Callable

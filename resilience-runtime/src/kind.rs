@@ -29,6 +29,8 @@ pub enum PolicyKind {
     Idempotency,
     /// [`Cache`](crate::Cache).
     Cache,
+    /// [`Hedge`](crate::Hedge).
+    Hedge,
 }
 
 impl PolicyKind {
@@ -47,6 +49,7 @@ impl PolicyKind {
             // The attribute's name, as every kind's is: the option table's kind.
             PolicyKind::Idempotency => "idempotent",
             PolicyKind::Cache => "cache",
+            PolicyKind::Hedge => "hedge",
         }
     }
 }

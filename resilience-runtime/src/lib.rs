@@ -94,6 +94,8 @@ pub mod fallback;
 #[cfg(not(resilience_loom))]
 mod guard;
 #[cfg(not(resilience_loom))]
+pub mod hedge;
+#[cfg(not(resilience_loom))]
 pub mod idempotency;
 #[cfg(not(resilience_loom))]
 pub mod keyed;
@@ -128,6 +130,8 @@ pub use error::{AsRejection, ConfigError, Error, ErrorKind, Failure};
 pub use event::{Event, EventKind, KeyId, PolicyKind};
 #[cfg(not(resilience_loom))]
 pub use fallback::fallback;
+#[cfg(not(resilience_loom))]
+pub use hedge::{After, Hedge, HedgeBuilder, HedgeFuture, HedgeMetrics};
 #[cfg(not(resilience_loom))]
 pub use idempotency::{CheckedIdempotency, Idempotency, IdempotencyBuilder, IdempotencyMetrics};
 #[cfg(not(resilience_loom))]

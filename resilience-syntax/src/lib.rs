@@ -15,4 +15,5 @@ pub mod foreign;
 pub mod names;
 pub mod options;
 pub mod percent;
+pub mod percentile;
 pub mod suggest;

@@ -48,6 +48,9 @@ pub enum ValueKind {
     /// Two durations with their units, the least first: `200ms..2s` (a single duration is
     /// the range of one).
     DurationRange,
+    /// A duration (`50ms`), or a percentile of recent calls' latencies from `p50` to `p99.9`
+    /// (`p95`): a hedge's `after`.
+    Delay,
 }
 
 /// The kinds, by the attribute's name, then `retry_budget` and `toggle`, which no attribute is
@@ -63,6 +66,7 @@ pub const KINDS: &[&str] = &[
     "chaos",
     "idempotent",
     "cache",
+    "hedge",
     "retry_budget",
     "toggle",
 ];
@@ -122,6 +126,9 @@ pub const MAX_BULKHEAD_SLOTS: u32 = (1 << 20) - 1;
 pub const MIN_BUDGET_WINDOW_NANOS: u64 = 1_000_000_000;
 /// The longest window of a retry budget, in nanoseconds (1h).
 pub const MAX_BUDGET_WINDOW_NANOS: u64 = 3_600_000_000_000;
+
+/// The most hedges one call starts.
+pub const MAX_HEDGES: u32 = 10;
 
 /// How many children a keyed family holds at most, unless told otherwise.
 pub const DEFAULT_MAX_KEYS: u64 = 10_000;
@@ -400,6 +407,21 @@ pub const OPTIONS: &[OptionSpec] = &[
         .at_least(1)
         .default("10000")
         .example("capacity = 10_000"),
+    // #[hedge]: when another attempt starts, how many at most, the budget they spend.
+    spec("hedge", "after", Delay)
+        .at_least(1)
+        .example("after = 50ms or after = p95"),
+    spec("hedge", "initial", Duration)
+        .at_least(1)
+        .default("100ms, with a percentile `after`")
+        .example("initial = 100ms"),
+    spec("hedge", "max", Count)
+        .range(1, MAX_HEDGES as u64)
+        .default("1")
+        .example("max = 1"),
+    spec("hedge", "budget", Budget)
+        .not_a_setting()
+        .example("budget = API_RETRIES or budget = retry_budget(ratio = 10%)"),
     // Every kind.
     spec("*", "name", Text)
         .not_a_setting()

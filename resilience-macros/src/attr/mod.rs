@@ -57,6 +57,9 @@ pub enum Value {
     Expr(Box<syn::Expr>),
     /// Two values with `..` between them: `200ms..2s`.
     Range(Box<Value>, Box<Value>),
+    /// A percentile with a decimal, `p99.9`, which Rust reads as `p99`, `.`, `9`: the text as
+    /// written, spanned at its first token.
+    Percentile(String, Span),
 }
 
 /// A numeric literal with the unit that follows it.
@@ -97,6 +100,7 @@ impl Value {
             Value::Closure(c) => c.span(),
             Value::Expr(e) => e.span(),
             Value::Range(least, _) => least.span(),
+            Value::Percentile(_, span) => *span,
         }
     }
 
@@ -114,6 +118,7 @@ impl Value {
             Value::Closure(_) => "a closure",
             Value::Expr(_) => "an expression",
             Value::Range(..) => "a range",
+            Value::Percentile(..) => "a percentile",
         }
     }
 
@@ -171,7 +176,19 @@ impl Parse for Arg {
                 let value = Value::Expr(Box::new(input.parse()?));
                 return Ok(Arg::Named { name, value });
             }
-            let mut value = input.parse()?;
+            let mut value: Value = input.parse()?;
+            if let Some(whole) = value
+                .as_ident()
+                .filter(|i| i.to_string().starts_with('p'))
+                .cloned()
+                && input.peek(Token![.])
+                && !input.peek(Token![..])
+            {
+                input.parse::<Token![.]>()?;
+                let tenth: syn::LitInt = input.parse()?;
+                value =
+                    Value::Percentile(format!("{whole}.{}", tenth.base10_digits()), whole.span());
+            }
             if input.peek(Token![..]) && !input.peek(Token![..=]) {
                 input.parse::<Token![..]>()?;
                 value = Value::Range(Box::new(value), Box::new(input.parse()?));

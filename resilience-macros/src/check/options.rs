@@ -76,5 +76,6 @@ pub(crate) fn declaration_example(kind: Kind) -> &'static str {
         Kind::Chaos => "chaos(error = 5%, error_with = ApiError::injected)",
         Kind::Idempotent => "idempotent(ttl = 24h)",
         Kind::Cache => "cache(ttl = 30s)",
+        Kind::Hedge => "hedge(after = 50ms)",
     }
 }

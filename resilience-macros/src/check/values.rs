@@ -13,7 +13,7 @@ use super::Ctxt;
 use super::bounds::{at_least, positive};
 use super::options::{did_you_mean, example};
 use crate::attr::Value;
-use crate::model::{Callable, Jitter, Nanos, Rate, Spanned as S, Window};
+use crate::model::{Callable, Delay, Jitter, Nanos, Rate, Spanned as S, Window};
 
 pub(crate) fn string(value: &Value, key: &str, cx: &mut Ctxt) -> Option<LitStr> {
     match value {
@@ -308,6 +308,44 @@ pub(crate) fn rate_or_none(value: &Value, zero: bool, cx: &mut Ctxt) -> Option<S
                 n.span,
                 "this rate is too large; the count must fit in a u32",
             );
+            None
+        }
+    }
+}
+
+/// A hedge's `after`: a duration above zero, or a percentile (`p95`, `p99.9`).
+pub(crate) fn delay(value: &Value, key: &str, cx: &mut Ctxt) -> Option<S<Delay>> {
+    let (text, span) = match value {
+        Value::Number(_) => {
+            let d = positive(duration(value, key, cx), key, cx)?;
+            return Some(S {
+                value: Delay::Fixed(d.value),
+                span: d.span,
+            });
+        }
+        Value::Percentile(text, span) => (text.clone(), *span),
+        other => match other.as_ident() {
+            Some(ident) => (ident.to_string(), ident.span()),
+            None => {
+                cx.error(
+                    other.span(),
+                    format!(
+                        "'{key}' takes a duration or a percentile of recent calls, found {}: {}",
+                        other.describe(),
+                        example(key)
+                    ),
+                );
+                return None;
+            }
+        },
+    };
+    match resilience_syntax::percentile::parse(&text) {
+        Ok(per_mille) => Some(S {
+            value: Delay::Percentile(per_mille),
+            span,
+        }),
+        Err(message) => {
+            cx.error(span, format!("{message}; or a duration: {}", example(key)));
             None
         }
     }

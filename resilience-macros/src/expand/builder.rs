@@ -35,6 +35,7 @@ fn kind_type(private: &TokenStream, layer: &Layer, span: Span) -> Option<TokenSt
         Config::Chaos(_) => quote_spanned!(span=> #private::Chaos),
         Config::Idempotent(_) => quote_spanned!(span=> #private::Idempotency),
         Config::Cache(_) => quote_spanned!(span=> #private::Cache),
+        Config::Hedge(_) => quote_spanned!(span=> #private::Hedge),
         Config::Fallback => return None,
     })
 }
@@ -64,6 +65,7 @@ pub fn registration(
         Config::Chaos(_) => quote!(Chaos),
         Config::Idempotent(_) => quote!(Idempotency),
         Config::Cache(_) => quote!(Cache),
+        Config::Hedge(_) => quote!(Hedge),
         Config::Fallback => return None,
     };
     registration_of(private, variant, ident, at, shared)
@@ -115,9 +117,12 @@ pub fn policy_value(
 ) -> Option<TokenStream> {
     let ty = kind_type(private, layer, Span::call_site())?;
     let mut calls = layer.config.builder_calls(private)?;
-    if let Config::Retry(retry) = &layer.config
-        && let Some(budget) = &retry.budget
-    {
+    let budget = match &layer.config {
+        Config::Retry(retry) => retry.budget.as_ref(),
+        Config::Hedge(hedge) => hedge.budget.as_ref(),
+        _ => None,
+    };
+    if let Some(budget) = budget {
         let budget = budget_reference(private, budget, name);
         calls.extend(quote!(.budget(#budget)));
     }

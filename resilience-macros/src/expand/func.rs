@@ -122,7 +122,7 @@ pub struct Receiver {
     pub shown: String,
 }
 
-fn pass_of(ty: &Type) -> Pass {
+pub fn pass_of(ty: &Type) -> Pass {
     match ty {
         Type::Reference(r) if r.mutability.is_some() => Pass::Unique,
         Type::Reference(_) => Pass::Shared,
@@ -239,7 +239,7 @@ pub fn params(
 }
 
 /// Whether `ty` is `Pin<&mut T>` (any path ending in `Pin`).
-fn is_pinned_ref(ty: &Type) -> bool {
+pub fn is_pinned_ref(ty: &Type) -> bool {
     let Type::Path(p) = ty else { return false };
     let Some(last) = p.path.segments.last() else {
         return false;

@@ -155,6 +155,9 @@ fn check_shape(
         ));
         return None;
     }
+    if sources.iter().any(|s| s.kind == Kind::Hedge) {
+        check_hedged_args(func, cx);
+    }
     if func.sig.asyncness.is_none() {
         if let Some(output) = func::async_trait_shape(func) {
             return check_result(output, func, attr, cx).map(|ty| (Shape::AsyncTrait, ty));
@@ -170,6 +173,28 @@ fn check_shape(
                 "#[{attr}] needs the function to return a Result, so a failure can reach the caller: -> Result<T, E>"
             ));
             None
+        }
+    }
+}
+
+/// Attempts of a hedge run at the same time: none can hold the one `&mut` the function was
+/// given.
+fn check_hedged_args(func: &Func, cx: &mut Ctxt) {
+    for input in &func.sig.inputs {
+        let unique = match input {
+            syn::FnArg::Receiver(r) => {
+                (r.reference.is_some() && r.mutability.is_some())
+                    || (r.reference.is_none()
+                        && r.colon_token.is_some()
+                        && func::is_pinned_ref(&r.ty))
+            }
+            syn::FnArg::Typed(pt) => func::pass_of(&pt.ty) == Pass::Unique,
+        };
+        if unique {
+            cx.error(input.span(), format!(
+                "#[hedge] runs attempts side by side, and they cannot share `{}`: take it by `&` (with interior mutability where it must change) or by value (each attempt gets a clone)",
+                func::tokens_to_text(quote!(#input))
+            ));
         }
     }
 }
@@ -193,7 +218,7 @@ fn check_plain(func: &Func, sources: &[stack::Source], cx: &mut Ctxt) -> Option<
                     "#[timeout] cannot go on a plain `fn`: blocking code cannot be cancelled, so a timeout could only report the overrun after `{name}` ended; make it `async fn {name}(..)` (a timeout cuts it at an `.await`), or bound the blocking call itself (a socket's read timeout, a query's statement timeout)"
                 ));
             }
-            Kind::Chaos | Kind::Idempotent | Kind::Cache => {
+            Kind::Chaos | Kind::Idempotent | Kind::Cache | Kind::Hedge => {
                 fits = false;
                 cx.error(source.span, format!(
                     "#[{attr}] works on an `async fn`: write `async fn {name}(..)` (a plain `fn` takes #[circuit_breaker], #[retry], #[bulkhead], #[rate_limiter] and #[fallback])"
@@ -399,14 +424,16 @@ impl Gen<'_> {
             let key = self.key_expr(key);
             let owned = quote_spanned!(key.span()=>
                 #private::owned_key((&&#private::KeyExpr(&(#key))).key()));
+            // A reference (the key itself lives to the end of the body), so an attempt of a
+            // hedge, a future of its own, copies it.
             self.lookups.extend(quote! {
-                let #lookup = {
+                let #lookup = &{
                     #[allow(unused_imports)]
                     use #private::{KeyByDeref as _, KeyByValue as _};
                     #owned
                 };
             });
-            return quote!(#handle.call(&#lookup, #inner));
+            return quote!(#handle.call(#lookup, #inner));
         }
         if let Some(key) = keyed {
             let lookup = local(&format!("__resilience_key{index}"));
@@ -416,7 +443,7 @@ impl Gen<'_> {
             let borrowed =
                 quote_spanned!(key.span()=> #private::key((&&#private::KeyExpr(&(#key))).key()));
             self.lookups.extend(quote! {
-                let #lookup = {
+                let #lookup = &{
                     #[allow(unused_imports)]
                     use #private::{KeyByDeref as _, KeyByValue as _};
                     #handle.child(#borrowed)
@@ -426,7 +453,7 @@ impl Gen<'_> {
             let call = self.wrap_call(layer, quote!(#child), inner, in_place);
             return quote! {
                 async {
-                    match #private::keyed_child(&#lookup) {
+                    match #private::keyed_child(#lookup) {
                         ::core::result::Result::Ok(#child) => #call.await,
                         ::core::result::Result::Err(#e) => {
                             ::core::result::Result::Err(#private::Failure::Rejected(#e))
@@ -492,6 +519,7 @@ impl Gen<'_> {
                 }
             }
             Config::Fallback => inner,
+            Config::Hedge(_) => self.hedge(handle, inner),
             Config::Chaos(chaos) => {
                 // Each maker as written, or nothing; `chaos!` makes `fn` pointers of them.
                 let error_with = chaos.error_with.iter();
@@ -502,6 +530,37 @@ impl Gen<'_> {
                 }
             }
             _ => quote!(#handle.call(#inner)),
+        }
+    }
+
+    /// Hedge: `policy.call(|| attempt)`, each attempt a future of its own that owns its
+    /// clones of the owned arguments (and receiver), and copies the references.
+    fn hedge(&self, handle: TokenStream, inner: TokenStream) -> TokenStream {
+        let private = &self.private;
+        let receiver = self.receiver.and_then(|r| {
+            let ident = r.per_attempt.as_ref()?;
+            let binding = &r.binding;
+            let mutable = r.mutable.then(|| quote!(mut));
+            Some(quote_spanned! {r.self_token.span=>
+                let #mutable #ident = #private::clone_for_hedge(&#binding);
+            })
+        });
+        let clones = self
+            .params
+            .iter()
+            .filter(|p| p.pass == Pass::Owned)
+            .map(|p| {
+                let ident = &p.ident;
+                let mutable = p.mutable.then(|| quote!(mut));
+                let cloned = quote_spanned!(p.span=> #private::clone_for_hedge(&#ident));
+                quote!(let #mutable #ident = #cloned;)
+            });
+        quote! {
+            #handle.call(|| {
+                #receiver
+                #(#clones)*
+                async move { #inner.await }
+            })
         }
     }
 
@@ -647,7 +706,11 @@ fn generate(
         .map(|p| quote!(#p))
         .unwrap_or(quote!(::resilience));
     let private = quote!(#krate::__private);
-    let has_retry = layers.iter().any(|l| l.kind == Kind::Retry);
+    // A retry or a hedge runs the body again, each run with its own clones of the owned
+    // arguments.
+    let has_retry = layers
+        .iter()
+        .any(|l| matches!(l.kind, Kind::Retry | Kind::Hedge));
     let has_fallback = layers.iter().any(|l| l.fallback.is_some());
     // A plain `fn`'s stack is an `async fn`'s, run by `blocking::run`.
     let is_async = matches!(shape, Shape::Async | Shape::Plain);

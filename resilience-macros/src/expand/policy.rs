@@ -79,7 +79,7 @@ impl Parse for Decls {
     }
 }
 
-const TYPES: [&str; 13] = [
+const TYPES: [&str; 14] = [
     "CircuitBreaker",
     "Retry",
     "Timeout",
@@ -93,11 +93,12 @@ const TYPES: [&str; 13] = [
     "Chaos",
     "Idempotency",
     "Cache",
+    "Hedge",
 ];
 
 /// The kinds a keyed family can be made of.
 const KEYABLE: [Kind; 3] = [Kind::CircuitBreaker, Kind::Bulkhead, Kind::RateLimiter];
-const CTORS: [&str; 10] = [
+const CTORS: [&str; 11] = [
     "circuit_breaker",
     "retry",
     "timeout",
@@ -108,6 +109,7 @@ const CTORS: [&str; 10] = [
     "chaos",
     "idempotent",
     "cache",
+    "hedge",
 ];
 
 /// Expands `policy! { ... }`.
@@ -336,6 +338,7 @@ fn placeholder(kind: Kind) -> Layer {
         Kind::Bulkhead => "max = 1",
         Kind::RateLimiter => "1/s",
         Kind::Cache => "ttl = 1s",
+        Kind::Hedge => "after = 1s",
         _ => "",
     })
     .unwrap_or(Args { items: Vec::new() });

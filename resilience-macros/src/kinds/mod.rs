@@ -9,6 +9,7 @@ mod cache;
 mod chaos;
 mod circuit_breaker;
 pub mod declared;
+mod hedge;
 mod idempotent;
 mod keyed;
 mod prelude;
@@ -22,6 +23,7 @@ pub use bulkhead::Bulkhead;
 pub use cache::Cache;
 pub use chaos::Chaos;
 pub use circuit_breaker::CircuitBreaker;
+pub use hedge::Hedge;
 pub use idempotent::Idempotent;
 pub use keyed::{CRITICAL_KEYED, Keyed};
 pub use rate_limiter::RateLimiter;
@@ -46,6 +48,7 @@ pub enum Config {
     Chaos(Chaos),
     Idempotent(Idempotent),
     Cache(Cache),
+    Hedge(Hedge),
     /// `#[fallback(f)]`: nothing beyond the common `fallback` path.
     Fallback,
 }
@@ -62,6 +65,7 @@ impl Config {
             Kind::Chaos => Config::Chaos(Default::default()),
             Kind::Idempotent => Config::Idempotent(Default::default()),
             Kind::Cache => Config::Cache(Default::default()),
+            Kind::Hedge => Config::Hedge(Default::default()),
             Kind::Fallback => Config::Fallback,
         }
     }
@@ -77,6 +81,7 @@ impl Config {
             Config::Chaos(c) => c.set(key, value, cx),
             Config::Idempotent(c) => c.set(key, value, cx),
             Config::Cache(c) => c.set(key, value, cx),
+            Config::Hedge(c) => c.set(key, value, cx),
             Config::Fallback => {}
         }
     }
@@ -92,6 +97,7 @@ impl Config {
             Config::Chaos(c) => c.required(span, site, cx),
             Config::Idempotent(c) => c.required(span, site, cx),
             Config::Cache(c) => c.required(span, site, cx),
+            Config::Hedge(c) => c.required(span, site, cx),
             Config::Fallback => {}
         }
     }
@@ -107,6 +113,7 @@ impl Config {
             Config::Chaos(c) => c.combinations(site, cx),
             Config::Idempotent(_) => {}
             Config::Cache(c) => c.combinations(cx),
+            Config::Hedge(c) => c.combinations(cx),
             Config::Fallback => {}
         }
     }
@@ -122,6 +129,7 @@ impl Config {
             | Config::Chaos(_)
             | Config::Idempotent(_)
             | Config::Cache(_)
+            | Config::Hedge(_)
             | Config::Fallback => None,
         }
     }
@@ -138,6 +146,7 @@ impl Config {
             Config::Chaos(c) => c.builder_calls(private),
             Config::Idempotent(c) => c.builder_calls(private),
             Config::Cache(c) => c.builder_calls(private),
+            Config::Hedge(c) => c.builder_calls(private),
             Config::Fallback => return None,
         })
     }

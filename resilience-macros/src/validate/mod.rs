@@ -178,7 +178,12 @@ pub fn layer(kind: Kind, args: &Args, span: Span, site: Site, cx: &mut Ctxt) -> 
         }
     } else {
         // A value that was given but wrong is already reported; do not ask for it again.
-        if !positional_seen && !unknown_seen && !seen.contains_key("max") {
+        let required_given = match kind {
+            Kind::Bulkhead => seen.contains_key("max"),
+            Kind::Hedge => seen.contains_key("after"),
+            _ => false,
+        };
+        if !positional_seen && !unknown_seen && !required_given {
             required(&layer, span, site, cx);
         }
         combinations(&layer, site, cx);

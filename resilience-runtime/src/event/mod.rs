@@ -126,6 +126,11 @@ pub enum EventKind {
     Replayed,
     /// A cache served the last good value, past its `ttl`, because the layers below failed.
     ServedStale,
+    /// A hedge started another attempt beside the ones still running.
+    Hedged {
+        /// The new attempt's number: 2 for the first hedge.
+        attempt: u32,
+    },
     /// A chaos layer injected a fault into a call.
     Injected {
         /// What it injected.
@@ -180,6 +185,7 @@ impl EventKind {
             EventKind::Replayed => "replayed",
             EventKind::ServedStale => "served_stale",
             EventKind::Injected { .. } => "injected",
+            EventKind::Hedged { .. } => "hedged",
         }
     }
 }

@@ -85,9 +85,9 @@ pub use crate::event::{Event, Subscription, subscribe};
 use crate::name::{self as names, Name};
 use crate::{
     Bulkhead, BulkheadMetrics, Cache, CacheMetrics, Chaos, ChaosMetrics, CircuitBreaker,
-    CircuitBreakerMetrics, Idempotency, IdempotencyMetrics, KeyedBulkhead, KeyedCircuitBreaker,
-    KeyedMetrics, KeyedRateLimiter, RateLimiter, RateLimiterMetrics, Retry, RetryBudget,
-    RetryBudgetMetrics, RetryMetrics, Timeout, TimeoutMetrics, Toggle, ToggleMetrics,
+    CircuitBreakerMetrics, Hedge, HedgeMetrics, Idempotency, IdempotencyMetrics, KeyedBulkhead,
+    KeyedCircuitBreaker, KeyedMetrics, KeyedRateLimiter, RateLimiter, RateLimiterMetrics, Retry,
+    RetryBudget, RetryBudgetMetrics, RetryMetrics, Timeout, TimeoutMetrics, Toggle, ToggleMetrics,
 };
 
 /// The kinds of policy the registry lists, one line each: the variant, the policy's type and
@@ -163,6 +163,8 @@ kinds! {
         "An idempotency store: a key's first call runs, its duplicates get its result.", "An idempotency store's first calls, duplicates served and refused, and keys held.";
     Cache(Cache, CacheMetrics):
         "A cache: a fresh value is served without calling what is below.", "A cache's hits, misses, stale values served, evictions and entries.";
+    Hedge(Hedge, HedgeMetrics):
+        "A hedge: another attempt beside a slow one, the first success wins.", "A hedge's calls, hedges started, won, cancelled and skipped, and its delay now.";
 }
 
 impl Policy {
@@ -468,6 +470,10 @@ getter!(
 getter!(
     /// The cache registered as `name`: its settings, `invalidate(key)`, `invalidate_all()`.
     cache, Cache, Cache, Cache, false
+);
+getter!(
+    /// The hedge registered as `name`: its settings (`after`, `initial`, `max`), its counters.
+    hedge, Hedge, Hedge, Hedge, false
 );
 
 /// The state, settings and counters of every policy, sorted by name. `Display` prints it as a
