@@ -453,6 +453,7 @@ pub mod __private {
         DECLARED, Declared, HoldsNoRejection, HoldsRejection, InFlight, Probe, admitted, blocking,
         drain, linkme, own_errors,
     };
+    pub use resilience_runtime::bulkhead;
     pub use resilience_runtime::registry;
     pub use resilience_runtime::retry;
     pub use resilience_runtime::{

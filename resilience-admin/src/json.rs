@@ -46,6 +46,7 @@ pub(crate) fn policy(p: &PolicySnapshot) -> Value {
         "in_use": p.in_use(),
         "queued": p.queued(),
         "available": p.available(),
+        "limit": p.limit(),
         "keys": p.keys(),
         "settings": settings,
     })
@@ -68,6 +69,7 @@ pub(crate) fn event(event: &Event, at: u64) -> Value {
         EventKind::Switched { on } => json!({ "on": on }),
         EventKind::Attempt { attempt } => json!({ "attempt": attempt }),
         EventKind::Hedged { attempt } => json!({ "attempt": attempt }),
+        EventKind::LimitChanged { from, to } => json!({ "from": from, "to": to }),
         EventKind::Retry { attempt, delay } => {
             json!({ "attempt": attempt, "delay_ms": millis(delay) })
         }

@@ -156,6 +156,13 @@ pub struct Spanned<T> {
 /// A duration in nanoseconds.
 pub type Nanos = u64;
 
+/// How an adaptive bulkhead moves its limit.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Algorithm {
+    Aimd,
+    Gradient2,
+}
+
 /// When a hedge starts another attempt.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Delay {

@@ -189,6 +189,7 @@ fn candidates(spec: &OptionSpec) -> Vec<String> {
             "abc",
             "50%",
         ],
+        ValueKind::Algorithm => &["gradient2", "aimd", "vegas", "Gradient2", "50%", "1"],
         ValueKind::Delay => &[
             "50ms", "p95", "p99.9", "p50", "p49.9", "p100", "p99.95", "0ms", "95", "p", "pp95",
             "abc", "50%", "1.5s",
@@ -318,7 +319,7 @@ fn the_attribute_registry_set_the_file_and_the_environment_take_the_same_values(
         registry::reset_all();
         checked += 1;
     }
-    assert_eq!(checked, 7);
+    assert_eq!(checked, 8);
 }
 
 /// A retry budget has no attribute of its own: its values are written in `policy!` and in place

@@ -48,6 +48,8 @@ pub enum ValueKind {
     /// Two durations with their units, the least first: `200ms..2s` (a single duration is
     /// the range of one).
     DurationRange,
+    /// An adaptive limit's algorithm: `gradient2` or `aimd`.
+    Algorithm,
     /// A duration (`50ms`), or a percentile of recent calls' latencies from `p50` to `p99.9`
     /// (`p95`): a hedge's `after`.
     Delay,
@@ -302,6 +304,17 @@ pub const OPTIONS: &[OptionSpec] = &[
         .at_least(1)
         .example("wait = 500ms")
         .turned_off_by("none"),
+    spec("bulkhead", "adaptive", Algorithm)
+        .example("adaptive = gradient2 or adaptive = aimd")
+        .turned_off_by("off"),
+    spec("bulkhead", "min", Count)
+        .range(1, MAX_BULKHEAD_SLOTS as u64)
+        .default("1, with adaptive")
+        .example("min = 5"),
+    spec("bulkhead", "initial", Count)
+        .range(1, MAX_BULKHEAD_SLOTS as u64)
+        .default("20 (within min..=max), with adaptive")
+        .example("initial = 20"),
     // #[rate_limiter]
     spec("rate_limiter", "rate", Rate)
         .positional()

@@ -13,7 +13,7 @@ use super::Ctxt;
 use super::bounds::{at_least, positive};
 use super::options::{did_you_mean, example};
 use crate::attr::Value;
-use crate::model::{Callable, Delay, Jitter, Nanos, Rate, Spanned as S, Window};
+use crate::model::{Algorithm, Callable, Delay, Jitter, Nanos, Rate, Spanned as S, Window};
 
 pub(crate) fn string(value: &Value, key: &str, cx: &mut Ctxt) -> Option<LitStr> {
     match value {
@@ -307,6 +307,39 @@ pub(crate) fn rate_or_none(value: &Value, zero: bool, cx: &mut Ctxt) -> Option<S
             cx.error(
                 n.span,
                 "this rate is too large; the count must fit in a u32",
+            );
+            None
+        }
+    }
+}
+
+/// A bulkhead's `adaptive`: `gradient2` or `aimd`.
+pub(crate) fn algorithm(value: &Value, cx: &mut Ctxt) -> Option<S<Algorithm>> {
+    let found = value.as_ident().map(|i| (i.to_string(), i.span()));
+    match found.as_ref().map(|(name, span)| (name.as_str(), *span)) {
+        Some(("gradient2", span)) => Some(S {
+            value: Algorithm::Gradient2,
+            span,
+        }),
+        Some(("aimd", span)) => Some(S {
+            value: Algorithm::Aimd,
+            span,
+        }),
+        Some((name, span)) => {
+            let close = did_you_mean(name, &["gradient2", "aimd"])
+                .map(|w| format!("did you mean `{w}`? "))
+                .unwrap_or_default();
+            cx.error(span, format!("{close}an adaptive limit is adaptive = gradient2 (Netflix's Gradient2) or adaptive = aimd (additive increase, multiplicative decrease)"));
+            None
+        }
+        None => {
+            cx.error(
+                value.span(),
+                format!(
+                    "'adaptive' takes an algorithm, found {}: {}",
+                    value.describe(),
+                    example("adaptive")
+                ),
             );
             None
         }

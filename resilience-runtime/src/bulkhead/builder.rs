@@ -1,9 +1,11 @@
 //! The bulkhead's builder: options, defaults and their validation.
 
+use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
 use tokio::sync::Notify;
 
+use super::adaptive::{Adaptive, Algorithm};
 use super::core::{BulkheadCore, MAX_BULKHEAD_SLOTS};
 use super::{Bulkhead, Counters, UNTIL_A_SLOT_FREES};
 use crate::clock::ticks;
@@ -19,7 +21,14 @@ pub struct BulkheadBuilder {
     pub(crate) max: Option<u32>,
     pub(crate) queue: u32,
     pub(crate) wait: Option<Duration>,
+    pub(crate) adaptive: Option<Algorithm>,
+    pub(crate) min: Option<u32>,
+    pub(crate) initial: Option<u32>,
 }
+
+/// The limit an adaptive bulkhead starts from unless told (Netflix's `initialLimit`), within
+/// its bounds.
+pub const DEFAULT_INITIAL: u32 = 20;
 
 impl BulkheadBuilder {
     pub(super) const fn new(name: &'static str) -> Self {
@@ -28,7 +37,39 @@ impl BulkheadBuilder {
             max: None,
             queue: 0,
             wait: None,
+            adaptive: None,
+            min: None,
+            initial: None,
         }
+    }
+
+    /// Makes the limit adaptive: it follows the dependency's latency by `algorithm`, between
+    /// [`min`](Self::min) and [`max`](Self::max) (the highest it goes), from
+    /// [`initial`](Self::initial). See [`adaptive`](super::adaptive).
+    pub const fn adaptive(mut self, algorithm: Algorithm) -> Self {
+        self.adaptive = Some(algorithm);
+        self
+    }
+
+    /// A fixed limit again: `max` calls at once.
+    pub const fn fixed(mut self) -> Self {
+        self.adaptive = None;
+        self.min = None;
+        self.initial = None;
+        self
+    }
+
+    /// The lowest an adaptive limit goes (default 1).
+    pub const fn min(mut self, min: u32) -> Self {
+        self.min = Some(min);
+        self
+    }
+
+    /// The limit an adaptive bulkhead starts from (default [`DEFAULT_INITIAL`], within
+    /// `min..=max`).
+    pub const fn initial(mut self, initial: u32) -> Self {
+        self.initial = Some(initial);
+        self
     }
 
     /// The most calls in flight at once (required; 1 to [`MAX_BULKHEAD_SLOTS`]).
@@ -110,14 +151,77 @@ impl BulkheadBuilder {
             // A wait of 584 years or more saturates to "until a slot frees".
             Some(wait) => ticks(wait),
         };
+        let (min, initial) = match self.check_adaptive(max) {
+            Ok(bounds) => bounds,
+            Err(e) => return Err(e),
+        };
+        let start = match self.adaptive {
+            Some(_) => initial,
+            None => max,
+        };
         Ok(Bulkhead {
             name: Name::new(name),
-            core: BulkheadCore::new(max, self.queue),
+            core: BulkheadCore::new(start, self.queue),
             wait: std::sync::atomic::AtomicU64::new(wait),
             slot_freed: Notify::const_new(),
             counters: Counters::new(),
+            adaptive: Adaptive::new(self.adaptive, min, initial),
+            upper: std::sync::atomic::AtomicU32::new(max),
             declared: self,
         })
+    }
+
+    /// An adaptive limit's bounds: `(min, initial)`.
+    const fn check_adaptive(&self, max: u32) -> Result<(u32, u32), ConfigError> {
+        if self.adaptive.is_none() {
+            if self.min.is_some() {
+                return Err(ConfigError::new(
+                    self.name,
+                    "min",
+                    "is the lowest an adaptive limit goes: write adaptive = gradient2 beside it, or remove it",
+                ));
+            }
+            if self.initial.is_some() {
+                return Err(ConfigError::new(
+                    self.name,
+                    "initial",
+                    "is where an adaptive limit starts: write adaptive = gradient2 beside it, or remove it",
+                ));
+            }
+            return Ok((1, max));
+        }
+        let min = match self.min {
+            None => 1,
+            Some(0) => {
+                return Err(ConfigError::new(
+                    self.name,
+                    "min",
+                    "must be at least 1: write min = 5",
+                ));
+            }
+            Some(min) if min > max => {
+                return Err(ConfigError::new(
+                    self.name,
+                    "min",
+                    "must be at most max (the highest the limit goes): write a smaller min, or a larger max",
+                ));
+            }
+            Some(min) => min,
+        };
+        let initial = match self.initial {
+            None if DEFAULT_INITIAL < min => min,
+            None if DEFAULT_INITIAL > max => max,
+            None => DEFAULT_INITIAL,
+            Some(initial) if initial < min || initial > max => {
+                return Err(ConfigError::new(
+                    self.name,
+                    "initial",
+                    "must be between min and max: the limit starts there",
+                ));
+            }
+            Some(initial) => initial,
+        };
+        Ok((min, initial))
     }
 }
 
@@ -125,11 +229,15 @@ impl Bulkhead {
     /// The bulkhead's settings now, as a builder: change what you need and pass it to
     /// [`reconfigure`](Self::reconfigure).
     pub fn settings(&self) -> BulkheadBuilder {
+        let adaptive = self.adaptive();
         BulkheadBuilder {
             name: self.name.get(),
             max: Some(self.max()),
             queue: self.queue(),
             wait: self.wait(),
+            adaptive,
+            min: adaptive.map(|_| self.min()),
+            initial: self.initial(),
         }
     }
 
@@ -155,11 +263,43 @@ impl Bulkhead {
             checked.wait.load(std::sync::atomic::Ordering::Relaxed),
             std::sync::atomic::Ordering::Relaxed,
         );
-        let max = checked.max();
-        if self.core.set_max(max) < max {
+        let adaptive = checked.adaptive();
+        let before = self.settings();
+        // Relaxed: a setting.
+        self.upper.store(checked.max(), Relaxed);
+        let limit = match adaptive {
+            // Unchanged bounds keep the limit where the algorithm took it; new ones start it
+            // over from `initial`.
+            Some(_)
+                if before.adaptive == adaptive
+                    && before.max == Some(checked.max())
+                    && before.min == Some(checked.min())
+                    && before.initial == checked.initial() =>
+            {
+                return Ok(());
+            }
+            Some(_) => {
+                self.adaptive
+                    .restart(adaptive, checked.min(), checked.adaptive.initial());
+                checked.adaptive.initial()
+            }
+            None => {
+                self.adaptive.restart(None, 1, checked.max());
+                checked.max()
+            }
+        };
+        if self.core.set_max(limit) < limit {
             // Every waiter retries; those that find no slot register again.
             self.slot_freed.notify_waiters();
         }
         Ok(())
+    }
+
+    /// An adaptive limit back at `initial`, its windows forgotten (a reset).
+    pub(super) fn restart_adaptive(&self) {
+        if let Some(initial) = self.initial() {
+            self.adaptive.restart(self.adaptive(), self.min(), initial);
+            self.set_limit(initial);
+        }
     }
 }

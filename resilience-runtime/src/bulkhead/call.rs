@@ -13,8 +13,9 @@ use pin_project_lite::pin_project;
 use tokio::sync::futures::Notified;
 use tokio::time::Sleep;
 
+use super::adaptive::Sample;
 use super::{Bulkhead, UNTIL_A_SLOT_FREES};
-use crate::error::Failure;
+use crate::error::{ErrorKind, Failure};
 use crate::event::{EventKind, PolicyKind, emit};
 use crate::guard::{Exit, OnExit};
 
@@ -50,6 +51,8 @@ pin_project! {
         // never touches the queue's wake-up or a timer.
         #[pin]
         wait: Option<Wait<'a>>,
+        // With an adaptive limit, when the call took its slot and how many were in flight.
+        sample: Option<Sample>,
     }
 
     impl<F> PinnedDrop for Call<'_, F> {
@@ -57,6 +60,11 @@ pin_project! {
             let mut this = this.project();
             if let Stage::Running = *this.stage {
                 let bulkhead = *this.bulkhead;
+                // Cancelled from outside: its time counts, but it is not a drop (see
+                // `adaptive`).
+                if let Some(sample) = this.sample.take() {
+                    bulkhead.sampled(sample, false);
+                }
                 // The call's future first; the slot is freed even if its drop panics.
                 let _slot = OnExit::new(|exit| bulkhead.abandon_slot(exit));
                 this.fut.set(None);
@@ -72,6 +80,7 @@ impl<'a, F> Call<'a, F> {
             fut: Some(fut),
             stage: Stage::Idle,
             wait: None,
+            sample: None,
         }
     }
 }
@@ -98,16 +107,26 @@ where
                     this.wait.set(Some(Wait::new(bulkhead)));
                     *this.stage = Stage::Waiting;
                     emit(&bulkhead.name, PolicyKind::Bulkhead, EventKind::Queued);
-                    return poll_waiting(bulkhead, this.wait, this.fut, this.stage, cx);
+                    return poll_waiting(
+                        bulkhead,
+                        this.wait,
+                        this.fut,
+                        this.stage,
+                        this.sample,
+                        cx,
+                    );
                 }
                 *this.stage = Stage::Running;
+                if bulkhead.adaptive.algorithm().is_some() {
+                    *this.sample = Some(bulkhead.adaptive.start(bulkhead.core.in_use()));
+                }
             }
             Stage::Waiting => {
-                return poll_waiting(bulkhead, this.wait, this.fut, this.stage, cx);
+                return poll_waiting(bulkhead, this.wait, this.fut, this.stage, this.sample, cx);
             }
             Stage::Done => panic!("bulkhead call polled after it completed"),
         }
-        poll_running(bulkhead, this.fut, this.stage, cx)
+        poll_running(bulkhead, this.fut, this.stage, this.sample, cx)
     }
 }
 
@@ -118,6 +137,7 @@ fn poll_waiting<T, E, F>(
     mut wait: Pin<&mut Option<Wait<'_>>>,
     fut: Pin<&mut Option<F>>,
     stage: &mut Stage,
+    sample: &mut Option<Sample>,
     cx: &mut Context<'_>,
 ) -> Poll<Result<T, Failure<E>>>
 where
@@ -134,7 +154,10 @@ where
         return Poll::Ready(Err(Failure::Rejected(bulkhead.reject())));
     }
     *stage = Stage::Running;
-    poll_running(bulkhead, fut, stage, cx)
+    if bulkhead.adaptive.algorithm().is_some() {
+        *sample = Some(bulkhead.adaptive.start(bulkhead.core.in_use()));
+    }
+    poll_running(bulkhead, fut, stage, sample, cx)
 }
 
 /// Polls the call's future while it holds a slot; when it returns, drops it, then frees the
@@ -144,6 +167,7 @@ fn poll_running<T, E, F>(
     bulkhead: &Bulkhead,
     mut fut: Pin<&mut Option<F>>,
     stage: &mut Stage,
+    sample: &mut Option<Sample>,
     cx: &mut Context<'_>,
 ) -> Poll<Result<T, Failure<E>>>
 where
@@ -166,6 +190,18 @@ where
     unwinding.complete();
     let outcome = ready!(poll);
     *stage = Stage::Done;
+    if let Some(sample) = sample.take() {
+        // A rejection from below says nothing of latency; a timeout inside is a drop.
+        match &outcome {
+            Err(Failure::Rejected(e))
+                if matches!(e.kind(), ErrorKind::TimedOut | ErrorKind::DeadlineExceeded) =>
+            {
+                bulkhead.sampled(sample, true);
+            }
+            Err(Failure::Rejected(_)) => {}
+            _ => bulkhead.sampled(sample, false),
+        }
+    }
     bulkhead.release(true);
     Poll::Ready(outcome)
 }

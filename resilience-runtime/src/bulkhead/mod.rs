@@ -47,7 +47,17 @@
 //! - The slot is released when the call returns, when it is cancelled (its future dropped,
 //!   for instance by a timeout around it), and when it panics (the panic keeps unwinding).
 //!   A caller cancelled while it waits leaves the queue at once.
+//!
+//! # An adaptive limit
+//!
+//! With [`BulkheadBuilder::adaptive`] (`#[bulkhead(adaptive = gradient2, max = 200)]`), `max`
+//! is the highest the limit goes and the limit itself follows the dependency's latency,
+//! between `min` and `max`, from `initial`; the queue and its wait work as for a fixed limit.
+//! See [`adaptive`] for the algorithms and the guards against their known failure modes.
+//! [`Bulkhead::limit`] reads the limit now; each change is a
+//! [`LimitChanged`](crate::EventKind::LimitChanged) event.
 
+pub mod adaptive;
 mod builder;
 mod call;
 mod core;
@@ -60,6 +70,7 @@ use std::time::Duration;
 
 use tokio::sync::Notify;
 
+use self::adaptive::{Adaptive, Algorithm};
 pub use self::builder::BulkheadBuilder;
 pub use self::call::Call;
 use self::core::BulkheadCore;
@@ -85,6 +96,11 @@ pub struct Bulkhead {
     /// Wakes a waiting caller when a slot frees (one per freed slot, all when `max` rises).
     slot_freed: Notify,
     counters: Counters,
+    /// An adaptive limit's algorithm and state; off for a fixed `max`.
+    adaptive: Adaptive,
+    /// With an adaptive limit, the highest it goes (`max` in the settings); the core's `max`
+    /// is the limit now.
+    upper: std::sync::atomic::AtomicU32,
     /// The settings it was built with, for [`reset`](Self::reset).
     declared: BulkheadBuilder,
 }
@@ -133,7 +149,7 @@ pub struct BulkheadMetrics {
     pub in_use: u32,
     /// Callers waiting for a slot now.
     pub queued: u32,
-    /// The most calls at once.
+    /// The most calls at once now: `max`, or with an adaptive limit, the limit now.
     pub max: u32,
 }
 
@@ -178,9 +194,37 @@ impl Bulkhead {
         self.core.queued()
     }
 
-    /// The most calls at once.
+    /// The most calls at once: `max` as set; with an adaptive limit, the highest the limit
+    /// goes (the limit now is [`limit`](Self::limit)).
     pub fn max(&self) -> u32 {
+        match self.adaptive.algorithm() {
+            // Relaxed: a setting.
+            Some(_) => self.upper.load(Relaxed),
+            None => self.core.max(),
+        }
+    }
+
+    /// The most calls at once now: `max`, or the adaptive limit where it is now.
+    pub fn limit(&self) -> u32 {
         self.core.max()
+    }
+
+    /// The algorithm of an adaptive limit, if it has one.
+    pub fn adaptive(&self) -> Option<Algorithm> {
+        self.adaptive.algorithm()
+    }
+
+    /// The lowest an adaptive limit goes (1 for a fixed `max`).
+    pub fn min(&self) -> u32 {
+        match self.adaptive.algorithm() {
+            Some(_) => self.adaptive.min(),
+            None => 1,
+        }
+    }
+
+    /// The limit an adaptive bulkhead starts from (and goes back to on a reset).
+    pub fn initial(&self) -> Option<u32> {
+        self.adaptive.algorithm().map(|_| self.adaptive.initial())
     }
 
     /// The most callers that may wait for a slot.
@@ -241,6 +285,7 @@ impl Bulkhead {
     pub fn reset(&self) {
         // The declared settings were built once: they are valid.
         let _ = self.reconfigure(self.declared);
+        self.restart_adaptive();
         let c = &self.counters;
         // Relaxed (all): counters, read only for snapshots.
         for counter in [&c.rejections, &c.cancelled, &c.panicked] {
@@ -277,6 +322,34 @@ impl Bulkhead {
             in_use,
             queued,
             max: self.core.max(),
+        }
+    }
+
+    /// An adaptive limit's new value: the core's `max`, waiters woken when it rose.
+    #[cold]
+    fn set_limit(&self, limit: u32) {
+        let before = self.core.set_max(limit);
+        if before < limit {
+            self.slot_freed.notify_waiters();
+        }
+        if before != limit {
+            emit(
+                &self.name,
+                PolicyKind::Bulkhead,
+                EventKind::LimitChanged {
+                    from: before,
+                    to: limit,
+                },
+            );
+        }
+    }
+
+    /// A sampled call ended (`dropped`: cut by a timeout inside): its part in the window.
+    #[cold]
+    fn sampled(&self, sample: adaptive::Sample, dropped: bool) {
+        // Relaxed: a setting.
+        if let Some(limit) = self.adaptive.end(sample, dropped, self.upper.load(Relaxed)) {
+            self.set_limit(limit);
         }
     }
 

@@ -3,6 +3,7 @@
 
 use resilience_syntax::options;
 
+use super::adaptive::Algorithm;
 use super::{Bulkhead, BulkheadBuilder, BulkheadMetrics};
 use crate::describe::units::{fmt_duration, parse_count, parse_duration};
 use crate::describe::{Change, Describe, Figured, Figures, Pending, Reconfigurable};
@@ -21,6 +22,7 @@ impl Figured for BulkheadMetrics {
             rejections: Some(m.rejections),
             in_use: Some(m.in_use),
             queued: Some(u64::from(m.queued)),
+            limit: Some(m.max),
             ..Figures::default()
         }
     }
@@ -47,6 +49,13 @@ impl Describe for Bulkhead {
         if let Some(wait) = self.wait().filter(|_| self.queue() > 0) {
             settings.push(("wait", fmt_duration(wait)));
         }
+        if let Some(algorithm) = self.adaptive() {
+            settings.push(("adaptive", algorithm.as_str().to_owned()));
+            settings.push(("min", self.min().to_string()));
+            if let Some(initial) = self.initial() {
+                settings.push(("initial", initial.to_string()));
+            }
+        }
         settings
     }
 
@@ -63,6 +72,7 @@ impl Describe for Bulkhead {
             .set(f64::from(m.max.saturating_sub(m.in_use)));
         gauge!("resilience4j.bulkhead.max.allowed.concurrent.calls", "name" => name.clone())
             .set(f64::from(m.max));
+        gauge!("resilience.bulkhead.limit", "name" => name.clone()).set(f64::from(m.max));
         gauge!("resilience4j.bulkhead.queued.calls", "name" => name.clone())
             .set(f64::from(m.queued));
         let calls = |kind: &'static str, value: u64| {
@@ -100,6 +110,18 @@ impl Reconfigurable for Bulkhead {
                 b.until_a_slot_frees()
             }
             "wait" => b.wait(parse_duration(value)?),
+            "adaptive" if value.trim() == "off" => b.fixed(),
+            "adaptive" => match Algorithm::from_name(value) {
+                Some(algorithm) => b.adaptive(algorithm),
+                None => {
+                    return Err(format!(
+                        "`{}` is not an adaptive limit's algorithm: write adaptive = gradient2, adaptive = aimd, or off",
+                        value.trim()
+                    ));
+                }
+            },
+            "min" => b.min(parse_count(value)?),
+            "initial" => b.initial(parse_count(value)?),
             _ => return Ok(None),
         }))
     }

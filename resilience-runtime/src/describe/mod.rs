@@ -124,6 +124,7 @@ pub(crate) struct Figures {
     pub(crate) in_use: Option<u32>,
     pub(crate) queued: Option<u64>,
     pub(crate) available: Option<u32>,
+    pub(crate) limit: Option<u32>,
     pub(crate) keys: Option<usize>,
 }
 

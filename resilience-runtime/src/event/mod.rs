@@ -131,6 +131,13 @@ pub enum EventKind {
         /// The new attempt's number: 2 for the first hedge.
         attempt: u32,
     },
+    /// An adaptive bulkhead moved its limit.
+    LimitChanged {
+        /// The limit before.
+        from: u32,
+        /// The limit now.
+        to: u32,
+    },
     /// A chaos layer injected a fault into a call.
     Injected {
         /// What it injected.
@@ -186,6 +193,7 @@ impl EventKind {
             EventKind::ServedStale => "served_stale",
             EventKind::Injected { .. } => "injected",
             EventKind::Hedged { .. } => "hedged",
+            EventKind::LimitChanged { .. } => "limit_changed",
         }
     }
 }

@@ -107,6 +107,11 @@ impl PolicySnapshot {
     pub fn available(&self) -> Option<u32> {
         self.figures.available
     }
+
+    /// A bulkhead's most calls at once now: its `max`, or its adaptive limit where it is now.
+    pub fn limit(&self) -> Option<u32> {
+        self.figures.limit
+    }
 }
 
 /// Every registered policy's settings and counters at one moment (each policy read in turn,
