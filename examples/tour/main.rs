@@ -28,6 +28,7 @@ mod load;
 mod report;
 mod script;
 mod storm;
+mod tail;
 mod transitions;
 mod width;
 
@@ -283,6 +284,13 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let tail = match tail::run() {
+        Ok(tail) => tail,
+        Err(e) => {
+            eprintln!("the tour could not run the latency-driven policies: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let run = report::Run {
         script: (*script).clone(),
         quick: args.quick,
@@ -291,6 +299,7 @@ fn main() -> ExitCode {
         transitions,
         storm,
         cached,
+        tail,
         wall: began.elapsed(),
     };
     let rows = report::rows(&run);
@@ -299,6 +308,7 @@ fn main() -> ExitCode {
     let mut checks = report::checks(&rows, &tenants, &recovery);
     checks.push(run.storm.check());
     checks.push(run.cached.check());
+    checks.extend(run.tail.checks());
     if args.json {
         println!(
             "{}",

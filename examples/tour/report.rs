@@ -13,6 +13,7 @@ use crate::cached::{self, Cached};
 use crate::load::{Cause, LaneResult, OPEN_WAIT, Outcome, Record, TOTAL_TIMEOUT};
 use crate::script::{Endpoint, FLOODER, PhaseKind, Script, TENANTS};
 use crate::storm::{self, Storm};
+use crate::tail::{self, Tail};
 use crate::transitions::Transition;
 use crate::width::{self, columns, widest, wrap};
 
@@ -25,6 +26,7 @@ pub struct Run {
     pub transitions: Vec<Transition>,
     pub storm: Storm,
     pub cached: Cached,
+    pub tail: Tail,
     pub wall: Duration,
 }
 
@@ -973,6 +975,7 @@ pub fn text(
         "  ",
         "    ",
     );
+    tail_text(&mut out, &run.tail, width);
     let _ = writeln!(out);
     para(
         &mut out,
@@ -1027,6 +1030,94 @@ fn cached_table(c: &Cached, width: usize) -> String {
 }
 
 /// A JSON string literal.
+/// The latency-driven policies' part of the text report.
+fn tail_text(out: &mut String, t: &Tail, width: usize) {
+    let para = |out: &mut String, text: &str, first: &str, rest: &str| {
+        let _ = writeln!(out, "{}", wrap(text, width, first, rest));
+    };
+    let _ = writeln!(out);
+    para(
+        out,
+        &format!(
+            "latency-driven policies (virtual time): {} calls to a dependency whose median is \
+             10 ms and whose slow 5% take 1 s:",
+            tail::CALLS
+        ),
+        "",
+        "",
+    );
+    let q =
+        |q: &tail::Quantiles| format!("p50 {} ms, p99 {} ms, p99.9 {} ms", q.p50, q.p99, q.p999);
+    para(
+        out,
+        &format!("without a hedge: {}", q(&t.plain)),
+        "  ",
+        "    ",
+    );
+    para(
+        out,
+        &format!(
+            "with {}: {}; {} hedges, {:.1}% more calls to the dependency",
+            tail::HEDGE,
+            q(&t.hedged),
+            t.hedges,
+            t.extra_pct()
+        ),
+        "  ",
+        "    ",
+    );
+    let (top, bottom, back) = t.limit_summary();
+    para(
+        out,
+        &format!(
+            "{}, {} callers, the dependency at 100 ms, then 200 ms, then 100 ms again: the \
+             limit went to {top}, fell to {bottom}, and was back at 90% after {} windows; by \
+             window:",
+            tail::ADAPTIVE,
+            tail::CALLERS,
+            back.map_or("more than 15".to_string(), |w| w.to_string()),
+        ),
+        "  ",
+        "    ",
+    );
+    for ((name, latency, _), limits) in tail::PHASES.iter().zip(&t.limits) {
+        let shown: Vec<String> = limits.iter().map(u32::to_string).collect();
+        para(
+            out,
+            &format!("{name} ({latency} ms): {}", shown.join(" ")),
+            "    ",
+            "      ",
+        );
+    }
+}
+
+fn tail_json(t: &Tail) -> String {
+    let q = |q: &tail::Quantiles| {
+        format!(
+            "{{\"p50_ms\":{},\"p99_ms\":{},\"p999_ms\":{}}}",
+            q.p50, q.p99, q.p999
+        )
+    };
+    let limits: Vec<String> = t
+        .limits
+        .iter()
+        .map(|l| {
+            let shown: Vec<String> = l.iter().map(u32::to_string).collect();
+            format!("[{}]", shown.join(","))
+        })
+        .collect();
+    format!(
+        "{{\"calls\":{},\"unhedged\":{},\"hedged\":{},\"hedges\":{},\"extra_pct\":{:.2},\
+         \"adaptive_limits\":[{}]}}",
+        tail::CALLS,
+        q(&t.plain),
+        q(&t.hedged),
+        t.hedges,
+        t.extra_pct(),
+        limits.join(","),
+    )
+}
+
 fn json_str(s: &str) -> String {
     let mut out = String::from("\"");
     for ch in s.chars() {
@@ -1158,7 +1249,7 @@ pub fn json(
         out,
         "],\"recovery\":{{\"unprotected_s\":{:.3},\"protected_s\":{:.3},\"breaker_closed_s\":{},\
          \"reopened\":{}}},\"storm\":{{\"requests\":{},\"dependency_calls_without_budget\":{},\
-         \"dependency_calls_with_budget\":{},\"refused\":{}}},\"cache\":{},\"checks\":[",
+         \"dependency_calls_with_budget\":{},\"refused\":{}}},\"cache\":{},\"tail\":{},\"checks\":[",
         recovery.unprotected.as_secs_f64(),
         recovery.protected.as_secs_f64(),
         recovery
@@ -1170,6 +1261,7 @@ pub fn json(
         run.storm.with,
         run.storm.refused,
         cached_json(&run.cached),
+        tail_json(&run.tail),
     );
     for (i, c) in checks.iter().enumerate() {
         let _ = write!(
@@ -1260,6 +1352,21 @@ mod tests {
                 uncached: [figures; 3],
                 cached: [figures; 3],
             },
+            tail: Tail {
+                plain: tail::Quantiles {
+                    p50: 10,
+                    p99: 1000,
+                    p999: 1000,
+                },
+                hedged: tail::Quantiles {
+                    p50: 10,
+                    p99: 60,
+                    p999: 1000,
+                },
+                hedges: 101,
+                hedged_dependency_calls: 2_101,
+                limits: vec![vec![20, 40, 80, 100], vec![95, 91, 42], vec![43, 87, 100]],
+            },
             wall: Duration::from_secs(20),
         }
     }
@@ -1271,6 +1378,7 @@ mod tests {
         let mut checks = checks(&rows, &tenants, &recovery);
         checks.push(run.storm.check());
         checks.push(run.cached.check());
+        checks.extend(run.tail.checks());
         text(run, &rows, &tenants, &recovery, &checks, width)
     }
 
