@@ -146,6 +146,34 @@ fn bulkhead_with_a_free_slot_allocates_nothing() {
     assert_eq!(allocations_in_calls(bulkheaded), 0);
 }
 
+#[resilience::hedge(after = 1s)]
+async fn hedged(x: u64) -> Result<u64, OpError> {
+    op(x).await
+}
+
+/// Waits once before answering: the hedge's timer is made, and no hedge starts.
+#[resilience::hedge(after = 1s)]
+async fn hedged_after_a_wait(x: u64) -> Result<u64, OpError> {
+    tokio::task::yield_now().await;
+    op(x).await
+}
+
+#[resilience::bulkhead(max = 10, adaptive = gradient2)]
+async fn adaptive_bulkheaded(x: u64) -> Result<u64, OpError> {
+    op(x).await
+}
+
+#[test]
+fn hedge_of_a_call_that_answers_in_time_allocates_nothing() {
+    assert_eq!(allocations_in_calls(hedged), 0);
+    assert_eq!(allocations_in_calls(hedged_after_a_wait), 0);
+}
+
+#[test]
+fn adaptive_bulkhead_with_a_free_slot_allocates_nothing() {
+    assert_eq!(allocations_in_calls(adaptive_bulkheaded), 0);
+}
+
 #[test]
 fn rate_limiter_with_a_free_permit_allocates_nothing() {
     assert_eq!(allocations_in_calls(rate_limited), 0);

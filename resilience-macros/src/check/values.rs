@@ -327,9 +327,9 @@ pub(crate) fn algorithm(value: &Value, cx: &mut Ctxt) -> Option<S<Algorithm>> {
         }),
         Some((name, span)) => {
             let close = did_you_mean(name, &["gradient2", "aimd"])
-                .map(|w| format!("did you mean `{w}`? "))
+                .map(|w| format!(" (did you mean `{w}`?)"))
                 .unwrap_or_default();
-            cx.error(span, format!("{close}an adaptive limit is adaptive = gradient2 (Netflix's Gradient2) or adaptive = aimd (additive increase, multiplicative decrease)"));
+            cx.error(span, format!("unknown algorithm `{name}`{close}: an adaptive limit is adaptive = gradient2 (Netflix's Gradient2) or adaptive = aimd (additive increase, multiplicative decrease)"));
             None
         }
         None => {
