@@ -196,3 +196,26 @@ async fn its_bounds_change_by_name_and_a_reset_starts_it_over() {
         (Some("gradient2"), 20)
     );
 }
+
+/// Each shard its own adaptive limit: shard 0's calls time out, shard 1's answer.
+#[bulkhead(adaptive = gradient2, max = 50, initial = 40, queue = 1000, key = shard, name = "adaptive/shards")]
+#[timeout(100ms)]
+async fn by_shard(shard: u32) -> Result<(), ApiError> {
+    let latency = if shard == 0 { 1000 } else { 50 };
+    sleep(Duration::from_millis(latency)).await;
+    Ok(())
+}
+
+#[tokio::test(start_paused = true)]
+async fn each_key_of_a_keyed_family_adapts_on_its_own() {
+    let stop = Arc::new(AtomicBool::new(false));
+    closed_loop(20, &stop, || by_shard(0));
+    closed_loop(20, &stop, || by_shard(1));
+    sleep(Duration::from_secs(20)).await;
+    stop.store(true, SeqCst);
+    let family = registry::keyed_bulkhead("adaptive/shards").unwrap();
+    let limit = |shard: u32| family.key(&shard).map(|b| b.limit());
+    println!("shard 0: {:?}, shard 1: {:?}", limit(0), limit(1));
+    assert!(limit(0).unwrap() < 10, "the timing-out shard backed off");
+    assert!(limit(1).unwrap() >= 40, "the healthy shard did not");
+}

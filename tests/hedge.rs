@@ -385,3 +385,45 @@ async fn its_settings_change_by_name_and_bad_values_say_why() {
     registry::reset(name).unwrap();
     assert_eq!(shown("after").as_deref(), Some("25ms"));
 }
+
+static STACKED_CALLS: AtomicU32 = AtomicU32::new(0);
+
+/// The first attempt fails at once (the hedge's failure, alone, ends the hedged call); the
+/// retry above runs the hedged call again, whose first attempt hangs and whose hedge answers.
+#[resilience::fallback(stacked_fallback)]
+#[resilience::retry(attempts = 2, backoff = fixed(10ms))]
+#[hedge(after = 20ms, name = "hedge/stacked")]
+#[resilience::circuit_breaker(name = "hedge/stacked-breaker")]
+async fn stacked(order: String, tag: &str) -> Result<String, ApiError> {
+    match STACKED_CALLS.fetch_add(1, SeqCst) {
+        0 => Err(ApiError::Down),
+        1 => {
+            sleep(Duration::from_secs(60)).await;
+            Ok("late".to_owned())
+        }
+        _ => Ok(format!("{order}:{tag}")),
+    }
+}
+
+async fn stacked_fallback(
+    _order: String,
+    _tag: &str,
+    failure: resilience::Failure<ApiError>,
+) -> Result<String, ApiError> {
+    Err(failure.into_error())
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_hedge_stacks_under_a_retry_and_over_a_breaker() {
+    let t = Instant::now();
+    assert_eq!(stacked("o-1".to_owned(), "x").await.unwrap(), "o-1:x");
+    // 10ms of backoff, then the second call's hedge at 20ms.
+    assert_eq!(t.elapsed(), Duration::from_millis(30));
+    let breaker = registry::circuit_breaker("hedge/stacked-breaker")
+        .unwrap()
+        .metrics();
+    // Three attempts reached the breaker: one failed, one cancelled, one succeeded.
+    assert_eq!((breaker.failures, breaker.successes), (1, 1));
+    let m = registry::hedge("hedge/stacked").unwrap().metrics();
+    assert_eq!((m.calls, m.hedges, m.wins, m.cancelled), (2, 1, 1, 1));
+}
