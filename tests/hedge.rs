@@ -17,6 +17,8 @@ use tokio::time::{Instant, sleep};
 resilience::policy! {
     /// Hedges of `budgeted`: one per hundred calls, no floor.
     static HEDGES: RetryBudget = retry_budget(ratio = 1%, min = 0/s);
+    /// One hedge shared by two functions.
+    static QUOTES: Hedge = hedge(after = p95, initial = 30ms, max = 2);
 }
 
 /// Whether attempt `n` of the tail dependency is one of its slow 5% (a fixed, well-mixed
@@ -426,4 +428,42 @@ async fn a_hedge_stacks_under_a_retry_and_over_a_breaker() {
     assert_eq!((breaker.failures, breaker.successes), (1, 1));
     let m = registry::hedge("hedge/stacked").unwrap().metrics();
     assert_eq!((m.calls, m.hedges, m.wins, m.cancelled), (2, 1, 1, 1));
+}
+
+static SHARED_CALLS: AtomicU32 = AtomicU32::new(0);
+
+/// The first attempt of every call hangs.
+async fn hangs_first(calls: &AtomicU32) -> Result<u32, ApiError> {
+    if calls.fetch_add(1, SeqCst) % 2 == 0 {
+        sleep(Duration::from_secs(60)).await;
+    }
+    Ok(1)
+}
+
+#[hedge(QUOTES)]
+async fn quote_a() -> Result<u32, ApiError> {
+    hangs_first(&SHARED_CALLS).await
+}
+
+#[hedge(QUOTES)]
+async fn quote_b() -> Result<u32, ApiError> {
+    hangs_first(&SHARED_CALLS).await
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_shared_hedge_is_one_policy_for_its_functions() {
+    let t = Instant::now();
+    quote_a().await.unwrap();
+    quote_b().await.unwrap();
+    assert_eq!(
+        t.elapsed(),
+        Duration::from_millis(60),
+        "each hedged at the initial 30ms"
+    );
+    let m = QUOTES.metrics();
+    assert_eq!((m.calls, m.hedges, m.wins), (2, 2, 2));
+    assert_eq!(
+        registry::snapshot().get("QUOTES").unwrap().setting("after"),
+        Some("p95")
+    );
 }
