@@ -119,8 +119,10 @@ impl Describe for CircuitBreaker {
         }
         gauge!("resilience4j.circuitbreaker.failure.rate", "name" => name.clone())
             .set(m.failure_rate.unwrap_or(-1.0));
-        gauge!("resilience4j.circuitbreaker.buffered.calls", "name" => name)
+        gauge!("resilience4j.circuitbreaker.buffered.calls", "name" => name.clone())
             .set(m.window_calls as f64);
+        gauge!("resilience.circuitbreaker.critical", "name" => name)
+            .set(if self.is_critical() { 1.0 } else { 0.0 });
     }
 }
 

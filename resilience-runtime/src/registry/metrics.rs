@@ -26,6 +26,27 @@
 //! | `resilience4j.ratelimiter.waiting_threads` | gauge | `name` |
 //! | `resilience4j.ratelimiter.calls` | counter | `name`, `kind` = `successful` / `failed` |
 //!
+//! The kinds resilience4j has no names for, and the program's health:
+//!
+//! | metric | type | tags |
+//! |---|---|---|
+//! | `resilience.circuitbreaker.critical` | gauge: 1 for a breaker declared `critical` (its opening makes the program not ready) | `name` |
+//! | `resilience.bulkhead.limit` | gauge: the most calls at once now (an adaptive bulkhead's limit) | `name` |
+//! | `resilience.retry_budget.available` | gauge: retries the budget allows now | `name` |
+//! | `resilience.retry_budget.withdrawals` | counter: retries (and hedges) it allowed | `name` |
+//! | `resilience.retry_budget.refused` | counter: retries (and hedges) it refused | `name` |
+//! | `resilience.hedge.calls`, `.hedges`, `.wins`, `.cancelled`, `.skipped` | counters | `name` |
+//! | `resilience.hedge.delay_seconds` | gauge: the delay a hedge starts after now | `name` |
+//! | `resilience.cache.calls` | counter | `name`, `kind` = `hit` / `miss` / `stale` |
+//! | `resilience.cache.entries`, `resilience.cache.evictions` | gauge, counter | `name` |
+//! | `resilience.idempotency.calls` | counter | `name`, `kind` = `first` / `replayed` (joined or served stored) / `rejected` / `full` |
+//! | `resilience.idempotency.keys` | gauge | `name` |
+//! | `resilience.toggle.on` | gauge: 1 while the degraded mode is on | `name` |
+//! | `resilience.toggle.served` | counter: calls served degraded | `name` |
+//! | `resilience.chaos.injected` | counter | `name`, `kind` = `error` / `latency` / `outcome` |
+//! | `resilience.ready` | gauge: 1 while the readiness probe would answer 200 (no critical breaker open, no drain) | |
+//! | `resilience.draining` | gauge: 1 while a drain is on | |
+//!
 //! A keyed family (one policy per key) is one entry, tagged with the family's name only:
 //!
 //! | metric | type | tags |
@@ -55,6 +76,9 @@ pub fn export() {
     for (name, policy) in super::policies() {
         policy.describe().export(&name);
     }
+    let ready = super::health().is_ready() && !crate::drain::is_draining();
+    metrics::gauge!("resilience.ready").set(if ready { 1.0 } else { 0.0 });
+    metrics::gauge!("resilience.draining").set(if crate::drain::is_draining() { 1.0 } else { 0.0 });
 }
 
 /// Whether keyed children are exported with their key, each as a policy named `FAMILY[key]`
