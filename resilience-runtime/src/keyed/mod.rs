@@ -175,6 +175,9 @@ pub struct Keyed<P: Keyable> {
     sweeps: Mutex<Sweeps>,
     evictions: AtomicU64,
     overflows: AtomicU64,
+    /// What it was built with, for [`reset`](Self::reset): the children's settings,
+    /// `max_keys` and `idle`.
+    declared: (P::Settings, usize, Duration),
 }
 
 /// A family's children by key.
@@ -278,6 +281,7 @@ impl<P: Keyable> Keyed<P> {
             }),
             evictions: AtomicU64::new(0),
             overflows: AtomicU64::new(0),
+            declared: (settings, max_keys, idle),
         }
     }
 
@@ -382,9 +386,15 @@ impl<P: Keyable> Keyed<P> {
         self.idle_nanos.store(nanos(idle), Relaxed);
     }
 
-    /// Drops every child (their calls in flight finish on them) and clears the counters.
+    /// Makes the family as it was built: its declared settings (for the children it makes
+    /// from now on), `max_keys` and `idle`; every child dropped (their calls in flight finish
+    /// on them); the counters cleared.
     pub fn reset(&self) {
-        let _settings = lock(&self.settings);
+        let (settings, max_keys, idle) = self.declared;
+        self.max_keys.store(max_keys, Relaxed);
+        self.idle_nanos.store(nanos(idle), Relaxed);
+        let mut current = lock(&self.settings);
+        *current = settings;
         if let Some(children) = self.children.get() {
             children.pin().retain(|_, _| {
                 self.live.fetch_sub(1, Relaxed);
