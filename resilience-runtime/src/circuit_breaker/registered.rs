@@ -121,8 +121,11 @@ impl Describe for CircuitBreaker {
             .set(m.failure_rate.unwrap_or(-1.0));
         gauge!("resilience4j.circuitbreaker.buffered.calls", "name" => name.clone())
             .set(m.window_calls as f64);
-        gauge!("resilience.circuitbreaker.critical", "name" => name)
-            .set(if self.is_critical() { 1.0 } else { 0.0 });
+        gauge!("resilience.circuitbreaker.critical", "name" => name).set(if self.is_critical() {
+            1.0
+        } else {
+            0.0
+        });
     }
 }
 

@@ -78,7 +78,11 @@ pub fn export() {
     }
     let ready = super::health().is_ready() && !crate::drain::is_draining();
     metrics::gauge!("resilience.ready").set(if ready { 1.0 } else { 0.0 });
-    metrics::gauge!("resilience.draining").set(if crate::drain::is_draining() { 1.0 } else { 0.0 });
+    metrics::gauge!("resilience.draining").set(if crate::drain::is_draining() {
+        1.0
+    } else {
+        0.0
+    });
 }
 
 /// Whether keyed children are exported with their key, each as a policy named `FAMILY[key]`
