@@ -434,7 +434,7 @@ static SHARED_CALLS: AtomicU32 = AtomicU32::new(0);
 
 /// The first attempt of every call hangs.
 async fn hangs_first(calls: &AtomicU32) -> Result<u32, ApiError> {
-    if calls.fetch_add(1, SeqCst) % 2 == 0 {
+    if calls.fetch_add(1, SeqCst).is_multiple_of(2) {
         sleep(Duration::from_secs(60)).await;
     }
     Ok(1)
