@@ -128,6 +128,24 @@ pub use resilience_redis as redis;
 /// ```
 pub use resilience_macros::policy;
 
+/// The guide's examples (`docs/guide.md`), compiled and run as doc tests, so the guide cannot
+/// drift from the code. Its examples use the optional integrations, so it is tested with them.
+#[cfg(all(
+    doctest,
+    feature = "admin",
+    feature = "chaos",
+    feature = "redis",
+    feature = "tower"
+))]
+#[doc = include_str!("../docs/guide.md")]
+pub struct Guide;
+
+/// The runbook's code (`docs/runbook.md`), compiled as doc tests (not run: it operates policies
+/// a service declares).
+#[cfg(all(doctest, feature = "admin", feature = "config"))]
+#[doc = include_str!("../docs/runbook.md")]
+pub struct Runbook;
+
 /// A circuit breaker: stops calling a dependency that keeps failing, and probes it before
 /// trusting it again.
 ///
