@@ -8,9 +8,10 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
+use resilience::bulkhead::adaptive::Algorithm;
 use resilience::{
-    Backoff, Bulkhead, CircuitBreaker, Failure, KeyedRateLimiter, RateLimiter, Retry, RetryBudget,
-    Timeout,
+    Backoff, Bulkhead, CircuitBreaker, Failure, Hedge, KeyedRateLimiter, RateLimiter, Retry,
+    RetryBudget, Timeout,
 };
 use resilience_benches::{
     CountingAllocator, OpError, UNREACHABLE_RATE, attributed, bench_calls, group, op, runtime,
@@ -25,6 +26,25 @@ static ALLOCATOR: CountingAllocator = CountingAllocator;
 static BULKHEAD: Bulkhead = match Bulkhead::builder("bench/bulkhead").max(10).build() {
     Ok(bulkhead) => bulkhead,
     Err(_) => panic!("invalid bulkhead"),
+};
+
+/// The attribute's `#[bulkhead(adaptive = gradient2, max = 100)]` through the runtime API: the
+/// limit starts at 20 (the default `initial`) and goes up to 100.
+static ADAPTIVE_BULKHEAD: Bulkhead = match Bulkhead::builder("bench/adaptive_bulkhead")
+    .max(100)
+    .adaptive(Algorithm::Gradient2)
+    .build()
+{
+    Ok(bulkhead) => bulkhead,
+    Err(_) => panic!("invalid bulkhead"),
+};
+
+static HEDGE: Hedge = match Hedge::builder("bench/hedge")
+    .after(Duration::from_secs(1))
+    .build()
+{
+    Ok(hedge) => hedge,
+    Err(_) => panic!("invalid hedge"),
 };
 
 static RATE_LIMITER: RateLimiter = match RateLimiter::builder("bench/rate_limiter")
@@ -307,6 +327,108 @@ fn bulkhead(c: &mut Criterion) {
     g.inner.finish();
 }
 
+/// An adaptive limit on the success path of a call that answers at once. Ours (Gradient2, from
+/// 20 up to 100) reads tokio's clock when the call takes its slot and when it ends; the sample,
+/// under the 100 µs threshold, is then dropped before any of the window's atomics: what a fast
+/// call costs. The peers, with the same bounds: tower-resilience's `AdaptiveLimiterLayer` with
+/// Vegas (its delay-based algorithm; it has no Gradient2), which takes every sample, and
+/// congestion-limiter's windowed `Gradient` (averaged windows, as Netflix's `WindowedLimit`
+/// around Gradient2), which drops samples under 1 µs as ours drops them under 100 µs.
+fn adaptive_bulkhead(c: &mut Criterion) {
+    use congestion_limiter::aggregation::Average;
+    use congestion_limiter::limiter::{DefaultLimiter, Limiter, Outcome};
+    use congestion_limiter::limits::{Gradient, Windowed};
+    use tower_resilience::adaptive::{AdaptiveLimiterLayer, Vegas};
+
+    let rt = runtime();
+    let mut g = group(c, "adaptive_bulkhead");
+    bench_calls!(&mut g, &rt, "ours_api", |i| ADAPTIVE_BULKHEAD
+        .call(async { Ok::<_, Failure<OpError>>(op(i).await?) })
+        .await);
+    bench_calls!(&mut g, &rt, "ours_attribute", |i| {
+        attributed::adaptive_bulkhead(i).await
+    });
+    let vegas = Vegas::builder()
+        .initial_limit(20)
+        .min_limit(1)
+        .max_limit(100)
+        .build()
+        .expect("valid Vegas");
+    let mut tr = AdaptiveLimiterLayer::new(vegas).layer(service_fn(op));
+    bench_calls!(&mut g, &rt, "tower-resilience", |i| tower_call(&mut tr, i)
+        .await);
+    let limiter = DefaultLimiter::new(Windowed::new(
+        Gradient::new(20, 1..=100),
+        Average::default(),
+    ));
+    bench_calls!(&mut g, &rt, "congestion-limiter", |i| {
+        let token = limiter.try_acquire().await.expect("a free slot");
+        let outcome = op(i).await;
+        limiter.release(token, Some(Outcome::Success)).await;
+        outcome
+    });
+    let mut ours_layer = resilience::tower::layer(&ADAPTIVE_BULKHEAD).layer(service_fn(op));
+    bench_calls!(&mut g, &rt, "ours_tower_layer", |i| tower_call(
+        &mut ours_layer,
+        i
+    )
+    .await);
+    g.inner.finish();
+}
+
+/// A hedged call whose first attempt answers at once, so no hedge starts. Ours waits 1 s before
+/// a hedge and makes no timer until a call is pending. tower's `Hedge` hedges after a percentile
+/// of the latencies it records: seeded with 100 latencies of 1 s (and rotating its histogram
+/// hourly), its p95 is 1 s, so each call arms a second request delayed by 1 s that never runs.
+/// tower-resilience's `HedgeLayer`: 1 s, two attempts (one hedge, as our `max = 1`).
+fn hedge(c: &mut Criterion) {
+    use tower_resilience::hedge::HedgeLayer;
+
+    /// Every request may be hedged.
+    #[derive(Clone)]
+    struct AnyRequest;
+
+    impl tower::hedge::Policy<u64> for AnyRequest {
+        fn clone_request(&self, req: &u64) -> Option<u64> {
+            Some(*req)
+        }
+
+        fn can_retry(&self, _: &u64) -> bool {
+            true
+        }
+    }
+
+    let rt = runtime();
+    let mut g = group(c, "hedge");
+    bench_calls!(&mut g, &rt, "ours_api", |i| HEDGE
+        .call(|| async move { Ok::<_, Failure<OpError>>(op(i).await?) })
+        .await);
+    bench_calls!(&mut g, &rt, "ours_attribute", |i| attributed::hedge(i)
+        .await);
+    // At least 10 latencies recorded before it hedges at all; 100 of 1000 ms seeded.
+    let mut tower_hedge = tower::hedge::Hedge::new_with_mock_latencies::<u64>(
+        service_fn(op),
+        AnyRequest,
+        10,
+        0.95,
+        Duration::from_secs(3600),
+        &[1000; 100],
+    );
+    bench_calls!(&mut g, &rt, "tower_hedge", |i| tower_call(
+        &mut tower_hedge,
+        i
+    )
+    .await);
+    let mut tr = HedgeLayer::builder()
+        .delay(Duration::from_secs(1))
+        .max_hedged_attempts(2)
+        .build()
+        .layer(service_fn(op));
+    bench_calls!(&mut g, &rt, "tower-resilience", |i| tower_call(&mut tr, i)
+        .await);
+    g.inner.finish();
+}
+
 fn rate_limiter(c: &mut Criterion) {
     use governor::Quota;
     use tower_resilience::ratelimiter::RateLimiterLayer;
@@ -411,7 +533,7 @@ fn stack(c: &mut Criterion) {
 criterion_group! {
     name = benches;
     config = resilience_benches::criterion();
-    targets = bare, circuit_breaker, circuit_breaker_options, retry, retry_budget, timeout, bulkhead, rate_limiter,
-        keyed_rate_limiter, stack
+    targets = bare, circuit_breaker, circuit_breaker_options, retry, retry_budget, timeout, bulkhead,
+        adaptive_bulkhead, hedge, rate_limiter, keyed_rate_limiter, stack
 }
 criterion_main!(benches);

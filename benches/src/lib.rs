@@ -143,6 +143,21 @@ pub mod attributed {
         op(x).await
     }
 
+    /// Under an adaptive bulkhead: Gradient2, the limit from 20 (the default `initial`) up to
+    /// 100. The body answers at once, so each call's sample (under the 100 µs threshold) is
+    /// dropped before it reaches the window's sums: the success path of a fast call.
+    #[resilience::bulkhead(adaptive = gradient2, max = 100)]
+    pub async fn adaptive_bulkhead(x: u64) -> Result<u64, OpError> {
+        op(x).await
+    }
+
+    /// Under a hedge that would start a second attempt after one second: the body answers at
+    /// once, so no hedge starts (and no timer is made).
+    #[resilience::hedge(after = 1s)]
+    pub async fn hedge(x: u64) -> Result<u64, OpError> {
+        op(x).await
+    }
+
     /// Under a rate limiter no benchmark loop can reach.
     #[resilience::rate_limiter(1000000000/s)]
     pub async fn rate_limiter(x: u64) -> Result<u64, OpError> {

@@ -113,13 +113,15 @@ fn save(criterion_dir: Option<&str>) {
 
     // Criterion runs the bench binaries in alphabetical order; the table reads better from the
     // single-thread success path outwards.
-    const GROUP_ORDER: [&str; 17] = [
+    const GROUP_ORDER: [&str; 19] = [
         "bare",
         "circuit_breaker",
         "circuit_breaker_options",
         "retry",
         "timeout",
         "bulkhead",
+        "adaptive_bulkhead",
+        "hedge",
         "rate_limiter",
         "keyed_rate_limiter",
         "stack",
