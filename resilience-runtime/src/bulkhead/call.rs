@@ -62,7 +62,7 @@ pin_project! {
                 let bulkhead = *this.bulkhead;
                 // Cancelled from outside: its time counts, but it is not a drop (see
                 // `adaptive`).
-                if let Some(sample) = this.sample.take() {
+                if let Some(sample) = this.sample.take().filter(|s| s.started != 0) {
                     bulkhead.sampled(sample, false);
                 }
                 // The call's future first; the slot is freed even if its drop panics.
@@ -188,9 +188,14 @@ where
         fut.set(None);
     }
     unwinding.complete();
+    if let Some(sample) = sample.as_mut().filter(|s| s.started == 0)
+        && poll.is_pending()
+    {
+        bulkhead.adaptive.waited(sample);
+    }
     let outcome = ready!(poll);
     *stage = Stage::Done;
-    if let Some(sample) = sample.take() {
+    if let Some(sample) = sample.take().filter(|s| s.started != 0) {
         // A rejection from below says nothing of latency; a timeout inside is a drop.
         match &outcome {
             Err(Failure::Rejected(e))

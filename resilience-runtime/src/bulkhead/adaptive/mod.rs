@@ -1,8 +1,11 @@
 //! An adaptive limit: a bulkhead whose `max` follows the dependency's latency.
 //!
-//! Each call that held a slot is a sample: how long it held it, how many calls were in flight
-//! when it started, and whether it was dropped (a timeout inside the bulkhead cut it). Samples
-//! are summed in atomics (a few relaxed adds per call, and two clock reads); a window closes
+//! Each call that held a slot is a sample: how long it held it (from its first wait: a call
+//! that answers at its first poll reads no clock and is no sample), how many calls were in
+//! flight when it started, and whether it was dropped (a timeout inside the bulkhead cut it).
+//! Samples are summed in atomics (a few relaxed adds per call, and two clock reads for a call
+//! that waited); samples under 100µs are not counted (Netflix's `minRttThreshold`), so a
+//! dependency that fast leaves the limit where it is. A window closes
 //! once it is at least [`WINDOW`] old and holds at least [`WINDOW_SAMPLES`] samples (Netflix's
 //! `WindowedLimit` defaults), and the caller that closes it computes the next limit under a
 //! lock no other caller waits for (`try_lock`), then sets the bulkhead's `max` to it.
@@ -125,7 +128,9 @@ pub(crate) struct Adaptive {
 /// One call's part in a window.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Sample {
-    /// When it took its slot (the clock's ticks).
+    /// When it first waited, holding its slot (the clock's ticks); 0 until then. A call that
+    /// answers at its first poll reads no clock and is no sample: its time is below
+    /// [`MIN_RTT`] but for the computing it did before its first `.await`.
     pub(crate) started: u64,
     /// Calls in flight when it started, itself included.
     pub(crate) inflight: u32,
@@ -171,18 +176,28 @@ impl Adaptive {
         self.initial.load(Relaxed)
     }
 
-    /// A call took a slot with `inflight` calls in flight: its sample's start.
+    /// A call took a slot with `inflight` calls in flight: its sample, not started.
     #[inline]
     pub(crate) fn start(&self, inflight: u32) -> Sample {
         Sample {
-            started: self.clock.now(),
+            started: 0,
             inflight,
         }
+    }
+
+    /// The call waited for the first time: its time starts now.
+    #[cold]
+    pub(crate) fn waited(&self, sample: &mut Sample) {
+        sample.started = self.clock.now();
     }
 
     /// A sampled call ended; `dropped` when a timeout inside cut it. Returns the new limit
     /// when this call closed a window and the limit moved.
     pub(crate) fn end(&self, sample: Sample, dropped: bool, max: u32) -> Option<u32> {
+        if sample.started == 0 {
+            // Answered at its first poll.
+            return None;
+        }
         let now = self.clock.now();
         let rtt = now.saturating_sub(sample.started);
         if rtt < MIN_RTT && !dropped {
