@@ -1,4 +1,5 @@
-//! The `POST` endpoints: settings, reset and a breaker's state, behind the token.
+//! The `POST` endpoints: settings, reset and a breaker's state by name, and the process's
+//! drain, behind the token.
 
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -47,25 +48,95 @@ fn authorized(headers: &HeaderMap, token: &str) -> bool {
             == 0
 }
 
+/// The answer to a control request that may not go on: control off (404), or a missing or
+/// wrong token (401).
+fn refused(admin: &crate::AdminBuilder, headers: &HeaderMap) -> Option<Response> {
+    let Some(token) = admin.token.as_deref() else {
+        return Some(json_response(
+            StatusCode::NOT_FOUND,
+            &json::error(
+                "control is off: build the admin with `.control(Some(token))` to change policies over HTTP",
+            ),
+        ));
+    };
+    if !authorized(headers, token) {
+        return Some(json_response(
+            StatusCode::UNAUTHORIZED,
+            &json::error("missing or wrong token: send `Authorization: Bearer TOKEN`"),
+        ));
+    }
+    None
+}
+
+/// The deadline of a drain asked for without one.
+const DRAIN_DEADLINE: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// `POST /drain`, body `{"deadline": "30s"}` (or none: 30 s): refuses new calls, waits for
+/// the calls in flight up to the deadline, and answers with what did not finish.
+pub(crate) async fn drain(State(admin): Shared, headers: HeaderMap, body: String) -> Response {
+    if let Some(refused) = refused(&admin, &headers) {
+        return refused;
+    }
+    let deadline = if body.trim().is_empty() {
+        DRAIN_DEADLINE
+    } else {
+        let Some(map) = object(&body) else {
+            return not_an_object(r#"{"deadline": "30s"}"#);
+        };
+        match map.get("deadline") {
+            None => DRAIN_DEADLINE,
+            Some(Value::String(d)) => match resilience_syntax::duration::parse(d) {
+                Ok(d) => d,
+                Err(e) => {
+                    return json_response(
+                        StatusCode::BAD_REQUEST,
+                        &json::error(format!("`deadline`: {e}")),
+                    );
+                }
+            },
+            Some(_) => {
+                return json_response(
+                    StatusCode::BAD_REQUEST,
+                    &json::error("`deadline` is a duration with its unit, as `\"30s\"`"),
+                );
+            }
+        }
+    };
+    let report = registry::drain(deadline).await;
+    let running: Vec<Value> = report
+        .running
+        .iter()
+        .map(|(name, calls)| serde_json::json!({ "name": name, "calls": calls }))
+        .collect();
+    json_response(
+        StatusCode::OK,
+        &serde_json::json!({
+            "draining": registry::is_draining(),
+            "complete": report.is_complete(),
+            "waited_ms": report.waited.as_millis() as u64,
+            "running": running,
+            "message": report.to_string(),
+        }),
+    )
+}
+
+/// `POST /undrain`: admits calls again.
+pub(crate) async fn undrain(State(admin): Shared, headers: HeaderMap) -> Response {
+    if let Some(refused) = refused(&admin, &headers) {
+        return refused;
+    }
+    registry::undrain();
+    json_response(StatusCode::OK, &serde_json::json!({ "draining": false }))
+}
+
 pub(crate) async fn post(
     State(admin): Shared,
     Path(path): Path<String>,
     headers: HeaderMap,
     body: String,
 ) -> Response {
-    let Some(token) = admin.token.as_deref() else {
-        return json_response(
-            StatusCode::NOT_FOUND,
-            &json::error(
-                "control is off: build the admin with `.control(Some(token))` to change policies over HTTP",
-            ),
-        );
-    };
-    if !authorized(&headers, token) {
-        return json_response(
-            StatusCode::UNAUTHORIZED,
-            &json::error("missing or wrong token: send `Authorization: Bearer TOKEN`"),
-        );
+    if let Some(refused) = refused(&admin, &headers) {
+        return refused;
     }
     let Some((name, action)) = action(&path) else {
         return json_response(

@@ -58,7 +58,7 @@ use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use resilience_runtime::registry::{self, RegistryError, RegistryErrorKind};
 use serde_json::Value;
 
@@ -146,6 +146,8 @@ impl AdminBuilder {
             .route("/health/live", get(live))
             .route("/health/ready", get(ready))
             .route("/health/startup", get(startup))
+            .route("/drain", post(control::drain))
+            .route("/undrain", post(control::undrain))
             .route("/events", get(sse::events))
             .route(
                 "/transitions",

@@ -172,6 +172,46 @@ async fn readiness_fails_while_the_program_drains() {
 }
 
 #[tokio::test]
+async fn a_drain_starts_and_ends_over_http_behind_the_token() {
+    let _turn = HEALTH.lock().await;
+    let router = Admin::builder().control(Some("s3cret")).router();
+    // Without the token, or with a bad deadline: nothing starts.
+    assert_eq!(
+        post(&router, "/drain", None, "").await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    let (status, body) = post(&router, "/drain", Some("s3cret"), r#"{"deadline": "30"}"#).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(
+        json(&body)["error"].as_str().unwrap().contains("deadline"),
+        "{body}"
+    );
+    assert!(!registry::is_draining());
+    // Nothing in flight here: it completes at once.
+    let (status, body) = post(&router, "/drain", Some("s3cret"), r#"{"deadline": "50ms"}"#).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let report = json(&body);
+    assert_eq!(report["draining"], true);
+    assert_eq!(report["complete"], true);
+    assert_eq!(
+        get(&router, "/health/ready").await.0,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+    let (status, body) = post(&router, "/undrain", Some("s3cret"), "").await;
+    assert_eq!(
+        (status, json(&body)["draining"].clone()),
+        (StatusCode::OK, Value::Bool(false))
+    );
+    assert!(!registry::is_draining());
+    // Control off: no drain over HTTP at all.
+    let read_only = Admin::router();
+    assert_eq!(
+        post(&read_only, "/drain", Some("s3cret"), "").await.0,
+        StatusCode::NOT_FOUND
+    );
+}
+
+#[tokio::test]
 async fn control_is_off_by_default_and_changes_nothing() {
     let b = breaker!("admin::readonly/circuit_breaker", false);
     b.reset();
