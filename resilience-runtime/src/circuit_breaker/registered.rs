@@ -119,6 +119,8 @@ impl Describe for CircuitBreaker {
         }
         gauge!("resilience4j.circuitbreaker.failure.rate", "name" => name.clone())
             .set(m.failure_rate.unwrap_or(-1.0));
+        gauge!("resilience4j.circuitbreaker.slow.call.rate", "name" => name.clone())
+            .set(m.slow_rate.unwrap_or(-1.0));
         gauge!("resilience4j.circuitbreaker.buffered.calls", "name" => name.clone())
             .set(m.window_calls as f64);
         gauge!("resilience.circuitbreaker.critical", "name" => name).set(if self.is_critical() {

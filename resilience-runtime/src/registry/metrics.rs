@@ -13,6 +13,7 @@
 //! | `resilience4j.circuitbreaker.slow.calls` | counter | `name` |
 //! | `resilience4j.circuitbreaker.state` | gauge (1 for the current state, 0 for the others) | `name`, `state` |
 //! | `resilience4j.circuitbreaker.failure.rate` | gauge, percent (-1 until `min_calls`) | `name` |
+//! | `resilience4j.circuitbreaker.slow.call.rate` | gauge, percent (-1 until `min_calls`, or without `slow`) | `name` |
 //! | `resilience4j.circuitbreaker.buffered.calls` | gauge | `name` |
 //! | `resilience4j.circuitbreaker.slow.call.duration` | histogram, seconds | `name` |
 //! | `resilience4j.retry.calls` | counter | `name`, `kind` = `failed` (calls that gave up) / `retried` (attempts retried) |
