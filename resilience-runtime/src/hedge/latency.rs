@@ -119,6 +119,13 @@ mod tests {
             l.record(Duration::from_millis(10), 950);
         }
         assert_eq!(l.get(), None, "fewer than MIN_SAMPLES calls");
+        // Worked out at the first multiple of 32 records from MIN_SAMPLES on: the 128th.
+        for _ in MIN_SAMPLES - 1..127 {
+            l.record(Duration::from_millis(10), 950);
+        }
+        assert_eq!(l.get(), None, "127 records");
+        l.record(Duration::from_millis(10), 950);
+        assert_eq!(l.get(), Some(Duration::from_millis(10)), "the 128th record");
         // Enough calls, 4% of them slow: the 95th percentile is a fast one's.
         l.clear();
         for i in 0..RING as u64 {

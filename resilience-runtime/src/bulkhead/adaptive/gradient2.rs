@@ -149,6 +149,29 @@ mod tests {
         let mut g = Gradient2::new(100.0);
         assert_eq!(g.update(500.0, 49, 1.0, 200.0).gradient, None);
         assert_eq!(g.estimate, 100.0);
+        // Half the limit in flight is not app-limited.
+        assert!(g.update(500.0, 50, 1.0, 200.0).gradient.is_some());
+    }
+
+    #[test]
+    fn the_long_rtt_is_cut_only_when_more_than_twice_the_short_one() {
+        // Exactly twice (a plain average of 300 and 100 over 100): not cut.
+        let mut g = Gradient2::new(50.0);
+        g.update(300.0, 50, 1.0, 200.0);
+        g.update(100.0, 50, 1.0, 200.0);
+        assert_eq!(g.long_rtt.get(), 200.0);
+        // One and a half times: not cut either.
+        let mut g = Gradient2::new(50.0);
+        for _ in 0..WARMUP {
+            g.update(150.0, 50, 1.0, 200.0);
+        }
+        g.update(100.0, 50, 1.0, 200.0);
+        let expected = 150.0 * (1.0 - 2.0 / 601.0) + 100.0 * 2.0 / 601.0;
+        assert!(
+            (g.long_rtt.get() - expected).abs() < 1e-9,
+            "{}",
+            g.long_rtt.get()
+        );
     }
 
     #[test]

@@ -362,6 +362,21 @@ mod tests {
         assert!(c >= 2.0 * a, "ramping again: {a} -> {c}");
     }
 
+    #[test]
+    fn a_window_with_less_than_half_the_limit_in_flight_does_not_ramp() {
+        // 1 in flight of 3: app-limited, whatever the latency says.
+        let mut s = state(3.0);
+        assert_eq!(
+            step(&mut s, Algorithm::Gradient2, 10.0, 1, false, 1, 200),
+            3.0
+        );
+        // 2 of 3: busy, and nothing queues: it doubles.
+        assert_eq!(
+            step(&mut s, Algorithm::Gradient2, 10.0, 2, false, 1, 200),
+            6.0
+        );
+    }
+
     proptest! {
         /// Whatever the latencies, drops and traffic, the limit stays within its bounds.
         #[test]
