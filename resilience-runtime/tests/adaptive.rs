@@ -231,3 +231,44 @@ fn bounds_are_checked_and_settings_change_by_builder() {
         ("aimd", "gradient2")
     );
 }
+
+/// One call at a time through an AIMD bulkhead starting at 2: each window is busy (1 in flight
+/// of 2), so each one closed adds one.
+async fn one_at_a_time(latency: u64, calls: usize) -> &'static Bulkhead {
+    let b = adaptive(Algorithm::Aimd, 10, 2);
+    for _ in 0..calls {
+        b.call(async {
+            sleep(ms(latency)).await;
+            Ok::<(), Failure<()>>(())
+        })
+        .await
+        .unwrap();
+    }
+    b
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_window_closes_at_ten_samples_and_a_second() {
+    // 200 ms calls: the window opens at the first (0.2 s); the tenth (2.0 s) closes it.
+    assert_eq!(one_at_a_time(200, 9).await.limit(), 2);
+    assert_eq!(one_at_a_time(200, 10).await.limit(), 3);
+    // 100 ms calls: ten samples by 1.0 s, but the window is a second old only at 1.1 s.
+    assert_eq!(one_at_a_time(100, 10).await.limit(), 2);
+    assert_eq!(one_at_a_time(100, 11).await.limit(), 3);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_call_that_waits_no_time_is_no_sample() {
+    let b = adaptive(Algorithm::Aimd, 10, 2);
+    for _ in 0..100 {
+        // Pending once, but no time passes: under 100 µs.
+        b.call(async {
+            tokio::task::yield_now().await;
+            Ok::<(), Failure<()>>(())
+        })
+        .await
+        .unwrap();
+        tokio::time::advance(ms(50)).await;
+    }
+    assert_eq!(b.limit(), 2, "five seconds of calls, no sample");
+}

@@ -239,6 +239,11 @@ async fn settings_change_together_and_reset_brings_back_the_declared_ones() {
     let e = h.reconfigure(h.settings().budget(&BUDGET)).unwrap_err();
     assert_eq!(e.field(), "budget");
     assert_eq!(h.max(), 3, "nothing changed");
+    // A change names this hedge in its error, whatever name its builder was made with.
+    let e = h
+        .reconfigure(Hedge::builder("another").after(Duration::ZERO))
+        .unwrap_err();
+    assert_eq!((e.policy(), e.field()), ("test/hedge", "after"));
     h.reset();
     assert_eq!((h.after(), h.max()), (After::Fixed(ms(50)), 1));
     for (bad, field) in [
@@ -269,4 +274,38 @@ async fn settings_change_together_and_reset_brings_back_the_declared_ones() {
             .build()
             .is_ok()
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_new_percentile_forgets_the_latencies_and_the_same_one_keeps_them() {
+    static BUDGET: RetryBudget = match RetryBudget::builder("test/kept-budget").build() {
+        Ok(b) => b,
+        Err(_) => panic!("invalid budget"),
+    };
+    let h = Hedge::builder("test/kept")
+        .after_percentile(950)
+        .initial(ms(200))
+        .budget(&BUDGET)
+        .build()
+        .unwrap();
+    assert_eq!(h.name(), "test/kept");
+    assert!(std::ptr::eq(h.budget().unwrap(), &BUDGET));
+    assert_eq!(
+        h.settings(),
+        h.settings(),
+        "settings compare equal, budget included"
+    );
+    let dep = Dependency::new(&[40; 128]);
+    for _ in 0..128 {
+        h.call(|| dep.attempt()).await.unwrap();
+    }
+    assert_eq!(h.delay(), ms(40));
+    h.reconfigure(h.settings().max(2)).unwrap();
+    assert_eq!(
+        h.delay(),
+        ms(40),
+        "the same percentile keeps what it learnt"
+    );
+    h.reconfigure(h.settings().after_percentile(990)).unwrap();
+    assert_eq!(h.delay(), ms(200), "a new one starts from initial");
 }
