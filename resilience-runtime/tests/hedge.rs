@@ -295,6 +295,15 @@ async fn a_new_percentile_forgets_the_latencies_and_the_same_one_keeps_them() {
         h.settings(),
         "settings compare equal, budget included"
     );
+    static OTHER: RetryBudget = match RetryBudget::builder("test/other-budget").build() {
+        Ok(b) => b,
+        Err(_) => panic!("invalid budget"),
+    };
+    assert_ne!(
+        h.settings(),
+        h.settings().budget(&OTHER),
+        "budgets compare by identity"
+    );
     let dep = Dependency::new(&[40; 128]);
     for _ in 0..128 {
         h.call(|| dep.attempt()).await.unwrap();
