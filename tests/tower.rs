@@ -27,6 +27,8 @@ resilience::policy! {
     static PER_SECOND: RateLimiter = rate_limiter(1/s);
     static STOPPED: CircuitBreaker = circuit_breaker(failures = 1, open = 10s);
     static STOPPED_RETRIES: Retry = retry(attempts = 3, backoff = fixed(100ms));
+    static HEDGED: Hedge = hedge(after = 50ms, max = 1);
+    static SLOTS: Bulkhead = bulkhead(max = 4);
 }
 
 /// The kind of a layer's rejection, from its boxed error.
@@ -341,4 +343,41 @@ async fn a_keyed_layer_limits_each_key_on_its_own() {
         200
     );
     assert_eq!(PER_TENANT.metrics().keys, 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_hedge_layer_sends_a_clone_of_a_slow_request_and_drops_the_loser() {
+    // The first request hangs; every later one answers in 10 ms. A bulkhead below the hedge
+    // shows the loser's slot freed.
+    let calls = Arc::new(AtomicU32::new(0));
+    let seen = calls.clone();
+    let client = ServiceBuilder::new()
+        .layer(layers::layer(&HEDGED))
+        .layer(layers::layer(&SLOTS))
+        .service(service_fn(move |order: String| {
+            let n = seen.fetch_add(1, Relaxed);
+            async move {
+                let wait = if n == 0 { 3600 } else { 0 };
+                tokio::time::sleep(Duration::from_secs(wait) + Duration::from_millis(10)).await;
+                Ok::<_, std::io::Error>(format!("{order}#{n}"))
+            }
+        }));
+    let started = tokio::time::Instant::now();
+    assert_eq!(
+        client.clone().oneshot("o-1".to_owned()).await.unwrap(),
+        "o-1#1"
+    );
+    assert_eq!(started.elapsed(), Duration::from_millis(60));
+    assert_eq!(
+        SLOTS.in_use(),
+        0,
+        "the hanging first request's slot is free"
+    );
+    let m = HEDGED.metrics();
+    assert_eq!((m.calls, m.hedges, m.wins, m.cancelled), (1, 1, 1, 1));
+    // A request that answers in time is sent once.
+    let started = tokio::time::Instant::now();
+    assert_eq!(client.oneshot("o-2".to_owned()).await.unwrap(), "o-2#2");
+    assert_eq!(started.elapsed(), Duration::from_millis(10));
+    assert_eq!(calls.load(Relaxed), 3);
 }

@@ -31,6 +31,7 @@
 //! | [`Timeout`] | cancels the inner call past the duration (and sets the deadline the layers below read) |
 //! | [`Bulkhead`] | holds a slot for the call, queueing as the bulkhead says |
 //! | [`RateLimiter`] | takes a permit for the call, waiting as the limiter says |
+//! | [`Hedge`] | sends a clone of the request (`Req: Clone`) to a clone of the inner service, made ready first, when no answer came after the hedge's delay; the first success is the answer, the others are dropped |
 //! | a keyed family ([`keyed_layer`]`(&PER_TENANT, \|req\| tenant_of(req))`) | runs each request through its key's child: a tenant's own limiter, a host's own breaker |
 //!
 //! The inner service is called only once the policy admits the call: an open breaker never
@@ -67,8 +68,8 @@
 //! # Cost
 //!
 //! The breaker, bulkhead, rate limiter and timeout layers return named futures (no allocation
-//! per call); the retry layer's future is boxed, as it holds the request between attempts, and
-//! so is a keyed layer's, which holds its child's handle.
+//! per call); the retry and hedge layers' futures are boxed, as they hold the request for the
+//! next attempt, and so is a keyed layer's, which holds its child's handle.
 //! See `BENCHMARKS.md` for the figures beside `tower-resilience`.
 //!
 //! [tower]: https://docs.rs/tower
@@ -84,7 +85,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use resilience_runtime::drain::{Admitted, InFlight, admitted};
-use resilience_runtime::{Bulkhead, CircuitBreaker, RateLimiter, Retry, Timeout};
+use resilience_runtime::{Bulkhead, CircuitBreaker, Hedge, RateLimiter, Retry, Timeout};
 use resilience_runtime::{Failure, circuit_breaker, rate_limiter, retry};
 use tower_layer::Layer;
 use tower_service::Service;
@@ -99,7 +100,7 @@ pub use output::{Boxed, Output, Respond};
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// A policy a layer can run calls through: [`CircuitBreaker`], [`Retry`], [`Timeout`],
-/// [`Bulkhead`], [`RateLimiter`].
+/// [`Bulkhead`], [`RateLimiter`], [`Hedge`].
 pub trait Policy: Sync + 'static + sealed::Sealed {
     /// The name it is registered under.
     fn policy_name(&self) -> &'static str;
@@ -120,7 +121,7 @@ macro_rules! policies {
     )*};
 }
 
-policies!(CircuitBreaker, Retry, Timeout, Bulkhead, RateLimiter);
+policies!(CircuitBreaker, Retry, Timeout, Bulkhead, RateLimiter, Hedge);
 
 /// A layer that runs every call of the service it wraps through `policy`. See the
 /// [crate docs](crate).
@@ -340,6 +341,67 @@ where
                     }
                 }
             })
+            .await;
+            future::restore::<O, S::Response, S::Error>(outcome)
+        })
+    }
+}
+
+/// The hedge layer's future.
+pub type HedgeFuture<Res, E> = Pin<Box<dyn Future<Output = Result<Res, E>> + Send>>;
+
+impl<S, Req, C, O> Service<Req> for Protected<S, Hedge, C, O>
+where
+    S: Service<Req> + Clone + Send + 'static,
+    S::Future: Send,
+    S::Response: Send + 'static,
+    S::Error: Send + 'static,
+    Req: Clone + Send + 'static,
+    C: Classify<S::Response, S::Error> + Send + 'static,
+    O: Output<S::Response, S::Error> + 'static,
+{
+    type Response = S::Response;
+    type Error = O::Error;
+    type Future = HedgeFuture<S::Response, O::Error>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx).map_err(O::error)
+    }
+
+    fn call(&mut self, req: Req) -> Self::Future {
+        // The first attempt takes the service polled ready; each hedge a clone of it, polled
+        // ready before it is called.
+        let mut ready = Some(self.take_ready());
+        let service = self.inner.clone();
+        let classify = self.classify.clone();
+        let policy = self.policy;
+        let site = self.site;
+        Box::pin(async move {
+            let outcome = admitted(
+                site,
+                // A `move` closure: it owns what every attempt clones, so the future is `Send`
+                // without asking `Sync` of the service or the request.
+                policy.call(move || {
+                    let first = ready.take();
+                    let mut next = service.clone();
+                    let (req, classify) = (req.clone(), classify.clone());
+                    async move {
+                        let svc = match first {
+                            Some(svc) => svc,
+                            None => {
+                                if let Err(error) = poll_fn(|cx| next.poll_ready(cx)).await {
+                                    return Err(Failure::Error(Classified::Error(
+                                        error,
+                                        Class::Failure,
+                                    )));
+                                }
+                                next
+                            }
+                        };
+                        Deferred::new(svc, req, classify).await
+                    }
+                }),
+            )
             .await;
             future::restore::<O, S::Response, S::Error>(outcome)
         })
