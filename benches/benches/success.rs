@@ -426,6 +426,13 @@ fn hedge(c: &mut Criterion) {
         .layer(service_fn(op));
     bench_calls!(&mut g, &rt, "tower-resilience", |i| tower_call(&mut tr, i)
         .await);
+    // Boxed, as the retry layer's: the future holds the request for a hedge.
+    let mut ours_layer = resilience::tower::layer(&HEDGE).layer(service_fn(op));
+    bench_calls!(&mut g, &rt, "ours_tower_layer", |i| tower_call(
+        &mut ours_layer,
+        i
+    )
+    .await);
     g.inner.finish();
 }
 
