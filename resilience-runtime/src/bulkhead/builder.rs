@@ -30,6 +30,17 @@ pub struct BulkheadBuilder {
 /// its bounds.
 pub const DEFAULT_INITIAL: u32 = 20;
 
+/// [`DEFAULT_INITIAL`] within `min..=max`.
+const fn default_initial(min: u32, max: u32) -> u32 {
+    if DEFAULT_INITIAL < min {
+        min
+    } else if DEFAULT_INITIAL > max {
+        max
+    } else {
+        DEFAULT_INITIAL
+    }
+}
+
 impl BulkheadBuilder {
     pub(super) const fn new(name: &'static str) -> Self {
         BulkheadBuilder {
@@ -209,9 +220,7 @@ impl BulkheadBuilder {
             Some(min) => min,
         };
         let initial = match self.initial {
-            None if DEFAULT_INITIAL < min => min,
-            None if DEFAULT_INITIAL > max => max,
-            None => DEFAULT_INITIAL,
+            None => default_initial(min, max),
             Some(initial) if initial < min || initial > max => {
                 return Err(ConfigError::new(
                     self.name,
@@ -230,14 +239,19 @@ impl Bulkhead {
     /// [`reconfigure`](Self::reconfigure).
     pub fn settings(&self) -> BulkheadBuilder {
         let adaptive = self.adaptive();
+        let (min, max) = (self.min(), self.max());
         BulkheadBuilder {
             name: self.name.get(),
-            max: Some(self.max()),
+            max: Some(max),
             queue: self.queue(),
             wait: self.wait(),
             adaptive,
-            min: adaptive.map(|_| self.min()),
-            initial: self.initial(),
+            min: adaptive.map(|_| min),
+            // An `initial` that is the default for these bounds is left to follow them, so a
+            // new `max` alone is valid (`settings().max(10)` below the default 20).
+            initial: self
+                .initial()
+                .filter(|&initial| initial != default_initial(min, max)),
         }
     }
 
@@ -264,20 +278,23 @@ impl Bulkhead {
             std::sync::atomic::Ordering::Relaxed,
         );
         let adaptive = checked.adaptive();
-        let before = self.settings();
+        // The start as given: `None` for the default, which follows the bounds.
+        let (algorithm_before, initial_before) = (self.adaptive(), self.settings().initial);
         // Relaxed: a setting.
         self.upper.store(checked.max(), Relaxed);
         let limit = match adaptive {
-            // Unchanged bounds keep the limit where the algorithm took it; new ones start it
-            // over from `initial`.
-            Some(_)
-                if before.adaptive == adaptive
-                    && before.max == Some(checked.max())
-                    && before.min == Some(checked.min())
-                    && before.initial == checked.initial() =>
-            {
-                return Ok(());
+            // The same algorithm from the same start keeps what it learnt: new bounds only
+            // move the limit into them (a raised `max` lets it grow, a lowered one caps it).
+            Some(_) if algorithm_before == adaptive && initial_before == settings.initial => {
+                match self
+                    .adaptive
+                    .bound(checked.min(), checked.max(), checked.adaptive.initial())
+                {
+                    Some(limit) => limit,
+                    None => return Ok(()),
+                }
             }
+            // Another algorithm, or another start: over from `initial`.
             Some(_) => {
                 self.adaptive
                     .restart(adaptive, checked.min(), checked.adaptive.initial());

@@ -60,13 +60,13 @@ pin_project! {
             let mut this = this.project();
             if let Stage::Running = *this.stage {
                 let bulkhead = *this.bulkhead;
+                // The call's future first; the slot is freed even if its drop panics.
+                let _slot = OnExit::new(|exit| bulkhead.abandon_slot(exit));
                 // Cancelled from outside: its time counts, but it is not a drop (see
                 // `adaptive`).
                 if let Some(sample) = this.sample.take().filter(|s| s.started != 0) {
                     bulkhead.sampled(sample, false);
                 }
-                // The call's future first; the slot is freed even if its drop panics.
-                let _slot = OnExit::new(|exit| bulkhead.abandon_slot(exit));
                 this.fut.set(None);
             }
         }
@@ -195,6 +195,8 @@ where
     }
     let outcome = ready!(poll);
     *stage = Stage::Done;
+    // The slot first: nothing after it (a sample, an event) can keep it.
+    bulkhead.release(true);
     if let Some(sample) = sample.take().filter(|s| s.started != 0) {
         // A rejection from below says nothing of latency; a timeout inside is a drop.
         match &outcome {
@@ -207,7 +209,6 @@ where
             _ => bulkhead.sampled(sample, false),
         }
     }
-    bulkhead.release(true);
     Poll::Ready(outcome)
 }
 

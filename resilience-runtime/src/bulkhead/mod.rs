@@ -348,9 +348,10 @@ impl Bulkhead {
     #[cold]
     fn sampled(&self, sample: adaptive::Sample, dropped: bool) {
         // Relaxed: a setting.
-        if let Some(limit) = self.adaptive.end(sample, dropped, self.upper.load(Relaxed)) {
-            self.set_limit(limit);
-        }
+        self.adaptive
+            .end(sample, dropped, self.upper.load(Relaxed), |limit| {
+                self.set_limit(limit);
+            });
     }
 
     /// Frees a slot and wakes a waiting caller, if any, to take it.

@@ -191,9 +191,15 @@ impl Adaptive {
         sample.started = self.clock.now();
     }
 
-    /// A sampled call ended; `dropped` when a timeout inside cut it. Returns the new limit
-    /// when this call closed a window and the limit moved.
-    pub(crate) fn end(&self, sample: Sample, dropped: bool, max: u32) -> Option<u32> {
+    /// A sampled call ended; `dropped` when a timeout inside cut it. When this call closes a
+    /// window and the limit moves, `apply` gets the new limit, under the window's lock.
+    pub(crate) fn end(
+        &self,
+        sample: Sample,
+        dropped: bool,
+        max: u32,
+        apply: impl FnOnce(u32),
+    ) -> Option<u32> {
         if sample.started == 0 {
             // Answered at its first poll.
             return None;
@@ -221,12 +227,12 @@ impl Adaptive {
         if samples < WINDOW_SAMPLES || now.saturating_sub(start) < crate::clock::ticks(WINDOW) {
             return None;
         }
-        self.close(now, max)
+        self.close(now, max, apply)
     }
 
     /// Closes the window if no other caller is closing it: the next limit from its samples.
     #[cold]
-    fn close(&self, now: u64, max: u32) -> Option<u32> {
+    fn close(&self, now: u64, max: u32, apply: impl FnOnce(u32)) -> Option<u32> {
         let mut state = self.state.try_lock().ok()?;
         let samples = self.samples.swap(0, Relaxed);
         if samples < WINDOW_SAMPLES {
@@ -249,7 +255,25 @@ impl Adaptive {
             self.min(),
             max,
         );
-        ((next as u32) != (before as u32)).then_some(next as u32)
+        let moved = ((next as u32) != (before as u32)).then_some(next as u32);
+        // Applied under the lock: a change of settings or a reset, which take it too, cannot
+        // be overwritten by a limit worked out before it.
+        if let Some(limit) = moved {
+            apply(limit);
+        }
+        moved
+    }
+
+    /// New bounds for the same algorithm (and `initial`, where it follows them): the limit it
+    /// learnt, moved into them. Returns the limit, if the bulkhead is adaptive.
+    pub(crate) fn bound(&self, min: u32, max: u32, initial: u32) -> Option<u32> {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        self.min.store(min, Relaxed);
+        self.initial.store(initial, Relaxed);
+        self.algorithm()?;
+        state.limit = state.limit.clamp(f64::from(min), f64::from(max.max(min)));
+        state.gradient2.estimate = state.limit;
+        Some(state.limit as u32)
     }
 
     /// Starts over from `initial`: a reset, or a change of settings that moved the bounds.
@@ -300,6 +324,9 @@ fn step(
                 if state.calm >= RAMP_AFTER {
                     state.ramping = true;
                 }
+            } else {
+                // A quiet window breaks the run of calm ones.
+                state.calm = 0;
             }
             let mut next = state.gradient2.estimate;
             if state.ramping && saturated && calm && !dropped {
@@ -375,6 +402,28 @@ mod tests {
             step(&mut s, Algorithm::Gradient2, 10.0, 2, false, 1, 200),
             6.0
         );
+    }
+
+    #[test]
+    fn a_quiet_window_breaks_a_run_of_calm_ones() {
+        let mut s = state(40.0);
+        // Queueing ends the first ramp.
+        step(&mut s, Algorithm::Gradient2, 10.0, 40, false, 1, 200);
+        step(&mut s, Algorithm::Gradient2, 100.0, 40, false, 1, 200);
+        assert!(!s.ramping);
+        // Two calm busy windows, a quiet one, two calm busy ones: no three in a row.
+        let busy = |s: &mut State| {
+            let limit = s.limit as u32;
+            step(s, Algorithm::Gradient2, 1.0, limit, false, 1, 200)
+        };
+        busy(&mut s);
+        busy(&mut s);
+        step(&mut s, Algorithm::Gradient2, 1.0, 1, false, 1, 200);
+        let before = busy(&mut s);
+        let after = busy(&mut s);
+        assert!(after < before * 1.5, "no ramp: {before} -> {after}");
+        // The third in a row ramps.
+        assert!(busy(&mut s) >= 2.0 * after - 1.0);
     }
 
     proptest! {
