@@ -409,7 +409,7 @@ pub use resilience_macros::idempotent;
 ///
 /// | option | default | meaning |
 /// |---|---|---|
-/// | `after = 50ms` or `after = p95` (required) | | when the next attempt starts: a delay, or a percentile (`p50` to `p99.9`) of the last 256 successful calls' latencies, once 100 have succeeded |
+/// | `after = 50ms` or `after = p95` (required) | | when the next attempt starts: a delay, or a percentile (`p50` to `p99.9`) of the last 256 successful calls' latencies that waited, worked out every 32 from the 128th |
 /// | `initial = 100ms` | 100ms | with a percentile: the delay until it is known |
 /// | `max = 1` | 1 | the most hedges one call starts (1 to 10) |
 /// | `budget = API_RETRIES` or `budget = retry_budget(..)` | none | every call deposits, every hedge withdraws; a hedge it refuses is skipped, not failed |

@@ -318,3 +318,24 @@ async fn a_new_percentile_forgets_the_latencies_and_the_same_one_keeps_them() {
     h.reconfigure(h.settings().after_percentile(990)).unwrap();
     assert_eq!(h.delay(), ms(200), "a new one starts from initial");
 }
+
+#[tokio::test(start_paused = true)]
+async fn calls_that_answer_at_once_are_not_recorded_and_a_percentile_hedge_can_turn_fixed() {
+    let h = Hedge::builder("test/cache-above")
+        .after_percentile(950)
+        .initial(ms(80))
+        .build()
+        .unwrap();
+    // Cache hits: 1,000 calls that never wait.
+    for _ in 0..1000 {
+        h.call(|| async { Ok::<_, Failure<()>>(1) }).await.unwrap();
+    }
+    assert_eq!(
+        h.delay(),
+        ms(80),
+        "no hit was recorded; the initial delay stands"
+    );
+    // `settings().after(..)` makes it a fixed-delay hedge (the initial delay goes with it).
+    h.reconfigure(h.settings().after(ms(30))).unwrap();
+    assert_eq!((h.after(), h.initial()), (After::Fixed(ms(30)), None));
+}

@@ -146,12 +146,12 @@ where
                     // Relaxed: a counter, read only for snapshots.
                     hedge.wins.fetch_add(1, Relaxed);
                 }
+                // A call that answered at its first poll (a cache hit above the dependency) is
+                // not recorded: it says nothing of the dependency's tail, and a run of them
+                // would pull the percentile to nothing and hedge every miss at once.
                 let per_mille = hedge.per_mille.load(Relaxed);
-                if per_mille != 0 {
-                    let latency = this
-                        .started
-                        .map_or(std::time::Duration::ZERO, |s| s.elapsed());
-                    hedge.latencies.record(latency, per_mille);
+                if let (true, Some(started)) = (per_mille != 0, *this.started) {
+                    hedge.latencies.record(started.elapsed(), per_mille);
                 }
                 *this.stage = Stage::Done;
                 return Poll::Ready(Ok(value));
@@ -173,7 +173,9 @@ where
             // The next hedge's timer: made at the first `Pending`, then moved on at each hedge.
             if this.timer.is_none() {
                 if tokio::runtime::Handle::try_current().is_err() {
-                    // No timer outside a tokio runtime: the call runs unhedged.
+                    // No timer outside a tokio runtime: the call runs unhedged. (Inside one
+                    // built without `enable_time`, tokio panics making the timer, as for a
+                    // timeout: that case cannot be told from here.)
                     *this.left = 0;
                     return Poll::Pending;
                 }

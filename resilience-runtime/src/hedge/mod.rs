@@ -58,11 +58,15 @@
 //!
 //! `after` is a duration ([`HedgeBuilder::after`]), or a percentile of the latencies of recent
 //! calls ([`HedgeBuilder::after_percentile`]: `after = p95`): of the last
-//! [`RECENT_CALLS`] successful calls, worked out again every 32, once [`MIN_SAMPLES`] calls
-//! have succeeded; until then the `initial` delay (100ms unless set). A call's latency is from
-//! its start to its first success, so a hedged call records at least the delay it was hedged
-//! at: hedging cannot pull its own percentile down and so hedge ever more calls. Failures are
-//! not recorded (a fast failure says nothing of the tail).
+//! [`RECENT_CALLS`] successful calls, worked out every 32 records once [`MIN_SAMPLES`] calls
+//! have been recorded (so first at the 128th); until then the `initial` delay (100ms unless
+//! set). A call's latency is from its first wait to its first success, so a hedged call
+//! records at least the delay it was hedged at: hedging cannot pull its own percentile down
+//! and so hedge ever more calls. Not recorded: failures (a fast failure says nothing of the
+//! tail), calls that answered at their first poll (a cache hit above the dependency: a run of
+//! them would pull the percentile to nothing), and calls dropped before they answered (an
+//! outer timeout cut them: the slowest, so the percentile leans low while an outer timeout
+//! cuts many calls).
 //!
 //! # The budget
 //!
@@ -172,8 +176,12 @@ impl Eq for BudgetRef {}
 
 impl HedgeBuilder {
     /// Starts a hedge this long after the last attempt started, if no attempt has answered.
+    /// A fixed delay has no `initial` one: an `initial` set before this is dropped
+    /// (`settings().after(..)` turns a percentile hedge into a fixed one); one set after it is
+    /// an error at `build`.
     pub const fn after(mut self, after: Duration) -> Self {
         self.after = Some(After::Fixed(after));
+        self.initial = None;
         self
     }
 
