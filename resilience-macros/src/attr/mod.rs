@@ -186,6 +186,14 @@ impl Parse for Arg {
             {
                 input.parse::<Token![.]>()?;
                 let tenth: syn::LitInt = input.parse()?;
+                if !tenth.suffix().is_empty() {
+                    return Err(syn::Error::new(
+                        tenth.span(),
+                        format!(
+                            "`{whole}.{tenth}` is not a percentile: a percentile has no unit (p99.9), a duration has no `p` (50ms)"
+                        ),
+                    ));
+                }
                 value =
                     Value::Percentile(format!("{whole}.{}", tenth.base10_digits()), whole.span());
             }

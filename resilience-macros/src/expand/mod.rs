@@ -186,7 +186,7 @@ fn check_hedged_args(func: &Func, cx: &mut Ctxt) {
                 (r.reference.is_some() && r.mutability.is_some())
                     || (r.reference.is_none()
                         && r.colon_token.is_some()
-                        && func::is_pinned_ref(&r.ty))
+                        && (func::is_pinned_ref(&r.ty) || func::pass_of(&r.ty) == Pass::Unique))
             }
             syn::FnArg::Typed(pt) => func::pass_of(&pt.ty) == Pass::Unique,
         };

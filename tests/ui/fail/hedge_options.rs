@@ -52,6 +52,16 @@ impl Conn {
     async fn query(&mut self) -> Result<u32, ApiError> {
         Ok(1)
     }
+
+    #[resilience::hedge(after = 50ms)]
+    async fn typed(self: &mut Self) -> Result<u32, ApiError> {
+        Ok(1)
+    }
+}
+
+#[resilience::hedge(after = p99.9ms)]
+async fn percentile_with_a_unit() -> Result<u32, ApiError> {
+    Ok(1)
 }
 
 #[resilience::hedge(after = 50ms)]
