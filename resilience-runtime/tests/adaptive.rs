@@ -202,6 +202,32 @@ fn bounds_are_checked_and_settings_change_by_builder() {
         "initial"
     );
     assert_eq!(field(base.adaptive(Algorithm::Aimd).initial(11)), "initial");
+    // The bounds themselves are valid.
+    let b = base
+        .adaptive(Algorithm::Aimd)
+        .min(10)
+        .initial(10)
+        .build()
+        .unwrap();
+    assert_eq!((b.min(), b.limit()), (10, 10), "min = max = initial");
+    let b = base
+        .adaptive(Algorithm::Aimd)
+        .min(3)
+        .initial(3)
+        .build()
+        .unwrap();
+    assert_eq!(b.limit(), 3, "initial = min");
+    let slots = resilience_runtime::MAX_BULKHEAD_SLOTS;
+    assert!(Bulkhead::builder("test/bounds").max(slots).build().is_ok());
+    assert_eq!(
+        field(Bulkhead::builder("test/bounds").max(slots + 1)),
+        "max"
+    );
+    // A change's error names this bulkhead, whatever its builder's name.
+    let e = b
+        .reconfigure(Bulkhead::builder("another").max(0))
+        .unwrap_err();
+    assert_eq!((e.policy(), e.field()), ("test/bounds", "max"));
     // The default initial, 20, within the bounds.
     let b = base.adaptive(Algorithm::Gradient2).build().unwrap();
     assert_eq!(
@@ -313,4 +339,16 @@ async fn new_bounds_move_the_learnt_limit_into_them() {
     assert_eq!(b2.limit(), 10);
     b2.reconfigure(b2.settings().min(15)).unwrap();
     assert_eq!(b2.limit(), 15, "a higher min lifts it");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_reset_starts_the_learnt_limit_over_from_initial() {
+    static LATENCY: AtomicU64 = AtomicU64::new(200);
+    let b = named("test/reset-learnt", Algorithm::Aimd, 100, 10);
+    let stop = load(b, 30, &LATENCY, Outcome::Ok);
+    sleep(Duration::from_millis(3_100)).await;
+    stop.store(true, SeqCst);
+    assert!(b.limit() > 10, "it learnt: {}", b.limit());
+    b.reset();
+    assert_eq!(b.limit(), 10);
 }
