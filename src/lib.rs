@@ -255,12 +255,19 @@ pub use resilience_macros::timeout;
 /// | `PATH` (positional) | | a shared bulkhead declared with [`policy!`] |
 /// | `key = tenant.id` | none | one bulkhead per key (an expression over the parameters, by reference): see [`keyed`] |
 /// | `max_keys = 10_000` | 10,000 | with `key`: the most keys held at once |
+/// | `adaptive = gradient2` or `adaptive = aimd` | off | the limit follows the dependency's latency, `max` being the highest it goes: see [`bulkhead::adaptive`](mod@crate::bulkhead::adaptive) |
+/// | `min = 5` | 1 | with `adaptive`: the lowest the limit goes |
+/// | `initial = 20` | 20, within `min..=max` | with `adaptive`: where the limit starts |
 ///
 /// ```
 /// # #[derive(Debug)] struct DbError;
 /// # impl From<resilience::Error> for DbError { fn from(_: resilience::Error) -> Self { DbError } }
 /// #[resilience::bulkhead(max = 10, queue = 20, wait = 500ms)]
 /// async fn query(sql: &str) -> Result<u64, DbError> { Ok(sql.len() as u64) }
+///
+/// // The limit between 5 and 200, from 20, by Netflix's Gradient2.
+/// #[resilience::bulkhead(adaptive = gradient2, min = 5, max = 200, queue = 50)]
+/// async fn search(q: &str) -> Result<u64, DbError> { Ok(q.len() as u64) }
 /// ```
 pub use resilience_macros::bulkhead;
 
