@@ -122,6 +122,22 @@ pub struct Receiver {
     pub shown: String,
 }
 
+/// How a receiver reaches the method: `&self`, `&mut self`, `self`, or by its type
+/// (`self: &mut Self`, `self: Arc<Self>`).
+pub fn receiver_pass(r: &syn::Receiver) -> Pass {
+    match (&r.reference, r.mutability, r.colon_token) {
+        (Some(_), Some(_), _) => Pass::Unique,
+        (Some(_), None, _) => Pass::Shared,
+        (None, _, Some(_)) => pass_of(&r.ty),
+        (None, _, None) => Pass::Owned,
+    }
+}
+
+/// Whether a receiver is `self: Pin<&mut Self>`: owned, but a unique borrow all the same.
+pub fn is_pinned_receiver(r: &syn::Receiver) -> bool {
+    r.reference.is_none() && r.colon_token.is_some() && is_pinned_ref(&r.ty)
+}
+
 pub fn pass_of(ty: &Type) -> Pass {
     match ty {
         Type::Reference(r) if r.mutability.is_some() => Pass::Unique,
@@ -146,17 +162,7 @@ pub fn params(
     for (i, input) in sig.inputs.iter_mut().enumerate() {
         match input {
             FnArg::Receiver(r) => {
-                let pass = if r.reference.is_some() {
-                    if r.mutability.is_some() {
-                        Pass::Unique
-                    } else {
-                        Pass::Shared
-                    }
-                } else if r.colon_token.is_some() {
-                    pass_of(&r.ty)
-                } else {
-                    Pass::Owned
-                };
+                let pass = receiver_pass(r);
                 let shown = match (&r.reference, r.colon_token) {
                     (Some((and, lifetime)), _) => {
                         let mutability = r.mutability;
@@ -170,8 +176,7 @@ pub fn params(
                     r.mutability = None;
                 }
                 let self_token = r.self_token;
-                let pinned =
-                    r.reference.is_none() && r.colon_token.is_some() && is_pinned_ref(&r.ty);
+                let pinned = is_pinned_receiver(r);
                 receiver = Some(Receiver {
                     self_token,
                     binding: quote::quote!(#self_token),
@@ -239,7 +244,7 @@ pub fn params(
 }
 
 /// Whether `ty` is `Pin<&mut T>` (any path ending in `Pin`).
-pub fn is_pinned_ref(ty: &Type) -> bool {
+fn is_pinned_ref(ty: &Type) -> bool {
     let Type::Path(p) = ty else { return false };
     let Some(last) = p.path.segments.last() else {
         return false;

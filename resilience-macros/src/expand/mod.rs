@@ -183,10 +183,7 @@ fn check_hedged_args(func: &Func, cx: &mut Ctxt) {
     for input in &func.sig.inputs {
         let unique = match input {
             syn::FnArg::Receiver(r) => {
-                (r.reference.is_some() && r.mutability.is_some())
-                    || (r.reference.is_none()
-                        && r.colon_token.is_some()
-                        && (func::is_pinned_ref(&r.ty) || func::pass_of(&r.ty) == Pass::Unique))
+                func::receiver_pass(r) == Pass::Unique || func::is_pinned_receiver(r)
             }
             syn::FnArg::Typed(pt) => func::pass_of(&pt.ty) == Pass::Unique,
         };
