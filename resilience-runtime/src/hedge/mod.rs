@@ -389,9 +389,7 @@ impl Hedge {
             name: self.name.get(),
             ..settings
         };
-        if settings.budget.map(|b| b.0 as *const RetryBudget)
-            != self.budget.map(|b| b as *const RetryBudget)
-        {
+        if settings.budget != self.budget.map(BudgetRef) {
             return Err(ConfigError::new(
                 self.name.get(),
                 "budget",
